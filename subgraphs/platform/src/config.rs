@@ -1,0 +1,253 @@
+//! Typed settings shared by every subgraph: built-in defaults, then an optional
+//! TOML file (`HUB_CONFIG`), then `HUB_…` variables, then `HUB_<SERVICE>_…`
+//! variables, so one environment can drive several services at once.
+
+use std::{net::SocketAddr, str::FromStr, time::Duration};
+
+use figment::{
+    providers::{Env, Format, Toml},
+    Figment,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use sqlx::postgres::PgConnectOptions;
+
+/// Where the process runs; development relaxes what production must refuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    Test,
+    Production,
+}
+
+impl Environment {
+    /// Introspection, field suggestions and generated dev keys are allowed.
+    pub fn is_development(self) -> bool {
+        matches!(self, Environment::Development | Environment::Test)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// Short name of the service (`identity`, `medical`…), used in logs and metrics.
+    pub service: String,
+    pub environment: Environment,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub auth: AuthSettings,
+    pub limits: LimitSettings,
+    /// Free-form service-specific settings (identity's key directory, …).
+    #[serde(default)]
+    pub extra: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub body_limit_bytes: usize,
+    pub shutdown_grace_secs: u64,
+}
+
+impl ServerSettings {
+    pub fn addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(format!("{}:{}", self.host, self.port).parse()?)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    /// Cluster URL. Migrations connect with it as given; the service replaces the
+    /// user with its own login role so it never runs as the table owner.
+    pub url: SecretString,
+    /// Login role the service connects as (owns no table, no BYPASSRLS).
+    pub role: String,
+    pub role_password: Option<SecretString>,
+    /// PostgreSQL schema of this subgraph (`identity`, `medical`, …).
+    pub schema: String,
+    pub max_connections: u32,
+    pub acquire_timeout_ms: u64,
+    pub statement_timeout_ms: u64,
+}
+
+impl DatabaseSettings {
+    /// Options for the service's own login role.
+    pub fn service_options(&self) -> anyhow::Result<PgConnectOptions> {
+        let mut opts = PgConnectOptions::from_str(self.url.expose_secret())?.username(&self.role);
+        opts = match &self.role_password {
+            Some(pw) => opts.password(pw.expose_secret()),
+            // Never reuse the admin's password for the service role.
+            None => opts.password(""),
+        };
+        Ok(opts)
+    }
+
+    /// Options for migrations and provisioning: the URL as configured.
+    pub fn admin_options(&self) -> anyhow::Result<PgConnectOptions> {
+        Ok(PgConnectOptions::from_str(self.url.expose_secret())?)
+    }
+
+    pub fn acquire_timeout(&self) -> Duration {
+        Duration::from_millis(self.acquire_timeout_ms)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RedisSettings {
+    /// `None` (or empty) runs without Redis: revocation-sensitive writes are refused.
+    pub url: Option<SecretString>,
+}
+
+impl RedisSettings {
+    pub fn url(&self) -> Option<&str> {
+        self.url
+            .as_ref()
+            .map(|u| u.expose_secret())
+            .filter(|u| !u.is_empty())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    pub issuer: String,
+    pub audience: String,
+    /// JWKS to verify access tokens against; identity verifies with its own keys.
+    pub jwks_url: String,
+    pub leeway_secs: u64,
+    pub access_token_ttl_secs: u64,
+    /// Shared secret the router adds to every subgraph call.
+    pub router_secret: Option<SecretString>,
+    /// When true, `/graphql` refuses calls without the router secret.
+    pub require_router_secret: bool,
+}
+
+impl AuthSettings {
+    pub fn router_secret(&self) -> Option<&str> {
+        self.router_secret
+            .as_ref()
+            .map(|s| s.expose_secret())
+            .filter(|s| !s.is_empty())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LimitSettings {
+    pub depth: usize,
+    pub complexity: usize,
+    pub directives: usize,
+    pub entities: usize,
+    pub page_size: usize,
+}
+
+/// Per-service defaults layered under the shared ones.
+pub struct ServiceDefaults<'a> {
+    pub service: &'a str,
+    pub port: u16,
+    pub schema: &'a str,
+}
+
+impl Settings {
+    /// Loads settings for one service from defaults, `HUB_CONFIG` and the environment.
+    pub fn load(defaults: ServiceDefaults<'_>) -> anyhow::Result<Self> {
+        Self::figment(defaults)
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
+    }
+
+    /// The layered configuration, exposed so tests can merge overrides on top.
+    pub fn figment(defaults: ServiceDefaults<'_>) -> Figment {
+        let service_prefix = format!("HUB_{}_", defaults.service.to_uppercase());
+        let mut fig = Figment::from(Toml::string(&default_toml(&defaults)));
+        if let Ok(path) = std::env::var("HUB_CONFIG") {
+            fig = fig.merge(Toml::file(path));
+        }
+        fig.merge(Env::prefixed("HUB_").split("__"))
+            .merge(Env::prefixed(&service_prefix).split("__"))
+    }
+}
+
+fn default_toml(d: &ServiceDefaults<'_>) -> String {
+    format!(
+        r#"
+service = "{service}"
+environment = "development"
+
+[server]
+host = "127.0.0.1"
+port = {port}
+body_limit_bytes = 2097152
+shutdown_grace_secs = 10
+
+[database]
+url = "postgres://postgres@127.0.0.1:5432/hub"
+role = "hub_{service}"
+schema = "{schema}"
+max_connections = 10
+acquire_timeout_ms = 2000
+statement_timeout_ms = 5000
+
+[redis]
+url = "redis://127.0.0.1:6379"
+
+[auth]
+issuer = "http://127.0.0.1:4001"
+audience = "hub"
+jwks_url = "http://127.0.0.1:4001/.well-known/jwks.json"
+leeway_secs = 30
+access_token_ttl_secs = 900
+require_router_secret = false
+
+[limits]
+depth = 12
+complexity = 5000
+directives = 50
+entities = 1000
+page_size = 100
+"#,
+        service = d.service,
+        schema = d.schema,
+        port = d.port
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_appear_in_debug_output() {
+        let s: Settings = Figment::from(Toml::string(&default_toml(&ServiceDefaults {
+            service: "identity",
+            port: 4001,
+            schema: "identity",
+        })))
+        .merge(("auth.router_secret", "super-secret-value"))
+        .extract()
+        .unwrap();
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("super-secret-value"), "{printed}");
+        assert!(!printed.contains("postgres://"), "{printed}");
+        assert_eq!(s.auth.router_secret(), Some("super-secret-value"));
+    }
+
+    #[test]
+    fn the_service_connects_with_its_own_role_not_the_admin_url_user() {
+        let s: Settings = Figment::from(Toml::string(&default_toml(&ServiceDefaults {
+            service: "identity",
+            port: 4001,
+            schema: "identity",
+        })))
+        .extract()
+        .unwrap();
+        assert_eq!(
+            s.database.service_options().unwrap().get_username(),
+            "hub_identity"
+        );
+        assert_eq!(
+            s.database.admin_options().unwrap().get_username(),
+            "postgres"
+        );
+    }
+}

@@ -1,0 +1,112 @@
+//! Database access: a pool with hard timeouts, and [`TenantTx`], the only way
+//! resolvers reach tables. Every transaction sets the tenant, user and roles
+//! first, so PostgreSQL row-level security filters every statement; with no
+//! tenant set, the policies match zero rows.
+
+use std::ops::{Deref, DerefMut};
+
+use sqlx::{postgres::PgPoolOptions, PgConnection, PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::{
+    auth::{AuthContext, Role},
+    config::DatabaseSettings,
+    error::AppResult,
+};
+
+/// Connects lazily as the service's login role: the service starts (and
+/// reports not-ready) while PostgreSQL is down.
+pub fn connect(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
+    let opts = settings.service_options()?.options([
+        (
+            "statement_timeout",
+            settings.statement_timeout_ms.to_string(),
+        ),
+        ("search_path", settings.schema.clone()),
+        ("application_name", format!("hub-{}", settings.schema)),
+    ]);
+    Ok(PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(settings.acquire_timeout())
+        .connect_lazy_with(opts))
+}
+
+/// What a transaction is allowed to see: one organization, as one user, with roles.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub organization_id: Uuid,
+    pub user_id: Option<Uuid>,
+    pub roles: Vec<Role>,
+}
+
+impl From<&AuthContext> for Scope {
+    fn from(a: &AuthContext) -> Self {
+        Scope {
+            organization_id: a.organization_id,
+            user_id: a.user_id(),
+            roles: a.roles.clone(),
+        }
+    }
+}
+
+/// A transaction bound to one tenant. Dereferences to a `PgConnection` so
+/// free `db::` functions take `&mut PgConnection`.
+pub struct TenantTx {
+    tx: Transaction<'static, Postgres>,
+}
+
+impl TenantTx {
+    pub async fn begin(pool: &PgPool, auth: &AuthContext) -> AppResult<Self> {
+        Self::begin_scoped(pool, &Scope::from(auth)).await
+    }
+
+    /// For flows that establish identity themselves (login, token exchange).
+    pub async fn begin_scoped(pool: &PgPool, scope: &Scope) -> AppResult<Self> {
+        let mut tx = pool.begin().await?;
+        set_scope(&mut tx, scope).await?;
+        Ok(TenantTx { tx })
+    }
+
+    /// Re-scopes the transaction, e.g. after creating an organization, to
+    /// write the new tenant's first rows atomically with it.
+    pub async fn rescope(&mut self, scope: &Scope) -> AppResult<()> {
+        set_scope(&mut self.tx, scope).await
+    }
+
+    pub async fn commit(self) -> AppResult<()> {
+        Ok(self.tx.commit().await?)
+    }
+}
+
+async fn set_scope(conn: &mut PgConnection, scope: &Scope) -> AppResult<()> {
+    let roles = scope
+        .roles
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    sqlx::query(
+        "select set_config('app.organization_id', $1, true),
+                set_config('app.user_id', $2, true),
+                set_config('app.roles', $3, true)",
+    )
+    .bind(scope.organization_id.to_string())
+    .bind(scope.user_id.map(|u| u.to_string()).unwrap_or_default())
+    .bind(roles)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl Deref for TenantTx {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for TenantTx {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+}

@@ -1,0 +1,215 @@
+//! Access-token verification against a JWKS. Only asymmetric algorithms are
+//! accepted, the key is found by `kid` in the JWKS (never from a URL or key
+//! inside the token), and `exp`, `nbf`, `iss`, `aud` are checked with an
+//! explicit leeway. Unknown `kid`s trigger one JWKS refresh (rate-limited).
+
+use std::{
+    str::FromStr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use jsonwebtoken::{
+    jwk::{AlgorithmParameters, Jwk, JwkSet},
+    Algorithm, DecodingKey, Validation,
+};
+use tokio::sync::{Mutex, RwLock};
+
+use crate::{
+    auth::{AuthContext, Claims},
+    kv::{Kv, KvError},
+};
+
+/// Algorithms a Hub token may be signed with. HMAC is never accepted: it would
+/// let anyone holding the public key forge tokens.
+pub const ALLOWED_ALGORITHMS: [Algorithm; 2] = [Algorithm::EdDSA, Algorithm::RS256];
+
+const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum VerifyError {
+    #[error("malformed token")]
+    Malformed,
+    #[error("algorithm not allowed")]
+    AlgorithmNotAllowed,
+    #[error("token has no kid")]
+    MissingKid,
+    #[error("unknown signing key")]
+    UnknownKey,
+    #[error("key does not match the token's algorithm")]
+    KeyMismatch,
+    #[error("invalid token: {0}")]
+    Invalid(String),
+    #[error("session revoked")]
+    Revoked,
+}
+
+/// Where the keys come from.
+enum Source {
+    /// Identity verifies with the keys it signs with.
+    Static,
+    /// Other services fetch identity's published JWKS.
+    Remote { url: String, http: reqwest::Client },
+}
+
+pub struct JwtVerifier {
+    issuer: String,
+    audience: String,
+    leeway: u64,
+    source: Source,
+    keys: RwLock<JwkSet>,
+    last_refresh: Mutex<Option<Instant>>,
+    kv: Kv,
+}
+
+impl JwtVerifier {
+    pub fn with_static_keys(
+        issuer: &str,
+        audience: &str,
+        leeway: u64,
+        keys: JwkSet,
+        kv: Kv,
+    ) -> Arc<Self> {
+        Arc::new(Self::new(
+            issuer,
+            audience,
+            leeway,
+            Source::Static,
+            keys,
+            kv,
+        ))
+    }
+
+    pub fn with_remote_jwks(
+        issuer: &str,
+        audience: &str,
+        leeway: u64,
+        url: &str,
+        kv: Kv,
+    ) -> Arc<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(3))
+            .build()
+            .unwrap_or_default();
+        let source = Source::Remote {
+            url: url.to_string(),
+            http,
+        };
+        Arc::new(Self::new(
+            issuer,
+            audience,
+            leeway,
+            source,
+            JwkSet { keys: vec![] },
+            kv,
+        ))
+    }
+
+    fn new(
+        issuer: &str,
+        audience: &str,
+        leeway: u64,
+        source: Source,
+        keys: JwkSet,
+        kv: Kv,
+    ) -> Self {
+        JwtVerifier {
+            issuer: issuer.to_string(),
+            audience: audience.to_string(),
+            leeway,
+            source,
+            keys: RwLock::new(keys),
+            last_refresh: Mutex::new(None),
+            kv,
+        }
+    }
+
+    /// Verifies signature and claims, then asks Redis whether the session was
+    /// revoked. When Redis cannot answer the token is accepted but marked
+    /// `revocation_checked = false` so writes that depend on it are refused.
+    pub async fn authenticate(&self, token: &str) -> Result<AuthContext, VerifyError> {
+        let claims = self.verify(token).await?;
+        let mut checked = true;
+        if let Some(sid) = claims.sid {
+            match self.kv.is_session_revoked(claims.org, sid).await {
+                Ok(true) => return Err(VerifyError::Revoked),
+                Ok(false) => {}
+                Err(KvError::NotConfigured) => checked = false,
+                Err(e) => {
+                    tracing::warn!(error = %e, "revocation list unavailable");
+                    checked = false;
+                }
+            }
+        }
+        AuthContext::from_claims(&claims, checked).map_err(VerifyError::Invalid)
+    }
+
+    /// Signature and claim checks only.
+    pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
+        if !ALLOWED_ALGORITHMS.contains(&header.alg) {
+            return Err(VerifyError::AlgorithmNotAllowed);
+        }
+        let kid = header.kid.as_deref().ok_or(VerifyError::MissingKid)?;
+        let jwk = match self.find(kid).await {
+            Some(jwk) => jwk,
+            None => {
+                self.refresh().await;
+                self.find(kid).await.ok_or(VerifyError::UnknownKey)?
+            }
+        };
+        if !key_fits(&jwk, header.alg) {
+            return Err(VerifyError::KeyMismatch);
+        }
+        let key = DecodingKey::from_jwk(&jwk).map_err(|_| VerifyError::KeyMismatch)?;
+        let mut validation = Validation::new(header.alg);
+        validation.algorithms = vec![header.alg];
+        validation.leeway = self.leeway;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
+        jsonwebtoken::decode::<Claims>(token, &key, &validation)
+            .map(|d| d.claims)
+            .map_err(|e| VerifyError::Invalid(e.to_string()))
+    }
+
+    async fn find(&self, kid: &str) -> Option<Jwk> {
+        self.keys.read().await.find(kid).cloned()
+    }
+
+    /// Re-fetches the JWKS, at most once per [`MIN_REFRESH_INTERVAL`] so a
+    /// stream of tokens with random `kid`s cannot hammer identity.
+    pub async fn refresh(&self) {
+        let Source::Remote { url, http } = &self.source else {
+            return;
+        };
+        let mut last = self.last_refresh.lock().await;
+        if last.is_some_and(|t| t.elapsed() < MIN_REFRESH_INTERVAL) {
+            return;
+        }
+        *last = Some(Instant::now());
+        match fetch_jwks(http, url).await {
+            Ok(set) => *self.keys.write().await = set,
+            Err(e) => tracing::warn!(error = %e, %url, "JWKS refresh failed"),
+        }
+    }
+}
+
+async fn fetch_jwks(http: &reqwest::Client, url: &str) -> Result<JwkSet, reqwest::Error> {
+    http.get(url).send().await?.error_for_status()?.json().await
+}
+
+/// The JWK's type (and declared algorithm, if any) must match the header's `alg`.
+fn key_fits(jwk: &Jwk, alg: Algorithm) -> bool {
+    if let Some(declared) = jwk.common.key_algorithm {
+        if Algorithm::from_str(&declared.to_string()).ok() != Some(alg) {
+            return false;
+        }
+    }
+    matches!(
+        (&jwk.algorithm, alg),
+        (AlgorithmParameters::OctetKeyPair(_), Algorithm::EdDSA)
+            | (AlgorithmParameters::RSA(_), Algorithm::RS256)
+    )
+}

@@ -1,0 +1,302 @@
+//! HTTP bootstrap shared by all subgraphs: `/graphql` (router secret, JWT,
+//! locale, request id, per-request loaders), `/health`, `/ready`, `/metrics`,
+//! limits, and graceful shutdown.
+
+use std::{sync::Arc, time::Instant};
+
+use async_graphql::{
+    EmptySubscription, Executor, ObjectType, Schema, SchemaBuilder, SubscriptionType,
+};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::{
+    extract::{DefaultBodyLimit, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Json, Router,
+};
+use serde_json::json;
+use sqlx::PgPool;
+use tower_http::{
+    limit::RequestBodyLimitLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+
+use crate::{
+    auth::RequestMeta,
+    config::Settings,
+    error::{present, AppError, ErrorPresenter},
+    i18n::Locale,
+    jwt::JwtVerifier,
+    kv::Kv,
+    limits::EntitiesCap,
+    metrics::Metrics,
+};
+
+/// Header carrying the shared secret the router adds to subgraph calls.
+pub const ROUTER_SECRET_HEADER: &str = "x-hub-router-secret";
+const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Adds per-request data (DataLoaders, …) to each GraphQL request, so no
+/// cache outlives a request or crosses tenants.
+pub type RequestHook = Arc<dyn Fn(async_graphql::Request) -> async_graphql::Request + Send + Sync>;
+
+/// What every subgraph's HTTP app is made of.
+pub struct Service<E> {
+    pub executor: E,
+    pub settings: Arc<Settings>,
+    pub verifier: Arc<JwtVerifier>,
+    pub pool: PgPool,
+    pub kv: Kv,
+    pub metrics: Metrics,
+    pub per_request: RequestHook,
+}
+
+/// A schema with the platform's limits, federation and localization applied.
+pub fn schema_builder<Q, M>(
+    query: Q,
+    mutation: M,
+    settings: &Settings,
+) -> SchemaBuilder<Q, M, EmptySubscription>
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    EmptySubscription: SubscriptionType,
+{
+    let limits = &settings.limits;
+    let mut b = Schema::build(query, mutation, EmptySubscription)
+        .enable_federation()
+        .limit_depth(limits.depth)
+        .limit_complexity(limits.complexity)
+        .limit_directives(limits.directives)
+        .extension(ErrorPresenter)
+        .extension(EntitiesCap(limits.entities));
+    if !settings.environment.is_development() {
+        b = b.disable_introspection().disable_suggestions();
+    }
+    b
+}
+
+/// The HTTP app of a subgraph. `extra` holds service-specific routes.
+pub fn app<E: Executor + Clone>(svc: Service<E>, extra: Router) -> Router {
+    let body_limit = svc.settings.server.body_limit_bytes;
+    let svc = Arc::new(svc);
+    Router::new()
+        .route("/graphql", post(graphql::<E>))
+        .route("/health", get(health::<E>))
+        .route("/ready", get(ready::<E>))
+        .route("/metrics", get(metrics::<E>))
+        .with_state(svc)
+        .merge(extra)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+async fn graphql<E: Executor>(
+    State(svc): State<Arc<Service<E>>>,
+    headers: HeaderMap,
+    req: GraphQLRequest,
+) -> Response {
+    let started = Instant::now();
+    let locale = Locale::from_accept_language(
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+
+    if let Some(resp) = check_router_secret(&svc.settings, &headers, locale) {
+        svc.metrics
+            .http_requests
+            .with_label_values(&["/graphql", "403"])
+            .inc();
+        return resp;
+    }
+
+    let mut request = req.into_inner().data(locale);
+    if let Some(id) = headers.get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()) {
+        request = request.data(RequestMeta {
+            request_id: id.to_string(),
+        });
+    }
+    match bearer_token(&headers) {
+        Ok(None) => {}
+        Ok(Some(token)) => match svc.verifier.authenticate(token).await {
+            Ok(auth) => request = request.data(auth),
+            Err(e) => {
+                tracing::info!(reason = %e, "access token refused");
+                svc.metrics
+                    .http_requests
+                    .with_label_values(&["/graphql", "401"])
+                    .inc();
+                return error_response(
+                    StatusCode::UNAUTHORIZED,
+                    &AppError::Unauthenticated,
+                    locale,
+                );
+            }
+        },
+        Err(()) => {
+            svc.metrics
+                .http_requests
+                .with_label_values(&["/graphql", "401"])
+                .inc();
+            return error_response(StatusCode::UNAUTHORIZED, &AppError::Unauthenticated, locale);
+        }
+    }
+    let request = (svc.per_request)(request);
+    let response = svc.executor.execute(request).await;
+
+    for err in &response.errors {
+        let code = match err.extensions.as_ref().and_then(|e| e.get("code")) {
+            Some(async_graphql::Value::String(c)) => c.as_str(),
+            _ => "GRAPHQL",
+        };
+        svc.metrics.graphql_errors.with_label_values(&[code]).inc();
+    }
+    svc.metrics
+        .graphql_duration
+        .with_label_values(&["any"])
+        .observe(started.elapsed().as_secs_f64());
+    svc.metrics
+        .http_requests
+        .with_label_values(&["/graphql", "200"])
+        .inc();
+    GraphQLResponse::from(response).into_response()
+}
+
+/// `Ok(None)` without Authorization, `Err` for a header that is not a bearer token.
+fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ()> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| ())?;
+    match value.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(Some(token.trim()))
+        }
+        _ => Err(()),
+    }
+}
+
+fn check_router_secret(
+    settings: &Settings,
+    headers: &HeaderMap,
+    locale: Locale,
+) -> Option<Response> {
+    if !settings.auth.require_router_secret {
+        return None;
+    }
+    let expected = settings.auth.router_secret().unwrap_or_default();
+    let given = headers
+        .get(ROUTER_SECRET_HEADER)
+        .map(HeaderValue::as_bytes)
+        .unwrap_or_default();
+    if !expected.is_empty() && constant_time_eq(expected.as_bytes(), given) {
+        return None;
+    }
+    tracing::warn!("call to /graphql without the router secret refused");
+    Some(error_response(
+        StatusCode::FORBIDDEN,
+        &AppError::Forbidden,
+        locale,
+    ))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A GraphQL-shaped error body for failures before execution.
+pub fn error_response(status: StatusCode, err: &AppError, locale: Locale) -> Response {
+    let (message, extensions) = present(err, locale);
+    let extensions: serde_json::Map<String, serde_json::Value> = extensions
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.into_json().unwrap_or_default()))
+        .collect();
+    let body =
+        json!({ "data": null, "errors": [{ "message": message, "extensions": extensions }] });
+    (status, Json(body)).into_response()
+}
+
+async fn health<E>(State(svc): State<Arc<Service<E>>>) -> Response {
+    Json(json!({ "status": "ok", "service": svc.settings.service })).into_response()
+}
+
+/// Ready when PostgreSQL answers and, if configured, Redis answers. Redis
+/// being down is reported but does not make the service unready: the
+/// platform keeps serving with fallbacks.
+async fn ready<E>(State(svc): State<Arc<Service<E>>>) -> Response {
+    let db = match sqlx::query_scalar::<_, i32>("select 1")
+        .fetch_one(&svc.pool)
+        .await
+    {
+        Ok(_) => "ok".to_string(),
+        Err(e) => format!("error: {e}"),
+    };
+    let redis = if !svc.kv.is_configured() {
+        "disabled".to_string()
+    } else {
+        match svc.kv.ping().await {
+            Ok(()) => "ok".to_string(),
+            Err(e) => format!("degraded: {e}"),
+        }
+    };
+    let ok = db == "ok";
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "status": if ok { "ready" } else { "unavailable" },
+        "service": svc.settings.service,
+        "checks": { "database": db, "redis": redis },
+    });
+    (status, Json(body)).into_response()
+}
+
+async fn metrics<E>(State(svc): State<Arc<Service<E>>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        svc.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish.
+pub async fn serve(app: Router, settings: &Settings) -> anyhow::Result<()> {
+    let addr = settings.server.addr()?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    tracing::info!(service = %settings.service, %addr, "listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!(service = %settings.service, "stopped");
+    Ok(())
+}
+
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
