@@ -38,9 +38,6 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub auth: AuthSettings,
     pub limits: LimitSettings,
-    /// Free-form service-specific settings (identity's key directory, …).
-    #[serde(default)]
-    pub extra: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -171,7 +171,11 @@ impl Extension for ErrorPresenterExtension {
         let locale = ctx.data_opt::<Locale>().copied().unwrap_or_default();
         let mut resp = next.run(ctx, operation_name).await;
         for err in &mut resp.errors {
-            if let Some(app) = err.source::<AppError>() {
+            // Loader errors arrive shared (`Arc`), since DataLoader results are cloned.
+            let app = err
+                .source::<AppError>()
+                .or_else(|| err.source::<Arc<AppError>>().map(|a| a.as_ref()));
+            if let Some(app) = app {
                 let (message, ext) = present(app, locale);
                 err.message = message;
                 let merged = err

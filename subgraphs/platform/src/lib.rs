@@ -8,6 +8,7 @@ pub mod db;
 pub mod error;
 pub mod guards;
 pub mod i18n;
+pub mod ids;
 pub mod jwt;
 pub mod kv;
 pub mod limits;

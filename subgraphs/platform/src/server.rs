@@ -24,7 +24,7 @@ use tower_http::{
 };
 
 use crate::{
-    auth::RequestMeta,
+    auth::{AuthContext, RequestMeta},
     config::Settings,
     error::{present, AppError, ErrorPresenter},
     i18n::Locale,
@@ -40,7 +40,8 @@ const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Adds per-request data (DataLoaders, …) to each GraphQL request, so no
 /// cache outlives a request or crosses tenants.
-pub type RequestHook = Arc<dyn Fn(async_graphql::Request) -> async_graphql::Request + Send + Sync>;
+pub type RequestHook =
+    Arc<dyn Fn(async_graphql::Request, Option<&AuthContext>) -> async_graphql::Request + Send + Sync>;
 
 /// What every subgraph's HTTP app is made of.
 pub struct Service<E> {
@@ -122,10 +123,11 @@ async fn graphql<E: Executor>(
             request_id: id.to_string(),
         });
     }
+    let mut caller = None;
     match bearer_token(&headers) {
         Ok(None) => {}
         Ok(Some(token)) => match svc.verifier.authenticate(token).await {
-            Ok(auth) => request = request.data(auth),
+            Ok(auth) => caller = Some(auth),
             Err(e) => {
                 tracing::info!(reason = %e, "access token refused");
                 svc.metrics
@@ -147,7 +149,10 @@ async fn graphql<E: Executor>(
             return error_response(StatusCode::UNAUTHORIZED, &AppError::Unauthenticated, locale);
         }
     }
-    let request = (svc.per_request)(request);
+    let mut request = (svc.per_request)(request, caller.as_ref());
+    if let Some(auth) = caller {
+        request = request.data(auth);
+    }
     let response = svc.executor.execute(request).await;
 
     for err in &response.errors {
@@ -208,7 +213,7 @@ fn check_router_secret(
     ))
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

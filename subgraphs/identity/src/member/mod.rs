@@ -1,0 +1,302 @@
+//! Memberships: listing members, invitations, role changes, removal.
+
+pub mod db;
+pub mod model;
+
+use async_graphql::{
+    connection::{Connection, CursorType, Edge, OpaqueCursor},
+    Context, InputObject, Object, Result, ID,
+};
+use platform::{
+    audit::{self, Actor},
+    auth::RequestMeta,
+    db::{Scope, TenantTx},
+    guards::{auth, HasRole, UserOnly},
+    ids::{page_size, parse_id},
+    AppError, AppResult, Role,
+};
+use sqlx::PgConnection;
+
+use crate::{
+    organization::model::Organization,
+    password,
+    session::{self, AuthPayload},
+    state::{state, State},
+    tokens::OpaqueToken,
+    user,
+};
+use db::MemberCursor;
+use model::{Invitation, Member};
+
+pub fn roles_from_db(roles: &[String]) -> Vec<Role> {
+    roles.iter().filter_map(|r| r.parse().ok()).collect()
+}
+
+fn roles_to_db(roles: &[Role]) -> Vec<String> {
+    let mut v: Vec<String> = roles.iter().map(|r| r.as_str().to_string()).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+pub fn normalize_email(email: &str) -> AppResult<String> {
+    let e = email.trim().to_lowercase();
+    let valid = e.len() <= 254
+        && e.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'))
+        && !e.chars().any(char::is_whitespace);
+    if valid {
+        Ok(e)
+    } else {
+        Err(AppError::bad_input("email", "is not a valid email address"))
+    }
+}
+
+/// Roles an org admin may grant: never `PLATFORM_ADMIN`, and only roles of
+/// verticals the organization has enabled.
+fn check_grantable(roles: &[Role], org_verticals: &[platform::Vertical]) -> AppResult<()> {
+    if roles.is_empty() {
+        return Err(AppError::bad_input("roles", "give at least one role"));
+    }
+    for r in roles {
+        if *r == Role::PlatformAdmin {
+            return Err(AppError::bad_input("roles", "PLATFORM_ADMIN cannot be granted here"));
+        }
+        if let Some(v) = r.vertical() {
+            if !org_verticals.contains(&v) {
+                return Err(AppError::bad_input("roles", format!("{r} needs the {} vertical", v.as_str())));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The current organization's members, as a Relay connection.
+pub async fn list(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<Connection<OpaqueCursor<MemberCursor>, Member>> {
+    let st = state(ctx)?;
+    let caller = auth(ctx)?;
+    let limit = page_size(first, 20, st.settings.limits.page_size)?;
+    let after = match after {
+        None => None,
+        Some(a) => Some(
+            OpaqueCursor::<MemberCursor>::decode_cursor(&a)
+                .map_err(|_| AppError::bad_input("after", "is not a cursor from this list"))?
+                .0,
+        ),
+    };
+    let mut tx = TenantTx::begin(&st.pool, caller).await?;
+    let mut rows = db::page(&mut tx, after.as_ref(), limit as i64 + 1).await.map_err(AppError::from)?;
+    tx.commit().await?;
+    let has_next = rows.len() > limit;
+    rows.truncate(limit);
+    let mut conn = Connection::new(after.is_some(), has_next);
+    conn.edges.extend(rows.into_iter().map(|r| {
+        let cursor = OpaqueCursor(MemberCursor { joined_at: r.joined_at, id: r.membership_id });
+        Edge::new(
+            cursor,
+            Member { id: r.membership_id, roles: roles_from_db(&r.roles), joined_at: r.joined_at, user: r.user },
+        )
+    }));
+    Ok(conn)
+}
+
+/// Writes an invitation and the message that carries its secret link.
+pub async fn create_invitation(
+    conn: &mut PgConnection,
+    st: &State,
+    actor: &Actor,
+    org: &Organization,
+    email: &str,
+    roles: &[Role],
+) -> AppResult<Invitation> {
+    let token = OpaqueToken::generate(org.id);
+    let row = db::insert_invitation(conn, org.id, email, &roles_to_db(roles), &token.hash(), actor.user_id, st.identity.invite_ttl_secs)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.constraint() == Some("invitations_pending_email_key") => {
+                AppError::Conflict("this email already has a pending invitation".into())
+            }
+            _ => AppError::from(e),
+        })?;
+    db::outbox(
+        conn,
+        org.id,
+        "user.invited",
+        serde_json::json!({ "email": email, "organization": org.slug, "token": token.value, "roles": roles_to_db(roles) }),
+    )
+    .await?;
+    audit::record(conn, actor, "invitation.create", "Invitation", row.id, serde_json::json!({ "email": email, "roles": roles_to_db(roles) })).await?;
+    Ok(Invitation { id: ID(row.id.to_string()), email: row.email, roles: roles_from_db(&row.roles), expires_at: row.expires_at })
+}
+
+#[derive(InputObject)]
+pub struct InviteUserInput {
+    pub email: String,
+    pub roles: Vec<Role>,
+}
+
+#[derive(InputObject)]
+pub struct AcceptInviteInput {
+    /// The secret from the invitation message.
+    pub token: String,
+    /// For a new account: the name to show. Ignored for existing accounts.
+    pub display_name: Option<String>,
+    /// A new password for a new account, or the existing account's password.
+    pub password: String,
+}
+
+#[derive(Default)]
+pub struct MemberQuery;
+
+#[Object]
+impl MemberQuery {
+    /// Members of the caller's organization, oldest first.
+    #[graphql(guard = "UserOnly")]
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<OpaqueCursor<MemberCursor>, Member>> {
+        list(ctx, first, after).await
+    }
+}
+
+#[derive(Default)]
+pub struct MemberMutation;
+
+#[Object]
+impl MemberMutation {
+    /// Invites someone to the caller's organization (org admins).
+    #[graphql(guard = "HasRole::any([Role::OrgAdmin])")]
+    async fn invite_user(&self, ctx: &Context<'_>, input: InviteUserInput) -> Result<Invitation> {
+        let st = state(ctx)?;
+        let caller = auth(ctx)?;
+        let email = normalize_email(&input.email)?;
+        check_grantable(&input.roles, &caller.verticals)?;
+        let mut tx = TenantTx::begin(&st.pool, caller).await?;
+        if db::is_member_email(&mut tx, &email).await.map_err(AppError::from)? {
+            return Err(AppError::Conflict("this person is already a member".into()).into());
+        }
+        let org = crate::organization::db::by_ids(&mut tx, &[caller.organization_id])
+            .await
+            .map_err(AppError::from)?
+            .into_iter()
+            .next()
+            .ok_or(AppError::NotFound("organization"))?;
+        let actor = Actor::from_auth(caller, ctx.data_opt::<RequestMeta>());
+        let inv = create_invitation(&mut tx, st, &actor, &org, &email, &input.roles).await?;
+        tx.commit().await?;
+        Ok(inv)
+    }
+
+    /// Accepts an invitation: creates the account (or links an existing one,
+    /// whose password proves ownership) and signs in.
+    async fn accept_invite(&self, ctx: &Context<'_>, input: AcceptInviteInput) -> Result<AuthPayload> {
+        let st = state(ctx)?;
+        let token = OpaqueToken::parse(input.token.trim())?;
+        let scope = Scope { organization_id: token.organization_id, user_id: None, roles: vec![] };
+        let mut tx = TenantTx::begin_scoped(&st.pool, &scope).await?;
+        // Read the user while the invitation is still pending: RLS shows an
+        // existing account to the inviting organization only then.
+        let pending_email: Option<String> = sqlx::query_scalar(
+            "select email from invitations where token_hash = $1 and accepted_at is null and expires_at > now()",
+        )
+        .bind(token.hash())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(AppError::from)?;
+        let email = pending_email.ok_or(AppError::InvalidToken)?;
+        let existing = user::db::by_email(&mut tx, &email).await.map_err(AppError::from)?;
+        let user_id = match existing {
+            Some(u) => {
+                let creds = user::db::credentials(&mut tx, u.id).await.map_err(AppError::from)?;
+                if !password::verify(&input.password, creds.as_ref().map(|c| c.password_hash.as_str())).await {
+                    return Err(AppError::InvalidCredentials.into());
+                }
+                u.id
+            }
+            None => {
+                let name = input.display_name.as_deref().map(str::trim).unwrap_or_default();
+                if name.is_empty() || name.chars().count() > 200 {
+                    return Err(AppError::bad_input("displayName", "must be 1 to 200 characters").into());
+                }
+                password::validate("password", &input.password)?;
+                let hash = password::hash(&input.password).await?;
+                user::db::insert(&mut tx, &email, name, &hash).await.map_err(AppError::from)?
+            }
+        };
+        let inv = db::accept_invitation(&mut tx, &token.hash()).await.map_err(AppError::from)?.ok_or(AppError::InvalidToken)?;
+        db::insert(&mut tx, token.organization_id, user_id, &inv.roles)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(d) if d.constraint() == Some("memberships_org_user_key") => {
+                    AppError::Conflict("already a member".into())
+                }
+                _ => AppError::from(e),
+            })?;
+        audit::record(&mut tx, &Actor::user(token.organization_id, Some(user_id), Some(ctx)), "invitation.accept", "Invitation", inv.id, serde_json::json!({})).await?;
+        let org = crate::organization::db::by_ids(&mut tx, &[token.organization_id])
+            .await
+            .map_err(AppError::from)?
+            .into_iter()
+            .next()
+            .ok_or(AppError::InvalidToken)?;
+        let payload = session::start_session(&mut tx, st, &org, user_id, vec!["pwd".into()], ctx).await?;
+        tx.commit().await?;
+        Ok(payload)
+    }
+
+    /// Replaces a member's roles (org admins). Their sessions end, so the
+    /// change applies to their very next request.
+    #[graphql(guard = "HasRole::any([Role::OrgAdmin])")]
+    async fn update_member_roles(&self, ctx: &Context<'_>, user_id: ID, roles: Vec<Role>) -> Result<Member> {
+        let st = state(ctx)?;
+        let caller = auth(ctx)?;
+        let target = parse_id("userId", &user_id)?;
+        check_grantable(&roles, &caller.verticals)?;
+        let mut tx = TenantTx::begin(&st.pool, caller).await?;
+        let current = db::roles_for_update(&mut tx, target).await.map_err(AppError::from)?.ok_or(AppError::NotFound("member"))?;
+        let was_admin = current.iter().any(|r| r == Role::OrgAdmin.as_str());
+        if was_admin && !roles.contains(&Role::OrgAdmin) && db::other_admins(&mut tx, target).await.map_err(AppError::from)? == 0 {
+            return Err(AppError::Conflict("an organization keeps at least one ORG_ADMIN".into()).into());
+        }
+        let new_roles = roles_to_db(&roles);
+        db::set_roles(&mut tx, target, &new_roles).await.map_err(AppError::from)?;
+        let actor = Actor::from_auth(caller, ctx.data_opt::<RequestMeta>());
+        audit::record(&mut tx, &actor, "member.update_roles", "User", target, serde_json::json!({ "from": current, "to": new_roles })).await?;
+        end_sessions(&mut tx, st, caller.organization_id, target, "roles_changed").await?;
+        let row = db::member(&mut tx, target).await.map_err(AppError::from)?.ok_or(AppError::NotFound("member"))?;
+        tx.commit().await?;
+        Ok(Member { id: row.membership_id, roles: roles_from_db(&row.roles), joined_at: row.joined_at, user: row.user })
+    }
+
+    /// Removes a member from the organization (org admins); their sessions end.
+    #[graphql(guard = "HasRole::any([Role::OrgAdmin])")]
+    async fn remove_member(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool> {
+        let st = state(ctx)?;
+        let caller = auth(ctx)?;
+        let target = parse_id("userId", &user_id)?;
+        let mut tx = TenantTx::begin(&st.pool, caller).await?;
+        let current = db::roles_for_update(&mut tx, target).await.map_err(AppError::from)?.ok_or(AppError::NotFound("member"))?;
+        if current.iter().any(|r| r == Role::OrgAdmin.as_str()) && db::other_admins(&mut tx, target).await.map_err(AppError::from)? == 0 {
+            return Err(AppError::Conflict("an organization keeps at least one ORG_ADMIN".into()).into());
+        }
+        end_sessions(&mut tx, st, caller.organization_id, target, "member_removed").await?;
+        db::delete(&mut tx, target).await.map_err(AppError::from)?;
+        let actor = Actor::from_auth(caller, ctx.data_opt::<RequestMeta>());
+        audit::record(&mut tx, &actor, "member.remove", "User", target, serde_json::json!({ "roles": current })).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+/// Revokes a member's sessions in the database and on the revocation list.
+/// Redis is written before commit: if it is down the change is refused whole.
+async fn end_sessions(tx: &mut TenantTx, st: &State, org: uuid::Uuid, user: uuid::Uuid, reason: &str) -> AppResult<()> {
+    let sids = session::db::revoke_all_of_user(tx, user, reason).await?;
+    session::revoke_in_kv(st, org, &sids).await
+}

@@ -1,0 +1,29 @@
+use std::{collections::HashMap, sync::Arc};
+
+use async_graphql::dataloader::Loader;
+use platform::{
+    db::{Scope, TenantTx},
+    AppError,
+};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{db, model::Organization};
+
+/// Per-request loader; runs in the caller's tenant transaction.
+pub struct OrganizationLoader {
+    pub pool: PgPool,
+    pub scope: Scope,
+}
+
+impl Loader<Uuid> for OrganizationLoader {
+    type Value = Organization;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Organization>, Self::Error> {
+        let mut tx = TenantTx::begin_scoped(&self.pool, &self.scope).await?;
+        let rows = db::by_ids(&mut tx, keys).await.map_err(AppError::from)?;
+        tx.commit().await?;
+        Ok(rows.into_iter().map(|o| (o.id, o)).collect())
+    }
+}

@@ -1,0 +1,260 @@
+//! Sign-in and sessions: login, refresh rotation with reuse detection,
+//! logout, switching organization.
+
+pub mod db;
+
+use std::time::Duration as StdDuration;
+
+use async_graphql::{Context, InputObject, Object, Result, SimpleObject, ID};
+use chrono::{DateTime, Duration, Utc};
+use platform::{
+    audit::{self, Actor},
+    db::{Scope, TenantTx},
+    guards::{auth, UserOnly},
+    ids::parse_id,
+    kv::KvError,
+    AppError, AppResult,
+};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::{
+    member, mfa,
+    organization::{self, model::Organization},
+    password,
+    state::{state, State},
+    tokens::{Grant, OpaqueToken},
+    user::{self, model::User},
+};
+use db::RefreshUse;
+
+pub const MAX_FAILURES: i32 = 5;
+pub const LOCK_WINDOW_SECS: i64 = 15 * 60;
+
+/// Tokens for a signed-in user in one organization.
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    /// Bearer token for the `Authorization` header (JWT, short-lived).
+    pub access_token: String,
+    /// Single-use token to get the next pair; keep it secret.
+    pub refresh_token: String,
+    /// When the access token expires.
+    pub expires_at: DateTime<Utc>,
+    /// The signed-in user.
+    pub user: User,
+    /// The organization the tokens are scoped to.
+    pub organization: Organization,
+}
+
+#[derive(InputObject)]
+pub struct LoginInput {
+    /// Organization slug, e.g. `clinique-saint-paul`.
+    pub organization: String,
+    pub email: String,
+    pub password: String,
+    /// Six-digit code, required when MFA is enabled.
+    pub totp: Option<String>,
+}
+
+#[derive(Default)]
+pub struct SessionMutation;
+
+#[Object]
+impl SessionMutation {
+    /// Signs in to one organization. Unknown organization, unknown email, wrong
+    /// password and a locked account all answer the same.
+    async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<AuthPayload> {
+        let st = state(ctx)?;
+        let email = input.email.trim().to_lowercase();
+        let slug = input.organization.trim().to_lowercase();
+
+        let mut conn = st.pool.acquire().await.map_err(AppError::from)?;
+        let org = organization::db::by_slug(&mut conn, &slug).await.map_err(AppError::from)?;
+        drop(conn);
+        let Some(org) = org else {
+            password::verify(&input.password, None).await;
+            return Err(AppError::InvalidCredentials.into());
+        };
+
+        let scope = Scope { organization_id: org.id, user_id: None, roles: vec![] };
+        let mut tx = TenantTx::begin_scoped(&st.pool, &scope).await?;
+        let creds = user::db::member_credentials(&mut tx, &email).await.map_err(AppError::from)?;
+        let Some(creds) = creds else {
+            password::verify(&input.password, None).await;
+            return Err(AppError::InvalidCredentials.into());
+        };
+        let locked = creds.locked_until.is_some_and(|t| t > Utc::now());
+        let password_ok = password::verify(&input.password, Some(&creds.password_hash)).await;
+        if locked || creds.status != "active" {
+            return Err(AppError::InvalidCredentials.into());
+        }
+        if !password_ok {
+            user::db::register_failure(&mut tx, creds.id, MAX_FAILURES, LOCK_WINDOW_SECS).await.map_err(AppError::from)?;
+            audit::record(&mut tx, &Actor::user(org.id, Some(creds.id), Some(ctx)), "login.failed", "User", creds.id, serde_json::json!({})).await?;
+            tx.commit().await?;
+            return Err(AppError::InvalidCredentials.into());
+        }
+        let mut amr = vec!["pwd".to_string()];
+        if creds.totp_enabled {
+            let code = input.totp.as_deref().map(str::trim).unwrap_or_default();
+            if code.is_empty() {
+                return Err(AppError::MfaRequired.into());
+            }
+            if !mfa::check_and_consume(&mut tx, &creds, code).await? {
+                user::db::register_failure(&mut tx, creds.id, MAX_FAILURES, LOCK_WINDOW_SECS).await.map_err(AppError::from)?;
+                tx.commit().await?;
+                return Err(AppError::MfaRequired.into());
+            }
+            amr.push("otp".to_string());
+        }
+        user::db::clear_failures(&mut tx, creds.id).await.map_err(AppError::from)?;
+        let payload = start_session(&mut tx, st, &org, creds.id, amr, ctx).await?;
+        tx.commit().await?;
+        Ok(payload)
+    }
+
+    /// Exchanges a refresh token for a new pair. Each refresh token works once;
+    /// presenting a used one again revokes the whole session.
+    async fn refresh_token(&self, ctx: &Context<'_>, token: String) -> Result<AuthPayload> {
+        let st = state(ctx)?;
+        let token = OpaqueToken::parse(token.trim())?;
+        let scope = Scope { organization_id: token.organization_id, user_id: None, roles: vec![] };
+        let mut tx = TenantTx::begin_scoped(&st.pool, &scope).await?;
+        let session_id = match db::use_refresh(&mut tx, &token.hash()).await.map_err(AppError::from)? {
+            RefreshUse::Fresh(s) => s,
+            RefreshUse::Reused(s) => {
+                tracing::warn!(session = %s, "refresh token reuse: revoking the session");
+                db::revoke(&mut tx, s, "refresh_token_reuse").await.map_err(AppError::from)?;
+                audit::record(&mut tx, &Actor::user(token.organization_id, None, Some(ctx)), "session.reuse_detected", "Session", s, serde_json::json!({})).await?;
+                tx.commit().await?;
+                // Best effort: the session is already dead for refreshes; this
+                // also stops its access tokens early.
+                let _ = revoke_in_kv(st, token.organization_id, &[s]).await;
+                return Err(AppError::InvalidToken.into());
+            }
+            RefreshUse::Unknown => return Err(AppError::InvalidToken.into()),
+        };
+        let session = db::get(&mut tx, session_id).await.map_err(AppError::from)?.ok_or(AppError::InvalidToken)?;
+        if session.revoked_at.is_some() || session.expires_at <= Utc::now() {
+            return Err(AppError::InvalidToken.into());
+        }
+        // Fresh roles and verticals: a role change takes effect at the next refresh at the latest.
+        tx.rescope(&Scope { organization_id: token.organization_id, user_id: Some(session.user_id), roles: vec![] }).await?;
+        let org = load_org(&mut tx, token.organization_id).await?;
+        let roles = member::db::roles_for_update(&mut tx, session.user_id).await.map_err(AppError::from)?.ok_or(AppError::InvalidToken)?;
+        let user = load_user(&mut tx, session.user_id).await?;
+        if user.status != "active" {
+            return Err(AppError::InvalidToken.into());
+        }
+        let payload = issue(&mut tx, st, org, user, member::roles_from_db(&roles), session.id, session.amr).await?;
+        tx.commit().await?;
+        Ok(payload)
+    }
+
+    /// Ends the current session: its refresh token stops working and its
+    /// access tokens are refused from now on.
+    #[graphql(guard = "UserOnly")]
+    async fn logout(&self, ctx: &Context<'_>) -> Result<bool> {
+        let st = state(ctx)?;
+        let caller = auth(ctx)?;
+        let sid = caller.session_id.ok_or(AppError::Forbidden)?;
+        // Redis first: if the revocation cannot be recorded, nothing changes
+        // and the caller is told, rather than believing the tokens are dead.
+        revoke_in_kv(st, caller.organization_id, &[sid]).await?;
+        let mut tx = TenantTx::begin(&st.pool, caller).await?;
+        db::revoke(&mut tx, sid, "logout").await.map_err(AppError::from)?;
+        audit::record(&mut tx, &Actor::from_auth(caller, ctx.data_opt()), "logout", "Session", sid, serde_json::json!({})).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// New tokens for another organization the user belongs to.
+    #[graphql(guard = "UserOnly")]
+    async fn switch_organization(&self, ctx: &Context<'_>, organization_id: ID) -> Result<AuthPayload> {
+        let st = state(ctx)?;
+        let caller = auth(ctx)?;
+        let user_id = caller.user_id().ok_or(AppError::Forbidden)?;
+        let target = parse_id("organizationId", &organization_id)?;
+        let scope = Scope { organization_id: target, user_id: Some(user_id), roles: vec![] };
+        let mut tx = TenantTx::begin_scoped(&st.pool, &scope).await?;
+        // Membership is checked in the target tenant's scope: not a member, not found.
+        let roles = member::db::roles_for_update(&mut tx, user_id).await.map_err(AppError::from)?;
+        if roles.is_none() {
+            return Err(AppError::NotFound("organization").into());
+        }
+        let org = load_org(&mut tx, target).await?;
+        let payload = start_session(&mut tx, st, &org, user_id, caller.amr.clone(), ctx).await?;
+        tx.commit().await?;
+        Ok(payload)
+    }
+}
+
+async fn load_org(conn: &mut PgConnection, id: Uuid) -> AppResult<Organization> {
+    organization::db::by_ids(conn, &[id]).await?.into_iter().next().ok_or(AppError::NotFound("organization"))
+}
+
+async fn load_user(conn: &mut PgConnection, id: Uuid) -> AppResult<User> {
+    user::db::by_ids(conn, &[id]).await?.into_iter().next().ok_or(AppError::NotFound("user"))
+}
+
+/// Opens a session for a member and returns its first token pair.
+pub async fn start_session(
+    tx: &mut TenantTx,
+    st: &State,
+    org: &Organization,
+    user_id: Uuid,
+    amr: Vec<String>,
+    ctx: &Context<'_>,
+) -> AppResult<AuthPayload> {
+    tx.rescope(&Scope { organization_id: org.id, user_id: Some(user_id), roles: vec![] }).await?;
+    let roles = member::db::roles_for_update(tx, user_id).await?.ok_or(AppError::InvalidCredentials)?;
+    let user = load_user(tx, user_id).await?;
+    let session = db::create(tx, org.id, user_id, &amr, st.identity.refresh_ttl_secs).await?;
+    audit::record(tx, &Actor::user(org.id, Some(user_id), Some(ctx)), "login", "Session", session, serde_json::json!({ "amr": amr })).await?;
+    issue(tx, st, org.clone(), user, member::roles_from_db(&roles), session, amr).await
+}
+
+async fn issue(
+    conn: &mut PgConnection,
+    st: &State,
+    org: Organization,
+    user: User,
+    roles: Vec<platform::Role>,
+    session: Uuid,
+    amr: Vec<String>,
+) -> AppResult<AuthPayload> {
+    let refresh = OpaqueToken::generate(org.id);
+    let refresh_expires = Utc::now() + Duration::seconds(st.identity.refresh_ttl_secs);
+    db::insert_refresh(conn, org.id, session, &refresh.hash(), refresh_expires).await?;
+    let (access_token, expires_at) = st.issuer.issue(Grant {
+        subject: user.id,
+        organization_id: org.id,
+        roles,
+        verticals: org.vertical_list(),
+        session_id: Some(session),
+        amr,
+        client: None,
+        scopes: vec![],
+    })?;
+    Ok(AuthPayload { access_token, refresh_token: refresh.value, expires_at, user, organization: org })
+}
+
+/// Puts sessions on the revocation list until their last access token expires.
+/// Without Redis configured (development) only the database revocation applies.
+pub async fn revoke_in_kv(st: &State, org: Uuid, sessions: &[Uuid]) -> AppResult<()> {
+    let ttl = StdDuration::from_secs(st.settings.auth.access_token_ttl_secs + st.settings.auth.leeway_secs);
+    for sid in sessions {
+        match st.kv.revoke_session(org, *sid, ttl).await {
+            Ok(()) => {}
+            Err(KvError::NotConfigured) => {
+                tracing::warn!("redis not configured: access tokens of revoked sessions stay valid until they expire");
+                return Ok(());
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot record session revocation");
+                return Err(AppError::Unavailable("session revocation list"));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,51 @@
+use std::{collections::HashMap, sync::Arc};
+
+use async_graphql::dataloader::Loader;
+use platform::{
+    db::{Scope, TenantTx},
+    AppError, Role,
+};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{db, model::User};
+use crate::member;
+
+/// Users visible to the caller's organization (RLS decides), per request.
+pub struct UserLoader {
+    pub pool: PgPool,
+    pub scope: Scope,
+}
+
+impl Loader<Uuid> for UserLoader {
+    type Value = User;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, User>, Self::Error> {
+        let mut tx = TenantTx::begin_scoped(&self.pool, &self.scope).await?;
+        let rows = db::by_ids(&mut tx, keys).await.map_err(AppError::from)?;
+        tx.commit().await?;
+        Ok(rows.into_iter().map(|u| (u.id, u)).collect())
+    }
+}
+
+/// Each user's roles in the caller's current organization.
+pub struct RolesLoader {
+    pub pool: PgPool,
+    pub scope: Scope,
+}
+
+impl Loader<Uuid> for RolesLoader {
+    type Value = Vec<Role>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<Role>>, Self::Error> {
+        let mut tx = TenantTx::begin_scoped(&self.pool, &self.scope).await?;
+        let rows = member::db::roles_of(&mut tx, keys).await.map_err(AppError::from)?;
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, roles)| (id, member::roles_from_db(&roles)))
+            .collect())
+    }
+}

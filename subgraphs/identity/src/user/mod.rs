@@ -1,0 +1,39 @@
+//! Users: `me`, the `User` entity.
+
+pub mod db;
+pub mod loader;
+pub mod model;
+
+use async_graphql::{dataloader::DataLoader, Context, Object, Result, ID};
+use platform::{
+    guards::{auth, UserOnly},
+    ids::parse_key,
+    AppError,
+};
+
+use loader::UserLoader;
+use model::User;
+
+#[derive(Default)]
+pub struct UserQuery;
+
+#[Object]
+impl UserQuery {
+    /// The signed-in user.
+    #[graphql(guard = "UserOnly")]
+    async fn me(&self, ctx: &Context<'_>) -> Result<User> {
+        let id = auth(ctx)?.user_id().ok_or(AppError::Forbidden)?;
+        ctx.data::<DataLoader<UserLoader>>()?
+            .load_one(id)
+            .await?
+            .ok_or_else(|| AppError::NotFound("user").into())
+    }
+
+    // async-graphql ignores guards on entity resolvers: check here.
+    #[graphql(entity)]
+    async fn find_user_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<User>> {
+        auth(ctx)?;
+        let Some(id) = parse_key(&id) else { return Ok(None) };
+        Ok(ctx.data::<DataLoader<UserLoader>>()?.load_one(id).await?)
+    }
+}

@@ -1,0 +1,74 @@
+//! The `User` entity.
+
+use async_graphql::{dataloader::DataLoader, Context, Enum, Object, Result, ID};
+use chrono::{DateTime, Utc};
+use platform::{guards::auth, Role};
+use uuid::Uuid;
+
+use super::loader::RolesLoader;
+
+/// A person who can sign in. Visible to the organizations they belong to.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub locale: String,
+    pub status: String,
+    pub totp_enabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Whether a user may sign in.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum UserStatus {
+    Active,
+    Disabled,
+}
+
+#[Object]
+impl User {
+    /// Stable identifier.
+    async fn id(&self) -> ID {
+        ID(self.id.to_string())
+    }
+
+    /// Sign-in email, lowercase.
+    async fn email(&self) -> &str {
+        &self.email
+    }
+
+    /// Name shown to other members.
+    async fn display_name(&self) -> &str {
+        &self.display_name
+    }
+
+    /// Preferred language: `en`, `fr` or `de`.
+    async fn locale(&self) -> &str {
+        &self.locale
+    }
+
+    /// Whether the account may sign in.
+    async fn status(&self) -> UserStatus {
+        if self.status == "active" {
+            UserStatus::Active
+        } else {
+            UserStatus::Disabled
+        }
+    }
+
+    /// Whether TOTP is required at sign-in. Only the user themself can see it.
+    async fn mfa_enabled(&self, ctx: &Context<'_>) -> Result<Option<bool>> {
+        Ok((auth(ctx)?.user_id() == Some(self.id)).then_some(self.totp_enabled))
+    }
+
+    /// Roles in the caller's current organization.
+    async fn roles(&self, ctx: &Context<'_>) -> Result<Vec<Role>> {
+        Ok(ctx.data::<DataLoader<RolesLoader>>()?.load_one(self.id).await?.unwrap_or_default())
+    }
+
+    /// When the account was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+}
