@@ -5,9 +5,13 @@
 
 use std::{fs, path::Path};
 
-use ed25519_dalek::pkcs8::{spki::der::pem::LineEnding, EncodePrivateKey};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use ed25519_dalek::pkcs8::{spki::der::pem::LineEnding, DecodePrivateKey, EncodePrivateKey};
 use jsonwebtoken::{
-    jwk::{Jwk, JwkSet, ThumbprintHash},
+    jwk::{
+        AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, OctetKeyPairParameters,
+        OctetKeyPairType, ThumbprintHash,
+    },
     Algorithm, EncodingKey, Header,
 };
 
@@ -66,19 +70,35 @@ impl KeyRing {
 
 impl SigningKey {
     fn from_pem(pem: &[u8]) -> anyhow::Result<Self> {
-        let (alg, key) = match EncodingKey::from_ed_pem(pem) {
-            Ok(k) => (Algorithm::EdDSA, k),
-            Err(_) => (
-                Algorithm::RS256,
-                EncodingKey::from_rsa_pem(pem).map_err(|e| anyhow::anyhow!("signing key is neither Ed25519 nor RSA: {e}"))?,
-            ),
+        let (alg, key, mut public) = match EncodingKey::from_ed_pem(pem) {
+            Ok(k) => (Algorithm::EdDSA, k, ed25519_public_jwk(pem)?),
+            Err(_) => {
+                let k = EncodingKey::from_rsa_pem(pem)
+                    .map_err(|e| anyhow::anyhow!("signing key is neither Ed25519 nor RSA: {e}"))?;
+                let jwk = Jwk::from_encoding_key(&k, Algorithm::RS256)?;
+                (Algorithm::RS256, k, jwk)
+            }
         };
-        let mut public = Jwk::from_encoding_key(&key, alg)?;
         let kid = public.thumbprint(ThumbprintHash::SHA256);
         public.common.key_id = Some(kid.clone());
         public.common.public_key_use = Some(jsonwebtoken::jwk::PublicKeyUse::Signature);
         Ok(SigningKey { kid, alg, key, public })
     }
+}
+
+/// jsonwebtoken cannot derive an Ed25519 JWK from a private key, so the
+/// public half is taken from the PEM with ed25519-dalek.
+fn ed25519_public_jwk(pem: &[u8]) -> anyhow::Result<Jwk> {
+    let text = std::str::from_utf8(pem)?;
+    let key = ed25519_dalek::SigningKey::from_pkcs8_pem(text).map_err(|e| anyhow::anyhow!("Ed25519 key: {e}"))?;
+    Ok(Jwk {
+        common: CommonParameters { key_algorithm: Some(KeyAlgorithm::EdDSA), ..Default::default() },
+        algorithm: AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
+            key_type: OctetKeyPairType::OctetKeyPair,
+            curve: EllipticCurve::Ed25519,
+            x: URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes()),
+        }),
+    })
 }
 
 /// A fresh Ed25519 key as PKCS#8 PEM.
