@@ -59,14 +59,20 @@ pub async fn migrate_all() -> anyhow::Result<()> {
     for sg in subgraphs() {
         let settings = Settings::load(sg.defaults)?;
         platform::migrate::provision_and_migrate(&settings.database, sg.migrator).await?;
-        println!("Migrated {} (schema `{}`).", sg.name, settings.database.schema);
+        println!(
+            "Migrated {} (schema `{}`).",
+            sg.name, settings.database.schema
+        );
     }
     Ok(())
 }
 
 /// The repository root (this crate lives in `cli/`).
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 #[tokio::main]
@@ -89,9 +95,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             seed::print_logins();
             Ok(())
         }
-        Command::Schema { command: SchemaCommand::Export } => {
+        Command::Schema {
+            command: SchemaCommand::Export,
+        } => {
             for sg in subgraphs() {
-                let path = repo_root().join("subgraphs").join(sg.name).join("schema.graphql");
+                let path = repo_root()
+                    .join("subgraphs")
+                    .join(sg.name)
+                    .join("schema.graphql");
                 std::fs::write(&path, (sg.sdl)())?;
                 println!("wrote {}", path.display());
             }

@@ -26,7 +26,10 @@ pub async fn up(root: &Path) -> anyhow::Result<()> {
 
     let logs = root.join(".hub/logs");
     std::fs::create_dir_all(&logs)?;
-    let bin_dir = std::env::current_exe()?.parent().map(Path::to_path_buf).unwrap_or_default();
+    let bin_dir = std::env::current_exe()?
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     let mut children = Vec::new();
     for sg in subgraphs() {
         let child = start(&bin_dir, &logs, &sg, root, redis_ok)?;
@@ -84,7 +87,9 @@ async fn check_redis(settings: &Settings) -> bool {
     match kv.ping().await {
         Ok(()) => true,
         Err(e) => {
-            println!("warning: Redis is not reachable ({e}); continuing without it (local fallbacks).");
+            println!(
+                "warning: Redis is not reachable ({e}); continuing without it (local fallbacks)."
+            );
             false
         }
     }
@@ -106,9 +111,19 @@ async fn build_binaries(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn start(bin_dir: &Path, logs: &Path, sg: &Subgraph, root: &Path, redis_ok: bool) -> anyhow::Result<Child> {
+fn start(
+    bin_dir: &Path,
+    logs: &Path,
+    sg: &Subgraph,
+    root: &Path,
+    redis_ok: bool,
+) -> anyhow::Result<Child> {
     let exe: PathBuf = bin_dir.join(sg.name);
-    anyhow::ensure!(exe.exists(), "{} not found; run `cargo build --workspace`", exe.display());
+    anyhow::ensure!(
+        exe.exists(),
+        "{} not found; run `cargo build --workspace`",
+        exe.display()
+    );
     let log = std::fs::File::create(logs.join(format!("{}.log", sg.name)))?;
     let mut cmd = Command::new(exe);
     cmd.current_dir(root)
@@ -123,20 +138,31 @@ fn start(bin_dir: &Path, logs: &Path, sg: &Subgraph, root: &Path, redis_ok: bool
 }
 
 async fn wait_ready(children: &mut [(Subgraph, Child)]) -> anyhow::Result<()> {
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()?;
     let deadline = Instant::now() + Duration::from_secs(60);
     for (sg, child) in children.iter_mut() {
         let url = format!("http://127.0.0.1:{}/ready", sg.port);
         loop {
             if let Some(status) = child.try_wait()? {
-                anyhow::bail!("{} exited during start-up ({status}); see .hub/logs/{}.log", sg.name, sg.name);
+                anyhow::bail!(
+                    "{} exited during start-up ({status}); see .hub/logs/{}.log",
+                    sg.name,
+                    sg.name
+                );
             }
             if let Ok(r) = http.get(&url).send().await {
                 if r.status().is_success() {
                     break;
                 }
             }
-            anyhow::ensure!(Instant::now() < deadline, "{} not ready after 60 s; see .hub/logs/{}.log", sg.name, sg.name);
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "{} not ready after 60 s; see .hub/logs/{}.log",
+                sg.name,
+                sg.name
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -158,11 +184,16 @@ async fn wait_any(children: &mut [(Subgraph, Child)]) -> &'static str {
 async fn stop(children: &mut [(Subgraph, Child)]) {
     for (_, child) in children.iter_mut() {
         if let Some(pid) = child.id() {
-            let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
         }
     }
     for (sg, child) in children.iter_mut() {
-        if tokio::time::timeout(Duration::from_secs(10), child.wait()).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(10), child.wait())
+            .await
+            .is_err()
+        {
             eprintln!("{} did not stop in 10 s; killing it", sg.name);
             let _ = child.kill().await;
         }

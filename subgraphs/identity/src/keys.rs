@@ -9,8 +9,8 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use ed25519_dalek::pkcs8::{spki::der::pem::LineEnding, DecodePrivateKey, EncodePrivateKey};
 use jsonwebtoken::{
     jwk::{
-        AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, OctetKeyPairParameters,
-        OctetKeyPairType, ThumbprintHash,
+        AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm,
+        OctetKeyPairParameters, OctetKeyPairType, ThumbprintHash,
     },
     Algorithm, EncodingKey, Header,
 };
@@ -32,7 +32,8 @@ impl KeyRing {
     pub fn load(settings: &IdentitySettings, development: bool) -> anyhow::Result<Self> {
         let mut pems = Vec::new();
         for path in &settings.signing_key_files {
-            let pem = fs::read(path).map_err(|e| anyhow::anyhow!("cannot read signing key {}: {e}", path.display()))?;
+            let pem = fs::read(path)
+                .map_err(|e| anyhow::anyhow!("cannot read signing key {}: {e}", path.display()))?;
             pems.push(pem);
         }
         if pems.is_empty() {
@@ -42,12 +43,18 @@ impl KeyRing {
             );
             pems.push(dev_key(&settings.keys_dir)?);
         }
-        let keys = pems.iter().map(|p| SigningKey::from_pem(p)).collect::<anyhow::Result<Vec<_>>>()?;
+        let keys = pems
+            .iter()
+            .map(|p| SigningKey::from_pem(p))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(KeyRing { keys })
     }
 
     pub fn from_pems(pems: &[Vec<u8>]) -> anyhow::Result<Self> {
-        let keys = pems.iter().map(|p| SigningKey::from_pem(p)).collect::<anyhow::Result<Vec<_>>>()?;
+        let keys = pems
+            .iter()
+            .map(|p| SigningKey::from_pem(p))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         anyhow::ensure!(!keys.is_empty(), "at least one signing key is needed");
         Ok(KeyRing { keys })
     }
@@ -57,7 +64,9 @@ impl KeyRing {
     }
 
     pub fn jwks(&self) -> JwkSet {
-        JwkSet { keys: self.keys.iter().map(|k| k.public.clone()).collect() }
+        JwkSet {
+            keys: self.keys.iter().map(|k| k.public.clone()).collect(),
+        }
     }
 
     pub fn sign<T: serde::Serialize>(&self, claims: &T) -> anyhow::Result<String> {
@@ -82,7 +91,12 @@ impl SigningKey {
         let kid = public.thumbprint(ThumbprintHash::SHA256);
         public.common.key_id = Some(kid.clone());
         public.common.public_key_use = Some(jsonwebtoken::jwk::PublicKeyUse::Signature);
-        Ok(SigningKey { kid, alg, key, public })
+        Ok(SigningKey {
+            kid,
+            alg,
+            key,
+            public,
+        })
     }
 }
 
@@ -90,9 +104,13 @@ impl SigningKey {
 /// public half is taken from the PEM with ed25519-dalek.
 fn ed25519_public_jwk(pem: &[u8]) -> anyhow::Result<Jwk> {
     let text = std::str::from_utf8(pem)?;
-    let key = ed25519_dalek::SigningKey::from_pkcs8_pem(text).map_err(|e| anyhow::anyhow!("Ed25519 key: {e}"))?;
+    let key = ed25519_dalek::SigningKey::from_pkcs8_pem(text)
+        .map_err(|e| anyhow::anyhow!("Ed25519 key: {e}"))?;
     Ok(Jwk {
-        common: CommonParameters { key_algorithm: Some(KeyAlgorithm::EdDSA), ..Default::default() },
+        common: CommonParameters {
+            key_algorithm: Some(KeyAlgorithm::EdDSA),
+            ..Default::default()
+        },
         algorithm: AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
             key_type: OctetKeyPairType::OctetKeyPair,
             curve: EllipticCurve::Ed25519,
@@ -104,7 +122,9 @@ fn ed25519_public_jwk(pem: &[u8]) -> anyhow::Result<Jwk> {
 /// A fresh Ed25519 key as PKCS#8 PEM.
 pub fn generate_ed25519_pem() -> anyhow::Result<Vec<u8>> {
     let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
-    let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let pem = key
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(pem.as_bytes().to_vec())
 }
 
@@ -123,7 +143,11 @@ fn dev_key(dir: &Path) -> anyhow::Result<Vec<u8>> {
 #[cfg(unix)]
 fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::{io::Write, os::unix::fs::OpenOptionsExt};
-    let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(bytes)?;
     Ok(())
 }

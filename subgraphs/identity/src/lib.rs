@@ -17,7 +17,9 @@ pub mod user;
 
 use std::sync::Arc;
 
-use async_graphql::{dataloader::DataLoader, EmptySubscription, MergedObject, Schema, SDLExportOptions};
+use async_graphql::{
+    dataloader::DataLoader, EmptySubscription, MergedObject, SDLExportOptions, Schema,
+};
 use axum::{
     http::header,
     response::IntoResponse,
@@ -43,10 +45,18 @@ use tokens::Issuer;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/identity");
 
-pub const DEFAULTS: ServiceDefaults<'static> = ServiceDefaults { service: "identity", port: 4001, schema: "identity" };
+pub const DEFAULTS: ServiceDefaults<'static> = ServiceDefaults {
+    service: "identity",
+    port: 4001,
+    schema: "identity",
+};
 
 #[derive(MergedObject, Default)]
-pub struct Query(user::UserQuery, organization::OrganizationQuery, member::MemberQuery);
+pub struct Query(
+    user::UserQuery,
+    organization::OrganizationQuery,
+    member::MemberQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
@@ -70,42 +80,86 @@ pub fn sdl() -> String {
 
 /// Identity's settings from the same layered configuration as the platform's.
 pub fn load_identity_settings() -> anyhow::Result<IdentitySettings> {
-    Ok(Settings::figment(DEFAULTS)
-        .extract_inner::<IdentitySettings>("identity")
-        .or_else(|e| if e.missing() { Ok(IdentitySettings::default()) } else { Err(e) })?)
+    match Settings::figment(DEFAULTS).extract_inner::<IdentitySettings>("identity") {
+        Ok(s) => Ok(s),
+        Err(e) if e.missing() => Ok(IdentitySettings::default()),
+        Err(e) => Err(anyhow::anyhow!("invalid identity configuration: {e}")),
+    }
 }
 
 /// The whole HTTP app, and the state behind it (tests use the latter).
-pub async fn build(settings: Settings, identity: IdentitySettings) -> anyhow::Result<(Router, Arc<State>)> {
+pub async fn build(
+    settings: Settings,
+    identity: IdentitySettings,
+) -> anyhow::Result<(Router, Arc<State>)> {
     let keys = KeyRing::load(&identity, settings.environment.is_development())?;
     build_with_keys(settings, identity, keys).await
 }
 
-pub async fn build_with_keys(settings: Settings, identity: IdentitySettings, keys: KeyRing) -> anyhow::Result<(Router, Arc<State>)> {
+pub async fn build_with_keys(
+    settings: Settings,
+    identity: IdentitySettings,
+    keys: KeyRing,
+) -> anyhow::Result<(Router, Arc<State>)> {
     let settings = Arc::new(settings);
     let pool = platform::db::connect(&settings.database)?;
     let kv = Kv::new(settings.redis.url())?;
     let jwks = keys.jwks();
     let auth = &settings.auth;
-    let verifier = JwtVerifier::with_static_keys(&auth.issuer, &auth.audience, auth.leeway_secs, jwks.clone(), kv.clone());
+    let verifier = JwtVerifier::with_static_keys(
+        &auth.issuer,
+        &auth.audience,
+        auth.leeway_secs,
+        jwks.clone(),
+        kv.clone(),
+    );
     let issuer = Issuer {
         keys,
         issuer: auth.issuer.clone(),
         audience: auth.audience.clone(),
         ttl: Duration::seconds(auth.access_token_ttl_secs as i64),
     };
-    let state = Arc::new(State { pool: pool.clone(), kv: kv.clone(), issuer, settings: settings.clone(), identity });
-    let schema: IdentitySchema = server::schema_builder(Query::default(), Mutation::default(), &settings)
-        .data(state.clone())
-        .finish();
+    let state = Arc::new(State {
+        pool: pool.clone(),
+        kv: kv.clone(),
+        issuer,
+        settings: settings.clone(),
+        identity,
+    });
+    let schema: IdentitySchema =
+        server::schema_builder(Query::default(), Mutation::default(), &settings)
+            .data(state.clone())
+            .finish();
 
     let loader_pool = pool.clone();
     let per_request: server::RequestHook = Arc::new(move |req, caller| {
         // Anonymous callers get loaders scoped to no tenant: RLS returns nothing.
-        let scope = caller.map(Scope::from).unwrap_or(Scope { organization_id: Uuid::nil(), user_id: None, roles: vec![] });
-        req.data(DataLoader::new(user::loader::UserLoader { pool: loader_pool.clone(), scope: scope.clone() }, tokio::spawn))
-            .data(DataLoader::new(user::loader::RolesLoader { pool: loader_pool.clone(), scope: scope.clone() }, tokio::spawn))
-            .data(DataLoader::new(organization::loader::OrganizationLoader { pool: loader_pool.clone(), scope }, tokio::spawn))
+        let scope = caller.map(Scope::from).unwrap_or(Scope {
+            organization_id: Uuid::nil(),
+            user_id: None,
+            roles: vec![],
+        });
+        req.data(DataLoader::new(
+            user::loader::UserLoader {
+                pool: loader_pool.clone(),
+                scope: scope.clone(),
+            },
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(
+            user::loader::RolesLoader {
+                pool: loader_pool.clone(),
+                scope: scope.clone(),
+            },
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(
+            organization::loader::OrganizationLoader {
+                pool: loader_pool.clone(),
+                scope,
+            },
+            tokio::spawn,
+        ))
     });
 
     let extra = Router::new()
@@ -113,7 +167,9 @@ pub async fn build_with_keys(settings: Settings, identity: IdentitySettings, key
             "/.well-known/jwks.json",
             get(move || {
                 let jwks = jwks.clone();
-                async move { ([(header::CACHE_CONTROL, "public, max-age=300")], Json(jwks)).into_response() }
+                async move {
+                    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(jwks)).into_response()
+                }
             }),
         )
         .route("/oauth/token", post(partner::oauth::token))

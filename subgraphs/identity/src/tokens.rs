@@ -20,7 +20,10 @@ pub struct OpaqueToken {
 impl OpaqueToken {
     pub fn generate(organization_id: Uuid) -> Self {
         let value = format!("{}.{}", organization_id.simple(), random_secret());
-        OpaqueToken { organization_id, value }
+        OpaqueToken {
+            organization_id,
+            value,
+        }
     }
 
     /// Parses the organization out of a presented token; any malformed token
@@ -31,7 +34,10 @@ impl OpaqueToken {
             return Err(AppError::InvalidToken);
         }
         let organization_id = Uuid::try_parse(org).map_err(|_| AppError::InvalidToken)?;
-        Ok(OpaqueToken { organization_id, value: value.to_string() })
+        Ok(OpaqueToken {
+            organization_id,
+            value: value.to_string(),
+        })
     }
 
     pub fn hash(&self) -> Vec<u8> {
@@ -103,7 +109,12 @@ mod tests {
         let parsed = OpaqueToken::parse(&t.value).unwrap();
         assert_eq!(parsed.organization_id, org);
         assert_eq!(parsed.hash(), t.hash());
-        for bad in ["", "abc", "not-a-uuid.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &format!("{}.short", org.simple())] {
+        for bad in [
+            "",
+            "abc",
+            "not-a-uuid.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            &format!("{}.short", org.simple()),
+        ] {
             assert!(OpaqueToken::parse(bad).is_err(), "{bad}");
         }
     }

@@ -202,15 +202,18 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
+/// Pairs of a constraint name and the user error it means.
+pub type ConstraintErrors<'a> = &'a [(&'a str, fn() -> AppError)];
+
 /// Maps PostgreSQL constraint violations to user errors in one place, so
 /// resolvers never string-match database messages.
 pub trait OnConstraint<T> {
     /// `mapping` pairs a constraint name with the error it means.
-    fn on_constraint(self, mapping: &[(&str, fn() -> AppError)]) -> AppResult<T>;
+    fn on_constraint(self, mapping: ConstraintErrors<'_>) -> AppResult<T>;
 }
 
 impl<T> OnConstraint<T> for Result<T, sqlx::Error> {
-    fn on_constraint(self, mapping: &[(&str, fn() -> AppError)]) -> AppResult<T> {
+    fn on_constraint(self, mapping: ConstraintErrors<'_>) -> AppResult<T> {
         self.map_err(|e| {
             if let sqlx::Error::Database(db) = &e {
                 if let Some(name) = db.constraint() {

@@ -40,8 +40,9 @@ const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Adds per-request data (DataLoaders, …) to each GraphQL request, so no
 /// cache outlives a request or crosses tenants.
-pub type RequestHook =
-    Arc<dyn Fn(async_graphql::Request, Option<&AuthContext>) -> async_graphql::Request + Send + Sync>;
+pub type RequestHook = Arc<
+    dyn Fn(async_graphql::Request, Option<&AuthContext>) -> async_graphql::Request + Send + Sync,
+>;
 
 /// What every subgraph's HTTP app is made of.
 pub struct Service<E> {

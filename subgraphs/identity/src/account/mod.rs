@@ -19,34 +19,72 @@ pub struct AccountMutation;
 impl AccountMutation {
     /// Changes the caller's password; the current one is required.
     #[graphql(guard = "UserOnly")]
-    async fn change_password(&self, ctx: &Context<'_>, current_password: String, new_password: String) -> Result<bool> {
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        current_password: String,
+        new_password: String,
+    ) -> Result<bool> {
         let st = state(ctx)?;
         let caller = auth(ctx)?;
         let user_id = caller.user_id().ok_or(AppError::Forbidden)?;
         password::validate("newPassword", &new_password)?;
         let mut tx = TenantTx::begin(&st.pool, caller).await?;
-        let creds = user::db::credentials(&mut tx, user_id).await.map_err(AppError::from)?.ok_or(AppError::NotFound("user"))?;
+        let creds = user::db::credentials(&mut tx, user_id)
+            .await
+            .map_err(AppError::from)?
+            .ok_or(AppError::NotFound("user"))?;
         if !password::verify(&current_password, Some(&creds.password_hash)).await {
-            return Err(AppError::bad_input("currentPassword", "is not your current password").into());
+            return Err(
+                AppError::bad_input("currentPassword", "is not your current password").into(),
+            );
         }
         let hash = password::hash(&new_password).await?;
-        user::db::set_password(&mut tx, user_id, &hash).await.map_err(AppError::from)?;
-        audit::record(&mut tx, &Actor::from_auth(caller, ctx.data_opt::<RequestMeta>()), "password.change", "User", user_id, serde_json::json!({})).await?;
+        user::db::set_password(&mut tx, user_id, &hash)
+            .await
+            .map_err(AppError::from)?;
+        audit::record(
+            &mut tx,
+            &Actor::from_auth(caller, ctx.data_opt::<RequestMeta>()),
+            "password.change",
+            "User",
+            user_id,
+            serde_json::json!({}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
 
     /// Sends a reset link if the email belongs to a member of the organization.
     /// Always answers `true`, so it cannot be used to probe accounts.
-    async fn request_password_reset(&self, ctx: &Context<'_>, organization: String, email: String) -> Result<bool> {
+    async fn request_password_reset(
+        &self,
+        ctx: &Context<'_>,
+        organization: String,
+        email: String,
+    ) -> Result<bool> {
         let st = state(ctx)?;
         let email = email.trim().to_lowercase();
         let mut conn = st.pool.acquire().await.map_err(AppError::from)?;
-        let org = organization::db::by_slug(&mut conn, organization.trim()).await.map_err(AppError::from)?;
+        let org = organization::db::by_slug(&mut conn, organization.trim())
+            .await
+            .map_err(AppError::from)?;
         drop(conn);
         let Some(org) = org else { return Ok(true) };
-        let mut tx = TenantTx::begin_scoped(&st.pool, &Scope { organization_id: org.id, user_id: None, roles: vec![] }).await?;
-        let Some(creds) = user::db::member_credentials(&mut tx, &email).await.map_err(AppError::from)? else {
+        let mut tx = TenantTx::begin_scoped(
+            &st.pool,
+            &Scope {
+                organization_id: org.id,
+                user_id: None,
+                roles: vec![],
+            },
+        )
+        .await?;
+        let Some(creds) = user::db::member_credentials(&mut tx, &email)
+            .await
+            .map_err(AppError::from)?
+        else {
             return Ok(true);
         };
         let token = OpaqueToken::generate(org.id);
@@ -61,20 +99,46 @@ impl AccountMutation {
         .execute(&mut *tx)
         .await
         .map_err(AppError::from)?;
-        member::db::outbox(&mut tx, org.id, "password.reset_requested", serde_json::json!({ "email": email, "organization": org.slug, "token": token.value }))
-            .await
-            .map_err(AppError::from)?;
-        audit::record(&mut tx, &Actor::user(org.id, Some(creds.id), Some(ctx)), "password.reset_request", "User", creds.id, serde_json::json!({})).await?;
+        member::db::outbox(
+            &mut tx,
+            org.id,
+            "password.reset_requested",
+            serde_json::json!({ "email": email, "organization": org.slug, "token": token.value }),
+        )
+        .await
+        .map_err(AppError::from)?;
+        audit::record(
+            &mut tx,
+            &Actor::user(org.id, Some(creds.id), Some(ctx)),
+            "password.reset_request",
+            "User",
+            creds.id,
+            serde_json::json!({}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
 
     /// Sets a new password with a reset token; ends the user's sessions in that organization.
-    async fn reset_password(&self, ctx: &Context<'_>, token: String, new_password: String) -> Result<bool> {
+    async fn reset_password(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+        new_password: String,
+    ) -> Result<bool> {
         let st = state(ctx)?;
         let token = OpaqueToken::parse(token.trim())?;
         password::validate("newPassword", &new_password)?;
-        let mut tx = TenantTx::begin_scoped(&st.pool, &Scope { organization_id: token.organization_id, user_id: None, roles: vec![] }).await?;
+        let mut tx = TenantTx::begin_scoped(
+            &st.pool,
+            &Scope {
+                organization_id: token.organization_id,
+                user_id: None,
+                roles: vec![],
+            },
+        )
+        .await?;
         let user_id: Option<Uuid> = sqlx::query_scalar(
             "update password_resets set used_at = now()
               where token_hash = $1 and used_at is null and expires_at > now()
@@ -86,10 +150,22 @@ impl AccountMutation {
         .map_err(AppError::from)?;
         let user_id = user_id.ok_or(AppError::InvalidToken)?;
         let hash = password::hash(&new_password).await?;
-        user::db::set_password(&mut tx, user_id, &hash).await.map_err(AppError::from)?;
-        let sids = session::db::revoke_all_of_user(&mut tx, user_id, "password_reset").await.map_err(AppError::from)?;
+        user::db::set_password(&mut tx, user_id, &hash)
+            .await
+            .map_err(AppError::from)?;
+        let sids = session::db::revoke_all_of_user(&mut tx, user_id, "password_reset")
+            .await
+            .map_err(AppError::from)?;
         session::revoke_in_kv(st, token.organization_id, &sids).await?;
-        audit::record(&mut tx, &Actor::user(token.organization_id, Some(user_id), Some(ctx)), "password.reset", "User", user_id, serde_json::json!({})).await?;
+        audit::record(
+            &mut tx,
+            &Actor::user(token.organization_id, Some(user_id), Some(ctx)),
+            "password.reset",
+            "User",
+            user_id,
+            serde_json::json!({}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }

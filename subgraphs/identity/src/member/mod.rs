@@ -13,7 +13,7 @@ use platform::{
     db::{Scope, TenantTx},
     guards::{auth, HasRole, UserOnly},
     ids::{page_size, parse_id},
-    AppError, AppResult, Role,
+    AppError, AppResult, OnConstraint, Role,
 };
 use sqlx::PgConnection;
 
@@ -42,7 +42,12 @@ fn roles_to_db(roles: &[Role]) -> Vec<String> {
 pub fn normalize_email(email: &str) -> AppResult<String> {
     let e = email.trim().to_lowercase();
     let valid = e.len() <= 254
-        && e.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'))
+        && e.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        })
         && !e.chars().any(char::is_whitespace);
     if valid {
         Ok(e)
@@ -59,11 +64,17 @@ fn check_grantable(roles: &[Role], org_verticals: &[platform::Vertical]) -> AppR
     }
     for r in roles {
         if *r == Role::PlatformAdmin {
-            return Err(AppError::bad_input("roles", "PLATFORM_ADMIN cannot be granted here"));
+            return Err(AppError::bad_input(
+                "roles",
+                "PLATFORM_ADMIN cannot be granted here",
+            ));
         }
         if let Some(v) = r.vertical() {
             if !org_verticals.contains(&v) {
-                return Err(AppError::bad_input("roles", format!("{r} needs the {} vertical", v.as_str())));
+                return Err(AppError::bad_input(
+                    "roles",
+                    format!("{r} needs the {} vertical", v.as_str()),
+                ));
             }
         }
     }
@@ -88,16 +99,26 @@ pub async fn list(
         ),
     };
     let mut tx = TenantTx::begin(&st.pool, caller).await?;
-    let mut rows = db::page(&mut tx, after.as_ref(), limit as i64 + 1).await.map_err(AppError::from)?;
+    let mut rows = db::page(&mut tx, after.as_ref(), limit as i64 + 1)
+        .await
+        .map_err(AppError::from)?;
     tx.commit().await?;
     let has_next = rows.len() > limit;
     rows.truncate(limit);
     let mut conn = Connection::new(after.is_some(), has_next);
     conn.edges.extend(rows.into_iter().map(|r| {
-        let cursor = OpaqueCursor(MemberCursor { joined_at: r.joined_at, id: r.membership_id });
+        let cursor = OpaqueCursor(MemberCursor {
+            joined_at: r.joined_at,
+            id: r.membership_id,
+        });
         Edge::new(
             cursor,
-            Member { id: r.membership_id, roles: roles_from_db(&r.roles), joined_at: r.joined_at, user: r.user },
+            Member {
+                id: r.membership_id,
+                roles: roles_from_db(&r.roles),
+                joined_at: r.joined_at,
+                user: r.user,
+            },
         )
     }));
     Ok(conn)
@@ -113,14 +134,19 @@ pub async fn create_invitation(
     roles: &[Role],
 ) -> AppResult<Invitation> {
     let token = OpaqueToken::generate(org.id);
-    let row = db::insert_invitation(conn, org.id, email, &roles_to_db(roles), &token.hash(), actor.user_id, st.identity.invite_ttl_secs)
-        .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(d) if d.constraint() == Some("invitations_pending_email_key") => {
-                AppError::Conflict("this email already has a pending invitation".into())
-            }
-            _ => AppError::from(e),
-        })?;
+    let row = db::insert_invitation(
+        conn,
+        org.id,
+        email,
+        &roles_to_db(roles),
+        &token.hash(),
+        actor.user_id,
+        st.identity.invite_ttl_secs,
+    )
+    .await
+    .on_constraint(&[("invitations_pending_email_key", || {
+        AppError::Conflict("this email already has a pending invitation".into())
+    })])?;
     db::outbox(
         conn,
         org.id,
@@ -128,8 +154,21 @@ pub async fn create_invitation(
         serde_json::json!({ "email": email, "organization": org.slug, "token": token.value, "roles": roles_to_db(roles) }),
     )
     .await?;
-    audit::record(conn, actor, "invitation.create", "Invitation", row.id, serde_json::json!({ "email": email, "roles": roles_to_db(roles) })).await?;
-    Ok(Invitation { id: ID(row.id.to_string()), email: row.email, roles: roles_from_db(&row.roles), expires_at: row.expires_at })
+    audit::record(
+        conn,
+        actor,
+        "invitation.create",
+        "Invitation",
+        row.id,
+        serde_json::json!({ "email": email, "roles": roles_to_db(roles) }),
+    )
+    .await?;
+    Ok(Invitation {
+        id: ID(row.id.to_string()),
+        email: row.email,
+        roles: roles_from_db(&row.roles),
+        expires_at: row.expires_at,
+    })
 }
 
 #[derive(InputObject)]
@@ -178,7 +217,10 @@ impl MemberMutation {
         let email = normalize_email(&input.email)?;
         check_grantable(&input.roles, &caller.verticals)?;
         let mut tx = TenantTx::begin(&st.pool, caller).await?;
-        if db::is_member_email(&mut tx, &email).await.map_err(AppError::from)? {
+        if db::is_member_email(&mut tx, &email)
+            .await
+            .map_err(AppError::from)?
+        {
             return Err(AppError::Conflict("this person is already a member".into()).into());
         }
         let org = crate::organization::db::by_ids(&mut tx, &[caller.organization_id])
@@ -195,10 +237,18 @@ impl MemberMutation {
 
     /// Accepts an invitation: creates the account (or links an existing one,
     /// whose password proves ownership) and signs in.
-    async fn accept_invite(&self, ctx: &Context<'_>, input: AcceptInviteInput) -> Result<AuthPayload> {
+    async fn accept_invite(
+        &self,
+        ctx: &Context<'_>,
+        input: AcceptInviteInput,
+    ) -> Result<AuthPayload> {
         let st = state(ctx)?;
         let token = OpaqueToken::parse(input.token.trim())?;
-        let scope = Scope { organization_id: token.organization_id, user_id: None, roles: vec![] };
+        let scope = Scope {
+            organization_id: token.organization_id,
+            user_id: None,
+            roles: vec![],
+        };
         let mut tx = TenantTx::begin_scoped(&st.pool, &scope).await?;
         // Read the user while the invitation is still pending: RLS shows an
         // existing account to the inviting organization only then.
@@ -210,42 +260,68 @@ impl MemberMutation {
         .await
         .map_err(AppError::from)?;
         let email = pending_email.ok_or(AppError::InvalidToken)?;
-        let existing = user::db::by_email(&mut tx, &email).await.map_err(AppError::from)?;
+        let existing = user::db::by_email(&mut tx, &email)
+            .await
+            .map_err(AppError::from)?;
         let user_id = match existing {
             Some(u) => {
-                let creds = user::db::credentials(&mut tx, u.id).await.map_err(AppError::from)?;
-                if !password::verify(&input.password, creds.as_ref().map(|c| c.password_hash.as_str())).await {
+                let creds = user::db::credentials(&mut tx, u.id)
+                    .await
+                    .map_err(AppError::from)?;
+                if !password::verify(
+                    &input.password,
+                    creds.as_ref().map(|c| c.password_hash.as_str()),
+                )
+                .await
+                {
                     return Err(AppError::InvalidCredentials.into());
                 }
                 u.id
             }
             None => {
-                let name = input.display_name.as_deref().map(str::trim).unwrap_or_default();
+                let name = input
+                    .display_name
+                    .as_deref()
+                    .map(str::trim)
+                    .unwrap_or_default();
                 if name.is_empty() || name.chars().count() > 200 {
-                    return Err(AppError::bad_input("displayName", "must be 1 to 200 characters").into());
+                    return Err(
+                        AppError::bad_input("displayName", "must be 1 to 200 characters").into(),
+                    );
                 }
                 password::validate("password", &input.password)?;
                 let hash = password::hash(&input.password).await?;
-                user::db::insert(&mut tx, &email, name, &hash).await.map_err(AppError::from)?
+                user::db::insert(&mut tx, &email, name, &hash)
+                    .await
+                    .map_err(AppError::from)?
             }
         };
-        let inv = db::accept_invitation(&mut tx, &token.hash()).await.map_err(AppError::from)?.ok_or(AppError::InvalidToken)?;
+        let inv = db::accept_invitation(&mut tx, &token.hash())
+            .await
+            .map_err(AppError::from)?
+            .ok_or(AppError::InvalidToken)?;
         db::insert(&mut tx, token.organization_id, user_id, &inv.roles)
             .await
-            .map_err(|e| match &e {
-                sqlx::Error::Database(d) if d.constraint() == Some("memberships_org_user_key") => {
-                    AppError::Conflict("already a member".into())
-                }
-                _ => AppError::from(e),
-            })?;
-        audit::record(&mut tx, &Actor::user(token.organization_id, Some(user_id), Some(ctx)), "invitation.accept", "Invitation", inv.id, serde_json::json!({})).await?;
+            .on_constraint(&[("memberships_org_user_key", || {
+                AppError::Conflict("already a member".into())
+            })])?;
+        audit::record(
+            &mut tx,
+            &Actor::user(token.organization_id, Some(user_id), Some(ctx)),
+            "invitation.accept",
+            "Invitation",
+            inv.id,
+            serde_json::json!({}),
+        )
+        .await?;
         let org = crate::organization::db::by_ids(&mut tx, &[token.organization_id])
             .await
             .map_err(AppError::from)?
             .into_iter()
             .next()
             .ok_or(AppError::InvalidToken)?;
-        let payload = session::start_session(&mut tx, st, &org, user_id, vec!["pwd".into()], ctx).await?;
+        let payload =
+            session::start_session(&mut tx, st, &org, user_id, vec!["pwd".into()], ctx).await?;
         tx.commit().await?;
         Ok(payload)
     }
@@ -253,25 +329,59 @@ impl MemberMutation {
     /// Replaces a member's roles (org admins). Their sessions end, so the
     /// change applies to their very next request.
     #[graphql(guard = "HasRole::any([Role::OrgAdmin])")]
-    async fn update_member_roles(&self, ctx: &Context<'_>, user_id: ID, roles: Vec<Role>) -> Result<Member> {
+    async fn update_member_roles(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+        roles: Vec<Role>,
+    ) -> Result<Member> {
         let st = state(ctx)?;
         let caller = auth(ctx)?;
         let target = parse_id("userId", &user_id)?;
         check_grantable(&roles, &caller.verticals)?;
         let mut tx = TenantTx::begin(&st.pool, caller).await?;
-        let current = db::roles_for_update(&mut tx, target).await.map_err(AppError::from)?.ok_or(AppError::NotFound("member"))?;
+        let current = db::roles_for_update(&mut tx, target)
+            .await
+            .map_err(AppError::from)?
+            .ok_or(AppError::NotFound("member"))?;
         let was_admin = current.iter().any(|r| r == Role::OrgAdmin.as_str());
-        if was_admin && !roles.contains(&Role::OrgAdmin) && db::other_admins(&mut tx, target).await.map_err(AppError::from)? == 0 {
-            return Err(AppError::Conflict("an organization keeps at least one ORG_ADMIN".into()).into());
+        if was_admin
+            && !roles.contains(&Role::OrgAdmin)
+            && db::other_admins(&mut tx, target)
+                .await
+                .map_err(AppError::from)?
+                == 0
+        {
+            return Err(
+                AppError::Conflict("an organization keeps at least one ORG_ADMIN".into()).into(),
+            );
         }
         let new_roles = roles_to_db(&roles);
-        db::set_roles(&mut tx, target, &new_roles).await.map_err(AppError::from)?;
+        db::set_roles(&mut tx, target, &new_roles)
+            .await
+            .map_err(AppError::from)?;
         let actor = Actor::from_auth(caller, ctx.data_opt::<RequestMeta>());
-        audit::record(&mut tx, &actor, "member.update_roles", "User", target, serde_json::json!({ "from": current, "to": new_roles })).await?;
+        audit::record(
+            &mut tx,
+            &actor,
+            "member.update_roles",
+            "User",
+            target,
+            serde_json::json!({ "from": current, "to": new_roles }),
+        )
+        .await?;
         end_sessions(&mut tx, st, caller.organization_id, target, "roles_changed").await?;
-        let row = db::member(&mut tx, target).await.map_err(AppError::from)?.ok_or(AppError::NotFound("member"))?;
+        let row = db::member(&mut tx, target)
+            .await
+            .map_err(AppError::from)?
+            .ok_or(AppError::NotFound("member"))?;
         tx.commit().await?;
-        Ok(Member { id: row.membership_id, roles: roles_from_db(&row.roles), joined_at: row.joined_at, user: row.user })
+        Ok(Member {
+            id: row.membership_id,
+            roles: roles_from_db(&row.roles),
+            joined_at: row.joined_at,
+            user: row.user,
+        })
     }
 
     /// Removes a member from the organization (org admins); their sessions end.
@@ -281,14 +391,39 @@ impl MemberMutation {
         let caller = auth(ctx)?;
         let target = parse_id("userId", &user_id)?;
         let mut tx = TenantTx::begin(&st.pool, caller).await?;
-        let current = db::roles_for_update(&mut tx, target).await.map_err(AppError::from)?.ok_or(AppError::NotFound("member"))?;
-        if current.iter().any(|r| r == Role::OrgAdmin.as_str()) && db::other_admins(&mut tx, target).await.map_err(AppError::from)? == 0 {
-            return Err(AppError::Conflict("an organization keeps at least one ORG_ADMIN".into()).into());
+        let current = db::roles_for_update(&mut tx, target)
+            .await
+            .map_err(AppError::from)?
+            .ok_or(AppError::NotFound("member"))?;
+        if current.iter().any(|r| r == Role::OrgAdmin.as_str())
+            && db::other_admins(&mut tx, target)
+                .await
+                .map_err(AppError::from)?
+                == 0
+        {
+            return Err(
+                AppError::Conflict("an organization keeps at least one ORG_ADMIN".into()).into(),
+            );
         }
-        end_sessions(&mut tx, st, caller.organization_id, target, "member_removed").await?;
+        end_sessions(
+            &mut tx,
+            st,
+            caller.organization_id,
+            target,
+            "member_removed",
+        )
+        .await?;
         db::delete(&mut tx, target).await.map_err(AppError::from)?;
         let actor = Actor::from_auth(caller, ctx.data_opt::<RequestMeta>());
-        audit::record(&mut tx, &actor, "member.remove", "User", target, serde_json::json!({ "roles": current })).await?;
+        audit::record(
+            &mut tx,
+            &actor,
+            "member.remove",
+            "User",
+            target,
+            serde_json::json!({ "roles": current }),
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -296,7 +431,13 @@ impl MemberMutation {
 
 /// Revokes a member's sessions in the database and on the revocation list.
 /// Redis is written before commit: if it is down the change is refused whole.
-async fn end_sessions(tx: &mut TenantTx, st: &State, org: uuid::Uuid, user: uuid::Uuid, reason: &str) -> AppResult<()> {
+async fn end_sessions(
+    tx: &mut TenantTx,
+    st: &State,
+    org: uuid::Uuid,
+    user: uuid::Uuid,
+    reason: &str,
+) -> AppResult<()> {
     let sids = session::db::revoke_all_of_user(tx, user, reason).await?;
     session::revoke_in_kv(st, org, &sids).await
 }

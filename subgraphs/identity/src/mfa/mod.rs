@@ -21,8 +21,16 @@ fn totp(secret_b32: &str, account: &str) -> AppResult<TOTP> {
     let bytes = Secret::Encoded(secret_b32.to_string())
         .to_bytes()
         .map_err(|e| AppError::Internal(anyhow::anyhow!("stored TOTP secret unreadable: {e:?}")))?;
-    TOTP::new(Algorithm::SHA1, 6, 1, STEP, bytes, Some("Hub".into()), account.to_string())
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("TOTP: {e}")))
+    TOTP::new(
+        Algorithm::SHA1,
+        6,
+        1,
+        STEP,
+        bytes,
+        Some("Hub".into()),
+        account.to_string(),
+    )
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("TOTP: {e}")))
 }
 
 /// The time step a code belongs to, if it is valid now (±1 step of clock skew).
@@ -43,8 +51,14 @@ fn now() -> u64 {
 }
 
 /// Checks a sign-in code and burns its time step.
-pub async fn check_and_consume(conn: &mut PgConnection, creds: &user::db::Credentials, code: &str) -> AppResult<bool> {
-    let Some(secret) = creds.totp_secret.as_deref() else { return Ok(false) };
+pub async fn check_and_consume(
+    conn: &mut PgConnection,
+    creds: &user::db::Credentials,
+    code: &str,
+) -> AppResult<bool> {
+    let Some(secret) = creds.totp_secret.as_deref() else {
+        return Ok(false);
+    };
     match matching_step(secret, code, now())? {
         Some(step) => Ok(user::db::consume_totp_step(conn, creds.id, step).await?),
         None => Ok(false),
@@ -64,7 +78,9 @@ pub struct TotpEnrollment {
 pub struct MfaMutation;
 
 async fn caller_credentials(tx: &mut TenantTx, user_id: Uuid) -> AppResult<user::db::Credentials> {
-    user::db::credentials(tx, user_id).await?.ok_or(AppError::NotFound("user"))
+    user::db::credentials(tx, user_id)
+        .await?
+        .ok_or(AppError::NotFound("user"))
 }
 
 #[Object]
@@ -78,15 +94,36 @@ impl MfaMutation {
         let mut tx = TenantTx::begin(&st.pool, caller).await?;
         let creds = caller_credentials(&mut tx, user_id).await?;
         if creds.totp_enabled {
-            return Err(AppError::Conflict("MFA is already enabled; disable it first".into()).into());
+            return Err(
+                AppError::Conflict("MFA is already enabled; disable it first".into()).into(),
+            );
         }
         let secret = Secret::generate_secret().to_encoded().to_string();
-        let email = user::db::by_ids(&mut tx, &[user_id]).await.map_err(AppError::from)?.into_iter().next().map(|u| u.email).unwrap_or_default();
+        let email = user::db::by_ids(&mut tx, &[user_id])
+            .await
+            .map_err(AppError::from)?
+            .into_iter()
+            .next()
+            .map(|u| u.email)
+            .unwrap_or_default();
         let url = totp(&secret, &email)?.get_url();
-        user::db::set_totp(&mut tx, user_id, Some(&secret), false).await.map_err(AppError::from)?;
-        audit::record(&mut tx, &Actor::from_auth(caller, ctx.data_opt::<RequestMeta>()), "mfa.enroll", "User", user_id, serde_json::json!({})).await?;
+        user::db::set_totp(&mut tx, user_id, Some(&secret), false)
+            .await
+            .map_err(AppError::from)?;
+        audit::record(
+            &mut tx,
+            &Actor::from_auth(caller, ctx.data_opt::<RequestMeta>()),
+            "mfa.enroll",
+            "User",
+            user_id,
+            serde_json::json!({}),
+        )
+        .await?;
         tx.commit().await?;
-        Ok(TotpEnrollment { secret, otpauth_url: url })
+        Ok(TotpEnrollment {
+            secret,
+            otpauth_url: url,
+        })
     }
 
     /// Confirms enrollment with a current code; sign-in then requires codes.
@@ -112,14 +149,28 @@ async fn set_enabled(ctx: &Context<'_>, code: &str, enable: bool, action: &str) 
         return Err(AppError::Conflict("no TOTP enrollment in progress".into()).into());
     };
     if creds.totp_enabled == enable {
-        return Err(AppError::Conflict(format!("MFA is already {}", if enable { "enabled" } else { "disabled" })).into());
+        return Err(AppError::Conflict(format!(
+            "MFA is already {}",
+            if enable { "enabled" } else { "disabled" }
+        ))
+        .into());
     }
     if matching_step(&secret, code, now())?.is_none() {
         return Err(AppError::bad_input("code", "is not the current code").into());
     }
     let new_secret = enable.then_some(secret.as_str());
-    user::db::set_totp(&mut tx, user_id, new_secret, enable).await.map_err(AppError::from)?;
-    audit::record(&mut tx, &Actor::from_auth(caller, ctx.data_opt::<RequestMeta>()), action, "User", user_id, serde_json::json!({})).await?;
+    user::db::set_totp(&mut tx, user_id, new_secret, enable)
+        .await
+        .map_err(AppError::from)?;
+    audit::record(
+        &mut tx,
+        &Actor::from_auth(caller, ctx.data_opt::<RequestMeta>()),
+        action,
+        "User",
+        user_id,
+        serde_json::json!({}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -134,8 +185,13 @@ mod tests {
         let t = totp(&secret, "a@b.c").unwrap();
         let now = 1_700_000_000u64;
         let code = t.generate(now);
-        assert_eq!(matching_step(&secret, &code, now).unwrap(), Some((now / STEP) as i64));
+        assert_eq!(
+            matching_step(&secret, &code, now).unwrap(),
+            Some((now / STEP) as i64)
+        );
         assert!(matching_step(&secret, &code, now + STEP).unwrap().is_some());
-        assert!(matching_step(&secret, &code, now + 3 * STEP).unwrap().is_none());
+        assert!(matching_step(&secret, &code, now + 3 * STEP)
+            .unwrap()
+            .is_none());
     }
 }

@@ -27,7 +27,10 @@ impl OrganizationQuery {
     #[graphql(guard = "Authenticated")]
     async fn organization(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Organization>> {
         let id = parse_id("id", &id)?;
-        Ok(ctx.data::<DataLoader<OrganizationLoader>>()?.load_one(id).await?)
+        Ok(ctx
+            .data::<DataLoader<OrganizationLoader>>()?
+            .load_one(id)
+            .await?)
     }
 
     /// The organization the caller's token is scoped to.
@@ -42,10 +45,19 @@ impl OrganizationQuery {
 
     // async-graphql ignores guards on entity resolvers: check here.
     #[graphql(entity)]
-    async fn find_organization_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Organization>> {
+    async fn find_organization_by_id(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<Option<Organization>> {
         auth(ctx)?;
-        let Some(id) = parse_key(&id) else { return Ok(None) };
-        Ok(ctx.data::<DataLoader<OrganizationLoader>>()?.load_one(id).await?)
+        let Some(id) = parse_key(&id) else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .data::<DataLoader<OrganizationLoader>>()?
+            .load_one(id)
+            .await?)
     }
 }
 
@@ -67,32 +79,58 @@ pub struct OrganizationMutation;
 impl OrganizationMutation {
     /// Creates an organization and invites its first administrator (platform admins only).
     #[graphql(guard = "HasRole::any([Role::PlatformAdmin])")]
-    async fn create_organization(&self, ctx: &Context<'_>, input: CreateOrganizationInput) -> Result<Organization> {
+    async fn create_organization(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateOrganizationInput,
+    ) -> Result<Organization> {
         let caller = auth(ctx)?;
         let st = state(ctx)?;
         let slug = input.slug.trim().to_string();
         if !valid_slug(&slug) {
-            return Err(AppError::bad_input("slug", "use 2 to 63 lowercase letters, digits or dashes").into());
+            return Err(AppError::bad_input(
+                "slug",
+                "use 2 to 63 lowercase letters, digits or dashes",
+            )
+            .into());
         }
         let name = input.name.trim().to_string();
         if name.is_empty() || name.chars().count() > 200 {
             return Err(AppError::bad_input("name", "must be 1 to 200 characters").into());
         }
         let email = member::normalize_email(&input.admin_email)?;
-        let mut verticals: Vec<String> = input.verticals.iter().map(|v| v.as_str().to_string()).collect();
+        let mut verticals: Vec<String> = input
+            .verticals
+            .iter()
+            .map(|v| v.as_str().to_string())
+            .collect();
         verticals.sort();
         verticals.dedup();
 
         let mut tx = TenantTx::begin(&st.pool, caller).await?;
         let org = db::insert(&mut tx, &slug, &name, &verticals)
             .await
-            .on_constraint(&[("organizations_slug_key", || AppError::Conflict("this slug is taken".into()))])?;
+            .on_constraint(&[("organizations_slug_key", || {
+                AppError::Conflict("this slug is taken".into())
+            })])?;
         // The new tenant's first rows are written in its own scope, atomically.
-        tx.rescope(&Scope { organization_id: org.id, user_id: caller.user_id(), roles: caller.roles.clone() })
-            .await?;
+        tx.rescope(&Scope {
+            organization_id: org.id,
+            user_id: caller.user_id(),
+            roles: caller.roles.clone(),
+        })
+        .await?;
         let mut actor = Actor::from_auth(caller, ctx.data_opt::<RequestMeta>());
         actor.organization_id = org.id;
-        audit::record(&mut tx, &actor, "organization.create", "Organization", org.id, serde_json::json!({ "slug": slug })).await?;
+        audit::record(
+            &mut tx,
+            &actor,
+            "organization.create",
+            "Organization",
+            org.id,
+            serde_json::json!({ "slug": slug }),
+        )
+        .await?;
         member::create_invitation(&mut tx, st, &actor, &org, &email, &[Role::OrgAdmin]).await?;
         tx.commit().await?;
         Ok(org)
@@ -102,6 +140,8 @@ impl OrganizationMutation {
 pub fn valid_slug(slug: &str) -> bool {
     let n = slug.len();
     (2..=63).contains(&n)
-        && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !slug.starts_with('-')
 }

@@ -26,7 +26,10 @@ pub struct Organization {
 
 impl Organization {
     pub fn vertical_list(&self) -> Vec<Vertical> {
-        self.verticals.iter().filter_map(|v| v.parse().ok()).collect()
+        self.verticals
+            .iter()
+            .filter_map(|v| v.parse().ok())
+            .collect()
     }
 }
 

@@ -58,7 +58,8 @@ pub fn org_of_client_id(client_id: &str) -> Option<Uuid> {
 fn valid_scope(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s.split(':').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        && s.split(':')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
 }
 
 #[derive(Default)]
@@ -68,7 +69,12 @@ pub struct PartnerMutation;
 impl PartnerMutation {
     /// Creates a partner client for the caller's organization (org admins).
     #[graphql(guard = "HasRole::any([Role::OrgAdmin])")]
-    async fn create_partner_client(&self, ctx: &Context<'_>, name: String, scopes: Vec<String>) -> Result<PartnerClientCredentials> {
+    async fn create_partner_client(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        scopes: Vec<String>,
+    ) -> Result<PartnerClientCredentials> {
         let st = state(ctx)?;
         let caller = auth(ctx)?;
         let name = name.trim().to_string();
@@ -79,7 +85,11 @@ impl PartnerMutation {
             return Err(AppError::bad_input("scopes", "give at least one scope").into());
         }
         if let Some(bad) = scopes.iter().find(|s| !valid_scope(s)) {
-            return Err(AppError::bad_input("scopes", format!("`{bad}` is not a scope like `medical:read`")).into());
+            return Err(AppError::bad_input(
+                "scopes",
+                format!("`{bad}` is not a scope like `medical:read`"),
+            )
+            .into());
         }
         let mut scopes = scopes;
         scopes.sort();
@@ -104,13 +114,26 @@ impl PartnerMutation {
         .fetch_one(&mut *tx)
         .await
         .on_constraint(&[("partner_clients_org_name_key", || AppError::Conflict("a partner client with this name exists".into()))])?;
-        audit::record(&mut tx, &Actor::from_auth(caller, ctx.data_opt::<RequestMeta>()), "partner_client.create", "PartnerClient", client.id, serde_json::json!({ "name": name, "scopes": scopes })).await?;
+        audit::record(
+            &mut tx,
+            &Actor::from_auth(caller, ctx.data_opt::<RequestMeta>()),
+            "partner_client.create",
+            "PartnerClient",
+            client.id,
+            serde_json::json!({ "name": name, "scopes": scopes }),
+        )
+        .await?;
         tx.commit().await?;
-        Ok(PartnerClientCredentials { client, client_secret: secret })
+        Ok(PartnerClientCredentials {
+            client,
+            client_secret: secret,
+        })
     }
 }
 
 pub fn hex_sha256(s: &str) -> String {
-    tokens::hash_secret(s).iter().map(|b| format!("{b:02x}")).collect()
+    tokens::hash_secret(s)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
-

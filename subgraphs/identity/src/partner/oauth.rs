@@ -29,11 +29,21 @@ struct TokenRequest {
 }
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    let mut resp = (status, Json(json!({ "error": error, "error_description": description }))).into_response();
+    let mut resp = (
+        status,
+        Json(json!({ "error": error, "error_description": description })),
+    )
+        .into_response();
     let h = resp.headers_mut();
-    h.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
     if status == StatusCode::UNAUTHORIZED {
-        h.insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"hub\""));
+        h.insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Basic realm=\"hub\""),
+        );
     }
     resp
 }
@@ -53,32 +63,72 @@ fn credentials(headers: &HeaderMap, form: &TokenRequest) -> Option<(String, Stri
     Some((form.client_id.clone()?, form.client_secret.clone()?))
 }
 
-pub async fn token(AxumState(st): AxumState<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn token(
+    AxumState(st): AxumState<Arc<State>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if !is_form {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "use Content-Type: application/x-www-form-urlencoded");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "use Content-Type: application/x-www-form-urlencoded",
+        );
     }
     let Ok(form) = serde_urlencoded::from_bytes::<TokenRequest>(&body) else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "malformed form body");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "malformed form body",
+        );
     };
     match form.grant_type.as_deref() {
         Some("client_credentials") => {}
-        Some(_) => return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "only client_credentials is supported"),
-        None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is required"),
+        Some(_) => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "only client_credentials is supported",
+            )
+        }
+        None => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "grant_type is required",
+            )
+        }
     }
     let Some((client_id, secret)) = credentials(&headers, &form) else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "client_id and client_secret are required");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "client_id and client_secret are required",
+        );
     };
     match issue(&st, &client_id, &secret, form.scope.as_deref()).await {
         Ok(resp) => resp,
-        Err(IssueError::InvalidClient) => oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client or wrong secret"),
-        Err(IssueError::InvalidScope) => oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", "a requested scope is not granted to this client"),
+        Err(IssueError::InvalidClient) => oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "unknown client or wrong secret",
+        ),
+        Err(IssueError::InvalidScope) => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            "a requested scope is not granted to this client",
+        ),
         Err(IssueError::Internal(e)) => {
             tracing::error!(error = %platform::error::error_chain(e.as_ref()), "token endpoint failed");
-            oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error")
+            oauth_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "internal error",
+            )
         }
     }
 }
@@ -103,32 +153,58 @@ struct ClientRow {
     revoked_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-async fn issue(st: &State, client_id: &str, secret: &str, scope: Option<&str>) -> Result<Response, IssueError> {
+async fn issue(
+    st: &State,
+    client_id: &str,
+    secret: &str,
+    scope: Option<&str>,
+) -> Result<Response, IssueError> {
     let org_id = org_of_client_id(client_id).ok_or(IssueError::InvalidClient)?;
-    let mut tx = TenantTx::begin_scoped(&st.pool, &Scope { organization_id: org_id, user_id: None, roles: vec![] })
-        .await
-        .map_err(|e| IssueError::Internal(Box::new(e)))?;
-    let row: Option<ClientRow> =
-        sqlx::query_as("select id, secret_hash, scopes, revoked_at from partner_clients where client_id = $1")
-            .bind(client_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let mut tx = TenantTx::begin_scoped(
+        &st.pool,
+        &Scope {
+            organization_id: org_id,
+            user_id: None,
+            roles: vec![],
+        },
+    )
+    .await
+    .map_err(|e| IssueError::Internal(Box::new(e)))?;
+    let row: Option<ClientRow> = sqlx::query_as(
+        "select id, secret_hash, scopes, revoked_at from partner_clients where client_id = $1",
+    )
+    .bind(client_id)
+    .fetch_optional(&mut *tx)
+    .await?;
     let given = hex_sha256(secret);
     // Compare hashes in constant time; an unknown client compares against nothing.
-    let row = row.filter(|r| r.revoked_at.is_none() && platform::server::constant_time_eq(r.secret_hash.as_bytes(), given.as_bytes()));
+    let row = row.filter(|r| {
+        r.revoked_at.is_none()
+            && platform::server::constant_time_eq(r.secret_hash.as_bytes(), given.as_bytes())
+    });
     let row = row.ok_or(IssueError::InvalidClient)?;
     let scopes = match scope.map(str::trim).filter(|s| !s.is_empty()) {
         None => row.scopes.clone(),
         Some(req) => {
-            let wanted: Vec<String> = req.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect();
+            let wanted: Vec<String> = req
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect();
             if !wanted.iter().all(|w| row.scopes.contains(w)) {
                 return Err(IssueError::InvalidScope);
             }
             wanted
         }
     };
-    let org = organization::db::by_ids(&mut tx, &[org_id]).await?.into_iter().next().ok_or(IssueError::InvalidClient)?;
-    tx.commit().await.map_err(|e| IssueError::Internal(Box::new(e)))?;
+    let org = organization::db::by_ids(&mut tx, &[org_id])
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(IssueError::InvalidClient)?;
+    tx.commit()
+        .await
+        .map_err(|e| IssueError::Internal(Box::new(e)))?;
     let (token, expires_at) = st
         .issuer
         .issue(Grant {
@@ -150,6 +226,9 @@ async fn issue(st: &State, client_id: &str, secret: &str, scope: Option<&str>) -
         "scope": scopes.join(" "),
     }))
     .into_response();
-    resp.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
     Ok(resp)
 }

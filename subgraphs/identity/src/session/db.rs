@@ -11,7 +11,13 @@ pub struct SessionRow {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-pub async fn create(conn: &mut PgConnection, org: Uuid, user: Uuid, amr: &[String], ttl_secs: i64) -> sqlx::Result<Uuid> {
+pub async fn create(
+    conn: &mut PgConnection,
+    org: Uuid,
+    user: Uuid,
+    amr: &[String],
+    ttl_secs: i64,
+) -> sqlx::Result<Uuid> {
     sqlx::query_scalar(
         "insert into sessions (organization_id, user_id, amr, expires_at)
          values ($1, $2, $3, now() + make_interval(secs => $4)) returning id",
@@ -25,13 +31,21 @@ pub async fn create(conn: &mut PgConnection, org: Uuid, user: Uuid, amr: &[Strin
 }
 
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<SessionRow>> {
-    sqlx::query_as("select id, user_id, amr, expires_at, revoked_at from sessions where id = $1 for update")
-        .bind(id)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_as(
+        "select id, user_id, amr, expires_at, revoked_at from sessions where id = $1 for update",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await
 }
 
-pub async fn insert_refresh(conn: &mut PgConnection, org: Uuid, session: Uuid, hash: &[u8], expires_at: DateTime<Utc>) -> sqlx::Result<()> {
+pub async fn insert_refresh(
+    conn: &mut PgConnection,
+    org: Uuid,
+    session: Uuid,
+    hash: &[u8],
+    expires_at: DateTime<Utc>,
+) -> sqlx::Result<()> {
     sqlx::query("insert into refresh_tokens (organization_id, session_id, token_hash, expires_at) values ($1, $2, $3, $4)")
         .bind(org)
         .bind(session)
@@ -85,7 +99,11 @@ pub async fn revoke(conn: &mut PgConnection, id: Uuid, reason: &str) -> sqlx::Re
 }
 
 /// Revokes every live session of a user in the current organization; returns their ids.
-pub async fn revoke_all_of_user(conn: &mut PgConnection, user: Uuid, reason: &str) -> sqlx::Result<Vec<Uuid>> {
+pub async fn revoke_all_of_user(
+    conn: &mut PgConnection,
+    user: Uuid,
+    reason: &str,
+) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar(
         "update sessions set revoked_at = now(), revoked_reason = $2, updated_at = now()
           where organization_id = current_org() and user_id = $1 and revoked_at is null and expires_at > now()

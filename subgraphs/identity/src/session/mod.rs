@@ -69,16 +69,24 @@ impl SessionMutation {
         let slug = input.organization.trim().to_lowercase();
 
         let mut conn = st.pool.acquire().await.map_err(AppError::from)?;
-        let org = organization::db::by_slug(&mut conn, &slug).await.map_err(AppError::from)?;
+        let org = organization::db::by_slug(&mut conn, &slug)
+            .await
+            .map_err(AppError::from)?;
         drop(conn);
         let Some(org) = org else {
             password::verify(&input.password, None).await;
             return Err(AppError::InvalidCredentials.into());
         };
 
-        let scope = Scope { organization_id: org.id, user_id: None, roles: vec![] };
+        let scope = Scope {
+            organization_id: org.id,
+            user_id: None,
+            roles: vec![],
+        };
         let mut tx = TenantTx::begin_scoped(&st.pool, &scope).await?;
-        let creds = user::db::member_credentials(&mut tx, &email).await.map_err(AppError::from)?;
+        let creds = user::db::member_credentials(&mut tx, &email)
+            .await
+            .map_err(AppError::from)?;
         let Some(creds) = creds else {
             password::verify(&input.password, None).await;
             return Err(AppError::InvalidCredentials.into());
@@ -89,8 +97,18 @@ impl SessionMutation {
             return Err(AppError::InvalidCredentials.into());
         }
         if !password_ok {
-            user::db::register_failure(&mut tx, creds.id, MAX_FAILURES, LOCK_WINDOW_SECS).await.map_err(AppError::from)?;
-            audit::record(&mut tx, &Actor::user(org.id, Some(creds.id), Some(ctx)), "login.failed", "User", creds.id, serde_json::json!({})).await?;
+            user::db::register_failure(&mut tx, creds.id, MAX_FAILURES, LOCK_WINDOW_SECS)
+                .await
+                .map_err(AppError::from)?;
+            audit::record(
+                &mut tx,
+                &Actor::user(org.id, Some(creds.id), Some(ctx)),
+                "login.failed",
+                "User",
+                creds.id,
+                serde_json::json!({}),
+            )
+            .await?;
             tx.commit().await?;
             return Err(AppError::InvalidCredentials.into());
         }
@@ -101,13 +119,17 @@ impl SessionMutation {
                 return Err(AppError::MfaRequired.into());
             }
             if !mfa::check_and_consume(&mut tx, &creds, code).await? {
-                user::db::register_failure(&mut tx, creds.id, MAX_FAILURES, LOCK_WINDOW_SECS).await.map_err(AppError::from)?;
+                user::db::register_failure(&mut tx, creds.id, MAX_FAILURES, LOCK_WINDOW_SECS)
+                    .await
+                    .map_err(AppError::from)?;
                 tx.commit().await?;
                 return Err(AppError::MfaRequired.into());
             }
             amr.push("otp".to_string());
         }
-        user::db::clear_failures(&mut tx, creds.id).await.map_err(AppError::from)?;
+        user::db::clear_failures(&mut tx, creds.id)
+            .await
+            .map_err(AppError::from)?;
         let payload = start_session(&mut tx, st, &org, creds.id, amr, ctx).await?;
         tx.commit().await?;
         Ok(payload)
@@ -118,14 +140,31 @@ impl SessionMutation {
     async fn refresh_token(&self, ctx: &Context<'_>, token: String) -> Result<AuthPayload> {
         let st = state(ctx)?;
         let token = OpaqueToken::parse(token.trim())?;
-        let scope = Scope { organization_id: token.organization_id, user_id: None, roles: vec![] };
+        let scope = Scope {
+            organization_id: token.organization_id,
+            user_id: None,
+            roles: vec![],
+        };
         let mut tx = TenantTx::begin_scoped(&st.pool, &scope).await?;
-        let session_id = match db::use_refresh(&mut tx, &token.hash()).await.map_err(AppError::from)? {
+        let session_id = match db::use_refresh(&mut tx, &token.hash())
+            .await
+            .map_err(AppError::from)?
+        {
             RefreshUse::Fresh(s) => s,
             RefreshUse::Reused(s) => {
                 tracing::warn!(session = %s, "refresh token reuse: revoking the session");
-                db::revoke(&mut tx, s, "refresh_token_reuse").await.map_err(AppError::from)?;
-                audit::record(&mut tx, &Actor::user(token.organization_id, None, Some(ctx)), "session.reuse_detected", "Session", s, serde_json::json!({})).await?;
+                db::revoke(&mut tx, s, "refresh_token_reuse")
+                    .await
+                    .map_err(AppError::from)?;
+                audit::record(
+                    &mut tx,
+                    &Actor::user(token.organization_id, None, Some(ctx)),
+                    "session.reuse_detected",
+                    "Session",
+                    s,
+                    serde_json::json!({}),
+                )
+                .await?;
                 tx.commit().await?;
                 // Best effort: the session is already dead for refreshes; this
                 // also stops its access tokens early.
@@ -134,19 +173,39 @@ impl SessionMutation {
             }
             RefreshUse::Unknown => return Err(AppError::InvalidToken.into()),
         };
-        let session = db::get(&mut tx, session_id).await.map_err(AppError::from)?.ok_or(AppError::InvalidToken)?;
+        let session = db::get(&mut tx, session_id)
+            .await
+            .map_err(AppError::from)?
+            .ok_or(AppError::InvalidToken)?;
         if session.revoked_at.is_some() || session.expires_at <= Utc::now() {
             return Err(AppError::InvalidToken.into());
         }
         // Fresh roles and verticals: a role change takes effect at the next refresh at the latest.
-        tx.rescope(&Scope { organization_id: token.organization_id, user_id: Some(session.user_id), roles: vec![] }).await?;
+        tx.rescope(&Scope {
+            organization_id: token.organization_id,
+            user_id: Some(session.user_id),
+            roles: vec![],
+        })
+        .await?;
         let org = load_org(&mut tx, token.organization_id).await?;
-        let roles = member::db::roles_for_update(&mut tx, session.user_id).await.map_err(AppError::from)?.ok_or(AppError::InvalidToken)?;
+        let roles = member::db::roles_for_update(&mut tx, session.user_id)
+            .await
+            .map_err(AppError::from)?
+            .ok_or(AppError::InvalidToken)?;
         let user = load_user(&mut tx, session.user_id).await?;
         if user.status != "active" {
             return Err(AppError::InvalidToken.into());
         }
-        let payload = issue(&mut tx, st, org, user, member::roles_from_db(&roles), session.id, session.amr).await?;
+        let payload = issue(
+            &mut tx,
+            st,
+            org,
+            user,
+            member::roles_from_db(&roles),
+            session.id,
+            session.amr,
+        )
+        .await?;
         tx.commit().await?;
         Ok(payload)
     }
@@ -162,23 +221,43 @@ impl SessionMutation {
         // and the caller is told, rather than believing the tokens are dead.
         revoke_in_kv(st, caller.organization_id, &[sid]).await?;
         let mut tx = TenantTx::begin(&st.pool, caller).await?;
-        db::revoke(&mut tx, sid, "logout").await.map_err(AppError::from)?;
-        audit::record(&mut tx, &Actor::from_auth(caller, ctx.data_opt()), "logout", "Session", sid, serde_json::json!({})).await?;
+        db::revoke(&mut tx, sid, "logout")
+            .await
+            .map_err(AppError::from)?;
+        audit::record(
+            &mut tx,
+            &Actor::from_auth(caller, ctx.data_opt()),
+            "logout",
+            "Session",
+            sid,
+            serde_json::json!({}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
 
     /// New tokens for another organization the user belongs to.
     #[graphql(guard = "UserOnly")]
-    async fn switch_organization(&self, ctx: &Context<'_>, organization_id: ID) -> Result<AuthPayload> {
+    async fn switch_organization(
+        &self,
+        ctx: &Context<'_>,
+        organization_id: ID,
+    ) -> Result<AuthPayload> {
         let st = state(ctx)?;
         let caller = auth(ctx)?;
         let user_id = caller.user_id().ok_or(AppError::Forbidden)?;
         let target = parse_id("organizationId", &organization_id)?;
-        let scope = Scope { organization_id: target, user_id: Some(user_id), roles: vec![] };
+        let scope = Scope {
+            organization_id: target,
+            user_id: Some(user_id),
+            roles: vec![],
+        };
         let mut tx = TenantTx::begin_scoped(&st.pool, &scope).await?;
         // Membership is checked in the target tenant's scope: not a member, not found.
-        let roles = member::db::roles_for_update(&mut tx, user_id).await.map_err(AppError::from)?;
+        let roles = member::db::roles_for_update(&mut tx, user_id)
+            .await
+            .map_err(AppError::from)?;
         if roles.is_none() {
             return Err(AppError::NotFound("organization").into());
         }
@@ -190,11 +269,19 @@ impl SessionMutation {
 }
 
 async fn load_org(conn: &mut PgConnection, id: Uuid) -> AppResult<Organization> {
-    organization::db::by_ids(conn, &[id]).await?.into_iter().next().ok_or(AppError::NotFound("organization"))
+    organization::db::by_ids(conn, &[id])
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(AppError::NotFound("organization"))
 }
 
 async fn load_user(conn: &mut PgConnection, id: Uuid) -> AppResult<User> {
-    user::db::by_ids(conn, &[id]).await?.into_iter().next().ok_or(AppError::NotFound("user"))
+    user::db::by_ids(conn, &[id])
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(AppError::NotFound("user"))
 }
 
 /// Opens a session for a member and returns its first token pair.
@@ -206,12 +293,36 @@ pub async fn start_session(
     amr: Vec<String>,
     ctx: &Context<'_>,
 ) -> AppResult<AuthPayload> {
-    tx.rescope(&Scope { organization_id: org.id, user_id: Some(user_id), roles: vec![] }).await?;
-    let roles = member::db::roles_for_update(tx, user_id).await?.ok_or(AppError::InvalidCredentials)?;
+    tx.rescope(&Scope {
+        organization_id: org.id,
+        user_id: Some(user_id),
+        roles: vec![],
+    })
+    .await?;
+    let roles = member::db::roles_for_update(tx, user_id)
+        .await?
+        .ok_or(AppError::InvalidCredentials)?;
     let user = load_user(tx, user_id).await?;
     let session = db::create(tx, org.id, user_id, &amr, st.identity.refresh_ttl_secs).await?;
-    audit::record(tx, &Actor::user(org.id, Some(user_id), Some(ctx)), "login", "Session", session, serde_json::json!({ "amr": amr })).await?;
-    issue(tx, st, org.clone(), user, member::roles_from_db(&roles), session, amr).await
+    audit::record(
+        tx,
+        &Actor::user(org.id, Some(user_id), Some(ctx)),
+        "login",
+        "Session",
+        session,
+        serde_json::json!({ "amr": amr }),
+    )
+    .await?;
+    issue(
+        tx,
+        st,
+        org.clone(),
+        user,
+        member::roles_from_db(&roles),
+        session,
+        amr,
+    )
+    .await
 }
 
 async fn issue(
@@ -236,13 +347,21 @@ async fn issue(
         client: None,
         scopes: vec![],
     })?;
-    Ok(AuthPayload { access_token, refresh_token: refresh.value, expires_at, user, organization: org })
+    Ok(AuthPayload {
+        access_token,
+        refresh_token: refresh.value,
+        expires_at,
+        user,
+        organization: org,
+    })
 }
 
 /// Puts sessions on the revocation list until their last access token expires.
 /// Without Redis configured (development) only the database revocation applies.
 pub async fn revoke_in_kv(st: &State, org: Uuid, sessions: &[Uuid]) -> AppResult<()> {
-    let ttl = StdDuration::from_secs(st.settings.auth.access_token_ttl_secs + st.settings.auth.leeway_secs);
+    let ttl = StdDuration::from_secs(
+        st.settings.auth.access_token_ttl_secs + st.settings.auth.leeway_secs,
+    );
     for sid in sessions {
         match st.kv.revoke_session(org, *sid, ttl).await {
             Ok(()) => {}

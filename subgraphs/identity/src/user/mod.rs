@@ -33,7 +33,9 @@ impl UserQuery {
     #[graphql(entity)]
     async fn find_user_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<User>> {
         auth(ctx)?;
-        let Some(id) = parse_key(&id) else { return Ok(None) };
+        let Some(id) = parse_key(&id) else {
+            return Ok(None);
+        };
         Ok(ctx.data::<DataLoader<UserLoader>>()?.load_one(id).await?)
     }
 }

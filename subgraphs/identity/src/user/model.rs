@@ -64,7 +64,11 @@ impl User {
 
     /// Roles in the caller's current organization.
     async fn roles(&self, ctx: &Context<'_>) -> Result<Vec<Role>> {
-        Ok(ctx.data::<DataLoader<RolesLoader>>()?.load_one(self.id).await?.unwrap_or_default())
+        Ok(ctx
+            .data::<DataLoader<RolesLoader>>()?
+            .load_one(self.id)
+            .await?
+            .unwrap_or_default())
     }
 
     /// When the account was created.

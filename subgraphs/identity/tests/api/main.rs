@@ -1,0 +1,11 @@
+//! Identity's integration tests: one binary, real PostgreSQL and Redis.
+
+mod helpers;
+
+mod isolation;
+mod login;
+mod members;
+mod mfa;
+mod partner;
+mod server;
+mod tokens;

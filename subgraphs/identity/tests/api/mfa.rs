@@ -1,0 +1,134 @@
+use serde_json::json;
+use totp_rs::{Algorithm, Secret, TOTP};
+
+use crate::helpers::{code, TestApp, PASSWORD};
+
+fn code_for(secret: &str, offset_steps: i64) -> String {
+    let t = TOTP::new(
+        Algorithm::SHA1,
+        6,
+        1,
+        30,
+        Secret::Encoded(secret.into()).to_bytes().unwrap(),
+        None,
+        "x".into(),
+    )
+    .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    t.generate((now + offset_steps * 30) as u64)
+}
+
+#[tokio::test]
+async fn with_totp_enabled_login_needs_a_fresh_code_that_works_once() {
+    let app = TestApp::spawn().await;
+    let org = app.org("clinic", &[]).await;
+    app.member(org, "a@clinic.example", &["org_admin"]).await;
+    let token = app.token("clinic", "a@clinic.example").await;
+
+    let r = app
+        .gql(
+            "mutation { enrollTotp { secret otpauthUrl } }",
+            json!({}),
+            Some(&token),
+        )
+        .await;
+    let secret = r["data"]["enrollTotp"]["secret"]
+        .as_str()
+        .expect("secret")
+        .to_string();
+    assert!(r["data"]["enrollTotp"]["otpauthUrl"]
+        .as_str()
+        .unwrap()
+        .starts_with("otpauth://totp/"));
+    // Not active until confirmed.
+    assert!(app
+        .login_raw("clinic", "a@clinic.example", PASSWORD, None)
+        .await["errors"]
+        .is_null());
+    let r = app
+        .gql(
+            "mutation($c: String!) { confirmTotp(code: $c) }",
+            json!({ "c": "000000" }),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(code(&r), Some("BAD_USER_INPUT"));
+    let r = app
+        .gql(
+            "mutation($c: String!) { confirmTotp(code: $c) }",
+            json!({ "c": code_for(&secret, 0) }),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(r["data"]["confirmTotp"], true, "{r}");
+
+    assert_eq!(
+        code(
+            &app.login_raw("clinic", "a@clinic.example", PASSWORD, None)
+                .await
+        ),
+        Some("MFA_REQUIRED")
+    );
+    assert_eq!(
+        code(
+            &app.login_raw("clinic", "a@clinic.example", PASSWORD, Some("123456"))
+                .await
+        ),
+        Some("MFA_REQUIRED")
+    );
+    let c = code_for(&secret, 0);
+    let r = app
+        .login_raw("clinic", "a@clinic.example", PASSWORD, Some(&c))
+        .await;
+    assert!(r["errors"].is_null(), "{r}");
+    // The same code cannot be replayed.
+    assert_eq!(
+        code(
+            &app.login_raw("clinic", "a@clinic.example", PASSWORD, Some(&c))
+                .await
+        ),
+        Some("MFA_REQUIRED")
+    );
+    // A wrong password with a right code is still just invalid credentials.
+    let r = app
+        .login_raw(
+            "clinic",
+            "a@clinic.example",
+            "wrong-password-123",
+            Some(&code_for(&secret, 1)),
+        )
+        .await;
+    assert_eq!(code(&r), Some("UNAUTHENTICATED"));
+
+    let at = r_token(&app, &secret).await;
+    let r = app
+        .gql(
+            "mutation($c: String!) { disableTotp(code: $c) }",
+            json!({ "c": code_for(&secret, 0) }),
+            Some(&at),
+        )
+        .await;
+    assert_eq!(r["data"]["disableTotp"], true, "{r}");
+    assert!(app
+        .login_raw("clinic", "a@clinic.example", PASSWORD, None)
+        .await["errors"]
+        .is_null());
+}
+
+async fn r_token(app: &TestApp, secret: &str) -> String {
+    let r = app
+        .login_raw(
+            "clinic",
+            "a@clinic.example",
+            PASSWORD,
+            Some(&code_for(secret, 1)),
+        )
+        .await;
+    r["data"]["login"]["accessToken"]
+        .as_str()
+        .expect("mfa login")
+        .to_string()
+}

@@ -1,0 +1,231 @@
+//! Refresh rotation, reuse detection, logout, and forged access tokens.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use platform::{Claims, Role};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::helpers::{code, TestApp};
+
+const REFRESH: &str =
+    "mutation($t: String!) { refreshToken(token: $t) { accessToken refreshToken } }";
+
+async fn signed_in() -> (TestApp, serde_json::Value) {
+    let app = TestApp::spawn().await;
+    let org = app.org("clinic", &["medical"]).await;
+    app.member(org, "a@clinic.example", &["nurse"]).await;
+    let payload = app.login("clinic", "a@clinic.example").await;
+    (app, payload)
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_a_replayed_token_revokes_the_whole_family() {
+    let (app, first) = signed_in().await;
+    let rt1 = first["refreshToken"].as_str().unwrap();
+    let r = app.gql(REFRESH, json!({ "t": rt1 }), None).await;
+    let rt2 = r["data"]["refreshToken"]["refreshToken"]
+        .as_str()
+        .expect("rotated")
+        .to_string();
+    let at2 = r["data"]["refreshToken"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(rt1, rt2);
+    assert!(app.gql("{ me { id } }", json!({}), Some(&at2)).await["errors"].is_null());
+
+    // Replaying the first token: refused, and the family (session) is revoked…
+    let r = app.gql(REFRESH, json!({ "t": rt1 }), None).await;
+    assert_eq!(code(&r), Some("UNAUTHENTICATED"), "{r}");
+    // …so the newest refresh token is dead too, and so is its access token.
+    let r = app.gql(REFRESH, json!({ "t": rt2 }), None).await;
+    assert_eq!(code(&r), Some("UNAUTHENTICATED"), "{r}");
+    let (status, _) = app
+        .gql_response("{ me { id } }", json!({}), Some(&at2), &[])
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        app.count(
+            "select count(*) from identity.sessions where revoked_reason = 'refresh_token_reuse'"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn two_refreshes_racing_with_one_token_never_both_succeed() {
+    let (app, first) = signed_in().await;
+    let rt = first["refreshToken"].as_str().unwrap();
+    let (a, b) = tokio::join!(
+        app.gql(REFRESH, json!({ "t": rt }), None),
+        app.gql(REFRESH, json!({ "t": rt }), None)
+    );
+    let wins = [&a, &b].iter().filter(|r| r["errors"].is_null()).count();
+    assert_eq!(wins, 1, "exactly one refresh wins: {a} / {b}");
+    let loser = if a["errors"].is_null() { &b } else { &a };
+    assert_eq!(code(loser), Some("UNAUTHENTICATED"));
+    assert_eq!(
+        app.count("select count(*) from identity.refresh_tokens")
+            .await,
+        2,
+        "one new token issued, not two"
+    );
+}
+
+#[tokio::test]
+async fn garbage_refresh_tokens_are_refused_with_nothing_written() {
+    let (app, _) = signed_in().await;
+    let before = app
+        .count("select count(*) from identity.refresh_tokens")
+        .await;
+    for t in [
+        "",
+        "nope",
+        &format!("{}.{}", Uuid::new_v4().simple(), "x".repeat(43)),
+    ] {
+        let r = app.gql(REFRESH, json!({ "t": t }), None).await;
+        assert_eq!(code(&r), Some("UNAUTHENTICATED"), "{t}: {r}");
+    }
+    assert_eq!(
+        app.count("select count(*) from identity.refresh_tokens")
+            .await,
+        before
+    );
+}
+
+#[tokio::test]
+async fn logout_revokes_the_session_its_access_token_and_its_refresh_token() {
+    let (app, payload) = signed_in().await;
+    let at = payload["accessToken"].as_str().unwrap();
+    let rt = payload["refreshToken"].as_str().unwrap();
+    let r = app.gql("mutation { logout }", json!({}), Some(at)).await;
+    assert_eq!(r["data"]["logout"], true, "{r}");
+    let (status, body) = app
+        .gql_response("{ me { id } }", json!({}), Some(at), &[])
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(code(&body), Some("UNAUTHENTICATED"));
+    assert_eq!(
+        code(&app.gql(REFRESH, json!({ "t": rt }), None).await),
+        Some("UNAUTHENTICATED")
+    );
+    // Other sessions of the same user are untouched.
+    let again = app.login("clinic", "a@clinic.example").await;
+    assert!(app
+        .gql("{ me { id } }", json!({}), again["accessToken"].as_str())
+        .await["errors"]
+        .is_null());
+}
+
+fn claims(app: &TestApp, org: Uuid, sub: Uuid) -> Claims {
+    let now = chrono::Utc::now().timestamp();
+    Claims {
+        iss: app.settings.auth.issuer.clone(),
+        aud: app.settings.auth.audience.clone(),
+        sub: sub.to_string(),
+        org,
+        roles: vec![Role::OrgAdmin],
+        verticals: vec![],
+        sid: None,
+        jti: Uuid::new_v4(),
+        iat: now,
+        nbf: now,
+        exp: now + 600,
+        amr: vec!["pwd".into()],
+        client: None,
+        scopes: vec![],
+    }
+}
+
+#[tokio::test]
+async fn forged_and_invalid_tokens_are_refused_before_any_resolver_runs() {
+    let app = TestApp::spawn().await;
+    let org = app.org("clinic", &[]).await;
+    let user = app.member(org, "a@clinic.example", &["org_admin"]).await;
+    let keys = &app.state.issuer.keys;
+    let kid = keys.active().kid.clone();
+    let good = claims(&app, org, user);
+    // Sanity: a well-formed token signed by identity's key is accepted.
+    let ok = keys.sign(&good).unwrap();
+    assert!(app.gql("{ me { id } }", json!({}), Some(&ok)).await["errors"].is_null());
+
+    let b64 = |v: serde_json::Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(&v).unwrap());
+    let alg_none = format!(
+        "{}.{}.",
+        b64(json!({ "alg": "none", "typ": "JWT", "kid": kid })),
+        b64(serde_json::to_value(&good).unwrap())
+    );
+
+    // HS256 "signed" with the public key, the classic algorithm confusion.
+    let jwks = serde_json::to_value(keys.jwks()).unwrap();
+    let public_x = jwks["keys"][0]["x"].as_str().unwrap().to_string();
+    let mut hs = Header::new(Algorithm::HS256);
+    hs.kid = Some(kid.clone());
+    let hs256 =
+        jsonwebtoken::encode(&hs, &good, &EncodingKey::from_secret(public_x.as_bytes())).unwrap();
+
+    let stranger =
+        identity::keys::KeyRing::from_pems(&[identity::keys::generate_ed25519_pem().unwrap()])
+            .unwrap();
+    let unknown_kid = stranger.sign(&good).unwrap();
+
+    let mut expired = good.clone();
+    expired.exp = chrono::Utc::now().timestamp() - 3600;
+    expired.nbf = expired.exp - 600;
+    let expired = keys.sign(&expired).unwrap();
+
+    let mut wrong_aud = good.clone();
+    wrong_aud.aud = "someone-else".into();
+    let wrong_aud = keys.sign(&wrong_aud).unwrap();
+
+    let mut wrong_iss = good.clone();
+    wrong_iss.iss = "https://evil.example".into();
+    let wrong_iss = keys.sign(&wrong_iss).unwrap();
+
+    let mut not_yet = good.clone();
+    not_yet.nbf = chrono::Utc::now().timestamp() + 3600;
+    let not_yet = keys.sign(&not_yet).unwrap();
+
+    let tampered = {
+        let mut parts: Vec<String> = ok.split('.').map(str::to_string).collect();
+        let mut c = good.clone();
+        c.roles = vec![Role::PlatformAdmin];
+        parts[1] = b64(serde_json::to_value(&c).unwrap());
+        parts.join(".")
+    };
+
+    for (name, token) in [
+        ("alg none", alg_none),
+        ("HS256 with the public key", hs256),
+        ("unknown kid", unknown_kid),
+        ("expired", expired),
+        ("wrong audience", wrong_aud),
+        ("wrong issuer", wrong_iss),
+        ("not yet valid", not_yet),
+        ("tampered payload", tampered),
+        ("not a JWT", "garbage".to_string()),
+    ] {
+        let (status, body) = app
+            .gql_response("{ me { id } }", json!({}), Some(&token), &[])
+            .await;
+        assert_eq!(status, 401, "{name}: {body}");
+        assert_eq!(code(&body), Some("UNAUTHENTICATED"), "{name}");
+        assert!(body["data"].is_null(), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_non_bearer_authorization_header_is_refused() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app
+        .gql_response(
+            "{ __typename }",
+            json!({}),
+            None,
+            &[("authorization", "Basic YTpi")],
+        )
+        .await;
+    assert_eq!(status, 401, "{body}");
+}
