@@ -59,6 +59,7 @@ pub struct JwtVerifier {
     source: Source,
     keys: RwLock<JwkSet>,
     last_refresh: Mutex<Option<Instant>>,
+    min_refresh_interval: Duration,
     kv: Kv,
 }
 
@@ -120,8 +121,17 @@ impl JwtVerifier {
             source,
             keys: RwLock::new(keys),
             last_refresh: Mutex::new(None),
+            min_refresh_interval: MIN_REFRESH_INTERVAL,
             kv,
         }
+    }
+
+    /// Overrides how often an unknown `kid` may trigger a JWKS fetch.
+    pub fn with_min_refresh_interval(mut self: Arc<Self>, interval: Duration) -> Arc<Self> {
+        if let Some(v) = Arc::get_mut(&mut self) {
+            v.min_refresh_interval = interval;
+        }
+        self
     }
 
     /// Verifies signature and claims, then asks Redis whether the session was
@@ -185,7 +195,7 @@ impl JwtVerifier {
             return;
         };
         let mut last = self.last_refresh.lock().await;
-        if last.is_some_and(|t| t.elapsed() < MIN_REFRESH_INTERVAL) {
+        if last.is_some_and(|t| t.elapsed() < self.min_refresh_interval) {
             return;
         }
         *last = Some(Instant::now());

@@ -179,3 +179,25 @@ fn the_committed_schema_matches_the_code() {
         "subgraphs/identity/schema.graphql is stale: run `cargo run -p hub -- schema export` and commit it"
     );
 }
+
+#[tokio::test]
+async fn production_turns_introspection_and_field_suggestions_off() {
+    let app = TestApp::spawn_with(|f| f.merge(("environment", "production"))).await;
+    let body = app
+        .gql("{ __schema { types { name } } }", json!({}), None)
+        .await;
+    assert!(
+        body["errors"].is_array(),
+        "introspection must be refused: {body}"
+    );
+    let body = app
+        .gql("{ currentOrganizatio { id } }", json!({}), None)
+        .await;
+    assert!(!body.to_string().contains("Did you mean"), "{body}");
+    // Development keeps both for the frontend teams.
+    let dev = TestApp::spawn().await;
+    let body = dev
+        .gql("{ __schema { queryType { name } } }", json!({}), None)
+        .await;
+    assert_eq!(body["data"]["__schema"]["queryType"]["name"], "Query");
+}

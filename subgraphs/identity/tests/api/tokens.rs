@@ -229,3 +229,86 @@ async fn a_non_bearer_authorization_header_is_refused() {
         .await;
     assert_eq!(status, 401, "{body}");
 }
+
+#[tokio::test]
+async fn other_services_verify_with_the_published_jwks_and_refetch_it_on_unknown_kids_at_a_bounded_rate(
+) {
+    use platform::jwt::{JwtVerifier, VerifyError};
+    let app = TestApp::spawn().await;
+    let org = app.org("clinic", &[]).await;
+    let user = app.member(org, "a@clinic.example", &["org_admin"]).await;
+    let jwks_url = format!("{}/.well-known/jwks.json", app.url);
+    let verifier = JwtVerifier::with_remote_jwks(
+        &app.settings.auth.issuer,
+        "hub",
+        0,
+        &jwks_url,
+        platform::kv::Kv::disabled(),
+    );
+    // The first token triggers the first fetch.
+    let token = app
+        .state
+        .issuer
+        .keys
+        .sign(&claims(&app, org, user))
+        .unwrap();
+    assert_eq!(verifier.verify(&token).await.unwrap().sub, user.to_string());
+    // An unknown kid may refetch, but not more than once per interval.
+    let stranger =
+        identity::keys::KeyRing::from_pems(&[identity::keys::generate_ed25519_pem().unwrap()])
+            .unwrap();
+    let forged = stranger.sign(&claims(&app, org, user)).unwrap();
+    assert_eq!(
+        verifier.verify(&forged).await.unwrap_err(),
+        VerifyError::UnknownKey
+    );
+
+    // A verifier pointing at a dead JWKS URL refuses everything, it never falls open.
+    let dead = JwtVerifier::with_remote_jwks(
+        &app.settings.auth.issuer,
+        "hub",
+        0,
+        "http://127.0.0.1:1/jwks.json",
+        platform::kv::Kv::disabled(),
+    )
+    .with_min_refresh_interval(std::time::Duration::ZERO);
+    assert_eq!(
+        dead.verify(&token).await.unwrap_err(),
+        VerifyError::UnknownKey
+    );
+}
+
+#[tokio::test]
+async fn with_redis_down_sign_in_works_but_logout_is_refused_rather_than_pretended() {
+    let app = TestApp::spawn_with(|f| f.merge(("redis.url", "redis://127.0.0.1:1"))).await;
+    let org = app.org("clinic", &[]).await;
+    app.member(org, "a@clinic.example", &["org_admin"]).await;
+    let payload = app.login("clinic", "a@clinic.example").await;
+    let at = payload["accessToken"].as_str().unwrap();
+    assert!(app.gql("{ me { id } }", json!({}), Some(at)).await["errors"].is_null());
+    let r = app.gql("mutation { logout }", json!({}), Some(at)).await;
+    assert_eq!(code(&r), Some("UNAVAILABLE"), "{r}");
+    assert_eq!(
+        app.count("select count(*) from identity.sessions where revoked_at is not null")
+            .await,
+        0,
+        "nothing half-done"
+    );
+    let ready: serde_json::Value = app
+        .http
+        .get(format!("{}/ready", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        ready["checks"]["redis"]
+            .as_str()
+            .unwrap()
+            .starts_with("degraded"),
+        "{ready}"
+    );
+    assert_eq!(ready["status"], "ready");
+}
