@@ -59,10 +59,7 @@ pub async fn migrate_all() -> anyhow::Result<()> {
     for sg in subgraphs() {
         let settings = Settings::load(sg.defaults)?;
         platform::migrate::provision_and_migrate(&settings.database, sg.migrator).await?;
-        println!(
-            "Migrated {} (schema `{}`).",
-            sg.name, settings.database.schema
-        );
+        println!("Migrated {} (schema `{}`).", sg.name, settings.database.schema);
     }
     Ok(())
 }
@@ -99,10 +96,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             command: SchemaCommand::Export,
         } => {
             for sg in subgraphs() {
-                let path = repo_root()
-                    .join("subgraphs")
-                    .join(sg.name)
-                    .join("schema.graphql");
+                let path = repo_root().join("subgraphs").join(sg.name).join("schema.graphql");
                 std::fs::write(&path, (sg.sdl)())?;
                 println!("wrote {}", path.display());
             }

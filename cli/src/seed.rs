@@ -79,11 +79,11 @@ pub fn email(org: &DemoOrg, local: &str) -> String {
 /// True when the demo organizations are already there.
 pub async fn is_seeded(settings: &Settings) -> anyhow::Result<bool> {
     let mut conn = settings.database.admin_options()?.connect().await?;
-    Ok(sqlx::query_scalar(
-        "select exists(select 1 from identity.organizations where slug = 'clinique-saint-paul')",
+    Ok(
+        sqlx::query_scalar("select exists(select 1 from identity.organizations where slug = 'clinique-saint-paul')")
+            .fetch_one(&mut conn)
+            .await?,
     )
-    .fetch_one(&mut conn)
-    .await?)
 }
 
 pub async fn seed(settings: &Settings) -> anyhow::Result<()> {
@@ -140,12 +140,7 @@ pub fn print_logins() {
     println!("Demo logins (password for all: {DEMO_PASSWORD}):");
     for org in DEMO {
         for (local, _, roles) in org.users {
-            println!(
-                "  {:<22} {:<42} {}",
-                org.slug,
-                email(org, local),
-                roles.join(",")
-            );
+            println!("  {:<22} {:<42} {}", org.slug, email(org, local), roles.join(","));
         }
     }
 }

@@ -44,7 +44,10 @@ pub async fn up(root: &Path) -> anyhow::Result<()> {
     println!();
     println!("Hub is up.");
     for (sg, _) in &children {
-        println!("  {:<10} http://127.0.0.1:{}/graphql   (health /health, ready /ready, metrics /metrics)", sg.name, sg.port);
+        println!(
+            "  {:<10} http://127.0.0.1:{}/graphql   (health /health, ready /ready, metrics /metrics)",
+            sg.name, sg.port
+        );
     }
     println!("  JWKS       http://127.0.0.1:4001/.well-known/jwks.json");
     println!("  Partner tokens: POST http://127.0.0.1:4001/oauth/token");
@@ -87,9 +90,7 @@ async fn check_redis(settings: &Settings) -> bool {
     match kv.ping().await {
         Ok(()) => true,
         Err(e) => {
-            println!(
-                "warning: Redis is not reachable ({e}); continuing without it (local fallbacks)."
-            );
+            println!("warning: Redis is not reachable ({e}); continuing without it (local fallbacks).");
             false
         }
     }
@@ -111,13 +112,7 @@ async fn build_binaries(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn start(
-    bin_dir: &Path,
-    logs: &Path,
-    sg: &Subgraph,
-    root: &Path,
-    redis_ok: bool,
-) -> anyhow::Result<Child> {
+fn start(bin_dir: &Path, logs: &Path, sg: &Subgraph, root: &Path, redis_ok: bool) -> anyhow::Result<Child> {
     let exe: PathBuf = bin_dir.join(sg.name);
     anyhow::ensure!(
         exe.exists(),
@@ -138,9 +133,7 @@ fn start(
 }
 
 async fn wait_ready(children: &mut [(Subgraph, Child)]) -> anyhow::Result<()> {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()?;
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
     let deadline = Instant::now() + Duration::from_secs(60);
     for (sg, child) in children.iter_mut() {
         let url = format!("http://127.0.0.1:{}/ready", sg.port);

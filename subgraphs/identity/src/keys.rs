@@ -9,8 +9,8 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use ed25519_dalek::pkcs8::{spki::der::pem::LineEnding, DecodePrivateKey, EncodePrivateKey};
 use jsonwebtoken::{
     jwk::{
-        AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm,
-        OctetKeyPairParameters, OctetKeyPairType, ThumbprintHash,
+        AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, OctetKeyPairParameters,
+        OctetKeyPairType, ThumbprintHash,
     },
     Algorithm, EncodingKey, Header,
 };
@@ -32,8 +32,7 @@ impl KeyRing {
     pub fn load(settings: &IdentitySettings, development: bool) -> anyhow::Result<Self> {
         let mut pems = Vec::new();
         for path in &settings.signing_key_files {
-            let pem = fs::read(path)
-                .map_err(|e| anyhow::anyhow!("cannot read signing key {}: {e}", path.display()))?;
+            let pem = fs::read(path).map_err(|e| anyhow::anyhow!("cannot read signing key {}: {e}", path.display()))?;
             pems.push(pem);
         }
         if pems.is_empty() {
@@ -91,12 +90,7 @@ impl SigningKey {
         let kid = public.thumbprint(ThumbprintHash::SHA256);
         public.common.key_id = Some(kid.clone());
         public.common.public_key_use = Some(jsonwebtoken::jwk::PublicKeyUse::Signature);
-        Ok(SigningKey {
-            kid,
-            alg,
-            key,
-            public,
-        })
+        Ok(SigningKey { kid, alg, key, public })
     }
 }
 
@@ -104,8 +98,7 @@ impl SigningKey {
 /// public half is taken from the PEM with ed25519-dalek.
 fn ed25519_public_jwk(pem: &[u8]) -> anyhow::Result<Jwk> {
     let text = std::str::from_utf8(pem)?;
-    let key = ed25519_dalek::SigningKey::from_pkcs8_pem(text)
-        .map_err(|e| anyhow::anyhow!("Ed25519 key: {e}"))?;
+    let key = ed25519_dalek::SigningKey::from_pkcs8_pem(text).map_err(|e| anyhow::anyhow!("Ed25519 key: {e}"))?;
     Ok(Jwk {
         common: CommonParameters {
             key_algorithm: Some(KeyAlgorithm::EdDSA),
@@ -122,9 +115,7 @@ fn ed25519_public_jwk(pem: &[u8]) -> anyhow::Result<Jwk> {
 /// A fresh Ed25519 key as PKCS#8 PEM.
 pub fn generate_ed25519_pem() -> anyhow::Result<Vec<u8>> {
     let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
-    let pem = key
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(pem.as_bytes().to_vec())
 }
 

@@ -17,9 +17,7 @@ pub mod user;
 
 use std::sync::Arc;
 
-use async_graphql::{
-    dataloader::DataLoader, EmptySubscription, MergedObject, SDLExportOptions, Schema,
-};
+use async_graphql::{dataloader::DataLoader, EmptySubscription, MergedObject, SDLExportOptions, Schema};
 use axum::{
     http::header,
     response::IntoResponse,
@@ -52,11 +50,7 @@ pub const DEFAULTS: ServiceDefaults<'static> = ServiceDefaults {
 };
 
 #[derive(MergedObject, Default)]
-pub struct Query(
-    user::UserQuery,
-    organization::OrganizationQuery,
-    member::MemberQuery,
-);
+pub struct Query(user::UserQuery, organization::OrganizationQuery, member::MemberQuery);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
@@ -88,10 +82,7 @@ pub fn load_identity_settings() -> anyhow::Result<IdentitySettings> {
 }
 
 /// The whole HTTP app, and the state behind it (tests use the latter).
-pub async fn build(
-    settings: Settings,
-    identity: IdentitySettings,
-) -> anyhow::Result<(Router, Arc<State>)> {
+pub async fn build(settings: Settings, identity: IdentitySettings) -> anyhow::Result<(Router, Arc<State>)> {
     let keys = KeyRing::load(&identity, settings.environment.is_development())?;
     build_with_keys(settings, identity, keys).await
 }
@@ -106,13 +97,8 @@ pub async fn build_with_keys(
     let kv = Kv::new(settings.redis.url())?;
     let jwks = keys.jwks();
     let auth = &settings.auth;
-    let verifier = JwtVerifier::with_static_keys(
-        &auth.issuer,
-        &auth.audience,
-        auth.leeway_secs,
-        jwks.clone(),
-        kv.clone(),
-    );
+    let verifier =
+        JwtVerifier::with_static_keys(&auth.issuer, &auth.audience, auth.leeway_secs, jwks.clone(), kv.clone());
     let issuer = Issuer {
         keys,
         issuer: auth.issuer.clone(),
@@ -126,10 +112,9 @@ pub async fn build_with_keys(
         settings: settings.clone(),
         identity,
     });
-    let schema: IdentitySchema =
-        server::schema_builder(Query::default(), Mutation::default(), &settings)
-            .data(state.clone())
-            .finish();
+    let schema: IdentitySchema = server::schema_builder(Query::default(), Mutation::default(), &settings)
+        .data(state.clone())
+        .finish();
 
     let loader_pool = pool.clone();
     let per_request: server::RequestHook = Arc::new(move |req, caller| {
@@ -167,9 +152,7 @@ pub async fn build_with_keys(
             "/.well-known/jwks.json",
             get(move || {
                 let jwks = jwks.clone();
-                async move {
-                    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(jwks)).into_response()
-                }
+                async move { ([(header::CACHE_CONTROL, "public, max-age=300")], Json(jwks)).into_response() }
             }),
         )
         .route("/oauth/token", post(partner::oauth::token))

@@ -14,8 +14,7 @@ pub const MAX_LENGTH: usize = 256;
 
 /// Verified against when the account does not exist, so that a wrong email
 /// costs the same time as a wrong password.
-static DUMMY_HASH: LazyLock<String> =
-    LazyLock::new(|| hash_blocking("not-a-real-password").unwrap_or_default());
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash_blocking("not-a-real-password").unwrap_or_default());
 
 pub fn validate(field: &str, password: &str) -> Result<(), AppError> {
     let n = password.chars().count();
@@ -59,11 +58,7 @@ pub async fn verify(password: &str, stored: Option<&str>) -> bool {
             None => (DUMMY_HASH.as_str(), false),
         };
         let ok = PasswordHash::new(hash)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
+            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
             .unwrap_or(false);
         ok && real
     })

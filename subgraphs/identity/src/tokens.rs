@@ -20,10 +20,7 @@ pub struct OpaqueToken {
 impl OpaqueToken {
     pub fn generate(organization_id: Uuid) -> Self {
         let value = format!("{}.{}", organization_id.simple(), random_secret());
-        OpaqueToken {
-            organization_id,
-            value,
-        }
+        OpaqueToken { organization_id, value }
     }
 
     /// Parses the organization out of a presented token; any malformed token

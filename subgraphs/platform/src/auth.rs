@@ -58,13 +58,10 @@ impl Role {
     /// The vertical a role belongs to, if it is not a platform role.
     pub fn vertical(self) -> Option<Vertical> {
         match self {
-            Role::Practitioner | Role::Nurse | Role::Secretary | Role::BillingClerk => {
-                Some(Vertical::Medical)
+            Role::Practitioner | Role::Nurse | Role::Secretary | Role::BillingClerk => Some(Vertical::Medical),
+            Role::ProcurementOfficer | Role::ProcurementViewer | Role::SupplierAdmin | Role::SupplierUser => {
+                Some(Vertical::Public)
             }
-            Role::ProcurementOfficer
-            | Role::ProcurementViewer
-            | Role::SupplierAdmin
-            | Role::SupplierUser => Some(Vertical::Public),
             _ => None,
         }
     }

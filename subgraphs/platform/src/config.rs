@@ -99,10 +99,7 @@ pub struct RedisSettings {
 
 impl RedisSettings {
     pub fn url(&self) -> Option<&str> {
-        self.url
-            .as_ref()
-            .map(|u| u.expose_secret())
-            .filter(|u| !u.is_empty())
+        self.url.as_ref().map(|u| u.expose_secret()).filter(|u| !u.is_empty())
     }
 }
 
@@ -238,13 +235,7 @@ mod tests {
         })))
         .extract()
         .unwrap();
-        assert_eq!(
-            s.database.service_options().unwrap().get_username(),
-            "hub_identity"
-        );
-        assert_eq!(
-            s.database.admin_options().unwrap().get_username(),
-            "postgres"
-        );
+        assert_eq!(s.database.service_options().unwrap().get_username(), "hub_identity");
+        assert_eq!(s.database.admin_options().unwrap().get_username(), "postgres");
     }
 }

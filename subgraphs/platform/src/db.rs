@@ -18,10 +18,7 @@ use crate::{
 /// reports not-ready) while PostgreSQL is down.
 pub fn connect(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
     let opts = settings.service_options()?.options([
-        (
-            "statement_timeout",
-            settings.statement_timeout_ms.to_string(),
-        ),
+        ("statement_timeout", settings.statement_timeout_ms.to_string()),
         ("search_path", settings.schema.clone()),
         ("application_name", format!("hub-{}", settings.schema)),
     ]);
@@ -79,12 +76,7 @@ impl TenantTx {
 }
 
 async fn set_scope(conn: &mut PgConnection, scope: &Scope) -> AppResult<()> {
-    let roles = scope
-        .roles
-        .iter()
-        .map(|r| r.as_str())
-        .collect::<Vec<_>>()
-        .join(",");
+    let roles = scope.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",");
     sqlx::query(
         "select set_config('app.organization_id', $1, true),
                 set_config('app.user_id', $2, true),

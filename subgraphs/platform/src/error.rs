@@ -128,19 +128,14 @@ impl AppError {
 }
 
 /// What a client sees of an error: a localized message and extensions.
-pub fn present(
-    err: &AppError,
-    locale: Locale,
-) -> (String, Vec<(&'static str, async_graphql::Value)>) {
+pub fn present(err: &AppError, locale: Locale) -> (String, Vec<(&'static str, async_graphql::Value)>) {
     if matches!(err, AppError::Database(_) | AppError::Internal(_)) {
         tracing::error!(error = %error_chain(err), "internal error");
     }
     let mut ext = vec![("code", err.code().as_str().into())];
     match err {
         AppError::BadUserInput { field, .. } => ext.push(("field", field.as_str().into())),
-        AppError::RateLimited { retry_after_secs } => {
-            ext.push(("retryAfter", (*retry_after_secs).into()))
-        }
+        AppError::RateLimited { retry_after_secs } => ext.push(("retryAfter", (*retry_after_secs).into())),
         _ => {}
     }
     (err.message().render(locale), ext)
@@ -178,9 +173,7 @@ impl Extension for ErrorPresenterExtension {
             if let Some(app) = app {
                 let (message, ext) = present(app, locale);
                 err.message = message;
-                let merged = err
-                    .extensions
-                    .get_or_insert_with(ErrorExtensionValues::default);
+                let merged = err.extensions.get_or_insert_with(ErrorExtensionValues::default);
                 for (k, v) in ext {
                     merged.set(k, v);
                 }
@@ -241,16 +234,8 @@ mod tests {
             (AppError::NotFound("user"), "NOT_FOUND"),
             (AppError::bad_input("email", "is empty"), "BAD_USER_INPUT"),
             (AppError::Conflict("slug".into()), "CONFLICT"),
-            (
-                AppError::RateLimited {
-                    retry_after_secs: 3,
-                },
-                "RATE_LIMITED",
-            ),
-            (
-                AppError::Internal(anyhow::anyhow!("disk on fire")),
-                "INTERNAL",
-            ),
+            (AppError::RateLimited { retry_after_secs: 3 }, "RATE_LIMITED"),
+            (AppError::Internal(anyhow::anyhow!("disk on fire")), "INTERNAL"),
         ];
         for (err, code) in cases {
             let (_, ext) = present(&err, Locale::En);

@@ -12,8 +12,7 @@ use crate::{
 
 /// The caller, or UNAUTHENTICATED. Resolvers use this instead of `ctx.data`.
 pub fn auth<'a>(ctx: &Context<'a>) -> Result<&'a AuthContext, AppError> {
-    ctx.data_opt::<AuthContext>()
-        .ok_or(AppError::Unauthenticated)
+    ctx.data_opt::<AuthContext>().ok_or(AppError::Unauthenticated)
 }
 
 /// Any valid access token (user or partner).
@@ -166,40 +165,21 @@ mod tests {
     #[tokio::test]
     async fn authenticated_lets_in_any_token_and_refuses_anonymous_callers() {
         assert_eq!(run("authenticated", None).await, "UNAUTHENTICATED");
-        assert_eq!(
-            run("authenticated", Some(caller(ORG_A, &[], &[], false))).await,
-            "OK"
-        );
-        assert_eq!(
-            run("authenticated", Some(caller(ORG_A, &[], &[], true))).await,
-            "OK"
-        );
+        assert_eq!(run("authenticated", Some(caller(ORG_A, &[], &[], false))).await, "OK");
+        assert_eq!(run("authenticated", Some(caller(ORG_A, &[], &[], true))).await, "OK");
     }
 
     #[tokio::test]
     async fn user_only_refuses_partner_clients() {
-        assert_eq!(
-            run("userOnly", Some(caller(ORG_A, &[], &[], true))).await,
-            "FORBIDDEN"
-        );
-        assert_eq!(
-            run("userOnly", Some(caller(ORG_A, &[], &[], false))).await,
-            "OK"
-        );
+        assert_eq!(run("userOnly", Some(caller(ORG_A, &[], &[], true))).await, "FORBIDDEN");
+        assert_eq!(run("userOnly", Some(caller(ORG_A, &[], &[], false))).await, "OK");
     }
 
     #[tokio::test]
     async fn has_role_lets_in_any_listed_role_only() {
+        assert_eq!(run("clinical", Some(caller(ORG_A, &[Nurse], &[], false))).await, "OK");
         assert_eq!(
-            run("clinical", Some(caller(ORG_A, &[Nurse], &[], false))).await,
-            "OK"
-        );
-        assert_eq!(
-            run(
-                "clinical",
-                Some(caller(ORG_A, &[Secretary, BillingClerk], &[], false))
-            )
-            .await,
+            run("clinical", Some(caller(ORG_A, &[Secretary, BillingClerk], &[], false))).await,
             "FORBIDDEN"
         );
         assert_eq!(
@@ -211,10 +191,7 @@ mod tests {
 
     #[tokio::test]
     async fn same_tenant_makes_other_organizations_rows_look_missing() {
-        assert_eq!(
-            run("orgARecord", Some(caller(ORG_A, &[], &[], false))).await,
-            "OK"
-        );
+        assert_eq!(run("orgARecord", Some(caller(ORG_A, &[], &[], false))).await, "OK");
         assert_eq!(
             run("orgARecord", Some(caller(ORG_B, &[OrgAdmin], &[], false))).await,
             "NOT_FOUND"
@@ -224,19 +201,11 @@ mod tests {
     #[tokio::test]
     async fn vertical_enabled_requires_the_vertical_on_the_organization() {
         assert_eq!(
-            run(
-                "medical",
-                Some(caller(ORG_A, &[], &[Vertical::Medical], false))
-            )
-            .await,
+            run("medical", Some(caller(ORG_A, &[], &[Vertical::Medical], false))).await,
             "OK"
         );
         assert_eq!(
-            run(
-                "medical",
-                Some(caller(ORG_A, &[], &[Vertical::Public], false))
-            )
-            .await,
+            run("medical", Some(caller(ORG_A, &[], &[Vertical::Public], false))).await,
             "FORBIDDEN"
         );
     }
@@ -261,27 +230,15 @@ mod tests {
             "FORBIDDEN"
         );
         assert_eq!(
-            run(
-                "practitionerInMedical",
-                Some(caller(ORG_A, &[Nurse], &med, false))
-            )
-            .await,
+            run("practitionerInMedical", Some(caller(ORG_A, &[Nurse], &med, false))).await,
             "FORBIDDEN"
         );
         assert_eq!(
-            run(
-                "adminOrAuditor",
-                Some(caller(ORG_A, &[Auditor], &[], false))
-            )
-            .await,
+            run("adminOrAuditor", Some(caller(ORG_A, &[Auditor], &[], false))).await,
             "OK"
         );
         assert_eq!(
-            run(
-                "adminOrAuditor",
-                Some(caller(ORG_A, &[OrgAdmin], &[], false))
-            )
-            .await,
+            run("adminOrAuditor", Some(caller(ORG_A, &[OrgAdmin], &[], false))).await,
             "OK"
         );
         assert_eq!(

@@ -59,15 +59,9 @@ impl Message {
             (Unauthenticated, En) => "Authentication required.".into(),
             (Unauthenticated, Fr) => "Authentification requise.".into(),
             (Unauthenticated, De) => "Anmeldung erforderlich.".into(),
-            (InvalidCredentials, En) => {
-                "Invalid credentials, or the account is temporarily locked.".into()
-            }
-            (InvalidCredentials, Fr) => {
-                "Identifiants invalides, ou compte temporairement verrouillé.".into()
-            }
-            (InvalidCredentials, De) => {
-                "Ungültige Anmeldedaten oder Konto vorübergehend gesperrt.".into()
-            }
+            (InvalidCredentials, En) => "Invalid credentials, or the account is temporarily locked.".into(),
+            (InvalidCredentials, Fr) => "Identifiants invalides, ou compte temporairement verrouillé.".into(),
+            (InvalidCredentials, De) => "Ungültige Anmeldedaten oder Konto vorübergehend gesperrt.".into(),
             (InvalidToken, En) => "The token is invalid, used or expired.".into(),
             (InvalidToken, Fr) => "Le jeton est invalide, déjà utilisé ou expiré.".into(),
             (InvalidToken, De) => "Das Token ist ungültig, bereits benutzt oder abgelaufen.".into(),
@@ -120,10 +114,7 @@ mod tests {
             Locale::Fr
         );
         assert_eq!(Locale::from_accept_language(Some("de")), Locale::De);
-        assert_eq!(
-            Locale::from_accept_language(Some("es, de;q=0.4")),
-            Locale::De
-        );
+        assert_eq!(Locale::from_accept_language(Some("es, de;q=0.4")), Locale::De);
         assert_eq!(Locale::from_accept_language(Some("es")), Locale::En);
         assert_eq!(Locale::from_accept_language(None), Locale::En);
     }

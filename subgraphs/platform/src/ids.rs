@@ -19,10 +19,7 @@ pub fn page_size(first: Option<i32>, default: usize, max: usize) -> Result<usize
     match first {
         None => Ok(default.min(max)),
         Some(n) if n < 0 => Err(AppError::bad_input("first", "must not be negative")),
-        Some(n) if n as usize > max => Err(AppError::bad_input(
-            "first",
-            format!("must be at most {max}"),
-        )),
+        Some(n) if n as usize > max => Err(AppError::bad_input("first", format!("must be at most {max}"))),
         Some(n) => Ok(n as usize),
     }
 }

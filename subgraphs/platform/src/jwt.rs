@@ -64,30 +64,11 @@ pub struct JwtVerifier {
 }
 
 impl JwtVerifier {
-    pub fn with_static_keys(
-        issuer: &str,
-        audience: &str,
-        leeway: u64,
-        keys: JwkSet,
-        kv: Kv,
-    ) -> Arc<Self> {
-        Arc::new(Self::new(
-            issuer,
-            audience,
-            leeway,
-            Source::Static,
-            keys,
-            kv,
-        ))
+    pub fn with_static_keys(issuer: &str, audience: &str, leeway: u64, keys: JwkSet, kv: Kv) -> Arc<Self> {
+        Arc::new(Self::new(issuer, audience, leeway, Source::Static, keys, kv))
     }
 
-    pub fn with_remote_jwks(
-        issuer: &str,
-        audience: &str,
-        leeway: u64,
-        url: &str,
-        kv: Kv,
-    ) -> Arc<Self> {
+    pub fn with_remote_jwks(issuer: &str, audience: &str, leeway: u64, url: &str, kv: Kv) -> Arc<Self> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(3))
             .build()
@@ -96,24 +77,10 @@ impl JwtVerifier {
             url: url.to_string(),
             http,
         };
-        Arc::new(Self::new(
-            issuer,
-            audience,
-            leeway,
-            source,
-            JwkSet { keys: vec![] },
-            kv,
-        ))
+        Arc::new(Self::new(issuer, audience, leeway, source, JwkSet { keys: vec![] }, kv))
     }
 
-    fn new(
-        issuer: &str,
-        audience: &str,
-        leeway: u64,
-        source: Source,
-        keys: JwkSet,
-        kv: Kv,
-    ) -> Self {
+    fn new(issuer: &str, audience: &str, leeway: u64, source: Source, keys: JwkSet, kv: Kv) -> Self {
         JwtVerifier {
             issuer: issuer.to_string(),
             audience: audience.to_string(),
@@ -219,7 +186,6 @@ fn key_fits(jwk: &Jwk, alg: Algorithm) -> bool {
     }
     matches!(
         (&jwk.algorithm, alg),
-        (AlgorithmParameters::OctetKeyPair(_), Algorithm::EdDSA)
-            | (AlgorithmParameters::RSA(_), Algorithm::RS256)
+        (AlgorithmParameters::OctetKeyPair(_), Algorithm::EdDSA) | (AlgorithmParameters::RSA(_), Algorithm::RS256)
     )
 }

@@ -57,9 +57,7 @@ impl Kv {
     /// Marks a session revoked until its last access token has expired.
     pub async fn revoke_session(&self, org: Uuid, sid: Uuid, ttl: Duration) -> Result<(), KvError> {
         let mut c = self.conn()?;
-        let _: () = c
-            .set_ex(revoked_key(org, sid), 1, ttl.as_secs().max(1))
-            .await?;
+        let _: () = c.set_ex(revoked_key(org, sid), 1, ttl.as_secs().max(1)).await?;
         Ok(())
     }
 

@@ -35,10 +35,7 @@ impl Extension for EntitiesCapExtension {
             let n = count_representations(&doc, &op.node.selection_set.node, variables, 0);
             if n > self.0 {
                 let mut err = ServerError::new(
-                    format!(
-                        "_entities received {n} representations; the limit is {}",
-                        self.0
-                    ),
+                    format!("_entities received {n} representations; the limit is {}", self.0),
                     None,
                 );
                 let mut ext = async_graphql::ErrorExtensionValues::default();
@@ -51,12 +48,7 @@ impl Extension for EntitiesCapExtension {
     }
 }
 
-fn count_representations(
-    doc: &ExecutableDocument,
-    set: &SelectionSet,
-    variables: &Variables,
-    depth: usize,
-) -> usize {
+fn count_representations(doc: &ExecutableDocument, set: &SelectionSet, variables: &Variables, depth: usize) -> usize {
     // Root-level only (fragments at the root included); a small bound keeps
     // cyclic fragments from looping before validation rejects them.
     if depth > 4 {
@@ -86,9 +78,7 @@ fn count_representations(
             Selection::FragmentSpread(spread) => doc
                 .fragments
                 .get(&spread.node.fragment_name.node)
-                .map(|f| {
-                    count_representations(doc, &f.node.selection_set.node, variables, depth + 1)
-                })
+                .map(|f| count_representations(doc, &f.node.selection_set.node, variables, depth + 1))
                 .unwrap_or(0),
         })
         .sum()

@@ -1,9 +1,7 @@
 //! Prometheus metrics of one service instance (own registry, so several
 //! instances can run in one test process).
 
-use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
-};
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -24,13 +22,8 @@ impl Metrics {
             &["route", "status"],
         )?;
         let graphql_duration = HistogramVec::new(
-            HistogramOpts::new(
-                "graphql_request_duration_seconds",
-                "GraphQL request latency",
-            )
-            .buckets(vec![
-                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-            ]),
+            HistogramOpts::new("graphql_request_duration_seconds", "GraphQL request latency")
+                .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
             &["operation_type"],
         )?;
         let graphql_errors = IntCounterVec::new(

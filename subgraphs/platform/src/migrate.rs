@@ -2,9 +2,7 @@
 //! NOLOGIN owner role; the service logs in as a role that owns nothing and has
 //! no BYPASSRLS, so forced row-level security applies to every query it runs.
 
-use sqlx::{
-    migrate::Migrator, postgres::PgConnectOptions, ConnectOptions, Connection, PgConnection,
-};
+use sqlx::{migrate::Migrator, postgres::PgConnectOptions, ConnectOptions, Connection, PgConnection};
 
 use crate::config::DatabaseSettings;
 
@@ -15,10 +13,7 @@ pub fn owner_role(settings: &DatabaseSettings) -> String {
 
 /// Creates the database (if missing), both roles and the schema, then runs
 /// the subgraph's migrations as the owner role. Idempotent.
-pub async fn provision_and_migrate(
-    settings: &DatabaseSettings,
-    migrator: &Migrator,
-) -> anyhow::Result<()> {
+pub async fn provision_and_migrate(settings: &DatabaseSettings, migrator: &Migrator) -> anyhow::Result<()> {
     let admin = settings.admin_options()?;
     let mut conn = connect_creating_database(&admin).await?;
     let owner = owner_role(settings);

@@ -4,9 +4,7 @@
 
 use std::{sync::Arc, time::Instant};
 
-use async_graphql::{
-    EmptySubscription, Executor, ObjectType, Schema, SchemaBuilder, SubscriptionType,
-};
+use async_graphql::{EmptySubscription, Executor, ObjectType, Schema, SchemaBuilder, SubscriptionType};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::{
     extract::{DefaultBodyLimit, State},
@@ -40,9 +38,8 @@ const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Adds per-request data (DataLoaders, …) to each GraphQL request, so no
 /// cache outlives a request or crosses tenants.
-pub type RequestHook = Arc<
-    dyn Fn(async_graphql::Request, Option<&AuthContext>) -> async_graphql::Request + Send + Sync,
->;
+pub type RequestHook =
+    Arc<dyn Fn(async_graphql::Request, Option<&AuthContext>) -> async_graphql::Request + Send + Sync>;
 
 /// What every subgraph's HTTP app is made of.
 pub struct Service<E> {
@@ -56,11 +53,7 @@ pub struct Service<E> {
 }
 
 /// A schema with the platform's limits, federation and localization applied.
-pub fn schema_builder<Q, M>(
-    query: Q,
-    mutation: M,
-    settings: &Settings,
-) -> SchemaBuilder<Q, M, EmptySubscription>
+pub fn schema_builder<Q, M>(query: Q, mutation: M, settings: &Settings) -> SchemaBuilder<Q, M, EmptySubscription>
 where
     Q: ObjectType + 'static,
     M: ObjectType + 'static,
@@ -98,23 +91,12 @@ pub fn app<E: Executor + Clone>(svc: Service<E>, extra: Router) -> Router {
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
-async fn graphql<E: Executor>(
-    State(svc): State<Arc<Service<E>>>,
-    headers: HeaderMap,
-    req: GraphQLRequest,
-) -> Response {
+async fn graphql<E: Executor>(State(svc): State<Arc<Service<E>>>, headers: HeaderMap, req: GraphQLRequest) -> Response {
     let started = Instant::now();
-    let locale = Locale::from_accept_language(
-        headers
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok()),
-    );
+    let locale = Locale::from_accept_language(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
 
     if let Some(resp) = check_router_secret(&svc.settings, &headers, locale) {
-        svc.metrics
-            .http_requests
-            .with_label_values(&["/graphql", "403"])
-            .inc();
+        svc.metrics.http_requests.with_label_values(&["/graphql", "403"]).inc();
         return resp;
     }
 
@@ -131,22 +113,12 @@ async fn graphql<E: Executor>(
             Ok(auth) => caller = Some(auth),
             Err(e) => {
                 tracing::info!(reason = %e, "access token refused");
-                svc.metrics
-                    .http_requests
-                    .with_label_values(&["/graphql", "401"])
-                    .inc();
-                return error_response(
-                    StatusCode::UNAUTHORIZED,
-                    &AppError::Unauthenticated,
-                    locale,
-                );
+                svc.metrics.http_requests.with_label_values(&["/graphql", "401"]).inc();
+                return error_response(StatusCode::UNAUTHORIZED, &AppError::Unauthenticated, locale);
             }
         },
         Err(()) => {
-            svc.metrics
-                .http_requests
-                .with_label_values(&["/graphql", "401"])
-                .inc();
+            svc.metrics.http_requests.with_label_values(&["/graphql", "401"]).inc();
             return error_response(StatusCode::UNAUTHORIZED, &AppError::Unauthenticated, locale);
         }
     }
@@ -167,10 +139,7 @@ async fn graphql<E: Executor>(
         .graphql_duration
         .with_label_values(&["any"])
         .observe(started.elapsed().as_secs_f64());
-    svc.metrics
-        .http_requests
-        .with_label_values(&["/graphql", "200"])
-        .inc();
+    svc.metrics.http_requests.with_label_values(&["/graphql", "200"]).inc();
     GraphQLResponse::from(response).into_response()
 }
 
@@ -181,20 +150,14 @@ fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ()> {
     };
     let value = value.to_str().map_err(|_| ())?;
     match value.split_once(' ') {
-        Some((scheme, token))
-            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
-        {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
             Ok(Some(token.trim()))
         }
         _ => Err(()),
     }
 }
 
-fn check_router_secret(
-    settings: &Settings,
-    headers: &HeaderMap,
-    locale: Locale,
-) -> Option<Response> {
+fn check_router_secret(settings: &Settings, headers: &HeaderMap, locale: Locale) -> Option<Response> {
     if !settings.auth.require_router_secret {
         return None;
     }
@@ -207,11 +170,7 @@ fn check_router_secret(
         return None;
     }
     tracing::warn!("call to /graphql without the router secret refused");
-    Some(error_response(
-        StatusCode::FORBIDDEN,
-        &AppError::Forbidden,
-        locale,
-    ))
+    Some(error_response(StatusCode::FORBIDDEN, &AppError::Forbidden, locale))
 }
 
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -225,8 +184,7 @@ pub fn error_response(status: StatusCode, err: &AppError, locale: Locale) -> Res
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.into_json().unwrap_or_default()))
         .collect();
-    let body =
-        json!({ "data": null, "errors": [{ "message": message, "extensions": extensions }] });
+    let body = json!({ "data": null, "errors": [{ "message": message, "extensions": extensions }] });
     (status, Json(body)).into_response()
 }
 
@@ -238,10 +196,7 @@ async fn health<E>(State(svc): State<Arc<Service<E>>>) -> Response {
 /// being down is reported but does not make the service unready: the
 /// platform keeps serving with fallbacks.
 async fn ready<E>(State(svc): State<Arc<Service<E>>>) -> Response {
-    let db = match sqlx::query_scalar::<_, i32>("select 1")
-        .fetch_one(&svc.pool)
-        .await
-    {
+    let db = match sqlx::query_scalar::<_, i32>("select 1").fetch_one(&svc.pool).await {
         Ok(_) => "ok".to_string(),
         Err(e) => format!("error: {e}"),
     };

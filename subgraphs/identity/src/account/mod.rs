@@ -19,12 +19,7 @@ pub struct AccountMutation;
 impl AccountMutation {
     /// Changes the caller's password; the current one is required.
     #[graphql(guard = "UserOnly")]
-    async fn change_password(
-        &self,
-        ctx: &Context<'_>,
-        current_password: String,
-        new_password: String,
-    ) -> Result<bool> {
+    async fn change_password(&self, ctx: &Context<'_>, current_password: String, new_password: String) -> Result<bool> {
         let st = state(ctx)?;
         let caller = auth(ctx)?;
         let user_id = caller.user_id().ok_or(AppError::Forbidden)?;
@@ -35,9 +30,7 @@ impl AccountMutation {
             .map_err(AppError::from)?
             .ok_or(AppError::NotFound("user"))?;
         if !password::verify(&current_password, Some(&creds.password_hash)).await {
-            return Err(
-                AppError::bad_input("currentPassword", "is not your current password").into(),
-            );
+            return Err(AppError::bad_input("currentPassword", "is not your current password").into());
         }
         let hash = password::hash(&new_password).await?;
         user::db::set_password(&mut tx, user_id, &hash)
@@ -58,12 +51,7 @@ impl AccountMutation {
 
     /// Sends a reset link if the email belongs to a member of the organization.
     /// Always answers `true`, so it cannot be used to probe accounts.
-    async fn request_password_reset(
-        &self,
-        ctx: &Context<'_>,
-        organization: String,
-        email: String,
-    ) -> Result<bool> {
+    async fn request_password_reset(&self, ctx: &Context<'_>, organization: String, email: String) -> Result<bool> {
         let st = state(ctx)?;
         let email = email.trim().to_lowercase();
         let mut conn = st.pool.acquire().await.map_err(AppError::from)?;
@@ -121,12 +109,7 @@ impl AccountMutation {
     }
 
     /// Sets a new password with a reset token; ends the user's sessions in that organization.
-    async fn reset_password(
-        &self,
-        ctx: &Context<'_>,
-        token: String,
-        new_password: String,
-    ) -> Result<bool> {
+    async fn reset_password(&self, ctx: &Context<'_>, token: String, new_password: String) -> Result<bool> {
         let st = state(ctx)?;
         let token = OpaqueToken::parse(token.trim())?;
         password::validate("newPassword", &new_password)?;

@@ -22,11 +22,7 @@ pub struct MemberRow {
 }
 
 /// One page of the current organization's members (`limit` rows, oldest first).
-pub async fn page(
-    conn: &mut PgConnection,
-    after: Option<&MemberCursor>,
-    limit: i64,
-) -> sqlx::Result<Vec<MemberRow>> {
+pub async fn page(conn: &mut PgConnection, after: Option<&MemberCursor>, limit: i64) -> sqlx::Result<Vec<MemberRow>> {
     sqlx::query_as(&format!(
         "select m.id as membership_id, m.roles, m.created_at as joined_at, {USER_COLUMNS}
            from memberships m join users u on u.id = m.user_id
@@ -53,10 +49,7 @@ pub async fn member(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<Option<
     .await
 }
 
-pub async fn roles_of(
-    conn: &mut PgConnection,
-    users: &[Uuid],
-) -> sqlx::Result<Vec<(Uuid, Vec<String>)>> {
+pub async fn roles_of(conn: &mut PgConnection, users: &[Uuid]) -> sqlx::Result<Vec<(Uuid, Vec<String>)>> {
     sqlx::query_as("select user_id, roles from memberships where organization_id = current_org() and user_id = any($1)")
         .bind(users)
         .fetch_all(conn)
@@ -64,22 +57,16 @@ pub async fn roles_of(
 }
 
 /// Roles of one user in the current organization, locked for update.
-pub async fn roles_for_update(
-    conn: &mut PgConnection,
-    user: Uuid,
-) -> sqlx::Result<Option<Vec<String>>> {
-    sqlx::query_scalar("select roles from memberships where organization_id = current_org() and user_id = $1 for update")
-        .bind(user)
-        .fetch_optional(conn)
-        .await
+pub async fn roles_for_update(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<Option<Vec<String>>> {
+    sqlx::query_scalar(
+        "select roles from memberships where organization_id = current_org() and user_id = $1 for update",
+    )
+    .bind(user)
+    .fetch_optional(conn)
+    .await
 }
 
-pub async fn insert(
-    conn: &mut PgConnection,
-    org: Uuid,
-    user: Uuid,
-    roles: &[String],
-) -> sqlx::Result<Uuid> {
+pub async fn insert(conn: &mut PgConnection, org: Uuid, user: Uuid, roles: &[String]) -> sqlx::Result<Uuid> {
     sqlx::query_scalar("insert into memberships (organization_id, user_id, roles) values ($1, $2, $3) returning id")
         .bind(org)
         .bind(user)
@@ -89,11 +76,13 @@ pub async fn insert(
 }
 
 pub async fn set_roles(conn: &mut PgConnection, user: Uuid, roles: &[String]) -> sqlx::Result<()> {
-    sqlx::query("update memberships set roles = $2, updated_at = now() where organization_id = current_org() and user_id = $1")
-        .bind(user)
-        .bind(roles)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "update memberships set roles = $2, updated_at = now() where organization_id = current_org() and user_id = $1",
+    )
+    .bind(user)
+    .bind(roles)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -152,10 +141,7 @@ pub async fn insert_invitation(
 }
 
 /// Claims a pending, unexpired invitation (once).
-pub async fn accept_invitation(
-    conn: &mut PgConnection,
-    token_hash: &[u8],
-) -> sqlx::Result<Option<InvitationRow>> {
+pub async fn accept_invitation(conn: &mut PgConnection, token_hash: &[u8]) -> sqlx::Result<Option<InvitationRow>> {
     sqlx::query_as(
         "update invitations set accepted_at = now(), updated_at = now()
           where token_hash = $1 and accepted_at is null and expires_at > now()
@@ -176,12 +162,7 @@ pub async fn is_member_email(conn: &mut PgConnection, email: &str) -> sqlx::Resu
     .await
 }
 
-pub async fn outbox(
-    conn: &mut PgConnection,
-    org: Uuid,
-    topic: &str,
-    payload: serde_json::Value,
-) -> sqlx::Result<()> {
+pub async fn outbox(conn: &mut PgConnection, org: Uuid, topic: &str, payload: serde_json::Value) -> sqlx::Result<()> {
     sqlx::query("insert into outbox (organization_id, topic, payload) values ($1, $2, $3)")
         .bind(org)
         .bind(topic)

@@ -43,10 +43,7 @@ pub fn normalize_email(email: &str) -> AppResult<String> {
     let e = email.trim().to_lowercase();
     let valid = e.len() <= 254
         && e.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
         })
         && !e.chars().any(char::is_whitespace);
     if valid {
@@ -64,10 +61,7 @@ fn check_grantable(roles: &[Role], org_verticals: &[platform::Vertical]) -> AppR
     }
     for r in roles {
         if *r == Role::PlatformAdmin {
-            return Err(AppError::bad_input(
-                "roles",
-                "PLATFORM_ADMIN cannot be granted here",
-            ));
+            return Err(AppError::bad_input("roles", "PLATFORM_ADMIN cannot be granted here"));
         }
         if let Some(v) = r.vertical() {
             if !org_verticals.contains(&v) {
@@ -217,10 +211,7 @@ impl MemberMutation {
         let email = normalize_email(&input.email)?;
         check_grantable(&input.roles, &caller.verticals)?;
         let mut tx = TenantTx::begin(&st.pool, caller).await?;
-        if db::is_member_email(&mut tx, &email)
-            .await
-            .map_err(AppError::from)?
-        {
+        if db::is_member_email(&mut tx, &email).await.map_err(AppError::from)? {
             return Err(AppError::Conflict("this person is already a member".into()).into());
         }
         let org = crate::organization::db::by_ids(&mut tx, &[caller.organization_id])
@@ -237,11 +228,7 @@ impl MemberMutation {
 
     /// Accepts an invitation: creates the account (or links an existing one,
     /// whose password proves ownership) and signs in.
-    async fn accept_invite(
-        &self,
-        ctx: &Context<'_>,
-        input: AcceptInviteInput,
-    ) -> Result<AuthPayload> {
+    async fn accept_invite(&self, ctx: &Context<'_>, input: AcceptInviteInput) -> Result<AuthPayload> {
         let st = state(ctx)?;
         let token = OpaqueToken::parse(input.token.trim())?;
         let scope = Scope {
@@ -260,34 +247,19 @@ impl MemberMutation {
         .await
         .map_err(AppError::from)?;
         let email = pending_email.ok_or(AppError::InvalidToken)?;
-        let existing = user::db::by_email(&mut tx, &email)
-            .await
-            .map_err(AppError::from)?;
+        let existing = user::db::by_email(&mut tx, &email).await.map_err(AppError::from)?;
         let user_id = match existing {
             Some(u) => {
-                let creds = user::db::credentials(&mut tx, u.id)
-                    .await
-                    .map_err(AppError::from)?;
-                if !password::verify(
-                    &input.password,
-                    creds.as_ref().map(|c| c.password_hash.as_str()),
-                )
-                .await
-                {
+                let creds = user::db::credentials(&mut tx, u.id).await.map_err(AppError::from)?;
+                if !password::verify(&input.password, creds.as_ref().map(|c| c.password_hash.as_str())).await {
                     return Err(AppError::InvalidCredentials.into());
                 }
                 u.id
             }
             None => {
-                let name = input
-                    .display_name
-                    .as_deref()
-                    .map(str::trim)
-                    .unwrap_or_default();
+                let name = input.display_name.as_deref().map(str::trim).unwrap_or_default();
                 if name.is_empty() || name.chars().count() > 200 {
-                    return Err(
-                        AppError::bad_input("displayName", "must be 1 to 200 characters").into(),
-                    );
+                    return Err(AppError::bad_input("displayName", "must be 1 to 200 characters").into());
                 }
                 password::validate("password", &input.password)?;
                 let hash = password::hash(&input.password).await?;
@@ -320,8 +292,7 @@ impl MemberMutation {
             .into_iter()
             .next()
             .ok_or(AppError::InvalidToken)?;
-        let payload =
-            session::start_session(&mut tx, st, &org, user_id, vec!["pwd".into()], ctx).await?;
+        let payload = session::start_session(&mut tx, st, &org, user_id, vec!["pwd".into()], ctx).await?;
         tx.commit().await?;
         Ok(payload)
     }
@@ -329,12 +300,7 @@ impl MemberMutation {
     /// Replaces a member's roles (org admins). Their sessions end, so the
     /// change applies to their very next request.
     #[graphql(guard = "HasRole::any([Role::OrgAdmin])")]
-    async fn update_member_roles(
-        &self,
-        ctx: &Context<'_>,
-        user_id: ID,
-        roles: Vec<Role>,
-    ) -> Result<Member> {
+    async fn update_member_roles(&self, ctx: &Context<'_>, user_id: ID, roles: Vec<Role>) -> Result<Member> {
         let st = state(ctx)?;
         let caller = auth(ctx)?;
         let target = parse_id("userId", &user_id)?;
@@ -347,14 +313,9 @@ impl MemberMutation {
         let was_admin = current.iter().any(|r| r == Role::OrgAdmin.as_str());
         if was_admin
             && !roles.contains(&Role::OrgAdmin)
-            && db::other_admins(&mut tx, target)
-                .await
-                .map_err(AppError::from)?
-                == 0
+            && db::other_admins(&mut tx, target).await.map_err(AppError::from)? == 0
         {
-            return Err(
-                AppError::Conflict("an organization keeps at least one ORG_ADMIN".into()).into(),
-            );
+            return Err(AppError::Conflict("an organization keeps at least one ORG_ADMIN".into()).into());
         }
         let new_roles = roles_to_db(&roles);
         db::set_roles(&mut tx, target, &new_roles)
@@ -396,23 +357,11 @@ impl MemberMutation {
             .map_err(AppError::from)?
             .ok_or(AppError::NotFound("member"))?;
         if current.iter().any(|r| r == Role::OrgAdmin.as_str())
-            && db::other_admins(&mut tx, target)
-                .await
-                .map_err(AppError::from)?
-                == 0
+            && db::other_admins(&mut tx, target).await.map_err(AppError::from)? == 0
         {
-            return Err(
-                AppError::Conflict("an organization keeps at least one ORG_ADMIN".into()).into(),
-            );
+            return Err(AppError::Conflict("an organization keeps at least one ORG_ADMIN".into()).into());
         }
-        end_sessions(
-            &mut tx,
-            st,
-            caller.organization_id,
-            target,
-            "member_removed",
-        )
-        .await?;
+        end_sessions(&mut tx, st, caller.organization_id, target, "member_removed").await?;
         db::delete(&mut tx, target).await.map_err(AppError::from)?;
         let actor = Actor::from_auth(caller, ctx.data_opt::<RequestMeta>());
         audit::record(
@@ -431,13 +380,7 @@ impl MemberMutation {
 
 /// Revokes a member's sessions in the database and on the revocation list.
 /// Redis is written before commit: if it is down the change is refused whole.
-async fn end_sessions(
-    tx: &mut TenantTx,
-    st: &State,
-    org: uuid::Uuid,
-    user: uuid::Uuid,
-    reason: &str,
-) -> AppResult<()> {
+async fn end_sessions(tx: &mut TenantTx, st: &State, org: uuid::Uuid, user: uuid::Uuid, reason: &str) -> AppResult<()> {
     let sids = session::db::revoke_all_of_user(tx, user, reason).await?;
     session::revoke_in_kv(st, org, &sids).await
 }

@@ -51,11 +51,7 @@ fn now() -> u64 {
 }
 
 /// Checks a sign-in code and burns its time step.
-pub async fn check_and_consume(
-    conn: &mut PgConnection,
-    creds: &user::db::Credentials,
-    code: &str,
-) -> AppResult<bool> {
+pub async fn check_and_consume(conn: &mut PgConnection, creds: &user::db::Credentials, code: &str) -> AppResult<bool> {
     let Some(secret) = creds.totp_secret.as_deref() else {
         return Ok(false);
     };
@@ -94,9 +90,7 @@ impl MfaMutation {
         let mut tx = TenantTx::begin(&st.pool, caller).await?;
         let creds = caller_credentials(&mut tx, user_id).await?;
         if creds.totp_enabled {
-            return Err(
-                AppError::Conflict("MFA is already enabled; disable it first".into()).into(),
-            );
+            return Err(AppError::Conflict("MFA is already enabled; disable it first".into()).into());
         }
         let secret = Secret::generate_secret().to_encoded().to_string();
         let email = user::db::by_ids(&mut tx, &[user_id])
@@ -185,13 +179,8 @@ mod tests {
         let t = totp(&secret, "a@b.c").unwrap();
         let now = 1_700_000_000u64;
         let code = t.generate(now);
-        assert_eq!(
-            matching_step(&secret, &code, now).unwrap(),
-            Some((now / STEP) as i64)
-        );
+        assert_eq!(matching_step(&secret, &code, now).unwrap(), Some((now / STEP) as i64));
         assert!(matching_step(&secret, &code, now + STEP).unwrap().is_some());
-        assert!(matching_step(&secret, &code, now + 3 * STEP)
-            .unwrap()
-            .is_none());
+        assert!(matching_step(&secret, &code, now + 3 * STEP).unwrap().is_none());
     }
 }

@@ -6,21 +6,17 @@ use super::model::Organization;
 const COLUMNS: &str = "id, slug, name, verticals, created_at";
 
 pub async fn by_slug(conn: &mut PgConnection, slug: &str) -> sqlx::Result<Option<Organization>> {
-    sqlx::query_as(&format!(
-        "select {COLUMNS} from organizations where slug = $1"
-    ))
-    .bind(slug)
-    .fetch_optional(conn)
-    .await
+    sqlx::query_as(&format!("select {COLUMNS} from organizations where slug = $1"))
+        .bind(slug)
+        .fetch_optional(conn)
+        .await
 }
 
 pub async fn by_ids(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<Organization>> {
-    sqlx::query_as(&format!(
-        "select {COLUMNS} from organizations where id = any($1)"
-    ))
-    .bind(ids)
-    .fetch_all(conn)
-    .await
+    sqlx::query_as(&format!("select {COLUMNS} from organizations where id = any($1)"))
+        .bind(ids)
+        .fetch_all(conn)
+        .await
 }
 
 pub async fn insert(

@@ -27,10 +27,7 @@ impl OrganizationQuery {
     #[graphql(guard = "Authenticated")]
     async fn organization(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Organization>> {
         let id = parse_id("id", &id)?;
-        Ok(ctx
-            .data::<DataLoader<OrganizationLoader>>()?
-            .load_one(id)
-            .await?)
+        Ok(ctx.data::<DataLoader<OrganizationLoader>>()?.load_one(id).await?)
     }
 
     /// The organization the caller's token is scoped to.
@@ -45,19 +42,12 @@ impl OrganizationQuery {
 
     // async-graphql ignores guards on entity resolvers: check here.
     #[graphql(entity)]
-    async fn find_organization_by_id(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-    ) -> Result<Option<Organization>> {
+    async fn find_organization_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Organization>> {
         auth(ctx)?;
         let Some(id) = parse_key(&id) else {
             return Ok(None);
         };
-        Ok(ctx
-            .data::<DataLoader<OrganizationLoader>>()?
-            .load_one(id)
-            .await?)
+        Ok(ctx.data::<DataLoader<OrganizationLoader>>()?.load_one(id).await?)
     }
 }
 
@@ -79,31 +69,19 @@ pub struct OrganizationMutation;
 impl OrganizationMutation {
     /// Creates an organization and invites its first administrator (platform admins only).
     #[graphql(guard = "HasRole::any([Role::PlatformAdmin])")]
-    async fn create_organization(
-        &self,
-        ctx: &Context<'_>,
-        input: CreateOrganizationInput,
-    ) -> Result<Organization> {
+    async fn create_organization(&self, ctx: &Context<'_>, input: CreateOrganizationInput) -> Result<Organization> {
         let caller = auth(ctx)?;
         let st = state(ctx)?;
         let slug = input.slug.trim().to_string();
         if !valid_slug(&slug) {
-            return Err(AppError::bad_input(
-                "slug",
-                "use 2 to 63 lowercase letters, digits or dashes",
-            )
-            .into());
+            return Err(AppError::bad_input("slug", "use 2 to 63 lowercase letters, digits or dashes").into());
         }
         let name = input.name.trim().to_string();
         if name.is_empty() || name.chars().count() > 200 {
             return Err(AppError::bad_input("name", "must be 1 to 200 characters").into());
         }
         let email = member::normalize_email(&input.admin_email)?;
-        let mut verticals: Vec<String> = input
-            .verticals
-            .iter()
-            .map(|v| v.as_str().to_string())
-            .collect();
+        let mut verticals: Vec<String> = input.verticals.iter().map(|v| v.as_str().to_string()).collect();
         verticals.sort();
         verticals.dedup();
 

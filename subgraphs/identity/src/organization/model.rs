@@ -26,10 +26,7 @@ pub struct Organization {
 
 impl Organization {
     pub fn vertical_list(&self) -> Vec<Vertical> {
-        self.verticals
-            .iter()
-            .filter_map(|v| v.parse().ok())
-            .collect()
+        self.verticals.iter().filter_map(|v| v.parse().ok()).collect()
     }
 }
 

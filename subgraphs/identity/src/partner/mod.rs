@@ -85,11 +85,7 @@ impl PartnerMutation {
             return Err(AppError::bad_input("scopes", "give at least one scope").into());
         }
         if let Some(bad) = scopes.iter().find(|s| !valid_scope(s)) {
-            return Err(AppError::bad_input(
-                "scopes",
-                format!("`{bad}` is not a scope like `medical:read`"),
-            )
-            .into());
+            return Err(AppError::bad_input("scopes", format!("`{bad}` is not a scope like `medical:read`")).into());
         }
         let mut scopes = scopes;
         scopes.sort();
@@ -113,7 +109,9 @@ impl PartnerMutation {
         .bind(caller.user_id())
         .fetch_one(&mut *tx)
         .await
-        .on_constraint(&[("partner_clients_org_name_key", || AppError::Conflict("a partner client with this name exists".into()))])?;
+        .on_constraint(&[("partner_clients_org_name_key", || {
+            AppError::Conflict("a partner client with this name exists".into())
+        })])?;
         audit::record(
             &mut tx,
             &Actor::from_auth(caller, ctx.data_opt::<RequestMeta>()),
@@ -132,8 +130,5 @@ impl PartnerMutation {
 }
 
 pub fn hex_sha256(s: &str) -> String {
-    tokens::hash_secret(s)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    tokens::hash_secret(s).iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -35,10 +35,7 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     )
         .into_response();
     let h = resp.headers_mut();
-    h.insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
+    h.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
     if status == StatusCode::UNAUTHORIZED {
         h.insert(
             header::WWW_AUTHENTICATE,
@@ -63,11 +60,7 @@ fn credentials(headers: &HeaderMap, form: &TokenRequest) -> Option<(String, Stri
     Some((form.client_id.clone()?, form.client_secret.clone()?))
 }
 
-pub async fn token(
-    AxumState(st): AxumState<Arc<State>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn token(AxumState(st): AxumState<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -80,11 +73,7 @@ pub async fn token(
         );
     }
     let Ok(form) = serde_urlencoded::from_bytes::<TokenRequest>(&body) else {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "malformed form body",
-        );
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "malformed form body");
     };
     match form.grant_type.as_deref() {
         Some("client_credentials") => {}
@@ -95,13 +84,7 @@ pub async fn token(
                 "only client_credentials is supported",
             )
         }
-        None => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "grant_type is required",
-            )
-        }
+        None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is required"),
     }
     let Some((client_id, secret)) = credentials(&headers, &form) else {
         return oauth_error(
@@ -124,11 +107,7 @@ pub async fn token(
         ),
         Err(IssueError::Internal(e)) => {
             tracing::error!(error = %platform::error::error_chain(e.as_ref()), "token endpoint failed");
-            oauth_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "internal error",
-            )
+            oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error")
         }
     }
 }
@@ -153,12 +132,7 @@ struct ClientRow {
     revoked_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-async fn issue(
-    st: &State,
-    client_id: &str,
-    secret: &str,
-    scope: Option<&str>,
-) -> Result<Response, IssueError> {
+async fn issue(st: &State, client_id: &str, secret: &str, scope: Option<&str>) -> Result<Response, IssueError> {
     let org_id = org_of_client_id(client_id).ok_or(IssueError::InvalidClient)?;
     let mut tx = TenantTx::begin_scoped(
         &st.pool,
@@ -170,27 +144,21 @@ async fn issue(
     )
     .await
     .map_err(|e| IssueError::Internal(Box::new(e)))?;
-    let row: Option<ClientRow> = sqlx::query_as(
-        "select id, secret_hash, scopes, revoked_at from partner_clients where client_id = $1",
-    )
-    .bind(client_id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let row: Option<ClientRow> =
+        sqlx::query_as("select id, secret_hash, scopes, revoked_at from partner_clients where client_id = $1")
+            .bind(client_id)
+            .fetch_optional(&mut *tx)
+            .await?;
     let given = hex_sha256(secret);
     // Compare hashes in constant time; an unknown client compares against nothing.
     let row = row.filter(|r| {
-        r.revoked_at.is_none()
-            && platform::server::constant_time_eq(r.secret_hash.as_bytes(), given.as_bytes())
+        r.revoked_at.is_none() && platform::server::constant_time_eq(r.secret_hash.as_bytes(), given.as_bytes())
     });
     let row = row.ok_or(IssueError::InvalidClient)?;
     let scopes = match scope.map(str::trim).filter(|s| !s.is_empty()) {
         None => row.scopes.clone(),
         Some(req) => {
-            let wanted: Vec<String> = req
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect();
+            let wanted: Vec<String> = req.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect();
             if !wanted.iter().all(|w| row.scopes.contains(w)) {
                 return Err(IssueError::InvalidScope);
             }
@@ -202,9 +170,7 @@ async fn issue(
         .into_iter()
         .next()
         .ok_or(IssueError::InvalidClient)?;
-    tx.commit()
-        .await
-        .map_err(|e| IssueError::Internal(Box::new(e)))?;
+    tx.commit().await.map_err(|e| IssueError::Internal(Box::new(e)))?;
     let (token, expires_at) = st
         .issuer
         .issue(Grant {
@@ -226,9 +192,7 @@ async fn issue(
         "scope": scopes.join(" "),
     }))
     .into_response();
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
     Ok(resp)
 }

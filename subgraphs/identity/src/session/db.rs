@@ -31,12 +31,10 @@ pub async fn create(
 }
 
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<SessionRow>> {
-    sqlx::query_as(
-        "select id, user_id, amr, expires_at, revoked_at from sessions where id = $1 for update",
-    )
-    .bind(id)
-    .fetch_optional(conn)
-    .await
+    sqlx::query_as("select id, user_id, amr, expires_at, revoked_at from sessions where id = $1 for update")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
 }
 
 pub async fn insert_refresh(
@@ -46,13 +44,15 @@ pub async fn insert_refresh(
     hash: &[u8],
     expires_at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query("insert into refresh_tokens (organization_id, session_id, token_hash, expires_at) values ($1, $2, $3, $4)")
-        .bind(org)
-        .bind(session)
-        .bind(hash)
-        .bind(expires_at)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "insert into refresh_tokens (organization_id, session_id, token_hash, expires_at) values ($1, $2, $3, $4)",
+    )
+    .bind(org)
+    .bind(session)
+    .bind(hash)
+    .bind(expires_at)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -99,11 +99,7 @@ pub async fn revoke(conn: &mut PgConnection, id: Uuid, reason: &str) -> sqlx::Re
 }
 
 /// Revokes every live session of a user in the current organization; returns their ids.
-pub async fn revoke_all_of_user(
-    conn: &mut PgConnection,
-    user: Uuid,
-    reason: &str,
-) -> sqlx::Result<Vec<Uuid>> {
+pub async fn revoke_all_of_user(conn: &mut PgConnection, user: Uuid, reason: &str) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar(
         "update sessions set revoked_at = now(), revoked_reason = $2, updated_at = now()
           where organization_id = current_org() and user_id = $1 and revoked_at is null and expires_at > now()

@@ -146,10 +146,7 @@ impl SessionMutation {
             roles: vec![],
         };
         let mut tx = TenantTx::begin_scoped(&st.pool, &scope).await?;
-        let session_id = match db::use_refresh(&mut tx, &token.hash())
-            .await
-            .map_err(AppError::from)?
-        {
+        let session_id = match db::use_refresh(&mut tx, &token.hash()).await.map_err(AppError::from)? {
             RefreshUse::Fresh(s) => s,
             RefreshUse::Reused(s) => {
                 tracing::warn!(session = %s, "refresh token reuse: revoking the session");
@@ -221,9 +218,7 @@ impl SessionMutation {
         // and the caller is told, rather than believing the tokens are dead.
         revoke_in_kv(st, caller.organization_id, &[sid]).await?;
         let mut tx = TenantTx::begin(&st.pool, caller).await?;
-        db::revoke(&mut tx, sid, "logout")
-            .await
-            .map_err(AppError::from)?;
+        db::revoke(&mut tx, sid, "logout").await.map_err(AppError::from)?;
         audit::record(
             &mut tx,
             &Actor::from_auth(caller, ctx.data_opt()),
@@ -239,11 +234,7 @@ impl SessionMutation {
 
     /// New tokens for another organization the user belongs to.
     #[graphql(guard = "UserOnly")]
-    async fn switch_organization(
-        &self,
-        ctx: &Context<'_>,
-        organization_id: ID,
-    ) -> Result<AuthPayload> {
+    async fn switch_organization(&self, ctx: &Context<'_>, organization_id: ID) -> Result<AuthPayload> {
         let st = state(ctx)?;
         let caller = auth(ctx)?;
         let user_id = caller.user_id().ok_or(AppError::Forbidden)?;
@@ -313,16 +304,7 @@ pub async fn start_session(
         serde_json::json!({ "amr": amr }),
     )
     .await?;
-    issue(
-        tx,
-        st,
-        org.clone(),
-        user,
-        member::roles_from_db(&roles),
-        session,
-        amr,
-    )
-    .await
+    issue(tx, st, org.clone(), user, member::roles_from_db(&roles), session, amr).await
 }
 
 async fn issue(
@@ -359,9 +341,7 @@ async fn issue(
 /// Puts sessions on the revocation list until their last access token expires.
 /// Without Redis configured (development) only the database revocation applies.
 pub async fn revoke_in_kv(st: &State, org: Uuid, sessions: &[Uuid]) -> AppResult<()> {
-    let ttl = StdDuration::from_secs(
-        st.settings.auth.access_token_ttl_secs + st.settings.auth.leeway_secs,
-    );
+    let ttl = StdDuration::from_secs(st.settings.auth.access_token_ttl_secs + st.settings.auth.leeway_secs);
     for sid in sessions {
         match st.kv.revoke_session(org, *sid, ttl).await {
             Ok(()) => {}

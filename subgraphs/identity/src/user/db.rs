@@ -4,8 +4,7 @@ use uuid::Uuid;
 
 use super::model::User;
 
-pub const COLUMNS: &str =
-    "u.id, u.email, u.display_name, u.locale, u.status, u.totp_enabled, u.created_at";
+pub const COLUMNS: &str = "u.id, u.email, u.display_name, u.locale, u.status, u.totp_enabled, u.created_at";
 
 /// What sign-in needs to know about an account.
 #[derive(Debug, sqlx::FromRow)]
@@ -20,12 +19,10 @@ pub struct Credentials {
 }
 
 pub async fn by_ids(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<User>> {
-    sqlx::query_as(&format!(
-        "select {COLUMNS} from users u where u.id = any($1)"
-    ))
-    .bind(ids)
-    .fetch_all(conn)
-    .await
+    sqlx::query_as(&format!("select {COLUMNS} from users u where u.id = any($1)"))
+        .bind(ids)
+        .fetch_all(conn)
+        .await
 }
 
 pub async fn by_email(conn: &mut PgConnection, email: &str) -> sqlx::Result<Option<User>> {
@@ -36,10 +33,7 @@ pub async fn by_email(conn: &mut PgConnection, email: &str) -> sqlx::Result<Opti
 }
 
 /// The member of the current organization with this email, with credentials.
-pub async fn member_credentials(
-    conn: &mut PgConnection,
-    email: &str,
-) -> sqlx::Result<Option<Credentials>> {
+pub async fn member_credentials(conn: &mut PgConnection, email: &str) -> sqlx::Result<Option<Credentials>> {
     sqlx::query_as(
         "select u.id, u.password_hash, u.status, u.totp_secret, u.totp_enabled, u.totp_last_step, u.locked_until
            from users u join memberships m on m.user_id = u.id
@@ -106,21 +100,15 @@ pub async fn insert(
     display_name: &str,
     password_hash: &str,
 ) -> sqlx::Result<Uuid> {
-    sqlx::query_scalar(
-        "insert into users (email, display_name, password_hash) values ($1, $2, $3) returning id",
-    )
-    .bind(email)
-    .bind(display_name)
-    .bind(password_hash)
-    .fetch_one(conn)
-    .await
+    sqlx::query_scalar("insert into users (email, display_name, password_hash) values ($1, $2, $3) returning id")
+        .bind(email)
+        .bind(display_name)
+        .bind(password_hash)
+        .fetch_one(conn)
+        .await
 }
 
-pub async fn set_password(
-    conn: &mut PgConnection,
-    id: Uuid,
-    password_hash: &str,
-) -> sqlx::Result<()> {
+pub async fn set_password(conn: &mut PgConnection, id: Uuid, password_hash: &str) -> sqlx::Result<()> {
     sqlx::query(
         "update users set password_hash = $2, updated_at = now(),
                 failed_login_count = 0, failed_login_window_start = null, locked_until = null
@@ -133,18 +121,15 @@ pub async fn set_password(
     Ok(())
 }
 
-pub async fn set_totp(
-    conn: &mut PgConnection,
-    id: Uuid,
-    secret: Option<&str>,
-    enabled: bool,
-) -> sqlx::Result<()> {
-    sqlx::query("update users set totp_secret = $2, totp_enabled = $3, totp_last_step = null, updated_at = now() where id = $1")
-        .bind(id)
-        .bind(secret)
-        .bind(enabled)
-        .execute(conn)
-        .await?;
+pub async fn set_totp(conn: &mut PgConnection, id: Uuid, secret: Option<&str>, enabled: bool) -> sqlx::Result<()> {
+    sqlx::query(
+        "update users set totp_secret = $2, totp_enabled = $3, totp_last_step = null, updated_at = now() where id = $1",
+    )
+    .bind(id)
+    .bind(secret)
+    .bind(enabled)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

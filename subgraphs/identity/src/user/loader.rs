@@ -41,9 +41,7 @@ impl Loader<Uuid> for RolesLoader {
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<Role>>, Self::Error> {
         let mut tx = TenantTx::begin_scoped(&self.pool, &self.scope).await?;
-        let rows = member::db::roles_of(&mut tx, keys)
-            .await
-            .map_err(AppError::from)?;
+        let rows = member::db::roles_of(&mut tx, keys).await.map_err(AppError::from)?;
         tx.commit().await?;
         Ok(rows
             .into_iter()

@@ -62,15 +62,11 @@ impl TestApp {
                 .await
                 .expect("migrate");
         }
-        let keys = KeyRing::from_pems(&[identity::keys::generate_ed25519_pem().expect("key")])
-            .expect("keys");
-        let (router, state) =
-            identity::build_with_keys(settings.clone(), IdentitySettings::default(), keys)
-                .await
-                .expect("build");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let keys = KeyRing::from_pems(&[identity::keys::generate_ed25519_pem().expect("key")]).expect("keys");
+        let (router, state) = identity::build_with_keys(settings.clone(), IdentitySettings::default(), keys)
             .await
-            .expect("bind");
+            .expect("build");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         tokio::spawn(async move { axum::serve(listener, router).await });
         let admin = PgPoolOptions::new()
@@ -114,13 +110,15 @@ impl TestApp {
     }
 
     pub async fn org(&self, slug: &str, verticals: &[&str]) -> Uuid {
-        sqlx::query_scalar("insert into identity.organizations (slug, name, verticals) values ($1, $2, $3) returning id")
-            .bind(slug)
-            .bind(format!("Org {slug}"))
-            .bind(verticals.iter().map(|v| v.to_string()).collect::<Vec<_>>())
-            .fetch_one(&self.admin)
-            .await
-            .expect("org")
+        sqlx::query_scalar(
+            "insert into identity.organizations (slug, name, verticals) values ($1, $2, $3) returning id",
+        )
+        .bind(slug)
+        .bind(format!("Org {slug}"))
+        .bind(verticals.iter().map(|v| v.to_string()).collect::<Vec<_>>())
+        .fetch_one(&self.admin)
+        .await
+        .expect("org")
     }
 
     /// A user (created if new) with a membership in `org`.
@@ -145,13 +143,7 @@ impl TestApp {
         user
     }
 
-    pub async fn login_raw(
-        &self,
-        org: &str,
-        email: &str,
-        password: &str,
-        totp: Option<&str>,
-    ) -> Value {
+    pub async fn login_raw(&self, org: &str, email: &str, password: &str, totp: Option<&str>) -> Value {
         self.gql(
             "mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken expiresAt user { id } organization { id } } }",
             json!({ "i": { "organization": org, "email": email, "password": password, "totp": totp } }),
@@ -175,10 +167,7 @@ impl TestApp {
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(sql)
-            .fetch_one(&self.admin)
-            .await
-            .expect("count")
+        sqlx::query_scalar(sql).fetch_one(&self.admin).await.expect("count")
     }
 
     pub async fn outbox_token(&self, topic: &str, email: &str) -> String {

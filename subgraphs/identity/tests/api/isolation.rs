@@ -21,8 +21,7 @@ async fn two_tenants() -> Two {
     let org_b = app.org("org-b", &["public"]).await;
     app.member(org_a, "admin@a.example", &["org_admin"]).await;
     let user_b = app.member(org_b, "admin@b.example", &["org_admin"]).await;
-    app.member(org_b, "buyer@b.example", &["procurement_officer"])
-        .await;
+    app.member(org_b, "buyer@b.example", &["procurement_officer"]).await;
     let token_a = app.token("org-a", "admin@a.example").await;
     Two {
         app,
@@ -56,10 +55,7 @@ async fn root_fields_show_another_organization_only_by_name() {
         )
         .await;
     assert_eq!(code(&r), Some("NOT_FOUND"), "{r}");
-    assert!(
-        r["data"].is_null() || r["data"]["organization"].is_null(),
-        "{r}"
-    );
+    assert!(r["data"].is_null() || r["data"]["organization"].is_null(), "{r}");
     let r = t
         .app
         .gql(
@@ -82,7 +78,11 @@ async fn nested_fields_of_another_organization_are_not_found() {
     let t = two_tenants().await;
     let r = t
         .app
-        .gql("query($id: ID!) { organization(id: $id) { name members { edges { node { user { email } } } } } }", json!({ "id": t.org_b.to_string() }), Some(&t.token_a))
+        .gql(
+            "query($id: ID!) { organization(id: $id) { name members { edges { node { user { email } } } } } }",
+            json!({ "id": t.org_b.to_string() }),
+            Some(&t.token_a),
+        )
         .await;
     assert_eq!(code(&r), Some("NOT_FOUND"), "{r}");
     assert!(!r.to_string().contains("@b.example"), "{r}");
@@ -109,12 +109,11 @@ async fn mutations_with_another_organizations_ids_find_nothing_and_change_nothin
         ),
         Some("NOT_FOUND")
     );
-    let roles: Vec<String> =
-        sqlx::query_scalar("select roles from identity.memberships where user_id = $1")
-            .bind(t.user_b)
-            .fetch_one(&t.app.admin)
-            .await
-            .unwrap();
+    let roles: Vec<String> = sqlx::query_scalar("select roles from identity.memberships where user_id = $1")
+        .bind(t.user_b)
+        .fetch_one(&t.app.admin)
+        .await
+        .unwrap();
     assert_eq!(roles, vec!["org_admin"]);
 }
 
@@ -137,11 +136,10 @@ async fn entities_of_another_organization_resolve_to_nothing_but_public_names() 
 #[tokio::test]
 async fn row_level_security_alone_hides_other_tenants_when_guards_are_bypassed() {
     let t = two_tenants().await;
-    let org_a: Uuid =
-        sqlx::query_scalar("select id from identity.organizations where slug = 'org-a'")
-            .fetch_one(&t.app.admin)
-            .await
-            .unwrap();
+    let org_a: Uuid = sqlx::query_scalar("select id from identity.organizations where slug = 'org-a'")
+        .fetch_one(&t.app.admin)
+        .await
+        .unwrap();
     let pool = &t.app.state.pool;
     // Straight to the database functions, scoped to A: no resolver, no guard.
     let scope = Scope {
@@ -150,14 +148,8 @@ async fn row_level_security_alone_hides_other_tenants_when_guards_are_bypassed()
         roles: vec![],
     };
     let mut tx = TenantTx::begin_scoped(pool, &scope).await.unwrap();
-    assert!(user::db::by_ids(&mut tx, &[t.user_b])
-        .await
-        .unwrap()
-        .is_empty());
-    assert!(user::db::by_email(&mut tx, "admin@b.example")
-        .await
-        .unwrap()
-        .is_none());
+    assert!(user::db::by_ids(&mut tx, &[t.user_b]).await.unwrap().is_empty());
+    assert!(user::db::by_email(&mut tx, "admin@b.example").await.unwrap().is_none());
     let members = member::db::page(&mut tx, None, 100).await.unwrap();
     assert_eq!(members.len(), 1);
     // Even a query that names B explicitly sees none of its rows.
@@ -168,11 +160,13 @@ async fn row_level_security_alone_hides_other_tenants_when_guards_are_bypassed()
         .unwrap();
     assert_eq!(n, 0);
     // And writing into B is refused by the policy's WITH CHECK.
-    let err = sqlx::query("insert into audit_log (organization_id, action, entity_type, entity_id) values ($1, 'x', 'y', $1)")
-        .bind(t.org_b)
-        .execute(&mut *tx)
-        .await
-        .unwrap_err();
+    let err = sqlx::query(
+        "insert into audit_log (organization_id, action, entity_type, entity_id) values ($1, 'x', 'y', $1)",
+    )
+    .bind(t.org_b)
+    .execute(&mut *tx)
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("row-level security"), "{err}");
 }
 
@@ -199,13 +193,12 @@ async fn with_no_tenant_set_the_service_role_sees_zero_rows() {
             .fetch_one(&mut *conn)
             .await
             .unwrap();
-    assert!(
-        !superuser && !bypass,
-        "the service role must not bypass RLS"
-    );
-    let owns: i64 = sqlx::query_scalar("select count(*) from pg_tables where schemaname = 'identity' and tableowner = current_user")
-        .fetch_one(&mut *conn)
-        .await
-        .unwrap();
+    assert!(!superuser && !bypass, "the service role must not bypass RLS");
+    let owns: i64 = sqlx::query_scalar(
+        "select count(*) from pg_tables where schemaname = 'identity' and tableowner = current_user",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
     assert_eq!(owns, 0, "the service role owns no table");
 }

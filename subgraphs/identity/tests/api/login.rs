@@ -6,9 +6,7 @@ use crate::helpers::{code, TestApp, PASSWORD};
 async fn a_member_logs_in_and_me_answers_with_their_account() {
     let app = TestApp::spawn().await;
     let org = app.org("clinic", &["medical"]).await;
-    let user = app
-        .member(org, "doc@clinic.example", &["practitioner"])
-        .await;
+    let user = app.member(org, "doc@clinic.example", &["practitioner"]).await;
     let payload = app.login("clinic", "doc@clinic.example").await;
     assert_eq!(payload["user"]["id"], user.to_string());
     assert_eq!(payload["organization"]["id"], org.to_string());
@@ -70,21 +68,14 @@ async fn five_failures_lock_the_account_even_against_the_right_password() {
             .await;
         assert_eq!(code(&r), Some("UNAUTHENTICATED"));
     }
-    let r = app
-        .login_raw("clinic", "a@clinic.example", PASSWORD, None)
-        .await;
-    assert_eq!(
-        code(&r),
-        Some("UNAUTHENTICATED"),
-        "locked account must refuse: {r}"
-    );
-    let locked: bool = sqlx::query_scalar(
-        "select locked_until > now() + interval '14 minutes' from identity.users where id = $1",
-    )
-    .bind(user)
-    .fetch_one(&app.admin)
-    .await
-    .unwrap();
+    let r = app.login_raw("clinic", "a@clinic.example", PASSWORD, None).await;
+    assert_eq!(code(&r), Some("UNAUTHENTICATED"), "locked account must refuse: {r}");
+    let locked: bool =
+        sqlx::query_scalar("select locked_until > now() + interval '14 minutes' from identity.users where id = $1")
+            .bind(user)
+            .fetch_one(&app.admin)
+            .await
+            .unwrap();
     assert!(locked, "locked for the 15-minute period");
 
     // Once the period is over the right password works and the counter resets.
@@ -94,12 +85,11 @@ async fn five_failures_lock_the_account_even_against_the_right_password() {
         .await
         .unwrap();
     app.login("clinic", "a@clinic.example").await;
-    let count: i32 =
-        sqlx::query_scalar("select failed_login_count from identity.users where id = $1")
-            .bind(user)
-            .fetch_one(&app.admin)
-            .await
-            .unwrap();
+    let count: i32 = sqlx::query_scalar("select failed_login_count from identity.users where id = $1")
+        .bind(user)
+        .fetch_one(&app.admin)
+        .await
+        .unwrap();
     assert_eq!(count, 0);
 }
 
@@ -122,23 +112,18 @@ async fn a_user_switches_to_another_organization_they_belong_to_but_not_to_other
     let b = app.org("org-b", &["public"]).await;
     let c = app.org("org-c", &[]).await;
     app.member(a, "multi@example.com", &["practitioner"]).await;
-    app.member(b, "multi@example.com", &["procurement_officer"])
-        .await;
+    app.member(b, "multi@example.com", &["procurement_officer"]).await;
     app.member(c, "someone@example.com", &["org_admin"]).await;
     let token = app.token("org-a", "multi@example.com").await;
 
     let q = "mutation($id: ID!) { switchOrganization(organizationId: $id) { accessToken organization { id } } }";
-    let r = app
-        .gql(q, json!({ "id": b.to_string() }), Some(&token))
-        .await;
+    let r = app.gql(q, json!({ "id": b.to_string() }), Some(&token)).await;
     assert_eq!(
         r["data"]["switchOrganization"]["organization"]["id"],
         b.to_string(),
         "{r}"
     );
-    let token_b = r["data"]["switchOrganization"]["accessToken"]
-        .as_str()
-        .unwrap();
+    let token_b = r["data"]["switchOrganization"]["accessToken"].as_str().unwrap();
     let me = app
         .gql(
             "{ me { roles } currentOrganization { slug } }",
@@ -151,9 +136,7 @@ async fn a_user_switches_to_another_organization_they_belong_to_but_not_to_other
         json!({ "me": { "roles": ["PROCUREMENT_OFFICER"] }, "currentOrganization": { "slug": "org-b" } })
     );
 
-    let r = app
-        .gql(q, json!({ "id": c.to_string() }), Some(&token))
-        .await;
+    let r = app.gql(q, json!({ "id": c.to_string() }), Some(&token)).await;
     assert_eq!(code(&r), Some("NOT_FOUND"), "{r}");
 }
 
@@ -162,15 +145,10 @@ async fn password_reset_sends_a_single_use_link_and_the_new_password_works() {
     let app = TestApp::spawn().await;
     let org = app.org("clinic", &[]).await;
     app.member(org, "a@clinic.example", &["org_admin"]).await;
-    let q =
-        "mutation($o: String!, $e: String!) { requestPasswordReset(organization: $o, email: $e) }";
+    let q = "mutation($o: String!, $e: String!) { requestPasswordReset(organization: $o, email: $e) }";
     // Unknown emails get the same answer and no message.
     let r = app
-        .gql(
-            q,
-            json!({ "o": "clinic", "e": "ghost@clinic.example" }),
-            None,
-        )
+        .gql(q, json!({ "o": "clinic", "e": "ghost@clinic.example" }), None)
         .await;
     assert_eq!(r["data"]["requestPasswordReset"], true);
     assert_eq!(app.count("select count(*) from identity.outbox").await, 0);
@@ -179,43 +157,28 @@ async fn password_reset_sends_a_single_use_link_and_the_new_password_works() {
         .gql(q, json!({ "o": "clinic", "e": "A@clinic.example" }), None)
         .await;
     assert_eq!(r["data"]["requestPasswordReset"], true);
-    let token = app
-        .outbox_token("password.reset_requested", "a@clinic.example")
+    let token = app.outbox_token("password.reset_requested", "a@clinic.example").await;
+    let stored: i64 = app
+        .count(&format!(
+            "select count(*) from identity.password_resets where token_hash = sha256('{token}'::bytea)"
+        ))
         .await;
-    let stored: i64 = app.count(&format!("select count(*) from identity.password_resets where token_hash = sha256('{token}'::bytea)")).await;
     assert_eq!(stored, 1, "only the hash is stored");
 
     let reset = "mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }";
-    let r = app
-        .gql(reset, json!({ "t": token, "p": "short" }), None)
-        .await;
+    let r = app.gql(reset, json!({ "t": token, "p": "short" }), None).await;
     assert_eq!(code(&r), Some("BAD_USER_INPUT"));
     let r = app
-        .gql(
-            reset,
-            json!({ "t": token, "p": "a-brand-new-passphrase" }),
-            None,
-        )
+        .gql(reset, json!({ "t": token, "p": "a-brand-new-passphrase" }), None)
         .await;
     assert_eq!(r["data"]["resetPassword"], true, "{r}");
     let r = app
-        .gql(
-            reset,
-            json!({ "t": token, "p": "another-new-passphrase" }),
-            None,
-        )
+        .gql(reset, json!({ "t": token, "p": "another-new-passphrase" }), None)
         .await;
-    assert_eq!(
-        code(&r),
-        Some("UNAUTHENTICATED"),
-        "a reset link works once: {r}"
-    );
+    assert_eq!(code(&r), Some("UNAUTHENTICATED"), "a reset link works once: {r}");
 
     assert_eq!(
-        code(
-            &app.login_raw("clinic", "a@clinic.example", PASSWORD, None)
-                .await
-        ),
+        code(&app.login_raw("clinic", "a@clinic.example", PASSWORD, None).await),
         Some("UNAUTHENTICATED")
     );
     let r = app
@@ -241,11 +204,7 @@ async fn change_password_requires_the_current_one() {
     assert_eq!(code(&r), Some("BAD_USER_INPUT"));
     assert_eq!(r["errors"][0]["extensions"]["field"], "currentPassword");
     let r = app
-        .gql(
-            q,
-            json!({ "c": PASSWORD, "n": "a-brand-new-passphrase" }),
-            Some(&token),
-        )
+        .gql(q, json!({ "c": PASSWORD, "n": "a-brand-new-passphrase" }), Some(&token))
         .await;
     assert_eq!(r["data"]["changePassword"], true, "{r}");
     assert!(app

@@ -29,25 +29,15 @@ async fn with_totp_enabled_login_needs_a_fresh_code_that_works_once() {
     let token = app.token("clinic", "a@clinic.example").await;
 
     let r = app
-        .gql(
-            "mutation { enrollTotp { secret otpauthUrl } }",
-            json!({}),
-            Some(&token),
-        )
+        .gql("mutation { enrollTotp { secret otpauthUrl } }", json!({}), Some(&token))
         .await;
-    let secret = r["data"]["enrollTotp"]["secret"]
-        .as_str()
-        .expect("secret")
-        .to_string();
+    let secret = r["data"]["enrollTotp"]["secret"].as_str().expect("secret").to_string();
     assert!(r["data"]["enrollTotp"]["otpauthUrl"]
         .as_str()
         .unwrap()
         .starts_with("otpauth://totp/"));
     // Not active until confirmed.
-    assert!(app
-        .login_raw("clinic", "a@clinic.example", PASSWORD, None)
-        .await["errors"]
-        .is_null());
+    assert!(app.login_raw("clinic", "a@clinic.example", PASSWORD, None).await["errors"].is_null());
     let r = app
         .gql(
             "mutation($c: String!) { confirmTotp(code: $c) }",
@@ -66,10 +56,7 @@ async fn with_totp_enabled_login_needs_a_fresh_code_that_works_once() {
     assert_eq!(r["data"]["confirmTotp"], true, "{r}");
 
     assert_eq!(
-        code(
-            &app.login_raw("clinic", "a@clinic.example", PASSWORD, None)
-                .await
-        ),
+        code(&app.login_raw("clinic", "a@clinic.example", PASSWORD, None).await),
         Some("MFA_REQUIRED")
     );
     assert_eq!(
@@ -80,16 +67,11 @@ async fn with_totp_enabled_login_needs_a_fresh_code_that_works_once() {
         Some("MFA_REQUIRED")
     );
     let c = code_for(&secret, 0);
-    let r = app
-        .login_raw("clinic", "a@clinic.example", PASSWORD, Some(&c))
-        .await;
+    let r = app.login_raw("clinic", "a@clinic.example", PASSWORD, Some(&c)).await;
     assert!(r["errors"].is_null(), "{r}");
     // The same code cannot be replayed.
     assert_eq!(
-        code(
-            &app.login_raw("clinic", "a@clinic.example", PASSWORD, Some(&c))
-                .await
-        ),
+        code(&app.login_raw("clinic", "a@clinic.example", PASSWORD, Some(&c)).await),
         Some("MFA_REQUIRED")
     );
     // A wrong password with a right code is still just invalid credentials.
@@ -112,20 +94,12 @@ async fn with_totp_enabled_login_needs_a_fresh_code_that_works_once() {
         )
         .await;
     assert_eq!(r["data"]["disableTotp"], true, "{r}");
-    assert!(app
-        .login_raw("clinic", "a@clinic.example", PASSWORD, None)
-        .await["errors"]
-        .is_null());
+    assert!(app.login_raw("clinic", "a@clinic.example", PASSWORD, None).await["errors"].is_null());
 }
 
 async fn r_token(app: &TestApp, secret: &str) -> String {
     let r = app
-        .login_raw(
-            "clinic",
-            "a@clinic.example",
-            PASSWORD,
-            Some(&code_for(secret, 1)),
-        )
+        .login_raw("clinic", "a@clinic.example", PASSWORD, Some(&code_for(secret, 1)))
         .await;
     r["data"]["login"]["accessToken"]
         .as_str()

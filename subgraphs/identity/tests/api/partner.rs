@@ -17,10 +17,7 @@ async fn setup() -> (TestApp, String, String) {
         )
         .await;
     let creds = &r["data"]["createPartnerClient"];
-    let id = creds["client"]["clientId"]
-        .as_str()
-        .expect("client id")
-        .to_string();
+    let id = creds["client"]["clientId"].as_str().expect("client id").to_string();
     let secret = creds["clientSecret"].as_str().unwrap().to_string();
     (app, id, secret)
 }
@@ -34,9 +31,7 @@ async fn token_request(app: &TestApp, form: &[(&str, &str)]) -> (u16, Value) {
         .await
         .unwrap();
     assert_eq!(
-        r.headers()
-            .get("cache-control")
-            .map(|v| v.to_str().unwrap()),
+        r.headers().get("cache-control").map(|v| v.to_str().unwrap()),
         Some("no-store")
     );
     (r.status().as_u16(), r.json().await.unwrap())
@@ -66,10 +61,7 @@ async fn a_partner_exchanges_its_credentials_for_a_partner_token() {
         claims,
         platform::kv::Kv::disabled(),
     );
-    let c = verifier
-        .verify(body["access_token"].as_str().unwrap())
-        .await
-        .unwrap();
+    let c = verifier.verify(body["access_token"].as_str().unwrap()).await.unwrap();
     assert_eq!(c.client.as_deref(), Some("partner"));
     assert_eq!(c.amr, vec!["client_secret"]);
     assert!(c.roles.is_empty());
@@ -85,10 +77,7 @@ async fn a_partner_exchanges_its_credentials_for_a_partner_token() {
         ],
     )
     .await;
-    assert_eq!(
-        (status, body["scope"].as_str()),
-        (200, Some("medical:read"))
-    );
+    assert_eq!((status, body["scope"].as_str()), (200, Some("medical:read")));
     let (status, body) = token_request(
         &app,
         &[
@@ -99,10 +88,7 @@ async fn a_partner_exchanges_its_credentials_for_a_partner_token() {
         ],
     )
     .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_scope"))
-    );
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_scope")));
 
     // Partner tokens are not users.
     let (_, body) = token_request(
@@ -114,9 +100,7 @@ async fn a_partner_exchanges_its_credentials_for_a_partner_token() {
         ],
     )
     .await;
-    let r = app
-        .gql("{ me { id } }", json!({}), body["access_token"].as_str())
-        .await;
+    let r = app.gql("{ me { id } }", json!({}), body["access_token"].as_str()).await;
     assert_eq!(code(&r), Some("FORBIDDEN"), "{r}");
 }
 
@@ -165,11 +149,7 @@ async fn bad_client_credentials_get_rfc6749_errors() {
     ];
     for (form, status, error) in cases {
         let (s, body) = token_request(&app, &form).await;
-        assert_eq!(
-            (s, body["error"].as_str()),
-            (status, Some(error)),
-            "{form:?}: {body}"
-        );
+        assert_eq!((s, body["error"].as_str()), (status, Some(error)), "{form:?}: {body}");
     }
     // HTTP Basic works too (RFC 6749 §2.3.1).
     let r = app
@@ -193,10 +173,7 @@ async fn creating_a_partner_client_is_validated_and_for_org_admins_only() {
     let auditor = app.token("host", "audit@host.example").await;
     let q = "mutation($n: String!, $s: [String!]!) { createPartnerClient(name: $n, scopes: $s) { clientSecret } }";
     assert_eq!(
-        code(
-            &app.gql(q, json!({ "n": "X", "s": ["a:read"] }), Some(&auditor))
-                .await
-        ),
+        code(&app.gql(q, json!({ "n": "X", "s": ["a:read"] }), Some(&auditor)).await),
         Some("FORBIDDEN")
     );
     for vars in [
@@ -207,25 +184,15 @@ async fn creating_a_partner_client_is_validated_and_for_org_admins_only() {
         let r = app.gql(q, vars.clone(), Some(&admin)).await;
         assert_eq!(code(&r), Some("BAD_USER_INPUT"), "{vars}: {r}");
     }
-    assert_eq!(
-        app.count("select count(*) from identity.partner_clients")
-            .await,
-        0
-    );
+    assert_eq!(app.count("select count(*) from identity.partner_clients").await, 0);
     assert_eq!(
         app.count("select count(*) from identity.audit_log where action = 'partner_client.create'")
             .await,
         0
     );
-    assert!(app
-        .gql(q, json!({ "n": "X", "s": ["a:read"] }), Some(&admin))
-        .await["errors"]
-        .is_null());
+    assert!(app.gql(q, json!({ "n": "X", "s": ["a:read"] }), Some(&admin)).await["errors"].is_null());
     assert_eq!(
-        code(
-            &app.gql(q, json!({ "n": "X", "s": ["a:read"] }), Some(&admin))
-                .await
-        ),
+        code(&app.gql(q, json!({ "n": "X", "s": ["a:read"] }), Some(&admin)).await),
         Some("CONFLICT")
     );
     let stored: String = sqlx::query_scalar("select secret_hash from identity.partner_clients")

@@ -8,8 +8,7 @@ use uuid::Uuid;
 
 use crate::helpers::{code, TestApp};
 
-const REFRESH: &str =
-    "mutation($t: String!) { refreshToken(token: $t) { accessToken refreshToken } }";
+const REFRESH: &str = "mutation($t: String!) { refreshToken(token: $t) { accessToken refreshToken } }";
 
 async fn signed_in() -> (TestApp, serde_json::Value) {
     let app = TestApp::spawn().await;
@@ -28,10 +27,7 @@ async fn refresh_rotates_and_a_replayed_token_revokes_the_whole_family() {
         .as_str()
         .expect("rotated")
         .to_string();
-    let at2 = r["data"]["refreshToken"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let at2 = r["data"]["refreshToken"]["accessToken"].as_str().unwrap().to_string();
     assert_ne!(rt1, rt2);
     assert!(app.gql("{ me { id } }", json!({}), Some(&at2)).await["errors"].is_null());
 
@@ -41,15 +37,11 @@ async fn refresh_rotates_and_a_replayed_token_revokes_the_whole_family() {
     // …so the newest refresh token is dead too, and so is its access token.
     let r = app.gql(REFRESH, json!({ "t": rt2 }), None).await;
     assert_eq!(code(&r), Some("UNAUTHENTICATED"), "{r}");
-    let (status, _) = app
-        .gql_response("{ me { id } }", json!({}), Some(&at2), &[])
-        .await;
+    let (status, _) = app.gql_response("{ me { id } }", json!({}), Some(&at2), &[]).await;
     assert_eq!(status, 401);
     assert_eq!(
-        app.count(
-            "select count(*) from identity.sessions where revoked_reason = 'refresh_token_reuse'"
-        )
-        .await,
+        app.count("select count(*) from identity.sessions where revoked_reason = 'refresh_token_reuse'")
+            .await,
         1
     );
 }
@@ -67,8 +59,7 @@ async fn two_refreshes_racing_with_one_token_never_both_succeed() {
     let loser = if a["errors"].is_null() { &b } else { &a };
     assert_eq!(code(loser), Some("UNAUTHENTICATED"));
     assert_eq!(
-        app.count("select count(*) from identity.refresh_tokens")
-            .await,
+        app.count("select count(*) from identity.refresh_tokens").await,
         2,
         "one new token issued, not two"
     );
@@ -77,22 +68,12 @@ async fn two_refreshes_racing_with_one_token_never_both_succeed() {
 #[tokio::test]
 async fn garbage_refresh_tokens_are_refused_with_nothing_written() {
     let (app, _) = signed_in().await;
-    let before = app
-        .count("select count(*) from identity.refresh_tokens")
-        .await;
-    for t in [
-        "",
-        "nope",
-        &format!("{}.{}", Uuid::new_v4().simple(), "x".repeat(43)),
-    ] {
+    let before = app.count("select count(*) from identity.refresh_tokens").await;
+    for t in ["", "nope", &format!("{}.{}", Uuid::new_v4().simple(), "x".repeat(43))] {
         let r = app.gql(REFRESH, json!({ "t": t }), None).await;
         assert_eq!(code(&r), Some("UNAUTHENTICATED"), "{t}: {r}");
     }
-    assert_eq!(
-        app.count("select count(*) from identity.refresh_tokens")
-            .await,
-        before
-    );
+    assert_eq!(app.count("select count(*) from identity.refresh_tokens").await, before);
 }
 
 #[tokio::test]
@@ -102,9 +83,7 @@ async fn logout_revokes_the_session_its_access_token_and_its_refresh_token() {
     let rt = payload["refreshToken"].as_str().unwrap();
     let r = app.gql("mutation { logout }", json!({}), Some(at)).await;
     assert_eq!(r["data"]["logout"], true, "{r}");
-    let (status, body) = app
-        .gql_response("{ me { id } }", json!({}), Some(at), &[])
-        .await;
+    let (status, body) = app.gql_response("{ me { id } }", json!({}), Some(at), &[]).await;
     assert_eq!(status, 401);
     assert_eq!(code(&body), Some("UNAUTHENTICATED"));
     assert_eq!(
@@ -113,10 +92,7 @@ async fn logout_revokes_the_session_its_access_token_and_its_refresh_token() {
     );
     // Other sessions of the same user are untouched.
     let again = app.login("clinic", "a@clinic.example").await;
-    assert!(app
-        .gql("{ me { id } }", json!({}), again["accessToken"].as_str())
-        .await["errors"]
-        .is_null());
+    assert!(app.gql("{ me { id } }", json!({}), again["accessToken"].as_str()).await["errors"].is_null());
 }
 
 fn claims(app: &TestApp, org: Uuid, sub: Uuid) -> Claims {
@@ -163,12 +139,9 @@ async fn forged_and_invalid_tokens_are_refused_before_any_resolver_runs() {
     let public_x = jwks["keys"][0]["x"].as_str().unwrap().to_string();
     let mut hs = Header::new(Algorithm::HS256);
     hs.kid = Some(kid.clone());
-    let hs256 =
-        jsonwebtoken::encode(&hs, &good, &EncodingKey::from_secret(public_x.as_bytes())).unwrap();
+    let hs256 = jsonwebtoken::encode(&hs, &good, &EncodingKey::from_secret(public_x.as_bytes())).unwrap();
 
-    let stranger =
-        identity::keys::KeyRing::from_pems(&[identity::keys::generate_ed25519_pem().unwrap()])
-            .unwrap();
+    let stranger = identity::keys::KeyRing::from_pems(&[identity::keys::generate_ed25519_pem().unwrap()]).unwrap();
     let unknown_kid = stranger.sign(&good).unwrap();
 
     let mut expired = good.clone();
@@ -207,9 +180,7 @@ async fn forged_and_invalid_tokens_are_refused_before_any_resolver_runs() {
         ("tampered payload", tampered),
         ("not a JWT", "garbage".to_string()),
     ] {
-        let (status, body) = app
-            .gql_response("{ me { id } }", json!({}), Some(&token), &[])
-            .await;
+        let (status, body) = app.gql_response("{ me { id } }", json!({}), Some(&token), &[]).await;
         assert_eq!(status, 401, "{name}: {body}");
         assert_eq!(code(&body), Some("UNAUTHENTICATED"), "{name}");
         assert!(body["data"].is_null(), "{name}");
@@ -220,19 +191,13 @@ async fn forged_and_invalid_tokens_are_refused_before_any_resolver_runs() {
 async fn a_non_bearer_authorization_header_is_refused() {
     let app = TestApp::spawn().await;
     let (status, body) = app
-        .gql_response(
-            "{ __typename }",
-            json!({}),
-            None,
-            &[("authorization", "Basic YTpi")],
-        )
+        .gql_response("{ __typename }", json!({}), None, &[("authorization", "Basic YTpi")])
         .await;
     assert_eq!(status, 401, "{body}");
 }
 
 #[tokio::test]
-async fn other_services_verify_with_the_published_jwks_and_refetch_it_on_unknown_kids_at_a_bounded_rate(
-) {
+async fn other_services_verify_with_the_published_jwks_and_refetch_it_on_unknown_kids_at_a_bounded_rate() {
     use platform::jwt::{JwtVerifier, VerifyError};
     let app = TestApp::spawn().await;
     let org = app.org("clinic", &[]).await;
@@ -246,22 +211,12 @@ async fn other_services_verify_with_the_published_jwks_and_refetch_it_on_unknown
         platform::kv::Kv::disabled(),
     );
     // The first token triggers the first fetch.
-    let token = app
-        .state
-        .issuer
-        .keys
-        .sign(&claims(&app, org, user))
-        .unwrap();
+    let token = app.state.issuer.keys.sign(&claims(&app, org, user)).unwrap();
     assert_eq!(verifier.verify(&token).await.unwrap().sub, user.to_string());
     // An unknown kid may refetch, but not more than once per interval.
-    let stranger =
-        identity::keys::KeyRing::from_pems(&[identity::keys::generate_ed25519_pem().unwrap()])
-            .unwrap();
+    let stranger = identity::keys::KeyRing::from_pems(&[identity::keys::generate_ed25519_pem().unwrap()]).unwrap();
     let forged = stranger.sign(&claims(&app, org, user)).unwrap();
-    assert_eq!(
-        verifier.verify(&forged).await.unwrap_err(),
-        VerifyError::UnknownKey
-    );
+    assert_eq!(verifier.verify(&forged).await.unwrap_err(), VerifyError::UnknownKey);
 
     // A verifier pointing at a dead JWKS URL refuses everything, it never falls open.
     let dead = JwtVerifier::with_remote_jwks(
@@ -272,10 +227,7 @@ async fn other_services_verify_with_the_published_jwks_and_refetch_it_on_unknown
         platform::kv::Kv::disabled(),
     )
     .with_min_refresh_interval(std::time::Duration::ZERO);
-    assert_eq!(
-        dead.verify(&token).await.unwrap_err(),
-        VerifyError::UnknownKey
-    );
+    assert_eq!(dead.verify(&token).await.unwrap_err(), VerifyError::UnknownKey);
 }
 
 #[tokio::test]
@@ -304,10 +256,7 @@ async fn with_redis_down_sign_in_works_but_logout_is_refused_rather_than_pretend
         .await
         .unwrap();
     assert!(
-        ready["checks"]["redis"]
-            .as_str()
-            .unwrap()
-            .starts_with("degraded"),
+        ready["checks"]["redis"].as_str().unwrap().starts_with("degraded"),
         "{ready}"
     );
     assert_eq!(ready["status"], "ready");
