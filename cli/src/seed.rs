@@ -140,7 +140,7 @@ pub fn print_logins() {
     println!("Demo logins (password for all: {DEMO_PASSWORD}):");
     for org in DEMO {
         for (local, _, roles) in org.users {
-            println!("  {:<22} {:<42} {}", org.slug, email(org, local), roles.join(","));
+            println!("  {:<22} {:<46} {}", org.slug, email(org, local), roles.join(","));
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Logging: JSON lines in production (for log shippers), readable text in
 //! development; `RUST_LOG` overrides the default `info` filter.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::{fmt, prelude::*, EnvFilter};
 
 use crate::config::Environment;
@@ -11,6 +13,8 @@ pub fn init(env: Environment) {
     // try_init: a second call (tests, embedded use) is harmless.
     let _ = match env {
         Environment::Production => registry.with(fmt::layer().json().flatten_event(true)).try_init(),
-        _ => registry.with(fmt::layer().compact()).try_init(),
+        _ => registry
+            .with(fmt::layer().compact().with_ansi(std::io::stdout().is_terminal()))
+            .try_init(),
     };
 }
