@@ -35,6 +35,20 @@ impl Guard for UserOnly {
     }
 }
 
+/// The token's session was checked against the revocation list. When Redis
+/// cannot answer, sensitive writes are refused rather than allowed.
+pub struct RevocationChecked;
+
+impl Guard for RevocationChecked {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        if auth(ctx)?.revocation_checked {
+            Ok(())
+        } else {
+            Err(AppError::Unavailable("session revocation list"))?
+        }
+    }
+}
+
 /// At least one of the roles, in the caller's current organization.
 pub struct HasRole(Vec<Role>);
 
@@ -123,6 +137,21 @@ mod tests {
         async fn admin_or_auditor(&self) -> bool {
             true
         }
+        #[graphql(guard = "RevocationChecked")]
+        async fn sensitive(&self) -> bool {
+            true
+        }
+    }
+
+    #[tokio::test]
+    async fn revocation_checked_refuses_tokens_whose_session_could_not_be_checked() {
+        let mut unchecked = caller(ORG_A, &[OrgAdmin], &[], false);
+        unchecked.revocation_checked = false;
+        assert_eq!(run("sensitive", Some(unchecked)).await, "UNAVAILABLE");
+        assert_eq!(
+            run("sensitive", Some(caller(ORG_A, &[OrgAdmin], &[], false))).await,
+            "OK"
+        );
     }
 
     fn caller(org: Uuid, roles: &[Role], verticals: &[Vertical], partner: bool) -> AuthContext {

@@ -5,7 +5,7 @@ use platform::{
     audit::{self, Actor},
     auth::RequestMeta,
     db::{Scope, TenantTx},
-    guards::{auth, UserOnly},
+    guards::{auth, RevocationChecked, UserOnly},
     AppError,
 };
 use uuid::Uuid;
@@ -18,7 +18,7 @@ pub struct AccountMutation;
 #[Object]
 impl AccountMutation {
     /// Changes the caller's password; the current one is required.
-    #[graphql(guard = "UserOnly")]
+    #[graphql(guard = "UserOnly.and(RevocationChecked)")]
     async fn change_password(&self, ctx: &Context<'_>, current_password: String, new_password: String) -> Result<bool> {
         let st = state(ctx)?;
         let caller = auth(ctx)?;

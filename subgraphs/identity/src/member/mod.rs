@@ -11,7 +11,7 @@ use platform::{
     audit::{self, Actor},
     auth::RequestMeta,
     db::{Scope, TenantTx},
-    guards::{auth, HasRole, UserOnly},
+    guards::{auth, HasRole, RevocationChecked, UserOnly},
     ids::{page_size, parse_id},
     AppError, AppResult, OnConstraint, Role,
 };
@@ -204,7 +204,7 @@ pub struct MemberMutation;
 #[Object]
 impl MemberMutation {
     /// Invites someone to the caller's organization (org admins).
-    #[graphql(guard = "HasRole::any([Role::OrgAdmin])")]
+    #[graphql(guard = "HasRole::any([Role::OrgAdmin]).and(RevocationChecked)")]
     async fn invite_user(&self, ctx: &Context<'_>, input: InviteUserInput) -> Result<Invitation> {
         let st = state(ctx)?;
         let caller = auth(ctx)?;
@@ -299,7 +299,7 @@ impl MemberMutation {
 
     /// Replaces a member's roles (org admins). Their sessions end, so the
     /// change applies to their very next request.
-    #[graphql(guard = "HasRole::any([Role::OrgAdmin])")]
+    #[graphql(guard = "HasRole::any([Role::OrgAdmin]).and(RevocationChecked)")]
     async fn update_member_roles(&self, ctx: &Context<'_>, user_id: ID, roles: Vec<Role>) -> Result<Member> {
         let st = state(ctx)?;
         let caller = auth(ctx)?;
@@ -346,7 +346,7 @@ impl MemberMutation {
     }
 
     /// Removes a member from the organization (org admins); their sessions end.
-    #[graphql(guard = "HasRole::any([Role::OrgAdmin])")]
+    #[graphql(guard = "HasRole::any([Role::OrgAdmin]).and(RevocationChecked)")]
     async fn remove_member(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool> {
         let st = state(ctx)?;
         let caller = auth(ctx)?;

@@ -9,7 +9,7 @@ use platform::{
     audit::{self, Actor},
     auth::RequestMeta,
     db::{Scope, TenantTx},
-    guards::{auth, Authenticated, HasRole},
+    guards::{auth, Authenticated, HasRole, RevocationChecked},
     ids::{parse_id, parse_key},
     AppError, OnConstraint, Role, Vertical,
 };
@@ -68,7 +68,7 @@ pub struct OrganizationMutation;
 #[Object]
 impl OrganizationMutation {
     /// Creates an organization and invites its first administrator (platform admins only).
-    #[graphql(guard = "HasRole::any([Role::PlatformAdmin])")]
+    #[graphql(guard = "HasRole::any([Role::PlatformAdmin]).and(RevocationChecked)")]
     async fn create_organization(&self, ctx: &Context<'_>, input: CreateOrganizationInput) -> Result<Organization> {
         let caller = auth(ctx)?;
         let st = state(ctx)?;

@@ -9,7 +9,7 @@ use platform::{
     audit::{self, Actor},
     auth::RequestMeta,
     db::TenantTx,
-    guards::{auth, HasRole},
+    guards::{auth, HasRole, RevocationChecked},
     AppError, OnConstraint, Role,
 };
 use rand::RngCore;
@@ -68,7 +68,7 @@ pub struct PartnerMutation;
 #[Object]
 impl PartnerMutation {
     /// Creates a partner client for the caller's organization (org admins).
-    #[graphql(guard = "HasRole::any([Role::OrgAdmin])")]
+    #[graphql(guard = "HasRole::any([Role::OrgAdmin]).and(RevocationChecked)")]
     async fn create_partner_client(
         &self,
         ctx: &Context<'_>,

@@ -261,3 +261,22 @@ async fn with_redis_down_sign_in_works_but_logout_is_refused_rather_than_pretend
     );
     assert_eq!(ready["status"], "ready");
 }
+
+#[tokio::test]
+async fn with_redis_down_sensitive_writes_are_refused_and_nothing_is_written() {
+    let app = TestApp::spawn_with(|f| f.merge(("redis.url", "redis://127.0.0.1:1"))).await;
+    let org = app.org("clinic", &["medical"]).await;
+    app.member(org, "admin@clinic.example", &["org_admin"]).await;
+    let admin = app.token("clinic", "admin@clinic.example").await;
+    let r = app
+        .gql(
+            "mutation { inviteUser(input: { email: \"x@clinic.example\", roles: [NURSE] }) { id } }",
+            json!({}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(code(&r), Some("UNAVAILABLE"), "{r}");
+    assert_eq!(app.count("select count(*) from identity.invitations").await, 0);
+    // Reads keep working.
+    assert!(app.gql("{ me { id } }", json!({}), Some(&admin)).await["errors"].is_null());
+}
