@@ -42,6 +42,8 @@ pub struct Subgraph {
     pub port: u16,
     pub defaults: ServiceDefaults<'static>,
     pub migrator: &'static sqlx::migrate::Migrator,
+    /// PostgreSQL extensions created (as admin) before its migrations.
+    pub extensions: &'static [&'static str],
     pub sdl: fn() -> String,
 }
 
@@ -51,6 +53,7 @@ pub fn subgraphs() -> Vec<Subgraph> {
         port: identity::DEFAULTS.port,
         defaults: identity::DEFAULTS,
         migrator: &identity::MIGRATOR,
+        extensions: &[],
         sdl: identity::sdl,
     }]
 }
@@ -58,7 +61,7 @@ pub fn subgraphs() -> Vec<Subgraph> {
 pub async fn migrate_all() -> anyhow::Result<()> {
     for sg in subgraphs() {
         let settings = Settings::load(sg.defaults)?;
-        platform::migrate::provision_and_migrate(&settings.database, sg.migrator).await?;
+        platform::migrate::provision_and_migrate(&settings.database, sg.migrator, sg.extensions).await?;
         println!("Migrated {} (schema `{}`).", sg.name, settings.database.schema);
     }
     Ok(())

@@ -3,7 +3,10 @@
 //! first, so PostgreSQL row-level security filters every statement; with no
 //! tenant set, the policies match zero rows.
 
-use std::ops::{Deref, DerefMut};
+use std::{
+    ops::{Deref, DerefMut},
+    sync::Arc,
+};
 
 use sqlx::{postgres::PgPoolOptions, PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
@@ -11,7 +14,7 @@ use uuid::Uuid;
 use crate::{
     auth::{AuthContext, Role},
     config::DatabaseSettings,
-    error::AppResult,
+    error::{AppError, AppResult},
 };
 
 /// Connects lazily as the service's login role: the service starts (and
@@ -101,4 +104,17 @@ impl DerefMut for TenantTx {
     fn deref_mut(&mut self) -> &mut PgConnection {
         &mut self.tx
     }
+}
+
+/// Runs `f` in its own transaction scoped to `scope`, then commits: the shape
+/// of every DataLoader batch. Errors come back shared, as DataLoader needs.
+pub async fn scoped<T>(
+    pool: &PgPool,
+    scope: &Scope,
+    f: impl AsyncFnOnce(&mut PgConnection) -> sqlx::Result<T>,
+) -> Result<T, Arc<AppError>> {
+    let mut tx = TenantTx::begin_scoped(pool, scope).await?;
+    let value = f(&mut tx).await.map_err(AppError::from)?;
+    tx.commit().await?;
+    Ok(value)
 }

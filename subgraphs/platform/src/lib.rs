@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod guards;
@@ -14,6 +15,7 @@ pub mod kv;
 pub mod limits;
 pub mod metrics;
 pub mod migrate;
+pub mod pagination;
 pub mod server;
 pub mod telemetry;
 

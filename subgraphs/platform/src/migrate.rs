@@ -11,9 +11,14 @@ pub fn owner_role(settings: &DatabaseSettings) -> String {
     format!("{}_owner", settings.role)
 }
 
-/// Creates the database (if missing), both roles and the schema, then runs
+/// Creates the database (if missing), the extensions the subgraph needs (as
+/// the admin: the owner role may not), both roles and the schema, then runs
 /// the subgraph's migrations as the owner role. Idempotent.
-pub async fn provision_and_migrate(settings: &DatabaseSettings, migrator: &Migrator) -> anyhow::Result<()> {
+pub async fn provision_and_migrate(
+    settings: &DatabaseSettings,
+    migrator: &Migrator,
+    extensions: &[&str],
+) -> anyhow::Result<()> {
     let admin = settings.admin_options()?;
     let mut conn = connect_creating_database(&admin).await?;
     let owner = owner_role(settings);
@@ -47,6 +52,13 @@ alter default privileges for role {owner} in schema {schema}
 "#
     );
     run_ignoring_duplicate_grant(&mut conn, &ddl).await?;
+    for ext in extensions {
+        anyhow::ensure!(
+            ext.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "invalid extension `{ext}`"
+        );
+        run_ignoring_duplicate_grant(&mut conn, &format!("create extension if not exists {ext}")).await?;
+    }
     sqlx::raw_sql(&format!("set role {owner}; set search_path to {schema}"))
         .execute(&mut conn)
         .await?;

@@ -2,7 +2,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::Loader;
 use platform::{
-    db::{Scope, TenantTx},
+    db::{scoped, Scope},
     AppError,
 };
 use sqlx::PgPool;
@@ -21,9 +21,7 @@ impl Loader<Uuid> for OrganizationLoader {
     type Error = Arc<AppError>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Organization>, Self::Error> {
-        let mut tx = TenantTx::begin_scoped(&self.pool, &self.scope).await?;
-        let rows = db::by_ids(&mut tx, keys).await.map_err(AppError::from)?;
-        tx.commit().await?;
+        let rows = scoped(&self.pool, &self.scope, async |c| db::by_ids(c, keys).await).await?;
         Ok(rows.into_iter().map(|o| (o.id, o)).collect())
     }
 }

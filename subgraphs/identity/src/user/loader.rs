@@ -2,7 +2,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::Loader;
 use platform::{
-    db::{Scope, TenantTx},
+    db::{scoped, Scope},
     AppError, Role,
 };
 use sqlx::PgPool;
@@ -22,9 +22,7 @@ impl Loader<Uuid> for UserLoader {
     type Error = Arc<AppError>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, User>, Self::Error> {
-        let mut tx = TenantTx::begin_scoped(&self.pool, &self.scope).await?;
-        let rows = db::by_ids(&mut tx, keys).await.map_err(AppError::from)?;
-        tx.commit().await?;
+        let rows = scoped(&self.pool, &self.scope, async |c| db::by_ids(c, keys).await).await?;
         Ok(rows.into_iter().map(|u| (u.id, u)).collect())
     }
 }
@@ -40,9 +38,7 @@ impl Loader<Uuid> for RolesLoader {
     type Error = Arc<AppError>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<Role>>, Self::Error> {
-        let mut tx = TenantTx::begin_scoped(&self.pool, &self.scope).await?;
-        let rows = member::db::roles_of(&mut tx, keys).await.map_err(AppError::from)?;
-        tx.commit().await?;
+        let rows = scoped(&self.pool, &self.scope, async |c| member::db::roles_of(c, keys).await).await?;
         Ok(rows
             .into_iter()
             .map(|(id, roles)| (id, member::roles_from_db(&roles)))

@@ -58,7 +58,7 @@ impl TestApp {
             .merge(("server.port", 0));
         let settings: Settings = configure(fig).extract().expect("settings");
         if migrate {
-            platform::migrate::provision_and_migrate(&settings.database, &identity::MIGRATOR)
+            platform::migrate::provision_and_migrate(&settings.database, &identity::MIGRATOR, &[])
                 .await
                 .expect("migrate");
         }
