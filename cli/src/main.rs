@@ -48,14 +48,24 @@ pub struct Subgraph {
 }
 
 pub fn subgraphs() -> Vec<Subgraph> {
-    vec![Subgraph {
-        name: "identity",
-        port: identity::DEFAULTS.port,
-        defaults: identity::DEFAULTS,
-        migrator: &identity::MIGRATOR,
-        extensions: &[],
-        sdl: identity::sdl,
-    }]
+    vec![
+        Subgraph {
+            name: "identity",
+            port: identity::DEFAULTS.port,
+            defaults: identity::DEFAULTS,
+            migrator: &identity::MIGRATOR,
+            extensions: &[],
+            sdl: identity::sdl,
+        },
+        Subgraph {
+            name: "medical",
+            port: medical::DEFAULTS.port,
+            defaults: medical::DEFAULTS,
+            migrator: &medical::MIGRATOR,
+            extensions: medical::EXTENSIONS,
+            sdl: medical::sdl,
+        },
+    ]
 }
 
 pub async fn migrate_all() -> anyhow::Result<()> {

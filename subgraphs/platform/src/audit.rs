@@ -47,6 +47,12 @@ impl Actor {
     }
 }
 
+/// The authenticated caller of a resolver as an audit actor.
+pub fn actor(ctx: &Context<'_>) -> AppResult<Actor> {
+    let auth = crate::guards::auth(ctx)?;
+    Ok(Actor::from_auth(auth, ctx.data_opt::<RequestMeta>()))
+}
+
 pub async fn record(
     conn: &mut PgConnection,
     actor: &Actor,

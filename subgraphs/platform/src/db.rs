@@ -4,6 +4,8 @@
 //! tenant set, the policies match zero rows.
 
 use std::{
+    collections::HashMap,
+    hash::Hash,
     ops::{Deref, DerefMut},
     sync::Arc,
 };
@@ -117,4 +119,26 @@ pub async fn scoped<T>(
     let value = f(&mut tx).await.map_err(AppError::from)?;
     tx.commit().await?;
     Ok(value)
+}
+
+/// What every per-request DataLoader holds: the pool and the caller's scope.
+#[derive(Clone)]
+pub struct LoaderCtx {
+    pub pool: PgPool,
+    pub scope: Scope,
+}
+
+impl LoaderCtx {
+    pub async fn run<T>(&self, f: impl AsyncFnOnce(&mut PgConnection) -> sqlx::Result<T>) -> Result<T, Arc<AppError>> {
+        scoped(&self.pool, &self.scope, f).await
+    }
+}
+
+/// Groups rows by a key, keeping their order: one-to-many loader results.
+pub fn group_by<K: Hash + Eq, V>(rows: Vec<V>, key: impl Fn(&V) -> K) -> HashMap<K, Vec<V>> {
+    let mut map: HashMap<K, Vec<V>> = HashMap::new();
+    for row in rows {
+        map.entry(key(&row)).or_default().push(row);
+    }
+    map
 }

@@ -16,8 +16,10 @@ pub mod limits;
 pub mod metrics;
 pub mod migrate;
 pub mod pagination;
+pub mod scalars;
 pub mod server;
 pub mod telemetry;
+pub mod validate;
 
 pub use auth::{AuthContext, Claims, Principal, Role, Vertical};
 pub use error::{AppError, AppResult, ErrorCode, OnConstraint};

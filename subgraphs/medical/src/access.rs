@@ -1,0 +1,44 @@
+//! Who may see and do what in the medical vertical. Every guard here also
+//! requires the organization to have the medical vertical enabled.
+
+use async_graphql::{Context, Guard, GuardExt};
+use platform::{
+    guards::{auth, HasRole, RevocationChecked, VerticalEnabled},
+    AppError, AuthContext, Role,
+    Role::*,
+    Vertical,
+};
+
+/// Allergies, blood type, clinical notes, procedure notes.
+pub const CLINICAL: [Role; 2] = [Practitioner, Nurse];
+/// Procedures (without their notes).
+pub const CARE_TEAM: [Role; 3] = [Practitioner, Nurse, Secretary];
+/// Patients' administrative data and appointments.
+pub const ADMINISTRATIVE: [Role; 4] = [Practitioner, Nurse, Secretary, OrgAdmin];
+/// A patient's identity (id and names): also billing.
+pub const NAMES: [Role; 5] = [Practitioner, Nurse, Secretary, OrgAdmin, BillingClerk];
+/// Invoices.
+pub const BILLING: [Role; 2] = [BillingClerk, OrgAdmin];
+
+/// Reading guard: medical vertical and one of the roles.
+pub fn medical<const N: usize>(roles: [Role; N]) -> impl Guard + Send + Sync {
+    VerticalEnabled(Vertical::Medical).and(HasRole::any(roles))
+}
+
+/// Writing guard: also refuses tokens whose revocation could not be checked.
+pub fn medical_write<const N: usize>(roles: [Role; N]) -> impl Guard + Send + Sync {
+    medical(roles).and(RevocationChecked)
+}
+
+/// The same check for places guards do not reach (entity resolvers).
+pub fn require<'a>(ctx: &Context<'a>, roles: &[Role]) -> Result<&'a AuthContext, AppError> {
+    let a = auth(ctx)?;
+    if !a.has_vertical(Vertical::Medical) || !roles.iter().any(|r| a.has_role(*r)) {
+        return Err(AppError::Forbidden);
+    }
+    Ok(a)
+}
+
+pub fn can(ctx: &Context<'_>, roles: &[Role]) -> bool {
+    require(ctx, roles).is_ok()
+}

@@ -1,0 +1,131 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::model::Appointment;
+
+pub const COLUMNS: &str =
+    "id, organization_id, patient_id, practitioner_id, starts_at, ends_at, status, reason, idempotency_key, created_at";
+
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct AppointmentCursor {
+    pub starts_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+pub struct Filter {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub practitioner: Option<Uuid>,
+    pub status: Option<&'static str>,
+}
+
+pub async fn page(
+    conn: &mut PgConnection,
+    f: &Filter,
+    after: Option<&AppointmentCursor>,
+    limit: i64,
+) -> sqlx::Result<Vec<Appointment>> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from appointments
+          where ($1::timestamptz is null or ends_at > $1)
+            and ($2::timestamptz is null or starts_at < $2)
+            and ($3::uuid is null or practitioner_id = $3)
+            and ($4::text is null or status = $4)
+            and ($5::timestamptz is null or (starts_at, id) > ($5, $6))
+          order by starts_at, id
+          limit $7"
+    ))
+    .bind(f.from)
+    .bind(f.to)
+    .bind(f.practitioner)
+    .bind(f.status)
+    .bind(after.map(|c| c.starts_at))
+    .bind(after.map(|c| c.id))
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn by_ids(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<Appointment>> {
+    sqlx::query_as(&format!("select {COLUMNS} from appointments where id = any($1)"))
+        .bind(ids)
+        .fetch_all(conn)
+        .await
+}
+
+/// Appointments of several practitioners overlapping one range.
+pub async fn of_practitioners(
+    conn: &mut PgConnection,
+    practitioners: &[Uuid],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> sqlx::Result<Vec<Appointment>> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from appointments
+          where practitioner_id = any($1) and ends_at > $2 and starts_at < $3
+          order by starts_at, id"
+    ))
+    .bind(practitioners)
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn by_idempotency_key(conn: &mut PgConnection, key: &str) -> sqlx::Result<Option<Appointment>> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from appointments where idempotency_key = $1"
+    ))
+    .bind(key)
+    .fetch_optional(conn)
+    .await
+}
+
+pub struct NewAppointment<'a> {
+    pub organization_id: Uuid,
+    pub patient_id: Uuid,
+    pub practitioner_id: Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub reason: Option<&'a str>,
+    pub idempotency_key: Option<&'a str>,
+}
+
+/// `None` when the idempotency key was already used (the caller re-reads).
+pub async fn insert(conn: &mut PgConnection, a: &NewAppointment<'_>) -> sqlx::Result<Option<Appointment>> {
+    sqlx::query_as(&format!(
+        "insert into appointments (organization_id, patient_id, practitioner_id, starts_at, ends_at, reason, idempotency_key)
+         values ($1, $2, $3, $4, $5, $6, $7)
+         on conflict on constraint appointments_idempotency_key do nothing
+         returning {COLUMNS}"
+    ))
+    .bind(a.organization_id)
+    .bind(a.patient_id)
+    .bind(a.practitioner_id)
+    .bind(a.starts_at)
+    .bind(a.ends_at)
+    .bind(a.reason)
+    .bind(a.idempotency_key)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Moves an appointment to `to` only from one of the `from` states.
+pub async fn transition(
+    conn: &mut PgConnection,
+    id: Uuid,
+    from: &[&str],
+    to: &str,
+) -> sqlx::Result<Option<Appointment>> {
+    sqlx::query_as(&format!(
+        "update appointments set status = $2, updated_at = now()
+          where id = $1 and status = any($3) returning {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(to)
+    .bind(from)
+    .fetch_optional(conn)
+    .await
+}

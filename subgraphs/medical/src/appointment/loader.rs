@@ -1,0 +1,59 @@
+use std::{collections::HashMap, sync::Arc};
+
+use async_graphql::dataloader::Loader;
+use chrono::{DateTime, Utc};
+use platform::{db::LoaderCtx, AppError};
+use uuid::Uuid;
+
+use super::{db, model::Appointment};
+
+pub struct AppointmentLoader(pub LoaderCtx);
+
+impl Loader<Uuid> for AppointmentLoader {
+    type Value = Appointment;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Appointment>, Self::Error> {
+        let rows = self.0.run(async |c| db::by_ids(c, keys).await).await?;
+        Ok(rows.into_iter().map(|a| (a.id, a)).collect())
+    }
+}
+
+/// A practitioner's appointments in a range.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct ScheduleKey {
+    pub practitioner: Uuid,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+/// One statement per distinct range, whatever the number of practitioners.
+pub struct ScheduleLoader(pub LoaderCtx);
+
+impl Loader<ScheduleKey> for ScheduleLoader {
+    type Value = Vec<Appointment>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[ScheduleKey]) -> Result<HashMap<ScheduleKey, Vec<Appointment>>, Self::Error> {
+        let mut ranges: HashMap<(DateTime<Utc>, DateTime<Utc>), Vec<Uuid>> = HashMap::new();
+        for k in keys {
+            ranges.entry((k.from, k.to)).or_default().push(k.practitioner);
+        }
+        self.0
+            .run(async |c| {
+                let mut out: HashMap<ScheduleKey, Vec<Appointment>> = HashMap::new();
+                for ((from, to), practitioners) in &ranges {
+                    for a in db::of_practitioners(c, practitioners, *from, *to).await? {
+                        let key = ScheduleKey {
+                            practitioner: a.practitioner_id,
+                            from: *from,
+                            to: *to,
+                        };
+                        out.entry(key).or_default().push(a);
+                    }
+                }
+                Ok(out)
+            })
+            .await
+    }
+}

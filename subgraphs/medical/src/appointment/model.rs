@@ -1,0 +1,100 @@
+//! The `Appointment` entity.
+
+use async_graphql::{dataloader::DataLoader, Context, Enum, Object, Result, ID};
+use chrono::{DateTime, Utc};
+use platform::AppError;
+use uuid::Uuid;
+
+use crate::{
+    access::{medical, ADMINISTRATIVE},
+    patient::{loader::PatientLoader, model::Patient},
+    user::User,
+};
+
+/// A booked slot between a patient and a practitioner.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Appointment {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub patient_id: Uuid,
+    pub practitioner_id: Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub status: String,
+    pub reason: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Where an appointment is in its life: scheduled → checked in → completed,
+/// or cancelled, or no-show.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum AppointmentStatus {
+    Scheduled,
+    CheckedIn,
+    Completed,
+    Cancelled,
+    NoShow,
+}
+
+impl AppointmentStatus {
+    pub fn as_db(self) -> &'static str {
+        match self {
+            AppointmentStatus::Scheduled => "scheduled",
+            AppointmentStatus::CheckedIn => "checked_in",
+            AppointmentStatus::Completed => "completed",
+            AppointmentStatus::Cancelled => "cancelled",
+            AppointmentStatus::NoShow => "no_show",
+        }
+    }
+    pub fn from_db(s: &str) -> Self {
+        match s {
+            "checked_in" => AppointmentStatus::CheckedIn,
+            "completed" => AppointmentStatus::Completed,
+            "cancelled" => AppointmentStatus::Cancelled,
+            "no_show" => AppointmentStatus::NoShow,
+            _ => AppointmentStatus::Scheduled,
+        }
+    }
+}
+
+#[Object(guard = "medical(ADMINISTRATIVE)")]
+impl Appointment {
+    /// Stable identifier.
+    async fn id(&self) -> ID {
+        ID(self.id.to_string())
+    }
+    /// The patient seen.
+    async fn patient(&self, ctx: &Context<'_>) -> Result<Patient> {
+        ctx.data::<DataLoader<PatientLoader>>()?
+            .load_one(self.patient_id)
+            .await?
+            .ok_or_else(|| AppError::NotFound("Patient").into())
+    }
+    /// The practitioner (an identity user).
+    async fn practitioner(&self) -> User {
+        User {
+            id: self.practitioner_id,
+        }
+    }
+    /// Start, inclusive.
+    async fn starts_at(&self) -> DateTime<Utc> {
+        self.starts_at
+    }
+    /// End, exclusive.
+    async fn ends_at(&self) -> DateTime<Utc> {
+        self.ends_at
+    }
+    /// Current status.
+    async fn status(&self) -> AppointmentStatus {
+        AppointmentStatus::from_db(&self.status)
+    }
+    /// Why the patient comes.
+    async fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+    /// When it was booked.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+}

@@ -1,0 +1,127 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::model::{Invoice, InvoiceLine};
+
+pub const COLUMNS: &str = "id, patient_id, status, currency, issued_at, paid_at, voided_at, created_at";
+
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct InvoiceCursor {
+    pub created_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+pub async fn page(
+    conn: &mut PgConnection,
+    status: Option<&str>,
+    after: Option<&InvoiceCursor>,
+    limit: i64,
+) -> sqlx::Result<Vec<Invoice>> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from invoices
+          where ($1::text is null or status = $1)
+            and ($2::timestamptz is null or (created_at, id) > ($2, $3))
+          order by created_at, id limit $4"
+    ))
+    .bind(status)
+    .bind(after.map(|c| c.created_at))
+    .bind(after.map(|c| c.id))
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn by_ids(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<Invoice>> {
+    sqlx::query_as(&format!("select {COLUMNS} from invoices where id = any($1)"))
+        .bind(ids)
+        .fetch_all(conn)
+        .await
+}
+
+pub async fn of_patients(conn: &mut PgConnection, patients: &[Uuid]) -> sqlx::Result<Vec<Invoice>> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from invoices where patient_id = any($1) order by created_at, id"
+    ))
+    .bind(patients)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn lines_of(conn: &mut PgConnection, invoices: &[Uuid]) -> sqlx::Result<Vec<InvoiceLine>> {
+    sqlx::query_as(
+        "select invoice_id, code, description, quantity, unit_price_cents::int4 as unit_price_cents,
+                (quantity * unit_price_cents)::int4 as total_cents
+           from invoice_lines where invoice_id = any($1) order by invoice_id, position",
+    )
+    .bind(invoices)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn insert(conn: &mut PgConnection, org: Uuid, patient: Uuid) -> sqlx::Result<Invoice> {
+    sqlx::query_as(&format!(
+        "insert into invoices (organization_id, patient_id) values ($1, $2) returning {COLUMNS}"
+    ))
+    .bind(org)
+    .bind(patient)
+    .fetch_one(conn)
+    .await
+}
+
+pub struct Line {
+    pub code: String,
+    pub description: String,
+    pub quantity: i32,
+    pub unit_price_cents: i32,
+}
+
+/// Replaces a draft's lines (the trigger refuses for any other status).
+pub async fn replace_lines(conn: &mut PgConnection, org: Uuid, invoice: Uuid, lines: &[Line]) -> sqlx::Result<()> {
+    sqlx::query("delete from invoice_lines where invoice_id = $1")
+        .bind(invoice)
+        .execute(&mut *conn)
+        .await?;
+    let positions: Vec<i32> = (0..lines.len() as i32).collect();
+    let codes: Vec<&str> = lines.iter().map(|l| l.code.as_str()).collect();
+    let descriptions: Vec<&str> = lines.iter().map(|l| l.description.as_str()).collect();
+    let quantities: Vec<i32> = lines.iter().map(|l| l.quantity).collect();
+    let prices: Vec<i64> = lines.iter().map(|l| l.unit_price_cents as i64).collect();
+    sqlx::query(
+        "insert into invoice_lines (organization_id, invoice_id, position, code, description, quantity, unit_price_cents)
+         select $1, $2, * from unnest($3::int4[], $4::text[], $5::text[], $6::int4[], $7::int8[])",
+    )
+    .bind(org)
+    .bind(invoice)
+    .bind(&positions)
+    .bind(&codes)
+    .bind(&descriptions)
+    .bind(&quantities)
+    .bind(&prices)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn transition(conn: &mut PgConnection, id: Uuid, from: &[&str], to: &str) -> sqlx::Result<Option<Invoice>> {
+    sqlx::query_as(&format!(
+        "update invoices set status = $2, updated_at = now(),
+                issued_at = case when $2 = 'issued' then now() else issued_at end,
+                paid_at = case when $2 = 'paid' then now() else paid_at end,
+                voided_at = case when $2 = 'void' then now() else voided_at end
+          where id = $1 and status = any($3) returning {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(to)
+    .bind(from)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn line_count(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select count(*) from invoice_lines where invoice_id = $1")
+        .bind(id)
+        .fetch_one(conn)
+        .await
+}

@@ -1,0 +1,270 @@
+//! Invoices: drafting, issuing, payment, voiding.
+
+pub mod db;
+pub mod loader;
+pub mod model;
+
+use async_graphql::{
+    connection::{Connection, OpaqueCursor},
+    dataloader::DataLoader,
+    Context, InputObject, Object, Result, ID,
+};
+use platform::{
+    audit::{self, actor},
+    db::TenantTx,
+    guards::auth,
+    ids::parse_id,
+    pagination::Page,
+    validate::text,
+    AppError, AppResult, OnConstraint,
+    Role::*,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    access::{medical, medical_write, BILLING},
+    patient,
+    state::state,
+};
+use db::InvoiceCursor;
+use loader::InvoiceLoader;
+use model::{Invoice, InvoiceStatus};
+
+const MAX_LINES: usize = 200;
+
+#[derive(InputObject)]
+pub struct InvoiceLineInput {
+    pub code: String,
+    pub description: String,
+    /// 1 to 10,000.
+    pub quantity: i32,
+    /// Price of one unit in cents; not negative.
+    pub unit_price_cents: i32,
+}
+
+#[derive(InputObject)]
+pub struct CreateInvoiceInput {
+    pub patient_id: ID,
+    pub lines: Vec<InvoiceLineInput>,
+}
+
+fn lines_immutable() -> AppError {
+    AppError::Conflict("only a draft invoice's lines can change".into())
+}
+
+fn valid_lines(lines: Vec<InvoiceLineInput>) -> AppResult<Vec<db::Line>> {
+    if lines.is_empty() || lines.len() > MAX_LINES {
+        return Err(AppError::bad_input("lines", format!("give 1 to {MAX_LINES} lines")));
+    }
+    let mut total: i64 = 0;
+    let mut out = Vec::with_capacity(lines.len());
+    for (i, l) in lines.into_iter().enumerate() {
+        if !(1..=10_000).contains(&l.quantity) {
+            return Err(AppError::bad_input(
+                format!("lines[{i}].quantity"),
+                "must be 1 to 10000",
+            ));
+        }
+        if l.unit_price_cents < 0 {
+            return Err(AppError::bad_input(
+                format!("lines[{i}].unitPriceCents"),
+                "must not be negative",
+            ));
+        }
+        total += l.quantity as i64 * l.unit_price_cents as i64;
+        out.push(db::Line {
+            code: text(&format!("lines[{i}].code"), &l.code, 1, 20)?,
+            description: text(&format!("lines[{i}].description"), &l.description, 1, 500)?,
+            quantity: l.quantity,
+            unit_price_cents: l.unit_price_cents,
+        });
+    }
+    if total > i32::MAX as i64 {
+        return Err(AppError::bad_input("lines", "the invoice total is too large"));
+    }
+    Ok(out)
+}
+
+#[derive(Default)]
+pub struct InvoiceQuery;
+
+#[Object]
+impl InvoiceQuery {
+    /// Invoices, oldest first, optionally by status.
+    #[graphql(guard = "medical(BILLING)")]
+    async fn invoices(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<InvoiceStatus>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<OpaqueCursor<InvoiceCursor>, Invoice>> {
+        let st = state(ctx)?;
+        let page = Page::<InvoiceCursor>::new(first, after.as_deref(), st.settings.limits.page_size)?;
+        let mut tx = TenantTx::begin(&st.pool, auth(ctx)?).await?;
+        let rows = db::page(
+            &mut tx,
+            status.map(InvoiceStatus::as_db),
+            page.after.as_ref(),
+            page.fetch(),
+        )
+        .await
+        .map_err(AppError::from)?;
+        tx.commit().await?;
+        Ok(page.connection(
+            rows,
+            |i| InvoiceCursor {
+                created_at: i.created_at,
+                id: i.id,
+            },
+            |i| i,
+        ))
+    }
+
+    /// One invoice.
+    #[graphql(guard = "medical(BILLING)")]
+    async fn invoice(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Invoice>> {
+        let id = parse_id("id", &id)?;
+        Ok(ctx.data::<DataLoader<InvoiceLoader>>()?.load_one(id).await?)
+    }
+}
+
+#[derive(Default)]
+pub struct InvoiceMutation;
+
+#[Object]
+impl InvoiceMutation {
+    /// Drafts an invoice for a patient.
+    #[graphql(guard = "medical_write([BillingClerk])")]
+    async fn create_invoice(&self, ctx: &Context<'_>, input: CreateInvoiceInput) -> Result<Invoice> {
+        let st = state(ctx)?;
+        let caller = auth(ctx)?;
+        let patient_id = parse_id("patientId", &input.patient_id)?;
+        let lines = valid_lines(input.lines)?;
+        let mut tx = TenantTx::begin(&st.pool, caller).await?;
+        if patient::db::live(&mut tx, patient_id)
+            .await
+            .map_err(AppError::from)?
+            .is_none()
+        {
+            return Err(AppError::bad_input("patientId", "no such patient").into());
+        }
+        let invoice = db::insert(&mut tx, caller.organization_id, patient_id)
+            .await
+            .map_err(AppError::from)?;
+        db::replace_lines(&mut tx, caller.organization_id, invoice.id, &lines)
+            .await
+            .map_err(AppError::from)?;
+        audit::record(
+            &mut tx,
+            &actor(ctx)?,
+            "invoice.create",
+            "Invoice",
+            invoice.id,
+            json!({ "patient": patient_id, "lines": lines.len() }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(invoice)
+    }
+
+    /// Replaces a draft invoice's lines.
+    #[graphql(guard = "medical_write([BillingClerk])")]
+    async fn set_invoice_lines(&self, ctx: &Context<'_>, id: ID, lines: Vec<InvoiceLineInput>) -> Result<Invoice> {
+        let st = state(ctx)?;
+        let caller = auth(ctx)?;
+        let id = parse_id("id", &id)?;
+        let lines = valid_lines(lines)?;
+        let mut tx = TenantTx::begin(&st.pool, caller).await?;
+        let invoice = db::by_ids(&mut tx, &[id])
+            .await
+            .map_err(AppError::from)?
+            .into_iter()
+            .next()
+            .ok_or(AppError::NotFound("Invoice"))?;
+        if invoice.status != "draft" {
+            return Err(lines_immutable().into());
+        }
+        db::replace_lines(&mut tx, caller.organization_id, id, &lines)
+            .await
+            .on_constraint(&[("invoice_lines_immutable", lines_immutable)])?;
+        audit::record(
+            &mut tx,
+            &actor(ctx)?,
+            "invoice.set_lines",
+            "Invoice",
+            id,
+            json!({ "lines": lines.len() }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(invoice)
+    }
+
+    /// Issues a draft: its lines are frozen from now on.
+    #[graphql(guard = "medical_write([BillingClerk])")]
+    async fn issue_invoice(&self, ctx: &Context<'_>, id: ID) -> Result<Invoice> {
+        transition(ctx, &id, &[InvoiceStatus::Draft], InvoiceStatus::Issued).await
+    }
+
+    /// Records payment of an issued invoice.
+    #[graphql(guard = "medical_write([BillingClerk])")]
+    async fn mark_invoice_paid(&self, ctx: &Context<'_>, id: ID) -> Result<Invoice> {
+        transition(ctx, &id, &[InvoiceStatus::Issued], InvoiceStatus::Paid).await
+    }
+
+    /// Voids a draft or issued invoice.
+    #[graphql(guard = "medical_write([BillingClerk])")]
+    async fn void_invoice(&self, ctx: &Context<'_>, id: ID) -> Result<Invoice> {
+        transition(
+            ctx,
+            &id,
+            &[InvoiceStatus::Draft, InvoiceStatus::Issued],
+            InvoiceStatus::Void,
+        )
+        .await
+    }
+}
+
+async fn transition(ctx: &Context<'_>, id: &ID, from: &[InvoiceStatus], to: InvoiceStatus) -> Result<Invoice> {
+    let st = state(ctx)?;
+    let id: Uuid = parse_id("id", id)?;
+    let from_db: Vec<&str> = from.iter().map(|s| s.as_db()).collect();
+    let mut tx = TenantTx::begin(&st.pool, auth(ctx)?).await?;
+    if to == InvoiceStatus::Issued && db::line_count(&mut tx, id).await.map_err(AppError::from)? == 0 {
+        let exists = !db::by_ids(&mut tx, &[id]).await.map_err(AppError::from)?.is_empty();
+        return Err(if exists {
+            AppError::Conflict("an invoice needs lines to be issued".into())
+        } else {
+            AppError::NotFound("Invoice")
+        }
+        .into());
+    }
+    let Some(inv) = db::transition(&mut tx, id, &from_db, to.as_db())
+        .await
+        .map_err(AppError::from)?
+    else {
+        let current = db::by_ids(&mut tx, &[id])
+            .await
+            .map_err(AppError::from)?
+            .into_iter()
+            .next();
+        return Err(match current {
+            None => AppError::NotFound("Invoice"),
+            Some(i) => AppError::Conflict(format!("the invoice is {} and cannot become {}", i.status, to.as_db())),
+        }
+        .into());
+    };
+    audit::record(
+        &mut tx,
+        &actor(ctx)?,
+        &format!("invoice.{}", to.as_db()),
+        "Invoice",
+        id,
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(inv)
+}

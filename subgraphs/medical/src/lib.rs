@@ -1,0 +1,165 @@
+//! Hub's medical subgraph: patients (with encrypted contact and insurance),
+//! allergies, appointments without double booking, procedures, clinical notes
+//! that are immutable once signed, and invoices. Adds `schedule` to identity's
+//! `User`.
+
+pub mod access;
+pub mod appointment;
+pub mod invoice;
+pub mod note;
+pub mod patient;
+pub mod procedure;
+pub mod settings;
+pub mod state;
+pub mod user;
+
+use std::sync::Arc;
+
+use async_graphql::{dataloader::DataLoader, EmptySubscription, MergedObject, SDLExportOptions, Schema};
+use axum::Router;
+use platform::{
+    config::{ServiceDefaults, Settings},
+    crypto::FieldCipher,
+    db::{LoaderCtx, Scope},
+    jwt::JwtVerifier,
+    kv::Kv,
+    metrics::Metrics,
+    server::{self, Service},
+};
+use secrecy::ExposeSecret;
+use sqlx::migrate::Migrator;
+use uuid::Uuid;
+
+use settings::MedicalSettings;
+use state::State;
+
+pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/medical");
+
+/// PostgreSQL extensions the migrations need (the exclusion constraint).
+pub const EXTENSIONS: &[&str] = &["btree_gist"];
+
+pub const DEFAULTS: ServiceDefaults<'static> = ServiceDefaults {
+    service: "medical",
+    port: 4003,
+    schema: "medical",
+};
+
+#[derive(MergedObject, Default)]
+pub struct Query(
+    patient::PatientQuery,
+    appointment::AppointmentQuery,
+    invoice::InvoiceQuery,
+);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    patient::PatientMutation,
+    appointment::AppointmentMutation,
+    procedure::ProcedureMutation,
+    note::NoteMutation,
+    invoice::InvoiceMutation,
+);
+
+pub type MedicalSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// The federation SDL, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .enable_federation()
+        .finish()
+        .sdl_with_options(SDLExportOptions::new().federation())
+}
+
+pub fn load_medical_settings() -> anyhow::Result<MedicalSettings> {
+    match Settings::figment(DEFAULTS).extract_inner::<MedicalSettings>("medical") {
+        Ok(s) => Ok(s),
+        Err(e) if e.missing() => Ok(MedicalSettings::default()),
+        Err(e) => Err(anyhow::anyhow!("invalid medical configuration: {e}")),
+    }
+}
+
+/// The field cipher from settings (or a generated development key).
+pub fn cipher(settings: &Settings, medical: &MedicalSettings) -> anyhow::Result<FieldCipher> {
+    FieldCipher::load(
+        medical.encryption_keys.as_ref().map(|s| s.expose_secret()),
+        &medical.keys_dir,
+        "medical",
+        settings.environment.is_development(),
+    )
+}
+
+/// Adds this request's DataLoaders, scoped to the caller (or to no tenant).
+fn loaders(req: async_graphql::Request, ctx: LoaderCtx) -> async_graphql::Request {
+    use appointment::loader::*;
+    use invoice::loader::*;
+    use note::loader::*;
+    use patient::loader::*;
+    req.data(DataLoader::new(PatientLoader(ctx.clone()), tokio::spawn))
+        .data(DataLoader::new(AllergiesLoader(ctx.clone()), tokio::spawn))
+        .data(DataLoader::new(NotesByPatientLoader(ctx.clone()), tokio::spawn))
+        .data(DataLoader::new(ProceduresByPatientLoader(ctx.clone()), tokio::spawn))
+        .data(DataLoader::new(AppointmentLoader(ctx.clone()), tokio::spawn))
+        .data(DataLoader::new(ScheduleLoader(ctx.clone()), tokio::spawn))
+        .data(DataLoader::new(NoteLoader(ctx.clone()), tokio::spawn))
+        .data(DataLoader::new(InvoiceLinesLoader(ctx.clone()), tokio::spawn))
+        .data(DataLoader::new(InvoicesByPatientLoader(ctx.clone()), tokio::spawn))
+        .data(DataLoader::new(InvoiceLoader(ctx), tokio::spawn))
+}
+
+/// The whole HTTP app, and the state behind it (tests use the latter).
+pub async fn build(settings: Settings, cipher: FieldCipher) -> anyhow::Result<(Router, Arc<State>)> {
+    let settings = Arc::new(settings);
+    let pool = platform::db::connect(&settings.database)?;
+    let kv = Kv::new(settings.redis.url())?;
+    let auth = &settings.auth;
+    let verifier = JwtVerifier::with_remote_jwks(
+        &auth.issuer,
+        &auth.audience,
+        auth.leeway_secs,
+        &auth.jwks_url,
+        kv.clone(),
+    );
+    build_with_verifier(settings, cipher, pool, kv, verifier)
+}
+
+pub fn build_with_verifier(
+    settings: Arc<Settings>,
+    cipher: FieldCipher,
+    pool: sqlx::PgPool,
+    kv: Kv,
+    verifier: Arc<JwtVerifier>,
+) -> anyhow::Result<(Router, Arc<State>)> {
+    let state = Arc::new(State {
+        pool: pool.clone(),
+        cipher,
+        settings: settings.clone(),
+    });
+    let schema: MedicalSchema = server::schema_builder(Query::default(), Mutation::default(), &settings)
+        .data(state.clone())
+        .finish();
+    let loader_pool = pool.clone();
+    let per_request: server::RequestHook = Arc::new(move |req, caller| {
+        let scope = caller.map(Scope::from).unwrap_or(Scope {
+            organization_id: Uuid::nil(),
+            user_id: None,
+            roles: vec![],
+        });
+        loaders(
+            req,
+            LoaderCtx {
+                pool: loader_pool.clone(),
+                scope,
+            },
+        )
+    });
+    let service = Service {
+        executor: schema,
+        settings: settings.clone(),
+        verifier,
+        pool,
+        kv,
+        metrics: Metrics::new("medical")?,
+        per_request,
+    };
+    Ok((server::app(service, Router::new()), state))
+}

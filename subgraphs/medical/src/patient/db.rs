@@ -1,0 +1,162 @@
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::model::{Allergy, Patient};
+use platform::crypto::Sealed;
+
+pub const COLUMNS: &str = "id, organization_id, mrn, given_name, family_name, birth_date, sex, blood_type, \
+     contact_enc, contact_key_id, insurance_enc, insurance_key_id, created_at, updated_at, deleted_at";
+
+/// Keyset position in the alphabetical patient list.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct PatientCursor {
+    pub family: String,
+    pub given: String,
+    pub id: Uuid,
+}
+
+/// All rows by id, deleted ones included (history still points at them).
+pub async fn by_ids(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<Patient>> {
+    sqlx::query_as(&format!("select {COLUMNS} from patients where id = any($1)"))
+        .bind(ids)
+        .fetch_all(conn)
+        .await
+}
+
+pub async fn live(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Patient>> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from patients where id = $1 and deleted_at is null for update"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// `search` matches a medical record number or a name by prefix.
+pub async fn page(
+    conn: &mut PgConnection,
+    search: Option<&str>,
+    after: Option<&PatientCursor>,
+    limit: i64,
+) -> sqlx::Result<Vec<Patient>> {
+    let pattern = search.map(|s| format!("{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from patients
+          where deleted_at is null
+            and ($1::text is null or mrn ilike $1 or family_name ilike $1 or given_name ilike $1
+                 or (given_name || ' ' || family_name) ilike $1 or (family_name || ' ' || given_name) ilike $1)
+            and ($2::text is null or (lower(family_name), lower(given_name), id) > ($2, $3, $4))
+          order by lower(family_name), lower(given_name), id
+          limit $5"
+    ))
+    .bind(pattern)
+    .bind(after.map(|c| c.family.clone()))
+    .bind(after.map(|c| c.given.clone()))
+    .bind(after.map(|c| c.id))
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+pub struct NewPatient<'a> {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub mrn: &'a str,
+    pub given_name: &'a str,
+    pub family_name: &'a str,
+    pub birth_date: chrono::NaiveDate,
+    pub sex: &'a str,
+    pub contact: Option<Sealed>,
+    pub insurance: Option<Sealed>,
+}
+
+pub async fn insert(conn: &mut PgConnection, p: NewPatient<'_>) -> sqlx::Result<Patient> {
+    sqlx::query_as(&format!(
+        "insert into patients (id, organization_id, mrn, given_name, family_name, birth_date, sex,
+                               contact_enc, contact_key_id, insurance_enc, insurance_key_id)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning {COLUMNS}"
+    ))
+    .bind(p.id)
+    .bind(p.organization_id)
+    .bind(p.mrn)
+    .bind(p.given_name)
+    .bind(p.family_name)
+    .bind(p.birth_date)
+    .bind(p.sex)
+    .bind(p.contact.as_ref().map(|s| s.data.clone()))
+    .bind(p.contact.as_ref().map(|s| s.key_id.clone()))
+    .bind(p.insurance.as_ref().map(|s| s.data.clone()))
+    .bind(p.insurance.as_ref().map(|s| s.key_id.clone()))
+    .fetch_one(conn)
+    .await
+}
+
+/// Writes the whole administrative record (callers merge changes first).
+pub async fn update(conn: &mut PgConnection, p: &Patient) -> sqlx::Result<Patient> {
+    sqlx::query_as(&format!(
+        "update patients set mrn = $2, given_name = $3, family_name = $4, birth_date = $5, sex = $6,
+                contact_enc = $7, contact_key_id = $8, insurance_enc = $9, insurance_key_id = $10,
+                blood_type = $11, updated_at = now()
+          where id = $1 returning {COLUMNS}"
+    ))
+    .bind(p.id)
+    .bind(&p.mrn)
+    .bind(&p.given_name)
+    .bind(&p.family_name)
+    .bind(p.birth_date)
+    .bind(&p.sex)
+    .bind(&p.contact_enc)
+    .bind(&p.contact_key_id)
+    .bind(&p.insurance_enc)
+    .bind(&p.insurance_key_id)
+    .bind(&p.blood_type)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn soft_delete(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("update patients set deleted_at = now(), updated_at = now() where id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn allergies_of(conn: &mut PgConnection, patients: &[Uuid]) -> sqlx::Result<Vec<Allergy>> {
+    sqlx::query_as(
+        "select id, patient_id, substance, reaction, severity from allergies
+          where patient_id = any($1) order by created_at, id",
+    )
+    .bind(patients)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn insert_allergy(
+    conn: &mut PgConnection,
+    org: Uuid,
+    patient: Uuid,
+    substance: &str,
+    reaction: Option<&str>,
+    severity: &str,
+) -> sqlx::Result<Allergy> {
+    sqlx::query_as(
+        "insert into allergies (organization_id, patient_id, substance, reaction, severity)
+         values ($1, $2, $3, $4, $5) returning id, patient_id, substance, reaction, severity",
+    )
+    .bind(org)
+    .bind(patient)
+    .bind(substance)
+    .bind(reaction)
+    .bind(severity)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn delete_allergy(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar("delete from allergies where id = $1 returning patient_id")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}

@@ -1,0 +1,288 @@
+//! The `Patient` entity and its parts.
+
+use async_graphql::{dataloader::DataLoader, ComplexObject, Context, Enum, InputObject, Result, SimpleObject, ID};
+use chrono::{DateTime, NaiveDate, Utc};
+use platform::{crypto::Sealed, scalars::Date, AppError};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::loader::{AllergiesLoader, NotesByPatientLoader, ProceduresByPatientLoader};
+use crate::{
+    access::{medical, ADMINISTRATIVE, BILLING, CARE_TEAM, CLINICAL, NAMES},
+    invoice::{loader::InvoicesByPatientLoader, model::Invoice},
+    note::model::ClinicalNote,
+    procedure::model::Procedure,
+    state::state,
+};
+
+/// A patient of the organization. Names are visible to billing; the rest of
+/// the administrative record to the care team and admins; clinical fields to
+/// practitioners and nurses only.
+#[derive(Debug, Clone, sqlx::FromRow, SimpleObject)]
+#[graphql(complex, guard = "medical(NAMES)")]
+pub struct Patient {
+    #[graphql(skip)]
+    pub id: Uuid,
+    #[graphql(skip)]
+    pub organization_id: Uuid,
+    /// Medical record number, unique in the organization.
+    #[graphql(guard = "medical(ADMINISTRATIVE)")]
+    pub mrn: String,
+    /// Given name.
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+    #[graphql(skip)]
+    pub birth_date: NaiveDate,
+    #[graphql(skip)]
+    pub sex: String,
+    #[graphql(skip)]
+    pub blood_type: Option<String>,
+    #[graphql(skip)]
+    pub contact_enc: Option<Vec<u8>>,
+    #[graphql(skip)]
+    pub contact_key_id: Option<String>,
+    #[graphql(skip)]
+    pub insurance_enc: Option<Vec<u8>>,
+    #[graphql(skip)]
+    pub insurance_key_id: Option<String>,
+    /// When the record was created.
+    #[graphql(guard = "medical(ADMINISTRATIVE)")]
+    pub created_at: DateTime<Utc>,
+    #[graphql(skip)]
+    pub updated_at: DateTime<Utc>,
+    /// Set when the record was deleted (kept for history).
+    #[graphql(guard = "medical(ADMINISTRATIVE)")]
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// Administrative sex.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum Sex {
+    Female,
+    Male,
+    Other,
+    Unknown,
+}
+
+impl Sex {
+    pub fn as_db(self) -> &'static str {
+        match self {
+            Sex::Female => "female",
+            Sex::Male => "male",
+            Sex::Other => "other",
+            Sex::Unknown => "unknown",
+        }
+    }
+    pub fn from_db(s: &str) -> Sex {
+        match s {
+            "female" => Sex::Female,
+            "male" => Sex::Male,
+            "other" => Sex::Other,
+            _ => Sex::Unknown,
+        }
+    }
+}
+
+/// ABO group and Rh factor.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum BloodType {
+    APos,
+    ANeg,
+    BPos,
+    BNeg,
+    AbPos,
+    AbNeg,
+    OPos,
+    ONeg,
+}
+
+impl BloodType {
+    pub const ALL: [(BloodType, &'static str); 8] = [
+        (BloodType::APos, "a_pos"),
+        (BloodType::ANeg, "a_neg"),
+        (BloodType::BPos, "b_pos"),
+        (BloodType::BNeg, "b_neg"),
+        (BloodType::AbPos, "ab_pos"),
+        (BloodType::AbNeg, "ab_neg"),
+        (BloodType::OPos, "o_pos"),
+        (BloodType::ONeg, "o_neg"),
+    ];
+    pub fn as_db(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(b, _)| *b == self)
+            .map(|(_, s)| *s)
+            .unwrap_or("o_pos")
+    }
+    pub fn from_db(s: &str) -> Option<BloodType> {
+        Self::ALL.iter().find(|(_, d)| *d == s).map(|(b, _)| *b)
+    }
+}
+
+/// How to reach a patient. Encrypted at rest.
+#[derive(SimpleObject, InputObject, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[graphql(input_name = "ContactInput")]
+pub struct Contact {
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub address: Option<String>,
+}
+
+/// A known allergy.
+#[derive(SimpleObject, Clone, Debug, sqlx::FromRow)]
+#[graphql(complex)]
+pub struct Allergy {
+    #[graphql(skip)]
+    pub id: Uuid,
+    #[graphql(skip)]
+    pub patient_id: Uuid,
+    /// What the patient reacts to.
+    pub substance: String,
+    /// What happens.
+    pub reaction: Option<String>,
+    #[graphql(skip)]
+    pub severity: String,
+}
+
+#[ComplexObject]
+impl Allergy {
+    /// Identifier.
+    async fn id(&self) -> ID {
+        ID(self.id.to_string())
+    }
+    /// How serious a reaction is.
+    async fn severity(&self) -> Severity {
+        Severity::from_db(&self.severity)
+    }
+}
+
+/// Severity of an allergic reaction.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum Severity {
+    Mild,
+    Moderate,
+    Severe,
+    LifeThreatening,
+}
+
+impl Severity {
+    pub fn as_db(self) -> &'static str {
+        match self {
+            Severity::Mild => "mild",
+            Severity::Moderate => "moderate",
+            Severity::Severe => "severe",
+            Severity::LifeThreatening => "life_threatening",
+        }
+    }
+    pub fn from_db(s: &str) -> Severity {
+        match s {
+            "mild" => Severity::Mild,
+            "moderate" => Severity::Moderate,
+            "severe" => Severity::Severe,
+            _ => Severity::LifeThreatening,
+        }
+    }
+}
+
+pub fn contact_aad(id: Uuid) -> String {
+    format!("medical.patients.contact:{id}")
+}
+
+pub fn insurance_aad(id: Uuid) -> String {
+    format!("medical.patients.insurance:{id}")
+}
+
+fn sealed(data: &Option<Vec<u8>>, key: &Option<String>) -> Option<Sealed> {
+    Some(Sealed {
+        data: data.clone()?,
+        key_id: key.clone()?,
+    })
+}
+
+#[ComplexObject]
+impl Patient {
+    /// Stable identifier.
+    async fn id(&self) -> ID {
+        ID(self.id.to_string())
+    }
+
+    /// Date of birth.
+    #[graphql(guard = "medical(ADMINISTRATIVE)")]
+    async fn birth_date(&self) -> Date {
+        Date(self.birth_date)
+    }
+
+    /// Administrative sex.
+    #[graphql(guard = "medical(ADMINISTRATIVE)")]
+    async fn sex(&self) -> Sex {
+        Sex::from_db(&self.sex)
+    }
+
+    /// Phone, email and address. Encrypted at rest.
+    #[graphql(guard = "medical(ADMINISTRATIVE)")]
+    async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
+        let Some(s) = sealed(&self.contact_enc, &self.contact_key_id) else {
+            return Ok(None);
+        };
+        let json = state(ctx)?.cipher.open(&s, &contact_aad(self.id))?;
+        Ok(Some(
+            serde_json::from_slice(&json).map_err(|e| AppError::Internal(e.into()))?,
+        ))
+    }
+
+    /// Health-insurance number. Encrypted at rest.
+    #[graphql(guard = "medical(ADMINISTRATIVE)")]
+    async fn insurance_number(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let Some(s) = sealed(&self.insurance_enc, &self.insurance_key_id) else {
+            return Ok(None);
+        };
+        Ok(Some(state(ctx)?.cipher.open_str(&s, &insurance_aad(self.id))?))
+    }
+
+    /// Blood type. Practitioners and nurses only.
+    #[graphql(guard = "medical(CLINICAL)")]
+    async fn blood_type(&self) -> Option<BloodType> {
+        self.blood_type.as_deref().and_then(BloodType::from_db)
+    }
+
+    /// Known allergies. Practitioners and nurses only.
+    #[graphql(guard = "medical(CLINICAL)")]
+    async fn allergies(&self, ctx: &Context<'_>) -> Result<Vec<Allergy>> {
+        Ok(ctx
+            .data::<DataLoader<AllergiesLoader>>()?
+            .load_one(self.id)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Clinical notes, oldest first. Practitioners and nurses only.
+    #[graphql(guard = "medical(CLINICAL)")]
+    async fn notes(&self, ctx: &Context<'_>) -> Result<Vec<ClinicalNote>> {
+        Ok(ctx
+            .data::<DataLoader<NotesByPatientLoader>>()?
+            .load_one(self.id)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Procedures performed, oldest first (their notes for clinicians only).
+    #[graphql(guard = "medical(CARE_TEAM)")]
+    async fn procedures(&self, ctx: &Context<'_>) -> Result<Vec<Procedure>> {
+        Ok(ctx
+            .data::<DataLoader<ProceduresByPatientLoader>>()?
+            .load_one(self.id)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// The patient's invoices. Billing and admins.
+    #[graphql(guard = "medical(BILLING)")]
+    async fn invoices(&self, ctx: &Context<'_>) -> Result<Vec<Invoice>> {
+        Ok(ctx
+            .data::<DataLoader<InvoicesByPatientLoader>>()?
+            .load_one(self.id)
+            .await?
+            .unwrap_or_default())
+    }
+}

@@ -1,0 +1,42 @@
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::model::Procedure;
+
+const COLUMNS: &str = "id, patient_id, appointment_id, code, performed_at, performer_id, notes";
+
+pub async fn of_patients(conn: &mut PgConnection, patients: &[Uuid]) -> sqlx::Result<Vec<Procedure>> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from procedures where patient_id = any($1) order by performed_at, id"
+    ))
+    .bind(patients)
+    .fetch_all(conn)
+    .await
+}
+
+pub struct NewProcedure<'a> {
+    pub organization_id: Uuid,
+    pub patient_id: Uuid,
+    pub appointment_id: Option<Uuid>,
+    pub code: &'a str,
+    pub performed_at: DateTime<Utc>,
+    pub performer_id: Uuid,
+    pub notes: Option<&'a str>,
+}
+
+pub async fn insert(conn: &mut PgConnection, p: &NewProcedure<'_>) -> sqlx::Result<Procedure> {
+    sqlx::query_as(&format!(
+        "insert into procedures (organization_id, patient_id, appointment_id, code, performed_at, performer_id, notes)
+         values ($1, $2, $3, $4, $5, $6, $7) returning {COLUMNS}"
+    ))
+    .bind(p.organization_id)
+    .bind(p.patient_id)
+    .bind(p.appointment_id)
+    .bind(p.code)
+    .bind(p.performed_at)
+    .bind(p.performer_id)
+    .bind(p.notes)
+    .fetch_one(conn)
+    .await
+}
