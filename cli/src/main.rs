@@ -1,6 +1,7 @@
 //! The `hub` command: run, migrate, seed and check the Hub platform.
 
 mod seed;
+mod seed_medical;
 mod up;
 
 use std::path::{Path, PathBuf};

@@ -37,7 +37,10 @@ pub const DEMO: &[DemoOrg] = &[
         slug: "hopital-nord",
         name: "Hôpital Nord",
         verticals: &["medical"],
-        users: &[("admin", "Admin Hôpital Nord", &["org_admin"])],
+        users: &[
+            ("admin", "Admin Hôpital Nord", &["org_admin"]),
+            ("dr.bernard", "Dr Louis Bernard", &["practitioner"]),
+        ],
     },
     DemoOrg {
         slug: "ville-de-lyon",
@@ -76,16 +79,6 @@ pub fn email(org: &DemoOrg, local: &str) -> String {
     }
 }
 
-/// True when the demo organizations are already there.
-pub async fn is_seeded(settings: &Settings) -> anyhow::Result<bool> {
-    let mut conn = settings.database.admin_options()?.connect().await?;
-    Ok(
-        sqlx::query_scalar("select exists(select 1 from identity.organizations where slug = 'clinique-saint-paul')")
-            .fetch_one(&mut conn)
-            .await?,
-    )
-}
-
 pub async fn seed(settings: &Settings) -> anyhow::Result<()> {
     anyhow::ensure!(
         settings.environment != Environment::Production,
@@ -97,6 +90,11 @@ pub async fn seed(settings: &Settings) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     for org in DEMO {
         seed_org(&mut conn, org, &hash).await?;
+    }
+    let medical_settings = Settings::load(medical::DEFAULTS)?;
+    let cipher = medical::cipher(&medical_settings, &medical::load_medical_settings()?)?;
+    for (slug, practitioner) in [("clinique-saint-paul", "dr.martin"), ("hopital-nord", "dr.bernard")] {
+        crate::seed_medical::seed(&mut conn, &cipher, slug, &format!("{practitioner}@{slug}.example")).await?;
     }
     Ok(())
 }

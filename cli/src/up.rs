@@ -19,9 +19,9 @@ pub async fn up(root: &Path) -> anyhow::Result<()> {
 
     build_binaries(root).await?;
     crate::migrate_all().await?;
-    if !seed::is_seeded(&settings).await? {
+    if settings.environment != platform::config::Environment::Production {
+        // Idempotent: adds whatever demo data is missing (first run, new subgraph).
         seed::seed(&settings).await?;
-        println!("Seeded the demo data.");
     }
 
     let logs = root.join(".hub/logs");
