@@ -16,7 +16,10 @@ use platform::crypto::FieldCipher;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-const PATIENTS: &[(&str, &str, &str, (i32, u32, u32), &str)] = &[
+/// MRN, given name, family name, birth date, sex.
+type DemoPatient = (&'static str, &'static str, &'static str, (i32, u32, u32), &'static str);
+
+const PATIENTS: &[DemoPatient] = &[
     ("MRN-1001", "Camille", "Bernard", (1985, 3, 14), "female"),
     ("MRN-1002", "Lucas", "Petit", (1972, 11, 2), "male"),
     ("MRN-1003", "Emma", "Robert", (1994, 6, 21), "female"),

@@ -15,7 +15,10 @@ pub mod user;
 
 use std::sync::Arc;
 
-use async_graphql::{dataloader::DataLoader, EmptySubscription, MergedObject, SDLExportOptions, Schema};
+use async_graphql::{
+    dataloader::{DataLoader, HashMapCache, Loader},
+    EmptySubscription, MergedObject, SDLExportOptions, Schema,
+};
 use axum::Router;
 use platform::{
     config::{ServiceDefaults, Settings},
@@ -88,22 +91,33 @@ pub fn cipher(settings: &Settings, medical: &MedicalSettings) -> anyhow::Result<
     )
 }
 
+/// A per-request loader with a per-request cache: prefetched rows are reused
+/// by the fields below, and nothing outlives the request or crosses tenants.
+pub type Loaded<T> = DataLoader<T, HashMapCache>;
+
+fn loader<T: Loader<K>, K>(l: T) -> Loaded<T>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+{
+    DataLoader::with_cache(l, tokio::spawn, HashMapCache::default())
+}
+
 /// Adds this request's DataLoaders, scoped to the caller (or to no tenant).
 fn loaders(req: async_graphql::Request, ctx: LoaderCtx) -> async_graphql::Request {
     use appointment::loader::*;
     use invoice::loader::*;
     use note::loader::*;
     use patient::loader::*;
-    req.data(DataLoader::new(PatientLoader(ctx.clone()), tokio::spawn))
-        .data(DataLoader::new(AllergiesLoader(ctx.clone()), tokio::spawn))
-        .data(DataLoader::new(NotesByPatientLoader(ctx.clone()), tokio::spawn))
-        .data(DataLoader::new(ProceduresByPatientLoader(ctx.clone()), tokio::spawn))
-        .data(DataLoader::new(AppointmentLoader(ctx.clone()), tokio::spawn))
-        .data(DataLoader::new(ScheduleLoader(ctx.clone()), tokio::spawn))
-        .data(DataLoader::new(NoteLoader(ctx.clone()), tokio::spawn))
-        .data(DataLoader::new(InvoiceLinesLoader(ctx.clone()), tokio::spawn))
-        .data(DataLoader::new(InvoicesByPatientLoader(ctx.clone()), tokio::spawn))
-        .data(DataLoader::new(InvoiceLoader(ctx), tokio::spawn))
+    req.data(loader(PatientLoader(ctx.clone())))
+        .data(loader(AllergiesLoader(ctx.clone())))
+        .data(loader(NotesByPatientLoader(ctx.clone())))
+        .data(loader(ProceduresByPatientLoader(ctx.clone())))
+        .data(loader(AppointmentLoader(ctx.clone())))
+        .data(loader(ScheduleLoader(ctx.clone())))
+        .data(loader(NoteLoader(ctx.clone())))
+        .data(loader(InvoiceLinesLoader(ctx.clone())))
+        .data(loader(InvoicesByPatientLoader(ctx.clone())))
+        .data(loader(InvoiceLoader(ctx)))
 }
 
 /// The whole HTTP app, and the state behind it (tests use the latter).

@@ -1,6 +1,6 @@
 //! identity's `User`, extended with a practitioner's schedule.
 
-use async_graphql::{dataloader::DataLoader, Context, Object, Result, ID};
+use async_graphql::{Context, Object, Result, ID};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -9,8 +9,9 @@ use crate::{
     appointment::{
         loader::{ScheduleKey, ScheduleLoader},
         model::Appointment,
-        validate_range,
+        prefetch, validate_range,
     },
+    Loaded,
 };
 
 /// A user of Hub (owned by the identity subgraph).
@@ -35,10 +36,13 @@ impl User {
             from,
             to,
         };
-        Ok(ctx
-            .data::<DataLoader<ScheduleLoader>>()?
+        let rows = ctx
+            .data::<Loaded<ScheduleLoader>>()?
             .load_one(key)
             .await?
-            .unwrap_or_default())
+            .unwrap_or_default();
+        let look = ctx.look_ahead();
+        prefetch(ctx, &rows, [look.field("patient"), look.field("patient")]).await?;
+        Ok(rows)
     }
 }

@@ -135,8 +135,10 @@ impl LoaderCtx {
 }
 
 /// Groups rows by a key, keeping their order: one-to-many loader results.
-pub fn group_by<K: Hash + Eq, V>(rows: Vec<V>, key: impl Fn(&V) -> K) -> HashMap<K, Vec<V>> {
-    let mut map: HashMap<K, Vec<V>> = HashMap::new();
+/// Every requested key gets an entry, empty if no row matched, so a cached
+/// "nothing" is not fetched again.
+pub fn group_by<K: Hash + Eq + Clone, V>(keys: &[K], rows: Vec<V>, key: impl Fn(&V) -> K) -> HashMap<K, Vec<V>> {
+    let mut map: HashMap<K, Vec<V>> = keys.iter().map(|k| (k.clone(), Vec::new())).collect();
     for row in rows {
         map.entry(key(&row)).or_default().push(row);
     }

@@ -41,7 +41,8 @@ impl Loader<ScheduleKey> for ScheduleLoader {
         }
         self.0
             .run(async |c| {
-                let mut out: HashMap<ScheduleKey, Vec<Appointment>> = HashMap::new();
+                let mut out: HashMap<ScheduleKey, Vec<Appointment>> =
+                    keys.iter().map(|k| (k.clone(), Vec::new())).collect();
                 for ((from, to), practitioners) in &ranges {
                     for a in db::of_practitioners(c, practitioners, *from, *to).await? {
                         let key = ScheduleKey {

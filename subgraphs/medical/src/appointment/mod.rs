@@ -6,8 +6,7 @@ pub mod model;
 
 use async_graphql::{
     connection::{Connection, OpaqueCursor},
-    dataloader::DataLoader,
-    Context, InputObject, Object, Result, ID,
+    Context, InputObject, Lookahead, Object, Result, ID,
 };
 use chrono::{DateTime, Duration, Utc};
 use platform::{
@@ -24,10 +23,12 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
-    access::{medical, medical_write, require, ADMINISTRATIVE},
+    access::{can, medical, medical_write, require, ADMINISTRATIVE, CLINICAL},
     patient,
+    patient::loader::{AllergiesLoader, PatientLoader},
     state::state,
     user::User,
+    Loaded,
 };
 use db::AppointmentCursor;
 use loader::AppointmentLoader;
@@ -97,6 +98,16 @@ impl AppointmentQuery {
             .await
             .map_err(AppError::from)?;
         tx.commit().await?;
+        let look = ctx.look_ahead();
+        prefetch(
+            ctx,
+            &rows,
+            [
+                look.field("edges").field("node").field("patient"),
+                look.field("nodes").field("patient"),
+            ],
+        )
+        .await?;
         Ok(page.connection(
             rows,
             |a| AppointmentCursor {
@@ -111,7 +122,7 @@ impl AppointmentQuery {
     #[graphql(guard = "medical(ADMINISTRATIVE)")]
     async fn appointment(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Appointment>> {
         let id = parse_id("id", &id)?;
-        Ok(ctx.data::<DataLoader<AppointmentLoader>>()?.load_one(id).await?)
+        Ok(ctx.data::<Loaded<AppointmentLoader>>()?.load_one(id).await?)
     }
 
     // async-graphql ignores guards on entity resolvers: check here.
@@ -119,7 +130,7 @@ impl AppointmentQuery {
     async fn find_appointment_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Appointment>> {
         require(ctx, &ADMINISTRATIVE)?;
         let Some(id) = parse_key(&id) else { return Ok(None) };
-        Ok(ctx.data::<DataLoader<AppointmentLoader>>()?.load_one(id).await?)
+        Ok(ctx.data::<Loaded<AppointmentLoader>>()?.load_one(id).await?)
     }
 
     /// Users are identity's; this subgraph only adds `schedule` (guarded there).
@@ -237,6 +248,23 @@ impl AppointmentMutation {
     async fn mark_appointment_no_show(&self, ctx: &Context<'_>, id: ID) -> Result<Appointment> {
         transition(ctx, &id, &[AppointmentStatus::Scheduled], AppointmentStatus::NoShow).await
     }
+}
+
+/// Loads what the selection asks of these appointments' patients in one
+/// batch per loader. DataLoader batches by a short timer, which a long list
+/// can outlast; prefetching keeps a page's cost independent of its length.
+pub async fn prefetch(ctx: &Context<'_>, rows: &[Appointment], patient: [Lookahead<'_>; 2]) -> Result<()> {
+    if !patient.iter().any(|l| l.exists()) {
+        return Ok(());
+    }
+    let mut ids: Vec<Uuid> = rows.iter().map(|a| a.patient_id).collect();
+    ids.sort();
+    ids.dedup();
+    ctx.data::<Loaded<PatientLoader>>()?.load_many(ids.clone()).await?;
+    if patient.iter().any(|l| l.field("allergies").exists()) && can(ctx, &CLINICAL) {
+        ctx.data::<Loaded<AllergiesLoader>>()?.load_many(ids).await?;
+    }
+    Ok(())
 }
 
 /// A retried request must be the same request.

@@ -1,6 +1,6 @@
 //! The `Appointment` entity.
 
-use async_graphql::{dataloader::DataLoader, Context, Enum, Object, Result, ID};
+use async_graphql::{Context, Enum, Object, Result, ID};
 use chrono::{DateTime, Utc};
 use platform::AppError;
 use uuid::Uuid;
@@ -9,6 +9,7 @@ use crate::{
     access::{medical, ADMINISTRATIVE},
     patient::{loader::PatientLoader, model::Patient},
     user::User,
+    Loaded,
 };
 
 /// A booked slot between a patient and a practitioner.
@@ -66,7 +67,7 @@ impl Appointment {
     }
     /// The patient seen.
     async fn patient(&self, ctx: &Context<'_>) -> Result<Patient> {
-        ctx.data::<DataLoader<PatientLoader>>()?
+        ctx.data::<Loaded<PatientLoader>>()?
             .load_one(self.patient_id)
             .await?
             .ok_or_else(|| AppError::NotFound("Patient").into())

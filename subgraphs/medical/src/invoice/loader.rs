@@ -20,7 +20,7 @@ impl Loader<Uuid> for InvoiceLinesLoader {
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<InvoiceLine>>, Self::Error> {
         let rows = self.0.run(async |c| db::lines_of(c, keys).await).await?;
-        Ok(group_by(rows, |l| l.invoice_id))
+        Ok(group_by(keys, rows, |l| l.invoice_id))
     }
 }
 
@@ -32,7 +32,7 @@ impl Loader<Uuid> for InvoicesByPatientLoader {
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<Invoice>>, Self::Error> {
         let rows = self.0.run(async |c| db::of_patients(c, keys).await).await?;
-        Ok(group_by(rows, |i| i.patient_id))
+        Ok(group_by(keys, rows, |i| i.patient_id))
     }
 }
 

@@ -6,7 +6,6 @@ pub mod model;
 
 use async_graphql::{
     connection::{Connection, OpaqueCursor},
-    dataloader::DataLoader,
     Context, InputObject, Object, Result, ID,
 };
 use platform::{
@@ -26,6 +25,7 @@ use crate::{
     access::{medical, medical_write, BILLING},
     patient,
     state::state,
+    Loaded,
 };
 use db::InvoiceCursor;
 use loader::InvoiceLoader;
@@ -126,7 +126,7 @@ impl InvoiceQuery {
     #[graphql(guard = "medical(BILLING)")]
     async fn invoice(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Invoice>> {
         let id = parse_id("id", &id)?;
-        Ok(ctx.data::<DataLoader<InvoiceLoader>>()?.load_one(id).await?)
+        Ok(ctx.data::<Loaded<InvoiceLoader>>()?.load_one(id).await?)
     }
 }
 

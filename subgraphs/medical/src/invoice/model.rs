@@ -1,6 +1,6 @@
 //! Invoices and their lines. Amounts are integer cents in EUR.
 
-use async_graphql::{dataloader::DataLoader, Context, Enum, Object, Result, SimpleObject, ID};
+use async_graphql::{Context, Enum, Object, Result, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use platform::AppError;
 use uuid::Uuid;
@@ -9,6 +9,7 @@ use super::loader::InvoiceLinesLoader;
 use crate::{
     access::{medical, BILLING},
     patient::{loader::PatientLoader, model::Patient},
+    Loaded,
 };
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -77,7 +78,7 @@ impl Invoice {
     }
     /// Who is billed.
     async fn patient(&self, ctx: &Context<'_>) -> Result<Patient> {
-        ctx.data::<DataLoader<PatientLoader>>()?
+        ctx.data::<Loaded<PatientLoader>>()?
             .load_one(self.patient_id)
             .await?
             .ok_or_else(|| AppError::NotFound("Patient").into())
@@ -93,7 +94,7 @@ impl Invoice {
     /// Billed items, in order.
     async fn lines(&self, ctx: &Context<'_>) -> Result<Vec<InvoiceLine>> {
         Ok(ctx
-            .data::<DataLoader<InvoiceLinesLoader>>()?
+            .data::<Loaded<InvoiceLinesLoader>>()?
             .load_one(self.id)
             .await?
             .unwrap_or_default())
@@ -101,7 +102,7 @@ impl Invoice {
     /// Sum of the lines, in cents.
     async fn total_cents(&self, ctx: &Context<'_>) -> Result<i32> {
         let lines = ctx
-            .data::<DataLoader<InvoiceLinesLoader>>()?
+            .data::<Loaded<InvoiceLinesLoader>>()?
             .load_one(self.id)
             .await?
             .unwrap_or_default();

@@ -1,6 +1,6 @@
 //! Clinical notes: encrypted at rest, immutable once signed.
 
-use async_graphql::{dataloader::DataLoader, Context, Object, Result, ID};
+use async_graphql::{Context, Object, Result, ID};
 use chrono::{DateTime, Utc};
 use platform::{crypto::Sealed, AppError};
 use uuid::Uuid;
@@ -11,6 +11,7 @@ use crate::{
     patient::{loader::PatientLoader, model::Patient},
     state::state,
     user::User,
+    Loaded,
 };
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -53,7 +54,7 @@ impl ClinicalNote {
     }
     /// The patient.
     async fn patient(&self, ctx: &Context<'_>) -> Result<Patient> {
-        ctx.data::<DataLoader<PatientLoader>>()?
+        ctx.data::<Loaded<PatientLoader>>()?
             .load_one(self.patient_id)
             .await?
             .ok_or_else(|| AppError::NotFound("Patient").into())
@@ -62,7 +63,7 @@ impl ClinicalNote {
     async fn amends(&self, ctx: &Context<'_>) -> Result<Option<ClinicalNote>> {
         match self.amends_id {
             None => Ok(None),
-            Some(id) => Ok(ctx.data::<DataLoader<NoteLoader>>()?.load_one(id).await?),
+            Some(id) => Ok(ctx.data::<Loaded<NoteLoader>>()?.load_one(id).await?),
         }
     }
     /// When it was written.

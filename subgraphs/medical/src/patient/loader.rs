@@ -39,7 +39,7 @@ impl Loader<Uuid> for AllergiesLoader {
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<Allergy>>, Self::Error> {
         let rows = self.0.run(async |c| db::allergies_of(c, keys).await).await?;
-        Ok(group_by(rows, |a| a.patient_id))
+        Ok(group_by(keys, rows, |a| a.patient_id))
     }
 }
 
@@ -51,7 +51,7 @@ impl Loader<Uuid> for NotesByPatientLoader {
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<ClinicalNote>>, Self::Error> {
         let rows = self.0.run(async |c| note_db::of_patients(c, keys).await).await?;
-        Ok(group_by(rows, |n| n.patient_id))
+        Ok(group_by(keys, rows, |n| n.patient_id))
     }
 }
 
@@ -63,6 +63,6 @@ impl Loader<Uuid> for ProceduresByPatientLoader {
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<Procedure>>, Self::Error> {
         let rows = self.0.run(async |c| procedure_db::of_patients(c, keys).await).await?;
-        Ok(group_by(rows, |p| p.patient_id))
+        Ok(group_by(keys, rows, |p| p.patient_id))
     }
 }

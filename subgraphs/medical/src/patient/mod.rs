@@ -6,7 +6,6 @@ pub mod model;
 
 use async_graphql::{
     connection::{Connection, OpaqueCursor},
-    dataloader::DataLoader,
     Context, InputObject, Object, Result, ID,
 };
 use chrono::{NaiveDate, Utc};
@@ -27,6 +26,7 @@ use uuid::Uuid;
 use crate::{
     access::{medical, medical_write, require, ADMINISTRATIVE, CLINICAL, NAMES},
     state::{state, State},
+    Loaded,
 };
 use db::PatientCursor;
 use loader::PatientLoader;
@@ -177,7 +177,7 @@ impl PatientQuery {
     #[graphql(guard = "medical(NAMES)")]
     async fn patient(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Patient>> {
         let id = parse_id("id", &id)?;
-        let p = ctx.data::<DataLoader<PatientLoader>>()?.load_one(id).await?;
+        let p = ctx.data::<Loaded<PatientLoader>>()?.load_one(id).await?;
         Ok(p.filter(|p| p.deleted_at.is_none()))
     }
 
@@ -186,7 +186,7 @@ impl PatientQuery {
     async fn find_patient_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Patient>> {
         require(ctx, &NAMES)?;
         let Some(id) = parse_key(&id) else { return Ok(None) };
-        Ok(ctx.data::<DataLoader<PatientLoader>>()?.load_one(id).await?)
+        Ok(ctx.data::<Loaded<PatientLoader>>()?.load_one(id).await?)
     }
 }
 

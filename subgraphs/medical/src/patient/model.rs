@@ -1,6 +1,6 @@
 //! The `Patient` entity and its parts.
 
-use async_graphql::{dataloader::DataLoader, ComplexObject, Context, Enum, InputObject, Result, SimpleObject, ID};
+use async_graphql::{ComplexObject, Context, Enum, InputObject, Result, SimpleObject, ID};
 use chrono::{DateTime, NaiveDate, Utc};
 use platform::{crypto::Sealed, scalars::Date, AppError};
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,7 @@ use crate::{
     note::model::ClinicalNote,
     procedure::model::Procedure,
     state::state,
+    Loaded,
 };
 
 /// A patient of the organization. Names are visible to billing; the rest of
@@ -250,7 +251,7 @@ impl Patient {
     #[graphql(guard = "medical(CLINICAL)")]
     async fn allergies(&self, ctx: &Context<'_>) -> Result<Vec<Allergy>> {
         Ok(ctx
-            .data::<DataLoader<AllergiesLoader>>()?
+            .data::<Loaded<AllergiesLoader>>()?
             .load_one(self.id)
             .await?
             .unwrap_or_default())
@@ -260,7 +261,7 @@ impl Patient {
     #[graphql(guard = "medical(CLINICAL)")]
     async fn notes(&self, ctx: &Context<'_>) -> Result<Vec<ClinicalNote>> {
         Ok(ctx
-            .data::<DataLoader<NotesByPatientLoader>>()?
+            .data::<Loaded<NotesByPatientLoader>>()?
             .load_one(self.id)
             .await?
             .unwrap_or_default())
@@ -270,7 +271,7 @@ impl Patient {
     #[graphql(guard = "medical(CARE_TEAM)")]
     async fn procedures(&self, ctx: &Context<'_>) -> Result<Vec<Procedure>> {
         Ok(ctx
-            .data::<DataLoader<ProceduresByPatientLoader>>()?
+            .data::<Loaded<ProceduresByPatientLoader>>()?
             .load_one(self.id)
             .await?
             .unwrap_or_default())
@@ -280,7 +281,7 @@ impl Patient {
     #[graphql(guard = "medical(BILLING)")]
     async fn invoices(&self, ctx: &Context<'_>) -> Result<Vec<Invoice>> {
         Ok(ctx
-            .data::<DataLoader<InvoicesByPatientLoader>>()?
+            .data::<Loaded<InvoicesByPatientLoader>>()?
             .load_one(self.id)
             .await?
             .unwrap_or_default())

@@ -1,6 +1,6 @@
 //! Procedures performed on a patient.
 
-use async_graphql::{dataloader::DataLoader, Context, Object, Result, ID};
+use async_graphql::{Context, Object, Result, ID};
 use chrono::{DateTime, Utc};
 use platform::AppError;
 use uuid::Uuid;
@@ -10,6 +10,7 @@ use crate::{
     appointment::{loader::AppointmentLoader, model::Appointment},
     patient::{loader::PatientLoader, model::Patient},
     user::User,
+    Loaded,
 };
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -44,7 +45,7 @@ impl Procedure {
     }
     /// The patient.
     async fn patient(&self, ctx: &Context<'_>) -> Result<Patient> {
-        ctx.data::<DataLoader<PatientLoader>>()?
+        ctx.data::<Loaded<PatientLoader>>()?
             .load_one(self.patient_id)
             .await?
             .ok_or_else(|| AppError::NotFound("Patient").into())
@@ -53,7 +54,7 @@ impl Procedure {
     async fn appointment(&self, ctx: &Context<'_>) -> Result<Option<Appointment>> {
         match self.appointment_id {
             None => Ok(None),
-            Some(id) => Ok(ctx.data::<DataLoader<AppointmentLoader>>()?.load_one(id).await?),
+            Some(id) => Ok(ctx.data::<Loaded<AppointmentLoader>>()?.load_one(id).await?),
         }
     }
     /// Clinical notes on the procedure. Practitioners and nurses only.

@@ -1,0 +1,10 @@
+//! Medical's integration tests: one binary, real PostgreSQL and Redis.
+
+mod helpers;
+
+mod access;
+mod appointments;
+mod invoices;
+mod isolation;
+mod notes;
+mod patients;
