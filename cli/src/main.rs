@@ -1,5 +1,8 @@
 //! The `hub` command: run, migrate, seed and check the Hub platform.
 
+mod compose;
+mod postgres;
+mod pq;
 mod seed;
 mod seed_medical;
 mod up;
@@ -24,11 +27,24 @@ enum Command {
     Migrate,
     /// Insert the demo organizations and users (development only), and list them.
     Seed,
+    /// Compose supergraph.yaml into supergraph.graphql (errors fail, hints are printed).
+    Compose,
+    /// Persisted queries.
+    Pq {
+        #[command(subcommand)]
+        command: PqCommand,
+    },
     /// Schema tools.
     Schema {
         #[command(subcommand)]
         command: SchemaCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum PqCommand {
+    /// Write frontend-codegen/persisted-query-manifest.json from frontend-codegen/operations/.
+    Manifest,
 }
 
 #[derive(Subcommand)]
@@ -104,6 +120,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             migrate_all().await?;
             seed::seed(&Settings::load(identity::DEFAULTS)?).await?;
             seed::print_logins();
+            Ok(())
+        }
+        Command::Compose => {
+            let root = repo_root();
+            match compose::compose(&root.join("supergraph.yaml"))? {
+                Ok(c) => {
+                    for h in &c.hints {
+                        println!("hint: {h}");
+                    }
+                    std::fs::write(root.join("supergraph.graphql"), &c.supergraph)?;
+                    println!("wrote {}", root.join("supergraph.graphql").display());
+                    Ok(())
+                }
+                Err(failure) => {
+                    for h in &failure.hints {
+                        println!("hint: {h}");
+                    }
+                    Err(failure.into())
+                }
+            }
+        }
+        Command::Pq {
+            command: PqCommand::Manifest,
+        } => {
+            let dir = repo_root().join("frontend-codegen");
+            std::fs::write(
+                dir.join("persisted-query-manifest.json"),
+                pq::manifest(&dir.join("operations"))?,
+            )?;
+            println!("wrote {}", dir.join("persisted-query-manifest.json").display());
             Ok(())
         }
         Command::Schema {

@@ -1,5 +1,7 @@
-//! `hub up`: migrate, seed on first run, start every subgraph, wait until
-//! they are ready, and stop them all cleanly on Ctrl-C.
+//! `hub up`: the whole platform on this machine. Builds what is missing,
+//! starts PostgreSQL if none answers, migrates, seeds the demo data, starts
+//! every subgraph and the router, waits until all are ready, and stops them
+//! all cleanly on Ctrl-C.
 
 use std::{
     path::{Path, PathBuf},
@@ -10,11 +12,26 @@ use std::{
 use platform::config::Settings;
 use tokio::process::{Child, Command};
 
-use crate::{seed, subgraphs, Subgraph};
+use crate::{postgres, seed, subgraphs};
+
+/// One process `hub up` runs.
+struct Proc {
+    name: &'static str,
+    ready_url: String,
+    child: Child,
+}
 
 pub async fn up(root: &Path) -> anyhow::Result<()> {
+    let mut embedded = postgres::ensure(root).await?;
+    let result = run(root).await;
+    if let Some(pg) = embedded.as_mut() {
+        pg.stop().await;
+    }
+    result
+}
+
+async fn run(root: &Path) -> anyhow::Result<()> {
     let settings = Settings::load(identity::DEFAULTS)?;
-    check_postgres(&settings).await?;
     let redis_ok = check_redis(&settings).await;
 
     build_binaries(root).await?;
@@ -30,57 +47,75 @@ pub async fn up(root: &Path) -> anyhow::Result<()> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let mut children = Vec::new();
-    for sg in subgraphs() {
-        let child = start(&bin_dir, &logs, &sg, root, redis_ok)?;
-        children.push((sg, child));
+    // A fresh secret per run: only this run's router can call the subgraphs.
+    let router_secret = format!("dev-{}", uuid::Uuid::new_v4().simple());
+    let mut env: Vec<(&str, String)> = vec![
+        ("HUB_AUTH__ROUTER_SECRET", router_secret),
+        ("HUB_AUTH__REQUIRE_ROUTER_SECRET", "true".into()),
+    ];
+    if !redis_ok {
+        env.push(("HUB_REDIS__URL", String::new()));
     }
-    let ready = wait_ready(&mut children).await;
-    if let Err(e) = ready {
-        stop(&mut children).await;
+
+    let mut procs = Vec::new();
+    for sg in subgraphs() {
+        let child = spawn(&bin_dir.join(sg.name), &[], &logs, sg.name, root, &env)?;
+        procs.push(Proc {
+            name: sg.name,
+            ready_url: format!("http://127.0.0.1:{}/ready", sg.port),
+            child,
+        });
+    }
+    let mut router_env = env.clone();
+    router_env.push(("HUB_ROUTER_INTROSPECTION", "true".into()));
+    router_env.push(("HUB_ROUTER_ALLOW_AD_HOC", "true".into()));
+    let router_args = ["--config", "router/router.yaml", "--supergraph", "supergraph.graphql"];
+    let router = spawn(
+        &bin_dir.join("hub-router"),
+        &router_args,
+        &logs,
+        "router",
+        root,
+        &router_env,
+    )?;
+    procs.push(Proc {
+        name: "router",
+        ready_url: "http://127.0.0.1:8088/health".into(),
+        child: router,
+    });
+
+    if let Err(e) = wait_ready(&mut procs).await {
+        stop(&mut procs).await;
         return Err(e);
     }
 
     println!();
-    println!("Hub is up.");
-    for (sg, _) in &children {
+    println!("Hub is up: http://127.0.0.1:4000/  (GraphQL; send POST with content-type: application/json)");
+    println!("  router health  http://127.0.0.1:8088/health    metrics http://127.0.0.1:9090/metrics");
+    for sg in subgraphs() {
         println!(
-            "  {:<10} http://127.0.0.1:{}/graphql   (health /health, ready /ready, metrics /metrics)",
+            "  {:<14} http://127.0.0.1:{}/graphql (router only; /health /ready /metrics open)",
             sg.name, sg.port
         );
     }
-    println!("  JWKS       http://127.0.0.1:4001/.well-known/jwks.json");
-    println!("  Partner tokens: POST http://127.0.0.1:4001/oauth/token");
-    println!("Logs: {}", logs.display());
+    println!("  JWKS           http://127.0.0.1:4001/.well-known/jwks.json");
+    println!("  Partner tokens POST http://127.0.0.1:4001/oauth/token");
+    println!("Logs: {}/<service>.log", logs.display());
     seed::print_logins();
     println!("Press Ctrl-C to stop.");
 
     tokio::select! {
         _ = platform::server::shutdown_signal() => println!("\nStopping…"),
-        exited = wait_any(&mut children) => println!("\n{exited} exited; stopping the others (see its log)."),
+        exited = wait_any(&mut procs) => println!("\n{exited} exited; stopping the others (see its log)."),
     }
-    stop(&mut children).await;
+    stop(&mut procs).await;
     println!("Stopped.");
     Ok(())
 }
 
-async fn check_postgres(settings: &Settings) -> anyhow::Result<()> {
-    use sqlx::ConnectOptions;
-    let opts = settings.database.admin_options()?.database("postgres");
-    match tokio::time::timeout(Duration::from_secs(3), opts.connect()).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => anyhow::bail!(
-            "PostgreSQL is not reachable at {}:{} ({e}).\nStart it, or point HUB_DATABASE__URL at a running server.",
-            opts.get_host(),
-            opts.get_port()
-        ),
-        Err(_) => anyhow::bail!("PostgreSQL did not answer within 3 s; is HUB_DATABASE__URL right?"),
-    }
-}
-
 async fn check_redis(settings: &Settings) -> bool {
     let Some(url) = settings.redis.url() else {
-        println!("warning: no Redis configured; logout cannot cut access tokens short and caches are local.");
+        println!("warning: no Redis configured; logout cannot cut access tokens short, rate limits are per process.");
         return false;
     };
     let kv = match platform::kv::Kv::new(Some(url)) {
@@ -96,8 +131,9 @@ async fn check_redis(settings: &Settings) -> bool {
     }
 }
 
-/// Builds the subgraph binaries next to this one, so `cargo run -p hub -- up`
-/// is all a newcomer types.
+/// Builds the subgraphs and the router next to this binary, so
+/// `cargo run -p hub -- up` is all a newcomer types. The first router build
+/// takes several minutes.
 async fn build_binaries(root: &Path) -> anyhow::Result<()> {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.arg("build").current_dir(root);
@@ -107,54 +143,63 @@ async fn build_binaries(root: &Path) -> anyhow::Result<()> {
     for sg in subgraphs() {
         cmd.args(["-p", sg.name]);
     }
+    cmd.args(["-p", "hub-router"]);
+    println!("Building the subgraphs and the router (the first router build takes several minutes)…");
     let status = cmd.status().await?;
-    anyhow::ensure!(status.success(), "building the subgraphs failed");
+    anyhow::ensure!(status.success(), "building the platform failed");
     Ok(())
 }
 
-fn start(bin_dir: &Path, logs: &Path, sg: &Subgraph, root: &Path, redis_ok: bool) -> anyhow::Result<Child> {
-    let exe: PathBuf = bin_dir.join(sg.name);
+fn spawn(
+    exe: &Path,
+    args: &[&str],
+    logs: &Path,
+    name: &str,
+    root: &Path,
+    env: &[(&str, String)],
+) -> anyhow::Result<Child> {
+    let exe: PathBuf = exe.to_path_buf();
     anyhow::ensure!(
         exe.exists(),
         "{} not found; run `cargo build --workspace`",
         exe.display()
     );
-    let log = std::fs::File::create(logs.join(format!("{}.log", sg.name)))?;
+    let log = std::fs::File::create(logs.join(format!("{name}.log")))?;
     let mut cmd = Command::new(exe);
-    cmd.current_dir(root)
+    cmd.args(args)
+        .current_dir(root)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
         .kill_on_drop(true);
-    if !redis_ok {
-        cmd.env("HUB_REDIS__URL", "");
+    for (k, v) in env {
+        cmd.env(k, v);
     }
     Ok(cmd.spawn()?)
 }
 
-async fn wait_ready(children: &mut [(Subgraph, Child)]) -> anyhow::Result<()> {
+async fn wait_ready(procs: &mut [Proc]) -> anyhow::Result<()> {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    for (sg, child) in children.iter_mut() {
-        let url = format!("http://127.0.0.1:{}/ready", sg.port);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    for p in procs.iter_mut() {
         loop {
-            if let Some(status) = child.try_wait()? {
+            if let Some(status) = p.child.try_wait()? {
                 anyhow::bail!(
                     "{} exited during start-up ({status}); see .hub/logs/{}.log",
-                    sg.name,
-                    sg.name
+                    p.name,
+                    p.name
                 );
             }
-            if let Ok(r) = http.get(&url).send().await {
+            if let Ok(r) = http.get(&p.ready_url).send().await {
                 if r.status().is_success() {
                     break;
                 }
             }
             anyhow::ensure!(
                 Instant::now() < deadline,
-                "{} not ready after 60 s; see .hub/logs/{}.log",
-                sg.name,
-                sg.name
+                "{} not ready after 90 s; see .hub/logs/{}.log",
+                p.name,
+                p.name
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -162,11 +207,11 @@ async fn wait_ready(children: &mut [(Subgraph, Child)]) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_any(children: &mut [(Subgraph, Child)]) -> &'static str {
+async fn wait_any(procs: &mut [Proc]) -> &'static str {
     loop {
-        for (sg, child) in children.iter_mut() {
-            if let Ok(Some(_)) = child.try_wait() {
-                return sg.name;
+        for p in procs.iter_mut() {
+            if let Ok(Some(_)) = p.child.try_wait() {
+                return p.name;
             }
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -174,21 +219,21 @@ async fn wait_any(children: &mut [(Subgraph, Child)]) -> &'static str {
 }
 
 /// SIGTERM first (graceful shutdown), then kill after a grace period.
-async fn stop(children: &mut [(Subgraph, Child)]) {
-    for (_, child) in children.iter_mut() {
-        if let Some(pid) = child.id() {
+async fn stop(procs: &mut [Proc]) {
+    for p in procs.iter_mut() {
+        if let Some(pid) = p.child.id() {
             let _ = std::process::Command::new("kill")
                 .args(["-TERM", &pid.to_string()])
                 .status();
         }
     }
-    for (sg, child) in children.iter_mut() {
-        if tokio::time::timeout(Duration::from_secs(10), child.wait())
+    for p in procs.iter_mut() {
+        if tokio::time::timeout(Duration::from_secs(10), p.child.wait())
             .await
             .is_err()
         {
-            eprintln!("{} did not stop in 10 s; killing it", sg.name);
-            let _ = child.kill().await;
+            eprintln!("{} did not stop in 10 s; killing it", p.name);
+            let _ = p.child.kill().await;
         }
     }
 }

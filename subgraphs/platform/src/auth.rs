@@ -203,3 +203,17 @@ impl AuthContext {
 pub struct RequestMeta {
     pub request_id: String,
 }
+
+/// The token of an `Authorization: Bearer …` header: `Ok(None)` without a
+/// header, `Err(())` for any other scheme or an empty token.
+pub fn bearer_token(header: Option<&str>) -> Result<Option<&str>, ()> {
+    let Some(value) = header else {
+        return Ok(None);
+    };
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+            Ok(Some(token.trim()))
+        }
+        _ => Err(()),
+    }
+}

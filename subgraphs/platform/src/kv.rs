@@ -44,6 +44,11 @@ impl Kv {
         self.conn.is_some()
     }
 
+    /// A handle for commands this module does not wrap (scripts, …).
+    pub fn connection(&self) -> Result<ConnectionManager, KvError> {
+        self.conn()
+    }
+
     fn conn(&self) -> Result<ConnectionManager, KvError> {
         self.conn.clone().ok_or(KvError::NotConfigured)
     }

@@ -107,7 +107,8 @@ async fn graphql<E: Executor>(State(svc): State<Arc<Service<E>>>, headers: Heade
         });
     }
     let mut caller = None;
-    match bearer_token(&headers) {
+    let authorization = headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or(""));
+    match crate::auth::bearer_token(authorization) {
         Ok(None) => {}
         Ok(Some(token)) => match svc.verifier.authenticate(token).await {
             Ok(auth) => caller = Some(auth),
@@ -141,20 +142,6 @@ async fn graphql<E: Executor>(State(svc): State<Arc<Service<E>>>, headers: Heade
         .observe(started.elapsed().as_secs_f64());
     svc.metrics.http_requests.with_label_values(&["/graphql", "200"]).inc();
     GraphQLResponse::from(response).into_response()
-}
-
-/// `Ok(None)` without Authorization, `Err` for a header that is not a bearer token.
-fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ()> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let value = value.to_str().map_err(|_| ())?;
-    match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
-            Ok(Some(token.trim()))
-        }
-        _ => Err(()),
-    }
 }
 
 fn check_router_secret(settings: &Settings, headers: &HeaderMap, locale: Locale) -> Option<Response> {

@@ -1,0 +1,321 @@
+//! Persisted queries: an Apollo persisted-query manifest, reloaded when its
+//! file changes, and the decision of what a request may run.
+//!
+//! Partners may only send ids. First-party clients send ids, or ad-hoc
+//! operations where configuration allows it.
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    sync::{Arc, RwLock},
+    time::{Duration, SystemTime},
+};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::Rejection;
+
+#[derive(Deserialize)]
+struct Manifest {
+    format: String,
+    version: u32,
+    operations: Vec<ManifestOperation>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct ManifestOperation {
+    pub id: String,
+    pub name: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub body: String,
+}
+
+type Operations = Arc<HashMap<String, Arc<ManifestOperation>>>;
+
+/// The safelist, swapped atomically on reload.
+pub struct ManifestStore {
+    path: PathBuf,
+    operations: RwLock<Operations>,
+    loaded_mtime: RwLock<Option<SystemTime>>,
+}
+
+impl ManifestStore {
+    pub fn load(path: &Path) -> anyhow::Result<Arc<Self>> {
+        let store = ManifestStore {
+            path: path.to_path_buf(),
+            operations: RwLock::new(Arc::new(HashMap::new())),
+            loaded_mtime: RwLock::new(None),
+        };
+        store.reload()?;
+        Ok(Arc::new(store))
+    }
+
+    /// Reads and validates the manifest; on error the previous list stays.
+    pub fn reload(&self) -> anyhow::Result<usize> {
+        let mtime = std::fs::metadata(&self.path).and_then(|m| m.modified()).ok();
+        let text = std::fs::read_to_string(&self.path)
+            .map_err(|e| anyhow::anyhow!("persisted query manifest {}: {e}", self.path.display()))?;
+        let ops = parse(&text).map_err(|e| anyhow::anyhow!("persisted query manifest {}: {e}", self.path.display()))?;
+        let n = ops.len();
+        if let Ok(mut w) = self.operations.write() {
+            *w = Arc::new(ops);
+        }
+        if let Ok(mut m) = self.loaded_mtime.write() {
+            *m = mtime;
+        }
+        Ok(n)
+    }
+
+    /// Reloads when the file's modification time changed.
+    pub fn reload_if_changed(&self) -> anyhow::Result<bool> {
+        let mtime = std::fs::metadata(&self.path).and_then(|m| m.modified()).ok();
+        let known = self.loaded_mtime.read().ok().and_then(|m| *m);
+        if mtime.is_some() && mtime != known {
+            let n = self.reload()?;
+            tracing::info!(path = %self.path.display(), operations = n, "persisted query manifest reloaded");
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Polls the file every `interval` on the current Tokio runtime.
+    pub fn watch(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
+        let store = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(interval).await;
+                if let Err(e) = store.reload_if_changed() {
+                    tracing::error!(error = %e, "keeping the previous persisted query manifest");
+                }
+            }
+        })
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<ManifestOperation>> {
+        self.operations.read().ok().and_then(|ops| ops.get(id).cloned())
+    }
+
+    pub fn len(&self) -> usize {
+        self.operations.read().map(|o| o.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn parse(text: &str) -> anyhow::Result<HashMap<String, Arc<ManifestOperation>>> {
+    let m: Manifest = serde_json::from_str(text)?;
+    anyhow::ensure!(
+        m.format == "apollo-persisted-query-manifest" && m.version == 1,
+        "expected format apollo-persisted-query-manifest, version 1"
+    );
+    let mut ops = HashMap::new();
+    for op in m.operations {
+        // Ids are the SHA-256 of the body (Apollo's convention): a mismatch
+        // means a hand-edited or corrupted manifest.
+        let digest = hex(&Sha256::digest(op.body.as_bytes()));
+        anyhow::ensure!(
+            digest == op.id,
+            "operation {:?}: id is not the SHA-256 of its body",
+            op.name
+        );
+        ops.insert(op.id.clone(), Arc::new(op));
+    }
+    Ok(ops)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What the request asked for.
+pub struct PqRequest<'a> {
+    /// `extensions.persistedQuery.sha256Hash` or `documentId`.
+    pub id: Option<&'a str>,
+    pub query: Option<&'a str>,
+}
+
+/// What to run.
+#[derive(Debug, PartialEq)]
+pub enum PqDecision {
+    /// Run this operation body from the manifest.
+    Persisted(String),
+    /// Run the ad-hoc operation the client sent.
+    AdHoc,
+}
+
+/// Decides what a request may run. `partner` callers may only send ids;
+/// first-party callers may send ad-hoc operations when `allow_ad_hoc`.
+pub fn decide(
+    store: &ManifestStore,
+    req: &PqRequest<'_>,
+    partner: bool,
+    allow_ad_hoc: bool,
+) -> Result<PqDecision, Rejection> {
+    let query = req.query.filter(|q| !q.trim().is_empty());
+    match (req.id, query) {
+        (Some(id), query) => {
+            let op = store.get(id).ok_or_else(|| {
+                Rejection::new(
+                    400,
+                    "PERSISTED_QUERY_NOT_IN_LIST",
+                    format!("No persisted operation has the id {id}."),
+                )
+            })?;
+            if partner && query.is_some() {
+                return Err(id_required());
+            }
+            match query {
+                Some(q) if q != op.body => Err(Rejection::new(
+                    400,
+                    "CANNOT_SEND_PQ_ID_AND_BODY",
+                    "Send either a persisted operation id or an operation body, not an id with a different body.",
+                )),
+                _ => Ok(PqDecision::Persisted(op.body.clone())),
+            }
+        }
+        (None, Some(_)) if partner || !allow_ad_hoc => Err(id_required()),
+        (None, Some(_)) => Ok(PqDecision::AdHoc),
+        (None, None) => Err(Rejection::new(
+            400,
+            "BAD_REQUEST",
+            "Send a persisted operation id or an operation.",
+        )),
+    }
+}
+
+fn id_required() -> Rejection {
+    Rejection::new(
+        400,
+        "PERSISTED_QUERY_ID_REQUIRED",
+        "Only persisted operations are accepted: send extensions.persistedQuery.sha256Hash or documentId.",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(body: &str) -> (Arc<ManifestStore>, String, PathBuf) {
+        let id = hex(&Sha256::digest(body.as_bytes()));
+        let path = std::env::temp_dir().join(format!("pq-{}-{}.json", std::process::id(), uuid::Uuid::new_v4()));
+        let manifest = serde_json::json!({
+            "format": "apollo-persisted-query-manifest", "version": 1,
+            "operations": [{ "id": id, "name": "Me", "type": "query", "body": body }]
+        });
+        std::fs::write(&path, manifest.to_string()).unwrap();
+        (ManifestStore::load(&path).unwrap(), id, path)
+    }
+
+    #[test]
+    fn partners_may_only_send_known_ids() {
+        let (s, id, _) = store("query Me { me { id } }");
+        let ok = decide(
+            &s,
+            &PqRequest {
+                id: Some(&id),
+                query: None,
+            },
+            true,
+            true,
+        )
+        .unwrap();
+        assert_eq!(ok, PqDecision::Persisted("query Me { me { id } }".into()));
+        let body = decide(
+            &s,
+            &PqRequest {
+                id: None,
+                query: Some("{ me { id } }"),
+            },
+            true,
+            true,
+        )
+        .unwrap_err();
+        assert_eq!(body.code, "PERSISTED_QUERY_ID_REQUIRED");
+        let with_body = decide(
+            &s,
+            &PqRequest {
+                id: Some(&id),
+                query: Some("query Me { me { id } }"),
+            },
+            true,
+            true,
+        )
+        .unwrap_err();
+        assert_eq!(with_body.code, "PERSISTED_QUERY_ID_REQUIRED");
+        let unknown = decide(
+            &s,
+            &PqRequest {
+                id: Some("abc"),
+                query: None,
+            },
+            true,
+            true,
+        )
+        .unwrap_err();
+        assert_eq!(unknown.code, "PERSISTED_QUERY_NOT_IN_LIST");
+    }
+
+    #[test]
+    fn first_party_ad_hoc_operations_follow_configuration() {
+        let (s, id, _) = store("query Me { me { id } }");
+        let q = PqRequest {
+            id: None,
+            query: Some("{ me { id } }"),
+        };
+        assert_eq!(decide(&s, &q, false, true).unwrap(), PqDecision::AdHoc);
+        assert_eq!(
+            decide(&s, &q, false, false).unwrap_err().code,
+            "PERSISTED_QUERY_ID_REQUIRED"
+        );
+        let mismatch = PqRequest {
+            id: Some(&id),
+            query: Some("{ other }"),
+        };
+        assert_eq!(
+            decide(&s, &mismatch, false, true).unwrap_err().code,
+            "CANNOT_SEND_PQ_ID_AND_BODY"
+        );
+        let same = PqRequest {
+            id: Some(&id),
+            query: Some("query Me { me { id } }"),
+        };
+        assert!(matches!(
+            decide(&s, &same, false, false).unwrap(),
+            PqDecision::Persisted(_)
+        ));
+    }
+
+    #[test]
+    fn the_manifest_reloads_when_the_file_changes_and_keeps_the_old_list_on_errors() {
+        let (s, id, path) = store("query Me { me { id } }");
+        assert!(s.get(&id).is_some());
+        let body = "query Org { currentOrganization { id } }";
+        let id2 = hex(&Sha256::digest(body.as_bytes()));
+        let m = serde_json::json!({ "format": "apollo-persisted-query-manifest", "version": 1,
+            "operations": [{ "id": id2, "name": "Org", "type": "query", "body": body }] });
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::write(&path, m.to_string()).unwrap();
+        let bumped = SystemTime::now() + Duration::from_secs(2);
+        let f = std::fs::File::options().write(true).open(&path).unwrap();
+        f.set_modified(bumped).unwrap();
+        assert!(s.reload_if_changed().unwrap());
+        assert!(s.get(&id).is_none() && s.get(&id2).is_some());
+        std::fs::write(&path, "{ not json").unwrap();
+        f.set_modified(bumped + Duration::from_secs(2)).unwrap();
+        assert!(s.reload_if_changed().is_err());
+        assert!(s.get(&id2).is_some(), "a broken file keeps the previous list");
+    }
+
+    #[test]
+    fn a_manifest_with_a_wrong_id_is_refused() {
+        let path = std::env::temp_dir().join(format!("pq-bad-{}.json", uuid::Uuid::new_v4()));
+        let m = serde_json::json!({ "format": "apollo-persisted-query-manifest", "version": 1,
+            "operations": [{ "id": "deadbeef", "name": "X", "type": "query", "body": "{ x }" }] });
+        std::fs::write(&path, m.to_string()).unwrap();
+        assert!(ManifestStore::load(&path).is_err());
+    }
+}

@@ -1,0 +1,238 @@
+//! Rate limits per organization and per client: GCRA in Redis (one atomic
+//! script, shared by every router replica), and a local GCRA per replica
+//! when Redis cannot answer, so the edge keeps serving.
+
+use std::{num::NonZeroU32, sync::Arc, time::Duration};
+
+use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota as GovernorQuota};
+use platform::kv::Kv;
+use serde::Deserialize;
+
+use crate::{auth::Caller, Rejection};
+
+/// Sustained rate and burst of one bucket.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+pub struct Quota {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct RateLimitConfig {
+    /// Shared by every caller of one organization.
+    pub per_organization: Quota,
+    /// Per user or partner client (per address for anonymous callers).
+    pub per_client: Quota,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            per_organization: Quota {
+                per_second: 200,
+                burst: 400,
+            },
+            per_client: Quota {
+                per_second: 20,
+                burst: 40,
+            },
+        }
+    }
+}
+
+/// GCRA: the stored value is the theoretical arrival time (TAT) in ms.
+/// Returns {allowed, retry_after_ms}. Uses Redis' clock so replicas agree.
+const GCRA: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local emission = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + emission
+local allow_at = new_tat - tolerance
+if allow_at > now then
+  return {0, allow_at - now}
+end
+redis.call('SET', KEYS[1], new_tat, 'PX', math.max(1, new_tat - now))
+return {1, 0}
+"#;
+
+struct Bucket {
+    quota: Quota,
+    local: DefaultKeyedRateLimiter<String>,
+}
+
+impl Bucket {
+    fn new(quota: Quota) -> anyhow::Result<Self> {
+        let per_second = NonZeroU32::new(quota.per_second).ok_or_else(|| anyhow::anyhow!("per_second must be > 0"))?;
+        let burst = NonZeroU32::new(quota.burst.max(1)).unwrap_or(NonZeroU32::MIN);
+        Ok(Bucket {
+            quota,
+            local: governor::RateLimiter::keyed(GovernorQuota::per_second(per_second).allow_burst(burst)),
+        })
+    }
+
+    /// (emission interval, tolerance) in ms.
+    fn gcra_params(&self) -> (u64, u64) {
+        let emission = (1000 / self.quota.per_second.max(1) as u64).max(1);
+        (emission, emission * self.quota.burst.max(1) as u64)
+    }
+}
+
+pub struct RateLimiter {
+    kv: Kv,
+    script: redis::Script,
+    org: Bucket,
+    client: Bucket,
+}
+
+/// Which store answered, for logs and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    Redis,
+    Local,
+}
+
+impl RateLimiter {
+    pub fn new(config: &RateLimitConfig, kv: Kv) -> anyhow::Result<Arc<Self>> {
+        Ok(Arc::new(RateLimiter {
+            kv,
+            script: redis::Script::new(GCRA),
+            org: Bucket::new(config.per_organization)?,
+            client: Bucket::new(config.per_client)?,
+        }))
+    }
+
+    /// Checks (and counts) one request. `address` identifies anonymous callers.
+    pub async fn check(&self, caller: Option<&Caller>, address: &str) -> (Result<(), Rejection>, Store) {
+        let mut buckets: Vec<(&Bucket, String)> = Vec::with_capacity(2);
+        match caller {
+            Some(c) => {
+                // Every key carries the tenant.
+                buckets.push((
+                    &self.client,
+                    format!("hub:{}:rl:client:{}", c.organization_id, c.subject),
+                ));
+                buckets.push((&self.org, format!("hub:{}:rl:org", c.organization_id)));
+            }
+            None => buckets.push((&self.client, format!("hub:anonymous:rl:address:{address}"))),
+        }
+        let mut store = Store::Redis;
+        for (bucket, key) in buckets {
+            let (verdict, s) = self.check_bucket(bucket, &key).await;
+            store = s;
+            if let Err(wait) = verdict {
+                let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+                let mut r = Rejection::new(429, "RATE_LIMITED", format!("Too many requests; retry in {secs} s."));
+                r.retry_after = Some(secs);
+                return (Err(r), store);
+            }
+        }
+        (Ok(()), store)
+    }
+
+    async fn check_bucket(&self, bucket: &Bucket, key: &str) -> (Result<(), Duration>, Store) {
+        let (emission, tolerance) = bucket.gcra_params();
+        if let Ok(mut conn) = self.kv.connection() {
+            let r: redis::RedisResult<(i64, i64)> = self
+                .script
+                .key(key)
+                .arg(emission)
+                .arg(tolerance)
+                .invoke_async(&mut conn)
+                .await;
+            match r {
+                Ok((1, _)) => return (Ok(()), Store::Redis),
+                Ok((_, wait_ms)) => return (Err(Duration::from_millis(wait_ms.max(0) as u64)), Store::Redis),
+                Err(e) => tracing::warn!(error = %e, "rate limit store unavailable; limiting locally"),
+            }
+        }
+        let verdict = bucket
+            .local
+            .check_key(&key.to_string())
+            .map_err(|not_until| not_until.wait_time_from(governor::clock::DefaultClock::default().now()));
+        (verdict, Store::Local)
+    }
+
+    /// Drops idle local buckets; call periodically.
+    pub fn shrink(&self) {
+        self.org.local.retain_recent();
+        self.client.local.retain_recent();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn caller() -> Caller {
+        Caller {
+            organization_id: Uuid::new_v4(),
+            subject: Uuid::new_v4(),
+            partner: false,
+        }
+    }
+
+    fn config(per_second: u32, burst: u32) -> RateLimitConfig {
+        RateLimitConfig {
+            per_organization: Quota {
+                per_second: 1000,
+                burst: 1000,
+            },
+            per_client: Quota { per_second, burst },
+        }
+    }
+
+    async fn exhaust(limiter: &RateLimiter, c: &Caller, expected_store: Store) -> Rejection {
+        for i in 0..100 {
+            let (r, store) = limiter.check(Some(c), "127.0.0.1").await;
+            assert_eq!(store, expected_store);
+            if let Err(rej) = r {
+                assert!(i >= 2, "the burst must pass first (blocked at {i})");
+                return rej;
+            }
+        }
+        panic!("never limited");
+    }
+
+    #[tokio::test]
+    async fn redis_limits_after_the_burst_and_recovers() {
+        let kv = Kv::new(Some("redis://127.0.0.1:6379")).unwrap();
+        let limiter = RateLimiter::new(&config(5, 3), kv).unwrap();
+        let c = caller();
+        let rej = exhaust(&limiter, &c, Store::Redis).await;
+        assert_eq!((rej.status, rej.code), (429, "RATE_LIMITED"));
+        assert_eq!(rej.retry_after, Some(1));
+        // Another client of another organization is unaffected.
+        assert!(limiter.check(Some(&caller()), "x").await.0.is_ok());
+        tokio::time::sleep(Duration::from_millis(450)).await;
+        assert!(
+            limiter.check(Some(&c), "x").await.0.is_ok(),
+            "tokens come back at the sustained rate"
+        );
+    }
+
+    #[tokio::test]
+    async fn with_redis_down_a_local_limiter_takes_over() {
+        let kv = Kv::new(Some("redis://127.0.0.1:1")).unwrap();
+        let limiter = RateLimiter::new(&config(5, 3), kv).unwrap();
+        let rej = exhaust(&limiter, &caller(), Store::Local).await;
+        assert_eq!(rej.code, "RATE_LIMITED");
+    }
+
+    #[tokio::test]
+    async fn anonymous_callers_are_limited_per_address() {
+        let limiter = RateLimiter::new(&config(1, 1), Kv::disabled()).unwrap();
+        let addr = format!("10.0.0.{}", rand_octet());
+        assert!(limiter.check(None, &addr).await.0.is_ok());
+        assert!(limiter.check(None, &addr).await.0.is_err());
+        assert!(limiter.check(None, "10.9.9.9").await.0.is_ok());
+    }
+
+    fn rand_octet() -> u8 {
+        (Uuid::new_v4().as_u128() % 250) as u8
+    }
+}

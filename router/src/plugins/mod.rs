@@ -1,0 +1,5 @@
+pub mod auth;
+pub mod headers;
+pub mod limits;
+pub mod persisted_queries;
+pub mod rate_limit;

@@ -1,0 +1,431 @@
+//! The end-to-end test kit: starts the real identity and medical binaries and
+//! the real router binary (with the committed router.yaml and
+//! supergraph.graphql) on free ports, against a fresh database, and stops
+//! them when dropped.
+
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use sqlx::{postgres::PgPoolOptions, PgPool};
+use uuid::Uuid;
+
+pub const PASSWORD: &str = "e2e-password-123";
+pub const ROUTER_SECRET: &str = "e2e-router-secret-0123456789";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// The directory the workspace binaries are built into (next to the test binary).
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/<test> → target/<profile>
+    exe.parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .expect("target dir")
+}
+
+fn binary(name: &str) -> PathBuf {
+    let p = bin_dir().join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo test --workspace` (it builds every binary) or `cargo build --workspace`",
+        p.display()
+    );
+    p
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A child process killed when dropped.
+pub struct Proc {
+    pub name: String,
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl Proc {
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn spawn(name: &str, exe: &Path, args: &[&str], env: &[(String, String)], dir: &Path) -> Proc {
+    let log = dir.join(format!("{name}.log"));
+    let file = std::fs::File::create(&log).expect("log file");
+    let mut cmd = Command::new(exe);
+    cmd.args(args)
+        .current_dir(repo_root())
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().expect("log"))
+        .stderr(file)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "info");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Proc {
+        name: name.to_string(),
+        child: cmd.spawn().expect("spawn"),
+        log,
+    }
+}
+
+async fn wait_ready(proc: &mut Proc, url: &str) {
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(Some(status)) = proc.child.try_wait() {
+            panic!("{} exited during start-up ({status}):\n{}", proc.name, proc.log_tail());
+        }
+        if let Ok(r) = http.get(url).send().await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} not ready at {url}:\n{}",
+            proc.name,
+            proc.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Router settings a test may change.
+#[derive(Clone)]
+pub struct RouterOptions {
+    pub allow_ad_hoc: bool,
+    pub client_per_second: u32,
+    pub client_burst: u32,
+    pub redis_url: String,
+}
+
+impl Default for RouterOptions {
+    fn default() -> Self {
+        RouterOptions {
+            allow_ad_hoc: true,
+            client_per_second: 1000,
+            client_burst: 1000,
+            redis_url: "redis://127.0.0.1:6379".into(),
+        }
+    }
+}
+
+pub struct Router {
+    pub url: String,
+    pub proc: Proc,
+}
+
+/// Demo tenants created for every platform.
+pub struct Tenants {
+    pub org_a: Uuid,
+    pub doctor_a: Uuid,
+    pub partner_client_id: String,
+    pub partner_secret: String,
+}
+
+pub struct Platform {
+    pub dir: PathBuf,
+    pub admin: PgPool,
+    pub identity: Proc,
+    pub medical: Proc,
+    pub identity_url: String,
+    pub medical_url: String,
+    pub manifest: PathBuf,
+    pub tenants: Tenants,
+    pub http: reqwest::Client,
+    subgraph_env: Vec<(String, String)>,
+}
+
+impl Platform {
+    /// Fresh database, migrated and seeded; identity and medical running.
+    pub async fn start() -> Platform {
+        let id = Uuid::new_v4().simple().to_string();
+        let dir = std::env::temp_dir().join(format!("hub-e2e-{id}"));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let db_url = format!("postgres://postgres@127.0.0.1:5432/hub_test_{id}");
+
+        let key_file = dir.join("signing.pem");
+        std::fs::write(&key_file, identity::keys::generate_ed25519_pem().expect("key")).expect("key file");
+        let (id_port, med_port) = (free_port(), free_port());
+        let issuer = format!("http://127.0.0.1:{id_port}");
+        let common: Vec<(String, String)> = vec![
+            ("HUB_ENVIRONMENT".into(), "test".into()),
+            ("HUB_DATABASE__URL".into(), db_url.clone()),
+            ("HUB_REDIS__URL".into(), "redis://127.0.0.1:6379".into()),
+            ("HUB_AUTH__ISSUER".into(), issuer.clone()),
+            ("HUB_AUTH__JWKS_URL".into(), format!("{issuer}/.well-known/jwks.json")),
+            ("HUB_AUTH__ROUTER_SECRET".into(), ROUTER_SECRET.into()),
+            ("HUB_AUTH__REQUIRE_ROUTER_SECRET".into(), "true".into()),
+        ];
+
+        // Migrations as `hub migrate` runs them.
+        let settings = |d| {
+            platform::config::Settings::figment(d)
+                .merge(("database.url", db_url.clone()))
+                .extract::<platform::config::Settings>()
+                .expect("settings")
+        };
+        platform::migrate::provision_and_migrate(&settings(identity::DEFAULTS).database, &identity::MIGRATOR, &[])
+            .await
+            .expect("identity migrations");
+        platform::migrate::provision_and_migrate(
+            &settings(medical::DEFAULTS).database,
+            &medical::MIGRATOR,
+            medical::EXTENSIONS,
+        )
+        .await
+        .expect("medical migrations");
+        let admin = PgPoolOptions::new()
+            .max_connections(2)
+            .connect(&db_url)
+            .await
+            .expect("admin pool");
+        let tenants = seed(&admin).await;
+
+        let mut id_env = common.clone();
+        id_env.push(("HUB_SERVER__PORT".into(), id_port.to_string()));
+        id_env.push((
+            "HUB_IDENTITY__SIGNING_KEY_FILES".into(),
+            format!("[\"{}\"]", key_file.display()),
+        ));
+        let mut identity = spawn("identity", &binary("identity"), &[], &id_env, &dir);
+        let mut med_env = common.clone();
+        med_env.push(("HUB_SERVER__PORT".into(), med_port.to_string()));
+        med_env.push((
+            "HUB_MEDICAL__ENCRYPTION_KEYS".into(),
+            format!("e2e:{}", platform::crypto::generate_key()),
+        ));
+        let mut medical = spawn("medical", &binary("medical"), &[], &med_env, &dir);
+        wait_ready(&mut identity, &format!("http://127.0.0.1:{id_port}/ready")).await;
+        wait_ready(&mut medical, &format!("http://127.0.0.1:{med_port}/ready")).await;
+
+        let manifest = dir.join("manifest.json");
+        write_manifest(&manifest, &[]);
+        Platform {
+            dir,
+            admin,
+            identity,
+            medical,
+            identity_url: format!("http://127.0.0.1:{id_port}"),
+            medical_url: format!("http://127.0.0.1:{med_port}"),
+            manifest,
+            tenants,
+            http: reqwest::Client::new(),
+            subgraph_env: common,
+        }
+    }
+
+    /// Starts the real router binary with router/router.yaml and supergraph.graphql.
+    pub async fn router(&self, opts: RouterOptions) -> Router {
+        let (port, health, metrics) = (free_port(), free_port(), free_port());
+        let mut env = self.subgraph_env.clone();
+        env.retain(|(k, _)| k != "HUB_REDIS__URL");
+        env.extend([
+            ("HUB_REDIS__URL".to_string(), opts.redis_url.clone()),
+            ("HUB_ROUTER_LISTEN".into(), format!("127.0.0.1:{port}")),
+            ("HUB_ROUTER_HEALTH_LISTEN".into(), format!("127.0.0.1:{health}")),
+            ("HUB_ROUTER_METRICS_LISTEN".into(), format!("127.0.0.1:{metrics}")),
+            (
+                "HUB_ROUTER_IDENTITY_URL".into(),
+                format!("{}/graphql", self.identity_url),
+            ),
+            ("HUB_ROUTER_MEDICAL_URL".into(), format!("{}/graphql", self.medical_url)),
+            ("HUB_ROUTER_PQ_MANIFEST".into(), self.manifest.display().to_string()),
+            ("HUB_ROUTER_ALLOW_AD_HOC".into(), opts.allow_ad_hoc.to_string()),
+            (
+                "HUB_ROUTER_RATE_CLIENT_PER_SECOND".into(),
+                opts.client_per_second.to_string(),
+            ),
+            ("HUB_ROUTER_RATE_CLIENT_BURST".into(), opts.client_burst.to_string()),
+            ("APOLLO_TELEMETRY_DISABLED".into(), "true".into()),
+        ]);
+        let args = ["--config", "router/router.yaml", "--supergraph", "supergraph.graphql"];
+        let name = format!("router-{port}");
+        let mut proc = spawn(&name, &binary("hub-router"), &args, &env, &self.dir);
+        wait_ready(&mut proc, &format!("http://127.0.0.1:{health}/health")).await;
+        Router {
+            url: format!("http://127.0.0.1:{port}/"),
+            proc,
+        }
+    }
+
+    /// Replaces the persisted query manifest with these operations; returns their ids.
+    pub fn persist(&self, bodies: &[&str]) -> Vec<String> {
+        write_manifest(&self.manifest, bodies)
+    }
+
+    /// Logs in through the router; returns the access token.
+    pub async fn login(&self, router: &Router, org: &str, email: &str) -> String {
+        let r = self
+            .post(
+                router,
+                json!({ "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
+                        "variables": { "i": { "organization": org, "email": email, "password": PASSWORD } } }),
+                None,
+            )
+            .await
+            .1;
+        r["data"]["login"]["accessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("login failed: {r}"))
+            .to_string()
+    }
+
+    /// POSTs JSON to the router; returns status and body.
+    pub async fn post(&self, router: &Router, body: Value, token: Option<&str>) -> (u16, Value) {
+        self.post_with(router, body, token, &[]).await
+    }
+
+    pub async fn post_with(
+        &self,
+        router: &Router,
+        body: Value,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut req = self.http.post(&router.url).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.expect("router request");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The number of GraphQL requests a subgraph has served (its own metric).
+    pub async fn subgraph_requests(&self, base: &str) -> u64 {
+        let text = self
+            .http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .unwrap_or_default();
+        text.lines()
+            .filter(|l| l.starts_with("hub_http_requests_total{") && l.contains("route=\"/graphql\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    }
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn write_manifest(path: &Path, bodies: &[&str]) -> Vec<String> {
+    let ops: Vec<Value> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let id: String = Sha256::digest(b.as_bytes())
+                .iter()
+                .map(|x| format!("{x:02x}"))
+                .collect();
+            json!({ "id": id, "name": format!("Op{i}"), "type": "query", "body": b })
+        })
+        .collect();
+    let ids = ops
+        .iter()
+        .map(|o| o["id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let m = json!({ "format": "apollo-persisted-query-manifest", "version": 1, "operations": ops });
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, m.to_string()).expect("manifest");
+    std::fs::rename(&tmp, path).expect("manifest");
+    ids
+}
+
+async fn seed(admin: &PgPool) -> Tenants {
+    let hash = identity::password::hash(PASSWORD).await.expect("hash");
+    let mut ids = vec![];
+    for (slug, verticals) in [("clinic-a", vec!["medical"]), ("clinic-b", vec!["medical"])] {
+        let id: Uuid = sqlx::query_scalar(
+            "insert into identity.organizations (slug, name, verticals) values ($1, $2, $3) returning id",
+        )
+        .bind(slug)
+        .bind(format!("Clinic {slug}"))
+        .bind(verticals)
+        .fetch_one(admin)
+        .await
+        .expect("org");
+        ids.push(id);
+    }
+    let mut users = vec![];
+    for (org, email, name, role) in [
+        (ids[0], "doc@a.example", "Dr Alice", "practitioner"),
+        (ids[0], "desk@a.example", "Desk A", "secretary"),
+        (ids[1], "doc@b.example", "Dr Bob", "practitioner"),
+    ] {
+        let user: Uuid = sqlx::query_scalar(
+            "insert into identity.users (email, display_name, password_hash) values ($1, $2, $3) returning id",
+        )
+        .bind(email)
+        .bind(name)
+        .bind(&hash)
+        .fetch_one(admin)
+        .await
+        .expect("user");
+        sqlx::query("insert into identity.memberships (organization_id, user_id, roles) values ($1, $2, $3)")
+            .bind(org)
+            .bind(user)
+            .bind(vec![role])
+            .execute(admin)
+            .await
+            .expect("membership");
+        users.push(user);
+    }
+    let client_id = identity::partner::new_client_id(ids[0]);
+    let secret = identity::tokens::random_secret();
+    sqlx::query("insert into identity.partner_clients (organization_id, name, client_id, secret_hash, scopes) values ($1, 'Insurer', $2, $3, '{medical:read}')")
+        .bind(ids[0])
+        .bind(&client_id)
+        .bind(identity::partner::hex_sha256(&secret))
+        .execute(admin)
+        .await
+        .expect("partner client");
+    Tenants {
+        org_a: ids[0],
+        doctor_a: users[0],
+        partner_client_id: client_id,
+        partner_secret: secret,
+    }
+}

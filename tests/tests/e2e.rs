@@ -1,0 +1,349 @@
+//! End to end through the real router: every request below goes through the
+//! hub-router binary to the real subgraph binaries.
+
+use std::time::Duration;
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+
+use hub_e2e::{Platform, RouterOptions, ROUTER_SECRET};
+use serde_json::{json, Value};
+
+fn code(body: &Value) -> Option<&str> {
+    body["errors"][0]["extensions"]["code"].as_str()
+}
+
+/// A patient and an appointment with Dr Alice, booked by the desk of clinic A.
+async fn book(p: &Platform, r: &hub_e2e::Router) {
+    let desk = p.login(r, "clinic-a", "desk@a.example").await;
+    let (_, d) = p
+        .post(
+            r,
+            json!({ "query": "mutation { createPatient(input: { mrn: \"E2E-1\", givenName: \"Eve\", familyName: \"Moreau\", birthDate: \"1990-01-01\", sex: FEMALE }) { id } }" }),
+            Some(&desk),
+        )
+        .await;
+    let patient = d["data"]["createPatient"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{d}"))
+        .to_string();
+    let (_, d) = p
+        .post(
+            r,
+            json!({ "query": "mutation($i: ScheduleAppointmentInput!) { scheduleAppointment(input: $i) { id } }",
+                    "variables": { "i": { "patientId": patient, "practitionerId": p.tenants.doctor_a,
+                                          "startsAt": "2030-05-06T09:00:00Z", "endsAt": "2030-05-06T09:30:00Z" } } }),
+            Some(&desk),
+        )
+        .await;
+    assert!(d["errors"].is_null(), "{d}");
+}
+
+const SCHEDULE: &str = "{ me { displayName schedule(from: \"2030-05-01T00:00:00Z\", to: \"2030-06-01T00:00:00Z\") { startsAt patient { familyName } practitioner { displayName } } } }";
+
+#[tokio::test]
+async fn a_user_logs_in_and_joins_data_across_subgraphs_through_the_router() {
+    let p = Platform::start().await;
+    let r = p.router(RouterOptions::default()).await;
+    book(&p, &r).await;
+    let doc = p.login(&r, "clinic-a", "doc@a.example").await;
+    let (status, d) = p.post(&r, json!({ "query": SCHEDULE }), Some(&doc)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        d["data"],
+        json!({ "me": { "displayName": "Dr Alice", "schedule": [
+            { "startsAt": "2030-05-06T09:00:00+00:00", "patient": { "familyName": "Moreau" }, "practitioner": { "displayName": "Dr Alice" } }
+        ] } })
+    );
+    let desk = p.login(&r, "clinic-a", "desk@a.example").await;
+    let (_, d) = p
+        .post(&r, json!({ "query": "{ appointments { edges { node { patient { familyName } practitioner { id displayName } } } } }" }), Some(&desk))
+        .await;
+    assert_eq!(
+        d["data"]["appointments"]["edges"][0]["node"]["practitioner"]["displayName"], "Dr Alice",
+        "{d}"
+    );
+}
+
+#[tokio::test]
+async fn partners_run_persisted_operations_by_id_only() {
+    let p = Platform::start().await;
+    let body = "query Org { currentOrganization { name } }";
+    let ids = p.persist(&[body]);
+    let r = p.router(RouterOptions::default()).await;
+    let token = p
+        .http
+        .post(format!("{}/oauth/token", p.identity_url))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &p.tenants.partner_client_id),
+            ("client_secret", &p.tenants.partner_secret),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["access_token"]
+        .as_str()
+        .expect("partner token")
+        .to_string();
+
+    let by_hash = json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": ids[0] } } });
+    let (status, d) = p.post(&r, by_hash, Some(&token)).await;
+    assert_eq!(
+        (status, &d["data"]),
+        (200, &json!({ "currentOrganization": { "name": "Clinic clinic-a" } })),
+        "{d}"
+    );
+    let (_, d) = p.post(&r, json!({ "documentId": ids[0] }), Some(&token)).await;
+    assert_eq!(d["data"]["currentOrganization"]["name"], "Clinic clinic-a", "{d}");
+
+    let (status, d) = p.post(&r, json!({ "query": body }), Some(&token)).await;
+    assert_eq!((status, code(&d)), (400, Some("PERSISTED_QUERY_ID_REQUIRED")), "{d}");
+    let (_, d) = p.post(&r, json!({ "documentId": "0".repeat(64) }), Some(&token)).await;
+    assert_eq!(code(&d), Some("PERSISTED_QUERY_NOT_IN_LIST"));
+    let doc = p.login(&r, "clinic-a", "doc@a.example").await;
+    let (_, d) = p
+        .post(
+            &r,
+            json!({ "documentId": ids[0], "query": "{ me { id } }" }),
+            Some(&doc),
+        )
+        .await;
+    assert_eq!(code(&d), Some("CANNOT_SEND_PQ_ID_AND_BODY"));
+
+    // The manifest reloads while the router runs.
+    let new = "query Me2 { currentOrganization { id } }";
+    let ids = p.persist(&[body, new]);
+    let mut ok = false;
+    for _ in 0..40 {
+        let (_, d) = p.post(&r, json!({ "documentId": ids[1] }), Some(&token)).await;
+        if d["errors"].is_null() {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(ok, "the new operation became available without a restart");
+}
+
+#[tokio::test]
+async fn first_party_ad_hoc_operations_follow_the_configuration() {
+    let p = Platform::start().await;
+    let ids = p.persist(&["query Me { me { displayName } }"]);
+    let strict = p
+        .router(RouterOptions {
+            allow_ad_hoc: false,
+            ..Default::default()
+        })
+        .await;
+    let (status, d) = p.post(&strict, json!({ "query": "{ __typename }" }), None).await;
+    assert_eq!((status, code(&d)), (400, Some("PERSISTED_QUERY_ID_REQUIRED")));
+    let login = p
+        .login(&p.router(RouterOptions::default()).await, "clinic-a", "doc@a.example")
+        .await;
+    let (_, d) = p.post(&strict, json!({ "documentId": ids[0] }), Some(&login)).await;
+    assert_eq!(d["data"]["me"]["displayName"], "Dr Alice", "{d}");
+}
+
+#[tokio::test]
+async fn forged_tokens_are_refused_at_the_edge_before_any_subgraph_is_called() {
+    let p = Platform::start().await;
+    let r = p.router(RouterOptions::default()).await;
+    let good = p.login(&r, "clinic-a", "doc@a.example").await;
+    let before = p.subgraph_requests(&p.identity_url).await + p.subgraph_requests(&p.medical_url).await;
+    let parts: Vec<&str> = good.split('.').collect();
+    let alg_none = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.", parts[1]);
+    let stranger = identity::keys::KeyRing::from_pems(&[identity::keys::generate_ed25519_pem().unwrap()]).unwrap();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    let foreign = stranger.sign(&claims).unwrap();
+    let tampered = format!("{}.{}.{}", parts[0], parts[1], "A".repeat(parts[2].len()));
+    for (name, token) in [
+        ("alg none", alg_none),
+        ("unknown key", foreign),
+        ("bad signature", tampered),
+        ("garbage", "x".into()),
+    ] {
+        let (status, d) = p.post(&r, json!({ "query": "{ me { id } }" }), Some(&token)).await;
+        assert_eq!((status, code(&d)), (401, Some("UNAUTHENTICATED")), "{name}: {d}");
+    }
+    let after = p.subgraph_requests(&p.identity_url).await + p.subgraph_requests(&p.medical_url).await;
+    assert_eq!(before, after, "no subgraph saw a forged token");
+}
+
+#[tokio::test]
+async fn spoofed_internal_headers_are_dropped_and_subgraphs_refuse_direct_calls() {
+    let p = Platform::start().await;
+    let r = p.router(RouterOptions::default()).await;
+    // Direct calls without the router's secret are refused.
+    let direct = p
+        .http
+        .post(format!("{}/graphql", p.identity_url))
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(direct.status(), 403);
+    // A client cannot send its own secret or internal headers through the router:
+    // they are replaced, and the call works as any other.
+    let (status, d) = p
+        .post_with(
+            &r,
+            json!({ "query": "{ __typename }" }),
+            None,
+            &[("x-hub-router-secret", "guess"), ("x-hub-organization", "someone-else")],
+        )
+        .await;
+    assert_eq!((status, &d["data"]), (200, &json!({ "__typename": "Query" })), "{d}");
+    let with_secret = p
+        .http
+        .post(format!("{}/graphql", p.identity_url))
+        .header("x-hub-router-secret", ROUTER_SECRET)
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_secret.status(), 200, "the secret is what the subgraph checks");
+}
+
+#[tokio::test]
+async fn cross_site_requests_are_refused() {
+    let p = Platform::start().await;
+    let r = p.router(RouterOptions::default()).await;
+    let get = p
+        .http
+        .get(&r.url)
+        .query(&[("query", "mutation { logout }")])
+        .send()
+        .await
+        .unwrap();
+    let (status, body): (u16, Value) = (get.status().as_u16(), get.json().await.unwrap_or(Value::Null));
+    assert_eq!((status, code(&body)), (400, Some("CSRF_ERROR")), "{body}");
+    let text_plain = p
+        .http
+        .post(&r.url)
+        .header("content-type", "text/plain")
+        .body(json!({ "query": "mutation { logout }" }).to_string())
+        .send()
+        .await
+        .unwrap();
+    let (status, body): (u16, Value) = (
+        text_plain.status().as_u16(),
+        text_plain.json().await.unwrap_or(Value::Null),
+    );
+    assert_eq!((status, code(&body)), (400, Some("CSRF_ERROR")), "{body}");
+}
+
+#[tokio::test]
+async fn operations_over_the_limits_are_refused_before_planning() {
+    let p = Platform::start().await;
+    let r = p.router(RouterOptions::default()).await;
+    let nested = "{ currentOrganization { members { edges { node { user { schedule(from: \"2030-01-01T00:00:00Z\", to: \"2030-01-02T00:00:00Z\") { patient { notes { patient { notes { patient { id } } } } } } } } } } } }";
+    let aliases: String = (0..31).map(|i| format!("a{i}: __typename ")).collect();
+    let roots: String = (0..21).map(|i| format!("r{i}: __typename ")).collect();
+    for (q, expected) in [
+        (nested.to_string(), "MAX_DEPTH_LIMIT"),
+        (format!("{{ me {{ id }} {aliases} }}"), "MAX_ALIASES_LIMIT"),
+        (
+            format!("{{ {roots} }}").replace("r0: __typename r1: __typename", "__typename me { id }"),
+            "MAX_ROOT_FIELDS_LIMIT",
+        ),
+    ] {
+        let (status, d) = p.post(&r, json!({ "query": q }), None).await;
+        assert_eq!((status, code(&d)), (400, Some(expected)), "{q}: {d}");
+    }
+}
+
+#[tokio::test]
+async fn callers_over_their_rate_get_429_and_then_recover() {
+    let p = Platform::start().await;
+    let r = p
+        .router(RouterOptions {
+            client_per_second: 2,
+            client_burst: 2,
+            ..Default::default()
+        })
+        .await;
+    let token = p
+        .login(&p.router(RouterOptions::default()).await, "clinic-a", "doc@a.example")
+        .await;
+    let mut limited = None;
+    for _ in 0..10 {
+        let resp = p
+            .http
+            .post(&r.url)
+            .bearer_auth(&token)
+            .json(&json!({ "query": "{ __typename }" }))
+            .send()
+            .await
+            .unwrap();
+        if resp.status() == 429 {
+            let retry = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let body: Value = resp.json().await.unwrap();
+            limited = Some((retry, body));
+            break;
+        }
+    }
+    let (retry, body) = limited.expect("limited within 10 requests");
+    assert_eq!(code(&body), Some("RATE_LIMITED"));
+    assert_eq!(retry.as_deref(), Some("1"));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, _) = p.post(&r, json!({ "query": "{ __typename }" }), Some(&token)).await;
+    assert_eq!(status, 200, "the caller recovers at the sustained rate");
+}
+
+#[tokio::test]
+async fn with_a_subgraph_down_the_rest_of_the_answer_still_arrives() {
+    let mut p = Platform::start().await;
+    let r = p.router(RouterOptions::default()).await;
+    book(&p, &r).await;
+    let doc = p.login(&r, "clinic-a", "doc@a.example").await;
+    p.medical.kill();
+    let (status, d) = p.post(&r, json!({ "query": SCHEDULE }), Some(&doc)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        d["data"]["me"]["displayName"], "Dr Alice",
+        "identity's part is there: {d}"
+    );
+    assert!(
+        d["errors"].as_array().is_some_and(|e| !e.is_empty()),
+        "the missing part is reported: {d}"
+    );
+    assert!(
+        !d.to_string().contains("Connection refused"),
+        "subgraph errors are redacted: {d}"
+    );
+}
+
+#[tokio::test]
+async fn tenants_stay_isolated_through_the_router() {
+    let p = Platform::start().await;
+    let r = p.router(RouterOptions::default()).await;
+    book(&p, &r).await;
+    let doc_b = p.login(&r, "clinic-b", "doc@b.example").await;
+    let (_, d) = p
+        .post(
+            &r,
+            json!({ "query": "{ appointments { edges { node { id } } } patients { edges { node { id } } } }" }),
+            Some(&doc_b),
+        )
+        .await;
+    assert_eq!(
+        d["data"],
+        json!({ "appointments": { "edges": [] }, "patients": { "edges": [] } }),
+        "{d}"
+    );
+    // Another organization's practitioner resolves, but their schedule here is empty.
+    let q = format!("{{ organization(id: \"{}\") {{ name }} }}", p.tenants.org_a);
+    let (_, d) = p.post(&r, json!({ "query": q }), Some(&doc_b)).await;
+    assert_eq!(d["data"]["organization"]["name"], "Clinic clinic-a");
+    // _entities is not part of the public API.
+    let (_, d) = p
+        .post(&r, json!({ "query": "{ _entities(representations: [{ __typename: \"Patient\", id: \"x\" }]) { __typename } }" }), Some(&doc_b))
+        .await;
+    assert!(d["data"].is_null() && d["errors"].is_array(), "{d}");
+}
