@@ -238,7 +238,7 @@ async fn cross_site_requests_are_refused() {
 async fn operations_over_the_limits_are_refused_before_planning() {
     let p = Platform::start().await;
     let r = p.router(RouterOptions::default()).await;
-    let nested = "{ currentOrganization { members { edges { node { user { schedule(from: \"2030-01-01T00:00:00Z\", to: \"2030-01-02T00:00:00Z\") { patient { notes { patient { notes { patient { id } } } } } } } } } } } }";
+    let nested = "{ currentOrganization { members { edges { node { user { schedule(from: \"2030-01-01T00:00:00Z\", to: \"2030-01-02T00:00:00Z\") { patient { notes { patient { notes { patient { notes { patient { id } } } } } } } } } } } } } }";
     let aliases: String = (0..31).map(|i| format!("a{i}: __typename ")).collect();
     let roots: String = (0..21).map(|i| format!("r{i}: __typename ")).collect();
     for (q, expected) in [

@@ -27,9 +27,15 @@ impl User {
     }
 
     /// This practitioner's appointments overlapping `[from, to)` in the
-    /// caller's organization (at most 92 days).
+    /// caller's organization (at most 92 days). Nullable on purpose: if the
+    /// medical subgraph fails, the rest of the user still arrives.
     #[graphql(guard = "medical(ADMINISTRATIVE)")]
-    async fn schedule(&self, ctx: &Context<'_>, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Appointment>> {
+    async fn schedule(
+        &self,
+        ctx: &Context<'_>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Option<Vec<Appointment>>> {
         validate_range(Some(from), Some(to), true)?;
         let key = ScheduleKey {
             practitioner: self.id,
@@ -43,6 +49,6 @@ impl User {
             .unwrap_or_default();
         let look = ctx.look_ahead();
         prefetch(ctx, &rows, [look.field("patient"), look.field("patient")]).await?;
-        Ok(rows)
+        Ok(Some(rows))
     }
 }
