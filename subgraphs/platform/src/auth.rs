@@ -204,9 +204,14 @@ pub struct RequestMeta {
     pub request_id: String,
 }
 
+/// An `Authorization` header that is not `Bearer <token>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the Authorization header is not a bearer token")]
+pub struct NotBearer;
+
 /// The token of an `Authorization: Bearer …` header: `Ok(None)` without a
-/// header, `Err(())` for any other scheme or an empty token.
-pub fn bearer_token(header: Option<&str>) -> Result<Option<&str>, ()> {
+/// header, `Err(NotBearer)` for any other scheme or an empty token.
+pub fn bearer_token(header: Option<&str>) -> Result<Option<&str>, NotBearer> {
     let Some(value) = header else {
         return Ok(None);
     };
@@ -214,6 +219,6 @@ pub fn bearer_token(header: Option<&str>) -> Result<Option<&str>, ()> {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
             Ok(Some(token.trim()))
         }
-        _ => Err(()),
+        _ => Err(NotBearer),
     }
 }

@@ -118,7 +118,7 @@ async fn graphql<E: Executor>(State(svc): State<Arc<Service<E>>>, headers: Heade
                 return error_response(StatusCode::UNAUTHORIZED, &AppError::Unauthenticated, locale);
             }
         },
-        Err(()) => {
+        Err(_) => {
             svc.metrics.http_requests.with_label_values(&["/graphql", "401"]).inc();
             return error_response(StatusCode::UNAUTHORIZED, &AppError::Unauthenticated, locale);
         }
