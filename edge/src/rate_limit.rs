@@ -146,7 +146,10 @@ impl RateLimiter {
             match r {
                 Ok((1, _)) => return (Ok(()), Store::Redis),
                 Ok((_, wait_ms)) => return (Err(Duration::from_millis(wait_ms.max(0) as u64)), Store::Redis),
-                Err(e) => tracing::warn!(error = %e, "rate limit store unavailable; limiting locally"),
+                Err(e) => {
+                    self.kv.report_failure();
+                    tracing::warn!(error = %e, "rate limit store unavailable; limiting locally");
+                }
             }
         }
         let verdict = bucket

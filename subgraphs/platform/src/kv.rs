@@ -1,21 +1,32 @@
 //! Redis access shared by the services. Redis is optional in development and
 //! may fail in production: every caller gets a clear "unavailable" instead of
-//! a hang, and decides whether to fall back or refuse.
+//! a hang, and decides whether to fall back or refuse. After a failure, Redis
+//! is not asked again for a few seconds (a circuit breaker), so an outage
+//! costs one timeout, not one per request.
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use redis::{aio::ConnectionManager, AsyncCommands};
 use uuid::Uuid;
 
+/// How long Redis is left alone after a failure.
+const BACKOFF: Duration = Duration::from_secs(5);
+
 #[derive(Clone)]
 pub struct Kv {
     conn: Option<ConnectionManager>,
+    down_until: Arc<Mutex<Option<Instant>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum KvError {
     #[error("redis is not configured")]
     NotConfigured,
+    #[error("redis is unavailable (recent failure; retrying shortly)")]
+    Unavailable,
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
 }
@@ -24,7 +35,7 @@ impl Kv {
     /// Connects lazily, so a service starts (and reports not-ready) when Redis is down.
     pub fn new(url: Option<&str>) -> anyhow::Result<Self> {
         let Some(url) = url else {
-            return Ok(Kv { conn: None });
+            return Ok(Kv::disabled());
         };
         let client = redis::Client::open(url)?;
         let config = redis::aio::ConnectionManagerConfig::new()
@@ -33,46 +44,96 @@ impl Kv {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(200));
         let conn = ConnectionManager::new_lazy_with_config(client, config)?;
-        Ok(Kv { conn: Some(conn) })
+        Ok(Kv {
+            conn: Some(conn),
+            down_until: Arc::default(),
+        })
     }
 
     pub fn disabled() -> Self {
-        Kv { conn: None }
+        Kv {
+            conn: None,
+            down_until: Arc::default(),
+        }
     }
 
     pub fn is_configured(&self) -> bool {
         self.conn.is_some()
     }
 
-    /// A handle for commands this module does not wrap (scripts, …).
+    /// A handle for commands this module does not wrap (scripts, …); report
+    /// their failures with [`Kv::report_failure`] so the breaker opens.
     pub fn connection(&self) -> Result<ConnectionManager, KvError> {
-        self.conn()
+        let conn = self.conn.clone().ok_or(KvError::NotConfigured)?;
+        let open = self
+            .down_until
+            .lock()
+            .map(|d| d.is_some_and(|t| Instant::now() < t))
+            .unwrap_or(false);
+        if open {
+            return Err(KvError::Unavailable);
+        }
+        Ok(conn)
     }
 
-    fn conn(&self) -> Result<ConnectionManager, KvError> {
-        self.conn.clone().ok_or(KvError::NotConfigured)
+    pub fn report_failure(&self) {
+        if let Ok(mut d) = self.down_until.lock() {
+            *d = Some(Instant::now() + BACKOFF);
+        }
+    }
+
+    fn checked<T>(&self, r: redis::RedisResult<T>) -> Result<T, KvError> {
+        r.map_err(|e| {
+            self.report_failure();
+            KvError::Redis(e)
+        })
     }
 
     pub async fn ping(&self) -> Result<(), KvError> {
-        let mut c = self.conn()?;
+        // Readiness always asks Redis itself, breaker or not.
+        let mut c = self.conn.clone().ok_or(KvError::NotConfigured)?;
         let _: String = redis::cmd("PING").query_async(&mut c).await?;
         Ok(())
     }
 
     /// Marks a session revoked until its last access token has expired.
     pub async fn revoke_session(&self, org: Uuid, sid: Uuid, ttl: Duration) -> Result<(), KvError> {
-        let mut c = self.conn()?;
-        let _: () = c.set_ex(revoked_key(org, sid), 1, ttl.as_secs().max(1)).await?;
-        Ok(())
+        let mut c = self.connection()?;
+        let r = c.set_ex(revoked_key(org, sid), 1, ttl.as_secs().max(1)).await;
+        self.checked(r)
     }
 
     pub async fn is_session_revoked(&self, org: Uuid, sid: Uuid) -> Result<bool, KvError> {
-        let mut c = self.conn()?;
-        Ok(c.exists(revoked_key(org, sid)).await?)
+        let mut c = self.connection()?;
+        let r = c.exists(revoked_key(org, sid)).await;
+        self.checked(r)
     }
 }
 
 /// Every key carries the tenant, so a tenant's keys can be found and purged.
 fn revoked_key(org: Uuid, sid: Uuid) -> String {
     format!("hub:{org}:revoked-session:{sid}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn after_a_failure_redis_is_skipped_instead_of_timing_out_again() {
+        let kv = Kv::new(Some("redis://127.0.0.1:1")).unwrap();
+        assert!(matches!(
+            kv.is_session_revoked(Uuid::nil(), Uuid::nil()).await,
+            Err(KvError::Redis(_))
+        ));
+        let started = Instant::now();
+        assert!(matches!(
+            kv.is_session_revoked(Uuid::nil(), Uuid::nil()).await,
+            Err(KvError::Unavailable)
+        ));
+        assert!(
+            started.elapsed() < Duration::from_millis(50),
+            "the breaker answers at once"
+        );
+    }
 }
