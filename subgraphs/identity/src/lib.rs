@@ -74,11 +74,7 @@ pub fn sdl() -> String {
 
 /// Identity's settings from the same layered configuration as the platform's.
 pub fn load_identity_settings() -> anyhow::Result<IdentitySettings> {
-    match Settings::figment(DEFAULTS).extract_inner::<IdentitySettings>("identity") {
-        Ok(s) => Ok(s),
-        Err(e) if e.missing() => Ok(IdentitySettings::default()),
-        Err(e) => Err(anyhow::anyhow!("invalid identity configuration: {e}")),
-    }
+    Settings::section(DEFAULTS, "identity")
 }
 
 /// The whole HTTP app, and the state behind it (tests use the latter).

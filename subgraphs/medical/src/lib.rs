@@ -6,6 +6,7 @@
 pub mod access;
 pub mod appointment;
 pub mod invoice;
+pub mod lifecycle;
 pub mod note;
 pub mod patient;
 pub mod procedure;
@@ -74,11 +75,7 @@ pub fn sdl() -> String {
 }
 
 pub fn load_medical_settings() -> anyhow::Result<MedicalSettings> {
-    match Settings::figment(DEFAULTS).extract_inner::<MedicalSettings>("medical") {
-        Ok(s) => Ok(s),
-        Err(e) if e.missing() => Ok(MedicalSettings::default()),
-        Err(e) => Err(anyhow::anyhow!("invalid medical configuration: {e}")),
-    }
+    Settings::section(DEFAULTS, "medical")
 }
 
 /// The field cipher from settings (or a generated development key).

@@ -150,6 +150,19 @@ impl Settings {
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
     }
 
+    /// A service's own section (`[identity]`, `HUB_IDENTITY__…`) from the same
+    /// layers; its defaults when the section is absent.
+    pub fn section<T: serde::de::DeserializeOwned + Default>(
+        defaults: ServiceDefaults<'_>,
+        name: &str,
+    ) -> anyhow::Result<T> {
+        match Self::figment(defaults).extract_inner::<T>(name) {
+            Ok(s) => Ok(s),
+            Err(e) if e.missing() => Ok(T::default()),
+            Err(e) => Err(anyhow::anyhow!("invalid {name} configuration: {e}")),
+        }
+    }
+
     /// The layered configuration, exposed so tests can merge overrides on top.
     pub fn figment(defaults: ServiceDefaults<'_>) -> Figment {
         let service_prefix = format!("HUB_{}_", defaults.service.to_uppercase());

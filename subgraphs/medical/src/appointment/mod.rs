@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 use crate::{
     access::{can, medical, medical_write, require, ADMINISTRATIVE, CLINICAL},
+    lifecycle::{self, Lifecycle},
     patient,
     patient::loader::{AllergiesLoader, PatientLoader},
     state::state,
@@ -288,38 +289,23 @@ async fn transition(
     from: &[AppointmentStatus],
     to: AppointmentStatus,
 ) -> Result<Appointment> {
-    let st = state(ctx)?;
-    let id: Uuid = parse_id("id", id)?;
-    let from_db: Vec<&str> = from.iter().map(|s| s.as_db()).collect();
-    let mut tx = TenantTx::begin(&st.pool, auth(ctx)?).await?;
-    let updated = db::transition(&mut tx, id, &from_db, to.as_db())
-        .await
-        .map_err(AppError::from)?;
-    let Some(a) = updated else {
-        let current = db::by_ids(&mut tx, &[id])
-            .await
-            .map_err(AppError::from)?
-            .into_iter()
-            .next();
-        return Err(match current {
-            None => AppError::NotFound("Appointment"),
-            Some(a) => AppError::Conflict(format!(
-                "the appointment is {} and cannot become {}",
-                a.status,
-                to.as_db()
-            )),
-        }
-        .into());
-    };
-    audit::record(
-        &mut tx,
-        &actor(ctx)?,
-        &format!("appointment.{}", to.as_db()),
-        "Appointment",
-        id,
-        json!({ "from": from_db }),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(a)
+    let from: Vec<&str> = from.iter().map(|s| s.as_db()).collect();
+    lifecycle::step::<Appointment>(ctx, id, &from, to.as_db()).await
+}
+
+impl Lifecycle for Appointment {
+    const ENTITY: &'static str = "Appointment";
+    const ACTION: &'static str = "appointment";
+
+    fn status(&self) -> &str {
+        &self.status
+    }
+
+    async fn move_to(conn: &mut sqlx::PgConnection, id: Uuid, from: &[&str], to: &str) -> sqlx::Result<Option<Self>> {
+        db::transition(conn, id, from, to).await
+    }
+
+    async fn find(conn: &mut sqlx::PgConnection, id: Uuid) -> sqlx::Result<Option<Self>> {
+        Ok(db::by_ids(conn, &[id]).await?.into_iter().next())
+    }
 }

@@ -23,6 +23,7 @@ use uuid::Uuid;
 
 use crate::{
     access::{medical, medical_write, BILLING},
+    lifecycle::{self, Lifecycle},
     patient,
     state::state,
     Loaded,
@@ -228,43 +229,30 @@ impl InvoiceMutation {
 }
 
 async fn transition(ctx: &Context<'_>, id: &ID, from: &[InvoiceStatus], to: InvoiceStatus) -> Result<Invoice> {
-    let st = state(ctx)?;
-    let id: Uuid = parse_id("id", id)?;
-    let from_db: Vec<&str> = from.iter().map(|s| s.as_db()).collect();
-    let mut tx = TenantTx::begin(&st.pool, auth(ctx)?).await?;
-    if to == InvoiceStatus::Issued && db::line_count(&mut tx, id).await.map_err(AppError::from)? == 0 {
-        let exists = !db::by_ids(&mut tx, &[id]).await.map_err(AppError::from)?.is_empty();
-        return Err(if exists {
-            AppError::Conflict("an invoice needs lines to be issued".into())
-        } else {
-            AppError::NotFound("Invoice")
-        }
-        .into());
+    let from: Vec<&str> = from.iter().map(|s| s.as_db()).collect();
+    lifecycle::step::<Invoice>(ctx, id, &from, to.as_db()).await
+}
+
+impl Lifecycle for Invoice {
+    const ENTITY: &'static str = "Invoice";
+    const ACTION: &'static str = "invoice";
+
+    fn status(&self) -> &str {
+        &self.status
     }
-    let Some(inv) = db::transition(&mut tx, id, &from_db, to.as_db())
-        .await
-        .map_err(AppError::from)?
-    else {
-        let current = db::by_ids(&mut tx, &[id])
-            .await
-            .map_err(AppError::from)?
-            .into_iter()
-            .next();
-        return Err(match current {
-            None => AppError::NotFound("Invoice"),
-            Some(i) => AppError::Conflict(format!("the invoice is {} and cannot become {}", i.status, to.as_db())),
+
+    async fn move_to(conn: &mut sqlx::PgConnection, id: Uuid, from: &[&str], to: &str) -> sqlx::Result<Option<Self>> {
+        db::transition(conn, id, from, to).await
+    }
+
+    async fn find(conn: &mut sqlx::PgConnection, id: Uuid) -> sqlx::Result<Option<Self>> {
+        Ok(db::by_ids(conn, &[id]).await?.into_iter().next())
+    }
+
+    async fn precondition(conn: &mut sqlx::PgConnection, id: Uuid, to: &str) -> AppResult<()> {
+        if to == InvoiceStatus::Issued.as_db() && db::line_count(conn, id).await? == 0 {
+            return Err(AppError::Conflict("an invoice needs lines to be issued".into()));
         }
-        .into());
-    };
-    audit::record(
-        &mut tx,
-        &actor(ctx)?,
-        &format!("invoice.{}", to.as_db()),
-        "Invoice",
-        id,
-        json!({}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(inv)
+        Ok(())
+    }
 }
