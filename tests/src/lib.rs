@@ -220,6 +220,10 @@ impl Platform {
             "HUB_IDENTITY__SIGNING_KEY_FILES".into(),
             format!("[\"{}\"]", key_file.display()),
         ));
+        id_env.push((
+            "HUB_IDENTITY__ENCRYPTION_KEYS".into(),
+            format!("e2e:{}", platform::crypto::generate_key()),
+        ));
         let mut identity = spawn("identity", &binary("identity"), &[], &id_env, &dir);
         let mut med_env = common.clone();
         med_env.push(("HUB_SERVER__PORT".into(), med_port.to_string()));

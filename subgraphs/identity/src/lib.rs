@@ -27,6 +27,7 @@ use axum::{
 use chrono::Duration;
 use platform::{
     config::{ServiceDefaults, Settings},
+    crypto::FieldCipher,
     db::Scope,
     jwt::JwtVerifier,
     kv::Kv,
@@ -79,14 +80,21 @@ pub fn load_identity_settings() -> anyhow::Result<IdentitySettings> {
 
 /// The whole HTTP app, and the state behind it (tests use the latter).
 pub async fn build(settings: Settings, identity: IdentitySettings) -> anyhow::Result<(Router, Arc<State>)> {
-    let keys = KeyRing::load(&identity, settings.environment.is_development())?;
-    build_with_keys(settings, identity, keys).await
+    let development = settings.environment.is_development();
+    let keys = KeyRing::load(&identity, development)?;
+    let spec = identity
+        .encryption_keys
+        .as_ref()
+        .map(|s| secrecy::ExposeSecret::expose_secret(s).to_string());
+    let cipher = FieldCipher::load(spec.as_deref(), &identity.keys_dir, "identity", development)?;
+    build_with_keys(settings, identity, keys, cipher).await
 }
 
 pub async fn build_with_keys(
     settings: Settings,
     identity: IdentitySettings,
     keys: KeyRing,
+    cipher: FieldCipher,
 ) -> anyhow::Result<(Router, Arc<State>)> {
     let settings = Arc::new(settings);
     let pool = platform::db::connect(&settings.database)?;
@@ -107,6 +115,7 @@ pub async fn build_with_keys(
         issuer,
         settings: settings.clone(),
         identity,
+        cipher,
     });
     let schema: IdentitySchema = server::schema_builder(Query::default(), Mutation::default(), &settings)
         .data(state.clone())

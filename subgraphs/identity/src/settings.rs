@@ -18,6 +18,10 @@ pub struct IdentitySettings {
     pub invite_ttl_secs: i64,
     #[serde(default = "default_reset_ttl")]
     pub reset_ttl_secs: i64,
+    /// Keys sealing TOTP seeds at rest, `id:base64[,id:base64…]`; generated
+    /// once into `keys_dir` in development.
+    #[serde(default)]
+    pub encryption_keys: Option<secrecy::SecretString>,
 }
 
 impl Default for IdentitySettings {
@@ -28,6 +32,7 @@ impl Default for IdentitySettings {
             refresh_ttl_secs: default_refresh_ttl(),
             invite_ttl_secs: default_link_ttl(),
             reset_ttl_secs: default_reset_ttl(),
+            encryption_keys: None,
         }
     }
 }

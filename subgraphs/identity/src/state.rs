@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_graphql::Context;
-use platform::{config::Settings, kv::Kv, AppError};
+use platform::{config::Settings, crypto::FieldCipher, kv::Kv, AppError};
 use sqlx::PgPool;
 
 use crate::{settings::IdentitySettings, tokens::Issuer};
@@ -14,6 +14,8 @@ pub struct State {
     pub issuer: Issuer,
     pub settings: Arc<Settings>,
     pub identity: IdentitySettings,
+    /// Seals TOTP seeds.
+    pub cipher: FieldCipher,
 }
 
 pub fn state<'a>(ctx: &Context<'a>) -> Result<&'a State, AppError> {

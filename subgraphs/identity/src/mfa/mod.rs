@@ -2,6 +2,7 @@
 //! A code works once: the last accepted time step is stored.
 
 use async_graphql::{Context, Object, Result, SimpleObject};
+use platform::crypto::FieldCipher;
 use platform::{
     audit::{self, Actor},
     auth::RequestMeta,
@@ -50,12 +51,29 @@ fn now() -> u64 {
         .unwrap_or_default()
 }
 
+fn seed_aad(user: Uuid) -> String {
+    format!("identity.users.totp:{user}")
+}
+
+/// The user's TOTP seed (base32), opened from its sealed form.
+fn open_seed(cipher: &FieldCipher, creds: &user::db::Credentials) -> AppResult<Option<String>> {
+    creds
+        .totp_sealed()
+        .map(|s| cipher.open_str(&s, &seed_aad(creds.id)))
+        .transpose()
+}
+
 /// Checks a sign-in code and burns its time step.
-pub async fn check_and_consume(conn: &mut PgConnection, creds: &user::db::Credentials, code: &str) -> AppResult<bool> {
-    let Some(secret) = creds.totp_secret.as_deref() else {
+pub async fn check_and_consume(
+    conn: &mut PgConnection,
+    cipher: &FieldCipher,
+    creds: &user::db::Credentials,
+    code: &str,
+) -> AppResult<bool> {
+    let Some(secret) = open_seed(cipher, creds)? else {
         return Ok(false);
     };
-    match matching_step(secret, code, now())? {
+    match matching_step(&secret, code, now())? {
         Some(step) => Ok(user::db::consume_totp_step(conn, creds.id, step).await?),
         None => Ok(false),
     }
@@ -101,7 +119,8 @@ impl MfaMutation {
             .map(|u| u.email)
             .unwrap_or_default();
         let url = totp(&secret, &email)?.get_url();
-        user::db::set_totp(&mut tx, user_id, Some(&secret), false)
+        let sealed = st.cipher.seal_str(&secret, &seed_aad(user_id))?;
+        user::db::set_totp(&mut tx, user_id, Some(&sealed), false)
             .await
             .map_err(AppError::from)?;
         audit::record(
@@ -139,7 +158,7 @@ async fn set_enabled(ctx: &Context<'_>, code: &str, enable: bool, action: &str) 
     let user_id = caller.user_id().ok_or(AppError::Forbidden)?;
     let mut tx = TenantTx::begin(&st.pool, caller).await?;
     let creds = caller_credentials(&mut tx, user_id).await?;
-    let Some(secret) = creds.totp_secret.clone() else {
+    let Some(secret) = open_seed(&st.cipher, &creds)? else {
         return Err(AppError::Conflict("no TOTP enrollment in progress".into()).into());
     };
     if creds.totp_enabled == enable {
@@ -152,8 +171,9 @@ async fn set_enabled(ctx: &Context<'_>, code: &str, enable: bool, action: &str) 
     if matching_step(&secret, code, now())?.is_none() {
         return Err(AppError::bad_input("code", "is not the current code").into());
     }
-    let new_secret = enable.then_some(secret.as_str());
-    user::db::set_totp(&mut tx, user_id, new_secret, enable)
+    // Enabling keeps the sealed seed; disabling forgets it.
+    let kept = if enable { creds.totp_sealed() } else { None };
+    user::db::set_totp(&mut tx, user_id, kept.as_ref(), enable)
         .await
         .map_err(AppError::from)?;
     audit::record(

@@ -118,7 +118,7 @@ impl SessionMutation {
             if code.is_empty() {
                 return Err(AppError::MfaRequired.into());
             }
-            if !mfa::check_and_consume(&mut tx, &creds, code).await? {
+            if !mfa::check_and_consume(&mut tx, &st.cipher, &creds, code).await? {
                 user::db::register_failure(&mut tx, creds.id, MAX_FAILURES, LOCK_WINDOW_SECS)
                     .await
                     .map_err(AppError::from)?;

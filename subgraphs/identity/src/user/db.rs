@@ -1,4 +1,5 @@
 use chrono::{DateTime, Utc};
+use platform::crypto::Sealed;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -12,10 +13,20 @@ pub struct Credentials {
     pub id: Uuid,
     pub password_hash: String,
     pub status: String,
-    pub totp_secret: Option<String>,
+    pub totp_secret_enc: Option<Vec<u8>>,
+    pub totp_key_id: Option<String>,
     pub totp_enabled: bool,
     pub totp_last_step: Option<i64>,
     pub locked_until: Option<DateTime<Utc>>,
+}
+
+impl Credentials {
+    pub fn totp_sealed(&self) -> Option<Sealed> {
+        Some(Sealed {
+            data: self.totp_secret_enc.clone()?,
+            key_id: self.totp_key_id.clone()?,
+        })
+    }
 }
 
 pub async fn by_ids(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<User>> {
@@ -35,7 +46,7 @@ pub async fn by_email(conn: &mut PgConnection, email: &str) -> sqlx::Result<Opti
 /// The member of the current organization with this email, with credentials.
 pub async fn member_credentials(conn: &mut PgConnection, email: &str) -> sqlx::Result<Option<Credentials>> {
     sqlx::query_as(
-        "select u.id, u.password_hash, u.status, u.totp_secret, u.totp_enabled, u.totp_last_step, u.locked_until
+        "select u.id, u.password_hash, u.status, u.totp_secret_enc, u.totp_key_id, u.totp_enabled, u.totp_last_step, u.locked_until
            from users u join memberships m on m.user_id = u.id
           where u.email = $1 and m.organization_id = current_org()",
     )
@@ -46,7 +57,7 @@ pub async fn member_credentials(conn: &mut PgConnection, email: &str) -> sqlx::R
 
 pub async fn credentials(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Credentials>> {
     sqlx::query_as(
-        "select u.id, u.password_hash, u.status, u.totp_secret, u.totp_enabled, u.totp_last_step, u.locked_until
+        "select u.id, u.password_hash, u.status, u.totp_secret_enc, u.totp_key_id, u.totp_enabled, u.totp_last_step, u.locked_until
            from users u where u.id = $1",
     )
     .bind(id)
@@ -121,12 +132,15 @@ pub async fn set_password(conn: &mut PgConnection, id: Uuid, password_hash: &str
     Ok(())
 }
 
-pub async fn set_totp(conn: &mut PgConnection, id: Uuid, secret: Option<&str>, enabled: bool) -> sqlx::Result<()> {
+pub async fn set_totp(conn: &mut PgConnection, id: Uuid, secret: Option<&Sealed>, enabled: bool) -> sqlx::Result<()> {
     sqlx::query(
-        "update users set totp_secret = $2, totp_enabled = $3, totp_last_step = null, updated_at = now() where id = $1",
+        "update users set totp_secret_enc = $2, totp_key_id = $3, totp_enabled = $4, totp_last_step = null,
+                updated_at = now()
+          where id = $1",
     )
     .bind(id)
-    .bind(secret)
+    .bind(secret.map(|s| s.data.clone()))
+    .bind(secret.map(|s| s.key_id.clone()))
     .bind(enabled)
     .execute(conn)
     .await?;

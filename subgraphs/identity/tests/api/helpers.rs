@@ -63,7 +63,9 @@ impl TestApp {
                 .expect("migrate");
         }
         let keys = KeyRing::from_pems(&[identity::keys::generate_ed25519_pem().expect("key")]).expect("keys");
-        let (router, state) = identity::build_with_keys(settings.clone(), IdentitySettings::default(), keys)
+        let cipher = platform::crypto::FieldCipher::from_spec(&format!("t1:{}", platform::crypto::generate_key()))
+            .expect("cipher");
+        let (router, state) = identity::build_with_keys(settings.clone(), IdentitySettings::default(), keys, cipher)
             .await
             .expect("build");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

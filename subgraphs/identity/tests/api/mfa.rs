@@ -36,6 +36,14 @@ async fn with_totp_enabled_login_needs_a_fresh_code_that_works_once() {
         .as_str()
         .unwrap()
         .starts_with("otpauth://totp/"));
+    let stored: Vec<u8> = sqlx::query_scalar("select totp_secret_enc from identity.users")
+        .fetch_one(&app.admin)
+        .await
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&stored).contains(&secret),
+        "the seed is sealed at rest"
+    );
     // Not active until confirmed.
     assert!(app.login_raw("clinic", "a@clinic.example", PASSWORD, None).await["errors"].is_null());
     let r = app
