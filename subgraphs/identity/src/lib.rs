@@ -96,6 +96,7 @@ pub async fn build_with_keys(
     keys: KeyRing,
     cipher: FieldCipher,
 ) -> anyhow::Result<(Router, Arc<State>)> {
+    settings.validate()?;
     let settings = Arc::new(settings);
     let pool = platform::db::connect(&settings.database)?;
     let kv = Kv::new(settings.redis.url())?;

@@ -119,6 +119,7 @@ fn loaders(req: async_graphql::Request, ctx: LoaderCtx) -> async_graphql::Reques
 
 /// The whole HTTP app, and the state behind it (tests use the latter).
 pub async fn build(settings: Settings, cipher: FieldCipher) -> anyhow::Result<(Router, Arc<State>)> {
+    settings.validate()?;
     let settings = Arc::new(settings);
     let pool = platform::db::connect(&settings.database)?;
     let kv = Kv::new(settings.redis.url())?;

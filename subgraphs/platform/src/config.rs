@@ -150,6 +150,21 @@ impl Settings {
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
     }
 
+    /// Refuses configurations that would start but not work, or not be safe.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.auth.require_router_secret && self.auth.router_secret().is_none_or(|s| s.len() < 16) {
+            anyhow::bail!(
+                "{}: HUB_AUTH__ROUTER_SECRET (16+ characters, shared with the router) is required; \
+                 `hub up` sets one. For a subgraph on its own, set HUB_AUTH__REQUIRE_ROUTER_SECRET=false.",
+                self.service
+            );
+        }
+        if self.environment == Environment::Production && !self.auth.require_router_secret {
+            anyhow::bail!("{}: production subgraphs must require the router secret", self.service);
+        }
+        Ok(())
+    }
+
     /// A service's own section (`[identity]`, `HUB_IDENTITY__…`) from the same
     /// layers; its defaults when the section is absent.
     pub fn section<T: serde::de::DeserializeOwned + Default>(
@@ -204,7 +219,7 @@ audience = "hub"
 jwks_url = "http://127.0.0.1:4001/.well-known/jwks.json"
 leeway_secs = 30
 access_token_ttl_secs = 900
-require_router_secret = false
+require_router_secret = true
 
 [limits]
 depth = 12
@@ -237,6 +252,31 @@ mod tests {
         assert!(!printed.contains("super-secret-value"), "{printed}");
         assert!(!printed.contains("postgres://"), "{printed}");
         assert_eq!(s.auth.router_secret(), Some("super-secret-value"));
+    }
+
+    #[test]
+    fn a_subgraph_that_requires_the_router_secret_refuses_to_start_without_one() {
+        let base = || {
+            Figment::from(Toml::string(&default_toml(&ServiceDefaults {
+                service: "medical",
+                port: 4003,
+                schema: "medical",
+            })))
+        };
+        let s: Settings = base().extract().unwrap();
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("HUB_AUTH__ROUTER_SECRET"), "{err}");
+        let ok: Settings = base()
+            .merge(("auth.router_secret", "0123456789abcdef"))
+            .extract()
+            .unwrap();
+        ok.validate().unwrap();
+        let prod: Settings = base()
+            .merge(("environment", "production"))
+            .merge(("auth.require_router_secret", false))
+            .extract()
+            .unwrap();
+        assert!(prod.validate().is_err());
     }
 
     #[test]

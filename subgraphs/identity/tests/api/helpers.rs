@@ -52,6 +52,8 @@ impl TestApp {
         let db = format!("hub_test_{}", Uuid::new_v4().simple());
         let fig = Settings::figment(identity::DEFAULTS)
             .merge(("environment", "test"))
+            // Test configuration: subgraphs called directly, without the router.
+            .merge(("auth.require_router_secret", false))
             .merge(("database.url", format!("{}/{db}", pg_host())))
             .merge(("database.max_connections", 5))
             .merge(("redis.url", "redis://127.0.0.1:6379"))

@@ -155,12 +155,24 @@ fn the_committed_schema_matches_the_code() {
 
 #[tokio::test]
 async fn production_turns_introspection_and_field_suggestions_off() {
-    let app = TestApp::spawn_with(|f| f.merge(("environment", "production"))).await;
-    let body = app.gql("{ __schema { types { name } } }", json!({}), None).await;
+    const SECRET: &str = "production-router-secret";
+    let app = TestApp::spawn_with(|f| {
+        f.merge(("environment", "production"))
+            .merge(("auth.require_router_secret", true))
+            .merge(("auth.router_secret", SECRET))
+    })
+    .await;
+    let via_router = [("x-hub-router-secret", SECRET)];
+    let (_, body) = app
+        .gql_response("{ __schema { types { name } } }", json!({}), None, &via_router)
+        .await;
     // async-graphql answers a disabled introspection with null: nothing leaks.
     assert!(body["data"]["__schema"].is_null(), "introspection must be off: {body}");
     assert!(!body.to_string().contains("AuthPayload"), "{body}");
-    let body = app.gql("{ currentOrganizatio { id } }", json!({}), None).await;
+    let (_, body) = app
+        .gql_response("{ currentOrganizatio { id } }", json!({}), None, &via_router)
+        .await;
+    assert!(body["errors"].is_array(), "{body}");
     assert!(!body.to_string().contains("Did you mean"), "{body}");
     // Development keeps both for the frontend teams.
     let dev = TestApp::spawn().await;
