@@ -32,7 +32,8 @@ pub struct QuotaConf {
 pub struct Conf {
     /// Shared by every caller of one organization.
     pub per_organization: QuotaConf,
-    /// Per user or partner client; anonymous callers per forwarded address.
+    /// Per user or partner client; anonymous callers per `X-Forwarded-For`
+    /// address (not limited without one).
     pub per_client: QuotaConf,
     /// Empty: local limiting only (one budget per router replica).
     #[serde(default)]
@@ -91,7 +92,7 @@ impl Plugin for RateLimit {
                         .get("x-forwarded-for")
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.split(',').next())
-                        .unwrap_or("unknown")
+                        .unwrap_or_default()
                         .trim()
                         .to_string();
                     match limiter.check(caller.as_ref(), &address).await.0 {
