@@ -17,7 +17,7 @@ pub mod user;
 
 use std::sync::Arc;
 
-use async_graphql::{dataloader::DataLoader, EmptySubscription, MergedObject, SDLExportOptions, Schema};
+use async_graphql::{dataloader::DataLoader, EmptySubscription, MergedObject, Schema};
 use axum::{
     http::header,
     response::IntoResponse,
@@ -67,10 +67,7 @@ pub type IdentitySchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// The federation SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .enable_federation()
-        .finish()
-        .sdl_with_options(SDLExportOptions::new().federation())
+    server::federation_sdl(Query::default(), Mutation::default())
 }
 
 /// Identity's settings from the same layered configuration as the platform's.

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use async_graphql::{
     dataloader::{DataLoader, HashMapCache, Loader},
-    EmptySubscription, MergedObject, SDLExportOptions, Schema,
+    EmptySubscription, MergedObject, Schema,
 };
 use axum::Router;
 use platform::{
@@ -68,10 +68,7 @@ pub type MedicalSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// The federation SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .enable_federation()
-        .finish()
-        .sdl_with_options(SDLExportOptions::new().federation())
+    server::federation_sdl(Query::default(), Mutation::default())
 }
 
 pub fn load_medical_settings() -> anyhow::Result<MedicalSettings> {

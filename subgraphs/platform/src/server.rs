@@ -73,6 +73,18 @@ where
     b
 }
 
+/// The federation SDL of a subgraph's roots, as committed in `schema.graphql`.
+pub fn federation_sdl<Q, M>(query: Q, mutation: M) -> String
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+{
+    Schema::build(query, mutation, EmptySubscription)
+        .enable_federation()
+        .finish()
+        .sdl_with_options(async_graphql::SDLExportOptions::new().federation())
+}
+
 /// The HTTP app of a subgraph. `extra` holds service-specific routes.
 pub fn app<E: Executor + Clone>(svc: Service<E>, extra: Router) -> Router {
     let body_limit = svc.settings.server.body_limit_bytes;
