@@ -5,7 +5,6 @@ use std::path::Path;
 
 use apollo_compiler::ast::{Definition, Document, OperationType};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 /// The manifest JSON for every `*.graphql` file in `dir`, sorted by name.
 pub fn manifest(dir: &Path) -> anyhow::Result<String> {
@@ -38,10 +37,7 @@ pub fn manifest(dir: &Path) -> anyhow::Result<String> {
             OperationType::Mutation => "mutation",
             OperationType::Subscription => "subscription",
         };
-        let id: String = Sha256::digest(body.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let id = platform::crypto::sha256_hex(&body);
         operations.push(json!({ "id": id, "name": name.as_str(), "type": kind, "body": body }));
     }
     let m = json!({ "format": "apollo-persisted-query-manifest", "version": 1, "operations": operations });

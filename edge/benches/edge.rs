@@ -9,7 +9,6 @@ use edge::{
     persisted::{decide, ManifestStore, PqRequest},
 };
 use platform::{jwt::JwtVerifier, kv::Kv, Claims, Role};
-use sha2::{Digest, Sha256};
 
 const QUERY: &str = "query MySchedule($from: DateTime!, $to: DateTime!) { me { id displayName schedule(from: $from, to: $to) { id startsAt endsAt status patient { givenName familyName allergies { substance } } } } }";
 
@@ -62,10 +61,7 @@ fn main() {
         black_box(limits.check(black_box(QUERY), None)).expect("within limits");
     });
 
-    let id: String = Sha256::digest(QUERY.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let id = platform::crypto::sha256_hex(QUERY);
     let path = std::env::temp_dir().join(format!("bench-pq-{}.json", std::process::id()));
     let manifest = serde_json::json!({ "format": "apollo-persisted-query-manifest", "version": 1,
         "operations": [{ "id": id, "name": "MySchedule", "type": "query", "body": QUERY }] });

@@ -11,8 +11,8 @@ use std::{
     time::{Duration, SystemTime},
 };
 
+use platform::crypto::sha256_hex;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use crate::Rejection;
 
@@ -116,7 +116,7 @@ fn parse(text: &str) -> anyhow::Result<HashMap<String, Arc<ManifestOperation>>> 
     for op in m.operations {
         // Ids are the SHA-256 of the body (Apollo's convention): a mismatch
         // means a hand-edited or corrupted manifest.
-        let digest = hex(&Sha256::digest(op.body.as_bytes()));
+        let digest = sha256_hex(&op.body);
         anyhow::ensure!(
             digest == op.id,
             "operation {:?}: id is not the SHA-256 of its body",
@@ -125,10 +125,6 @@ fn parse(text: &str) -> anyhow::Result<HashMap<String, Arc<ManifestOperation>>> 
         ops.insert(op.id.clone(), Arc::new(op));
     }
     Ok(ops)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// What the request asked for.
@@ -200,7 +196,7 @@ mod tests {
     use super::*;
 
     fn store(body: &str) -> (Arc<ManifestStore>, String, PathBuf) {
-        let id = hex(&Sha256::digest(body.as_bytes()));
+        let id = sha256_hex(body);
         let path = std::env::temp_dir().join(format!("pq-{}-{}.json", std::process::id(), uuid::Uuid::new_v4()));
         let manifest = serde_json::json!({
             "format": "apollo-persisted-query-manifest", "version": 1,
@@ -294,7 +290,7 @@ mod tests {
         let (s, id, path) = store("query Me { me { id } }");
         assert!(s.get(&id).is_some());
         let body = "query Org { currentOrganization { id } }";
-        let id2 = hex(&Sha256::digest(body.as_bytes()));
+        let id2 = sha256_hex(body);
         let m = serde_json::json!({ "format": "apollo-persisted-query-manifest", "version": 1,
             "operations": [{ "id": id2, "name": "Org", "type": "query", "body": body }] });
         std::thread::sleep(Duration::from_millis(20));

@@ -11,7 +11,6 @@ use http_body_util::BodyExt;
 use identity::keys::KeyRing;
 use platform::{Claims, Role};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use tower::{BoxError, ServiceExt};
 use uuid::Uuid;
 
@@ -55,10 +54,7 @@ fn manifest(bodies: &[&str]) -> (std::path::PathBuf, Vec<String>) {
     let ops: Vec<Value> = bodies
         .iter()
         .map(|b| {
-            let id: String = Sha256::digest(b.as_bytes())
-                .iter()
-                .map(|x| format!("{x:02x}"))
-                .collect();
+            let id = platform::crypto::sha256_hex(b);
             json!({ "id": id, "name": "Op", "type": "query", "body": b })
         })
         .collect();

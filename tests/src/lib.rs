@@ -11,7 +11,6 @@ use std::{
 };
 
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use sqlx::{postgres::PgPoolOptions, PgPool};
 use uuid::Uuid;
 
@@ -360,10 +359,7 @@ fn write_manifest(path: &Path, bodies: &[&str]) -> Vec<String> {
         .iter()
         .enumerate()
         .map(|(i, b)| {
-            let id: String = Sha256::digest(b.as_bytes())
-                .iter()
-                .map(|x| format!("{x:02x}"))
-                .collect();
+            let id = platform::crypto::sha256_hex(b);
             json!({ "id": id, "name": format!("Op{i}"), "type": "query", "body": b })
         })
         .collect();
@@ -422,7 +418,7 @@ async fn seed(admin: &PgPool) -> Tenants {
     sqlx::query("insert into identity.partner_clients (organization_id, name, client_id, secret_hash, scopes) values ($1, 'Insurer', $2, $3, '{medical:read}')")
         .bind(ids[0])
         .bind(&client_id)
-        .bind(identity::partner::hex_sha256(&secret))
+        .bind(platform::crypto::sha256_hex(&secret))
         .execute(admin)
         .await
         .expect("partner client");

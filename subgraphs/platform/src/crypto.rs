@@ -119,6 +119,15 @@ impl FieldCipher {
     }
 }
 
+/// Lowercase hex SHA-256 of a text: persisted-query ids, stored secret hashes.
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// A fresh random AES-256 key, base64.
 pub fn generate_key() -> String {
     STANDARD.encode(Aes256Gcm::generate_key(&mut OsRng))

@@ -4,7 +4,7 @@ pub mod db;
 pub mod model;
 
 use async_graphql::{
-    connection::{Connection, CursorType, Edge, OpaqueCursor},
+    connection::{Connection, OpaqueCursor},
     Context, InputObject, Object, Result, ID,
 };
 use platform::{
@@ -12,7 +12,8 @@ use platform::{
     auth::RequestMeta,
     db::{Scope, TenantTx},
     guards::{auth, HasRole, RevocationChecked, UserOnly},
-    ids::{page_size, parse_id},
+    ids::parse_id,
+    pagination::Page,
     AppError, AppResult, OnConstraint, Role,
 };
 use sqlx::PgConnection;
@@ -82,40 +83,25 @@ pub async fn list(
     after: Option<String>,
 ) -> Result<Connection<OpaqueCursor<MemberCursor>, Member>> {
     let st = state(ctx)?;
-    let caller = auth(ctx)?;
-    let limit = page_size(first, 20, st.settings.limits.page_size)?;
-    let after = match after {
-        None => None,
-        Some(a) => Some(
-            OpaqueCursor::<MemberCursor>::decode_cursor(&a)
-                .map_err(|_| AppError::bad_input("after", "is not a cursor from this list"))?
-                .0,
-        ),
-    };
-    let mut tx = TenantTx::begin(&st.pool, caller).await?;
-    let mut rows = db::page(&mut tx, after.as_ref(), limit as i64 + 1)
+    let page = Page::<MemberCursor>::new(first, after.as_deref(), st.settings.limits.page_size)?;
+    let mut tx = TenantTx::begin(&st.pool, auth(ctx)?).await?;
+    let rows = db::page(&mut tx, page.after.as_ref(), page.fetch())
         .await
         .map_err(AppError::from)?;
     tx.commit().await?;
-    let has_next = rows.len() > limit;
-    rows.truncate(limit);
-    let mut conn = Connection::new(after.is_some(), has_next);
-    conn.edges.extend(rows.into_iter().map(|r| {
-        let cursor = OpaqueCursor(MemberCursor {
+    Ok(page.connection(
+        rows,
+        |r| MemberCursor {
             joined_at: r.joined_at,
             id: r.membership_id,
-        });
-        Edge::new(
-            cursor,
-            Member {
-                id: r.membership_id,
-                roles: roles_from_db(&r.roles),
-                joined_at: r.joined_at,
-                user: r.user,
-            },
-        )
-    }));
-    Ok(conn)
+        },
+        |r| Member {
+            id: r.membership_id,
+            roles: roles_from_db(&r.roles),
+            joined_at: r.joined_at,
+            user: r.user,
+        },
+    ))
 }
 
 /// Writes an invitation and the message that carries its secret link.

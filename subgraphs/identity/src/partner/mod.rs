@@ -16,6 +16,7 @@ use rand::RngCore;
 use uuid::Uuid;
 
 use crate::{state::state, tokens};
+use platform::crypto::sha256_hex;
 
 /// A partner integration allowed to call persisted operations.
 #[derive(SimpleObject, sqlx::FromRow)]
@@ -94,7 +95,7 @@ impl PartnerMutation {
         let secret = tokens::random_secret();
         // The secret is 256 random bits: a fast hash is enough, and keeps the
         // token endpoint cheap.
-        let secret_hash = hex_sha256(&secret);
+        let secret_hash = sha256_hex(&secret);
         let mut tx = TenantTx::begin(&st.pool, caller).await?;
         let client: PartnerClient = sqlx::query_as(
             "insert into partner_clients (organization_id, name, client_id, secret_hash, scopes, created_by)
@@ -127,8 +128,4 @@ impl PartnerMutation {
             client_secret: secret,
         })
     }
-}
-
-pub fn hex_sha256(s: &str) -> String {
-    tokens::hash_secret(s).iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -17,8 +17,9 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{hex_sha256, org_of_client_id};
+use super::org_of_client_id;
 use crate::{organization, state::State, tokens::Grant};
+use platform::crypto::sha256_hex;
 
 #[derive(Deserialize)]
 struct TokenRequest {
@@ -149,7 +150,7 @@ async fn issue(st: &State, client_id: &str, secret: &str, scope: Option<&str>) -
             .bind(client_id)
             .fetch_optional(&mut *tx)
             .await?;
-    let given = hex_sha256(secret);
+    let given = sha256_hex(secret);
     // Compare hashes in constant time; an unknown client compares against nothing.
     let row = row.filter(|r| {
         r.revoked_at.is_none() && platform::server::constant_time_eq(r.secret_hash.as_bytes(), given.as_bytes())
