@@ -17,7 +17,7 @@ pub mod user;
 
 use std::sync::Arc;
 
-use async_graphql::{dataloader::DataLoader, EmptySubscription, MergedObject, Schema};
+use async_graphql::{EmptySubscription, MergedObject, Schema};
 use axum::{
     http::header,
     response::IntoResponse,
@@ -28,14 +28,13 @@ use chrono::Duration;
 use platform::{
     config::{ServiceDefaults, Settings},
     crypto::FieldCipher,
-    db::Scope,
+    db::{cached, LoaderCtx},
     jwt::JwtVerifier,
     kv::Kv,
     metrics::Metrics,
     server::{self, Service},
 };
 use sqlx::migrate::Migrator;
-use uuid::Uuid;
 
 use keys::KeyRing;
 use settings::IdentitySettings;
@@ -73,6 +72,13 @@ pub fn sdl() -> String {
 /// Identity's settings from the same layered configuration as the platform's.
 pub fn load_identity_settings() -> anyhow::Result<IdentitySettings> {
     Settings::section(DEFAULTS, "identity")
+}
+
+/// Adds this request's DataLoaders, scoped to the caller.
+fn loaders(req: async_graphql::Request, ctx: LoaderCtx) -> async_graphql::Request {
+    req.data(cached(user::loader::UserLoader(ctx.clone())))
+        .data(cached(user::loader::RolesLoader(ctx.clone())))
+        .data(cached(organization::loader::OrganizationLoader(ctx)))
 }
 
 /// The whole HTTP app, and the state behind it (tests use the latter).
@@ -119,37 +125,6 @@ pub async fn build_with_keys(
         .data(state.clone())
         .finish();
 
-    let loader_pool = pool.clone();
-    let per_request: server::RequestHook = Arc::new(move |req, caller| {
-        // Anonymous callers get loaders scoped to no tenant: RLS returns nothing.
-        let scope = caller.map(Scope::from).unwrap_or(Scope {
-            organization_id: Uuid::nil(),
-            user_id: None,
-            roles: vec![],
-        });
-        req.data(DataLoader::new(
-            user::loader::UserLoader {
-                pool: loader_pool.clone(),
-                scope: scope.clone(),
-            },
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            user::loader::RolesLoader {
-                pool: loader_pool.clone(),
-                scope: scope.clone(),
-            },
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            organization::loader::OrganizationLoader {
-                pool: loader_pool.clone(),
-                scope,
-            },
-            tokio::spawn,
-        ))
-    });
-
     let extra = Router::new()
         .route(
             "/.well-known/jwks.json",
@@ -168,7 +143,7 @@ pub async fn build_with_keys(
         pool,
         kv,
         metrics: Metrics::new("identity")?,
-        per_request,
+        per_request: loaders,
     };
     Ok((server::app(service, extra), state))
 }

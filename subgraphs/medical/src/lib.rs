@@ -16,15 +16,12 @@ pub mod user;
 
 use std::sync::Arc;
 
-use async_graphql::{
-    dataloader::{DataLoader, HashMapCache, Loader},
-    EmptySubscription, MergedObject, Schema,
-};
+use async_graphql::{EmptySubscription, MergedObject, Schema};
 use axum::Router;
 use platform::{
     config::{ServiceDefaults, Settings},
     crypto::FieldCipher,
-    db::{LoaderCtx, Scope},
+    db::{cached, LoaderCtx},
     jwt::JwtVerifier,
     kv::Kv,
     metrics::Metrics,
@@ -32,7 +29,6 @@ use platform::{
 };
 use secrecy::ExposeSecret;
 use sqlx::migrate::Migrator;
-use uuid::Uuid;
 
 use settings::MedicalSettings;
 use state::State;
@@ -85,16 +81,7 @@ pub fn cipher(settings: &Settings, medical: &MedicalSettings) -> anyhow::Result<
     )
 }
 
-/// A per-request loader with a per-request cache: prefetched rows are reused
-/// by the fields below, and nothing outlives the request or crosses tenants.
-pub type Loaded<T> = DataLoader<T, HashMapCache>;
-
-fn loader<T: Loader<K>, K>(l: T) -> Loaded<T>
-where
-    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
-{
-    DataLoader::with_cache(l, tokio::spawn, HashMapCache::default())
-}
+pub use platform::db::Loaded;
 
 /// Adds this request's DataLoaders, scoped to the caller (or to no tenant).
 fn loaders(req: async_graphql::Request, ctx: LoaderCtx) -> async_graphql::Request {
@@ -102,16 +89,16 @@ fn loaders(req: async_graphql::Request, ctx: LoaderCtx) -> async_graphql::Reques
     use invoice::loader::*;
     use note::loader::*;
     use patient::loader::*;
-    req.data(loader(PatientLoader(ctx.clone())))
-        .data(loader(AllergiesLoader(ctx.clone())))
-        .data(loader(NotesByPatientLoader(ctx.clone())))
-        .data(loader(ProceduresByPatientLoader(ctx.clone())))
-        .data(loader(AppointmentLoader(ctx.clone())))
-        .data(loader(ScheduleLoader(ctx.clone())))
-        .data(loader(NoteLoader(ctx.clone())))
-        .data(loader(InvoiceLinesLoader(ctx.clone())))
-        .data(loader(InvoicesByPatientLoader(ctx.clone())))
-        .data(loader(InvoiceLoader(ctx)))
+    req.data(cached(PatientLoader(ctx.clone())))
+        .data(cached(AllergiesLoader(ctx.clone())))
+        .data(cached(NotesByPatientLoader(ctx.clone())))
+        .data(cached(ProceduresByPatientLoader(ctx.clone())))
+        .data(cached(AppointmentLoader(ctx.clone())))
+        .data(cached(ScheduleLoader(ctx.clone())))
+        .data(cached(NoteLoader(ctx.clone())))
+        .data(cached(InvoiceLinesLoader(ctx.clone())))
+        .data(cached(InvoicesByPatientLoader(ctx.clone())))
+        .data(cached(InvoiceLoader(ctx)))
 }
 
 /// The whole HTTP app, and the state behind it (tests use the latter).
@@ -146,21 +133,6 @@ pub fn build_with_verifier(
     let schema: MedicalSchema = server::schema_builder(Query::default(), Mutation::default(), &settings)
         .data(state.clone())
         .finish();
-    let loader_pool = pool.clone();
-    let per_request: server::RequestHook = Arc::new(move |req, caller| {
-        let scope = caller.map(Scope::from).unwrap_or(Scope {
-            organization_id: Uuid::nil(),
-            user_id: None,
-            roles: vec![],
-        });
-        loaders(
-            req,
-            LoaderCtx {
-                pool: loader_pool.clone(),
-                scope,
-            },
-        )
-    });
     let service = Service {
         executor: schema,
         settings: settings.clone(),
@@ -168,7 +140,7 @@ pub fn build_with_verifier(
         pool,
         kv,
         metrics: Metrics::new("medical")?,
-        per_request,
+        per_request: loaders,
     };
     Ok((server::app(service, Router::new()), state))
 }

@@ -10,6 +10,7 @@ use std::{
     sync::Arc,
 };
 
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use sqlx::{postgres::PgPoolOptions, PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -39,6 +40,17 @@ pub struct Scope {
     pub organization_id: Uuid,
     pub user_id: Option<Uuid>,
     pub roles: Vec<Role>,
+}
+
+impl Scope {
+    /// The caller's scope; anonymous callers get no tenant, so RLS returns nothing.
+    pub fn for_caller(caller: Option<&AuthContext>) -> Self {
+        caller.map(Scope::from).unwrap_or(Scope {
+            organization_id: Uuid::nil(),
+            user_id: None,
+            roles: vec![],
+        })
+    }
 }
 
 impl From<&AuthContext> for Scope {
@@ -119,6 +131,18 @@ pub async fn scoped<T>(
     let value = f(&mut tx).await.map_err(AppError::from)?;
     tx.commit().await?;
     Ok(value)
+}
+
+/// A per-request DataLoader with a per-request cache: rows a resolver
+/// prefetched are reused by the fields below, and nothing outlives the
+/// request or crosses tenants.
+pub type Loaded<T> = DataLoader<T, HashMapCache>;
+
+pub fn cached<T: Loader<K>, K>(loader: T) -> Loaded<T>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+{
+    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
 }
 
 /// What every per-request DataLoader holds: the pool and the caller's scope.

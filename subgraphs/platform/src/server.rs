@@ -22,8 +22,9 @@ use tower_http::{
 };
 
 use crate::{
-    auth::{AuthContext, RequestMeta},
+    auth::RequestMeta,
     config::Settings,
+    db::{LoaderCtx, Scope},
     error::{present, AppError, ErrorPresenter},
     i18n::Locale,
     jwt::JwtVerifier,
@@ -36,10 +37,9 @@ use crate::{
 pub const ROUTER_SECRET_HEADER: &str = "x-hub-router-secret";
 const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// Adds per-request data (DataLoaders, …) to each GraphQL request, so no
-/// cache outlives a request or crosses tenants.
-pub type RequestHook =
-    Arc<dyn Fn(async_graphql::Request, Option<&AuthContext>) -> async_graphql::Request + Send + Sync>;
+/// Adds per-request data (DataLoaders, …) to each GraphQL request, scoped to
+/// its caller, so no cache outlives a request or crosses tenants.
+pub type RequestHook = fn(async_graphql::Request, LoaderCtx) -> async_graphql::Request;
 
 /// What every subgraph's HTTP app is made of.
 pub struct Service<E> {
@@ -135,7 +135,11 @@ async fn graphql<E: Executor>(State(svc): State<Arc<Service<E>>>, headers: Heade
             return error_response(StatusCode::UNAUTHORIZED, &AppError::Unauthenticated, locale);
         }
     }
-    let mut request = (svc.per_request)(request, caller.as_ref());
+    let loaders = LoaderCtx {
+        pool: svc.pool.clone(),
+        scope: Scope::for_caller(caller.as_ref()),
+    };
+    let mut request = (svc.per_request)(request, loaders);
     if let Some(auth) = caller {
         request = request.data(auth);
     }

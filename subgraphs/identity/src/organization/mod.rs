@@ -4,10 +4,11 @@ pub mod db;
 pub mod loader;
 pub mod model;
 
-use async_graphql::{dataloader::DataLoader, Context, InputObject, Object, Result, ID};
+use async_graphql::{Context, InputObject, Object, Result, ID};
 use platform::{
     audit::{self, Actor},
     auth::RequestMeta,
+    db::Loaded,
     db::{Scope, TenantTx},
     guards::{auth, Authenticated, HasRole, RevocationChecked},
     ids::{parse_id, parse_key},
@@ -27,14 +28,14 @@ impl OrganizationQuery {
     #[graphql(guard = "Authenticated")]
     async fn organization(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Organization>> {
         let id = parse_id("id", &id)?;
-        Ok(ctx.data::<DataLoader<OrganizationLoader>>()?.load_one(id).await?)
+        Ok(ctx.data::<Loaded<OrganizationLoader>>()?.load_one(id).await?)
     }
 
     /// The organization the caller's token is scoped to.
     #[graphql(guard = "Authenticated")]
     async fn current_organization(&self, ctx: &Context<'_>) -> Result<Organization> {
         let org = auth(ctx)?.organization_id;
-        ctx.data::<DataLoader<OrganizationLoader>>()?
+        ctx.data::<Loaded<OrganizationLoader>>()?
             .load_one(org)
             .await?
             .ok_or_else(|| AppError::NotFound("organization").into())
@@ -47,7 +48,7 @@ impl OrganizationQuery {
         let Some(id) = parse_key(&id) else {
             return Ok(None);
         };
-        Ok(ctx.data::<DataLoader<OrganizationLoader>>()?.load_one(id).await?)
+        Ok(ctx.data::<Loaded<OrganizationLoader>>()?.load_one(id).await?)
     }
 }
 

@@ -4,8 +4,9 @@ pub mod db;
 pub mod loader;
 pub mod model;
 
-use async_graphql::{dataloader::DataLoader, Context, Object, Result, ID};
+use async_graphql::{Context, Object, Result, ID};
 use platform::{
+    db::Loaded,
     guards::{auth, UserOnly},
     ids::parse_key,
     AppError,
@@ -23,7 +24,7 @@ impl UserQuery {
     #[graphql(guard = "UserOnly")]
     async fn me(&self, ctx: &Context<'_>) -> Result<User> {
         let id = auth(ctx)?.user_id().ok_or(AppError::Forbidden)?;
-        ctx.data::<DataLoader<UserLoader>>()?
+        ctx.data::<Loaded<UserLoader>>()?
             .load_one(id)
             .await?
             .ok_or_else(|| AppError::NotFound("user").into())
@@ -36,6 +37,6 @@ impl UserQuery {
         let Some(id) = parse_key(&id) else {
             return Ok(None);
         };
-        Ok(ctx.data::<DataLoader<UserLoader>>()?.load_one(id).await?)
+        Ok(ctx.data::<Loaded<UserLoader>>()?.load_one(id).await?)
     }
 }

@@ -1,8 +1,8 @@
 //! The `User` entity.
 
-use async_graphql::{dataloader::DataLoader, Context, Enum, Object, Result, ID};
+use async_graphql::{Context, Enum, Object, Result, ID};
 use chrono::{DateTime, Utc};
-use platform::{guards::auth, Role};
+use platform::{db::Loaded, guards::auth, Role};
 use uuid::Uuid;
 
 use super::loader::RolesLoader;
@@ -65,7 +65,7 @@ impl User {
     /// Roles in the caller's current organization.
     async fn roles(&self, ctx: &Context<'_>) -> Result<Vec<Role>> {
         Ok(ctx
-            .data::<DataLoader<RolesLoader>>()?
+            .data::<Loaded<RolesLoader>>()?
             .load_one(self.id)
             .await?
             .unwrap_or_default())
