@@ -41,21 +41,30 @@ impl Default for RateLimitConfig {
     }
 }
 
-/// GCRA: the stored value is the theoretical arrival time (TAT) in ms.
-/// Returns {allowed, retry_after_ms}. Uses Redis' clock so replicas agree.
+/// GCRA over every bucket of a request in one round trip: each key stores
+/// its theoretical arrival time (TAT) in ms; the request is counted in all
+/// buckets only if all allow it. Returns {allowed, retry_after_ms}. Uses
+/// Redis' clock so replicas agree. ARGV holds (emission, tolerance) pairs.
 const GCRA: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local emission = tonumber(ARGV[1])
-local tolerance = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local new_tat = tat + emission
-local allow_at = new_tat - tolerance
-if allow_at > now then
-  return {0, allow_at - now}
+local new_tats = {}
+local wait = 0
+for i = 1, #KEYS do
+  local emission = tonumber(ARGV[2 * i - 1])
+  local tolerance = tonumber(ARGV[2 * i])
+  local tat = tonumber(redis.call('GET', KEYS[i]) or now)
+  if tat < now then tat = now end
+  new_tats[i] = tat + emission
+  local allow_at = new_tats[i] - tolerance
+  if allow_at - now > wait then wait = allow_at - now end
 end
-redis.call('SET', KEYS[1], new_tat, 'PX', math.max(1, new_tat - now))
+if wait > 0 then
+  return {0, wait}
+end
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], new_tats[i], 'PX', math.max(1, new_tats[i] - now))
+end
 return {1, 0}
 "#;
 
@@ -116,39 +125,36 @@ impl RateLimiter {
         let mut buckets: Vec<(&Bucket, String)> = Vec::with_capacity(2);
         match caller {
             Some(c) => {
-                // Every key carries the tenant.
+                // Every key carries the tenant, as a hash tag: one request's
+                // keys share a Redis Cluster slot, so one script can touch both.
                 buckets.push((
                     &self.client,
-                    format!("hub:{}:rl:client:{}", c.organization_id, c.subject),
+                    format!("hub:{{{}}}:rl:client:{}", c.organization_id, c.subject),
                 ));
-                buckets.push((&self.org, format!("hub:{}:rl:org", c.organization_id)));
+                buckets.push((&self.org, format!("hub:{{{}}}:rl:org", c.organization_id)));
             }
             None => buckets.push((&self.client, format!("hub:anonymous:rl:address:{address}"))),
         }
-        let mut store = Store::Redis;
-        for (bucket, key) in buckets {
-            let (verdict, s) = self.check_bucket(bucket, &key).await;
-            store = s;
-            if let Err(wait) = verdict {
+        let (verdict, store) = self.check_buckets(&buckets).await;
+        match verdict {
+            Ok(()) => (Ok(()), store),
+            Err(wait) => {
                 let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
                 let mut r = Rejection::new(429, "RATE_LIMITED", format!("Too many requests; retry in {secs} s."));
                 r.retry_after = Some(secs);
-                return (Err(r), store);
+                (Err(r), store)
             }
         }
-        (Ok(()), store)
     }
 
-    async fn check_bucket(&self, bucket: &Bucket, key: &str) -> (Result<(), Duration>, Store) {
-        let (emission, tolerance) = bucket.gcra_params();
+    async fn check_buckets(&self, buckets: &[(&Bucket, String)]) -> (Result<(), Duration>, Store) {
         if let Ok(mut conn) = self.kv.connection() {
-            let r: redis::RedisResult<(i64, i64)> = self
-                .script
-                .key(key)
-                .arg(emission)
-                .arg(tolerance)
-                .invoke_async(&mut conn)
-                .await;
+            let mut invocation = self.script.prepare_invoke();
+            for (bucket, key) in buckets {
+                let (emission, tolerance) = bucket.gcra_params();
+                invocation.key(key).arg(emission).arg(tolerance);
+            }
+            let r: redis::RedisResult<(i64, i64)> = invocation.invoke_async(&mut conn).await;
             match r {
                 Ok((1, _)) => return (Ok(()), Store::Redis),
                 Ok((_, wait_ms)) => return (Err(Duration::from_millis(wait_ms.max(0) as u64)), Store::Redis),
@@ -158,11 +164,13 @@ impl RateLimiter {
                 }
             }
         }
-        let verdict = bucket
-            .local
-            .check_key(&key.to_string())
-            .map_err(|not_until| not_until.wait_time_from(governor::clock::DefaultClock::default().now()));
-        (verdict, Store::Local)
+        let now = governor::clock::DefaultClock::default().now();
+        for (bucket, key) in buckets {
+            if let Err(not_until) = bucket.local.check_key(key) {
+                return (Err(not_until.wait_time_from(now)), Store::Local);
+            }
+        }
+        (Ok(()), Store::Local)
     }
 
     /// Drops idle local buckets; call periodically.
@@ -217,10 +225,39 @@ mod tests {
         assert_eq!(rej.retry_after, Some(1));
         // Another client of another organization is unaffected.
         assert!(limiter.check(Some(&caller()), "x").await.0.is_ok());
+        // A refused request spends nothing: the organization bucket is untouched.
+        let org_key = format!("hub:{{{}}}:rl:org", c.organization_id);
+        let mut conn = limiter.kv.connection().unwrap();
+        let tat: Option<i64> = redis::cmd("GET").arg(&org_key).query_async(&mut conn).await.unwrap();
+        assert!(
+            tat.is_some(),
+            "allowed requests were counted in the organization bucket"
+        );
         tokio::time::sleep(Duration::from_millis(450)).await;
         assert!(
             limiter.check(Some(&c), "x").await.0.is_ok(),
             "tokens come back at the sustained rate"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_request_spends_nothing_in_the_other_bucket() {
+        let kv = Kv::new(Some("redis://127.0.0.1:6379")).unwrap();
+        let limiter = RateLimiter::new(&config(1, 1), kv).unwrap();
+        let c = caller();
+        let org_key = format!("hub:{{{}}}:rl:org", c.organization_id);
+        let mut conn = limiter.kv.connection().unwrap();
+        assert!(limiter.check(Some(&c), "x").await.0.is_ok());
+        let before: Option<i64> = redis::cmd("GET").arg(&org_key).query_async(&mut conn).await.unwrap();
+        assert!(before.is_some(), "the allowed request was counted for the organization");
+        assert!(
+            limiter.check(Some(&c), "x").await.0.is_err(),
+            "the client bucket is empty"
+        );
+        let after: Option<i64> = redis::cmd("GET").arg(&org_key).query_async(&mut conn).await.unwrap();
+        assert_eq!(
+            before, after,
+            "the refused request did not spend the organization's budget"
         );
     }
 
