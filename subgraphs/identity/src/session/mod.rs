@@ -193,6 +193,16 @@ impl SessionMutation {
         if user.status != "active" {
             return Err(AppError::InvalidToken.into());
         }
+        let actor = Actor::user(token.organization_id, Some(session.user_id), Some(ctx));
+        audit::record(
+            &mut tx,
+            &actor,
+            "session.refresh",
+            "Session",
+            session.id,
+            serde_json::json!({}),
+        )
+        .await?;
         let payload = issue(
             &mut tx,
             st,

@@ -29,6 +29,11 @@ async fn refresh_rotates_and_a_replayed_token_revokes_the_whole_family() {
         .to_string();
     let at2 = r["data"]["refreshToken"]["accessToken"].as_str().unwrap().to_string();
     assert_ne!(rt1, rt2);
+    assert_eq!(
+        app.count("select count(*) from identity.audit_log where action = 'session.refresh'")
+            .await,
+        1
+    );
     assert!(app.gql("{ me { id } }", json!({}), Some(&at2)).await["errors"].is_null());
 
     // Replaying the first token: refused, and the family (session) is revoked…

@@ -43,6 +43,12 @@ async fn two_tenants() -> Two {
         )
         .await["createInvoice"]["id"]
         .clone();
+    app.ok(
+        "mutation($p: ID!) { addAllergy(patientId: $p, input: { substance: \"Latex\", severity: SEVERE }) { substance } }",
+        json!({ "p": b_patient }),
+        &app.token(b, Role::Nurse),
+    )
+    .await;
     Two {
         app,
         a,
@@ -86,6 +92,10 @@ async fn root_fields_never_return_another_organizations_rows() {
 async fn mutations_with_another_organizations_ids_find_nothing_and_change_nothing() {
     let t = two_tenants().await;
     let app = &t.app;
+    let b_allergy: uuid::Uuid = sqlx::query_scalar("select id from medical.allergies")
+        .fetch_one(&app.admin)
+        .await
+        .unwrap();
     let cases = [
         (Role::Secretary, "mutation($id: ID!) { updatePatient(id: $id, input: { familyName: \"Hacked\" }) { id } }", json!({ "id": t.b_patient }), "NOT_FOUND"),
         (Role::Secretary, "mutation($id: ID!) { deletePatient(id: $id) }", json!({ "id": t.b_patient }), "NOT_FOUND"),
@@ -95,7 +105,13 @@ async fn mutations_with_another_organizations_ids_find_nothing_and_change_nothin
         (Role::BillingClerk, "mutation($id: ID!) { issueInvoice(id: $id) { id } }", json!({ "id": t.b_invoice }), "NOT_FOUND"),
         (Role::Secretary, "mutation($p: ID!) { scheduleAppointment(input: { patientId: $p, practitionerId: $p, startsAt: \"2030-02-01T09:00:00Z\", endsAt: \"2030-02-01T09:30:00Z\" }) { id } }", json!({ "p": t.b_patient }), "BAD_USER_INPUT"),
         (Role::Practitioner, "mutation($p: ID!) { writeClinicalNote(input: { patientId: $p, body: \"x\" }) { id } }", json!({ "p": t.b_patient }), "BAD_USER_INPUT"),
+        (Role::Practitioner, "mutation($id: ID!) { updateClinicalNote(id: $id, body: \"rewritten\") { id } }", json!({ "id": t.b_note }), "NOT_FOUND"),
+        (Role::Nurse, "mutation($p: ID!) { addAllergy(patientId: $p, input: { substance: \"Nuts\", severity: MILD }) { substance } }", json!({ "p": t.b_patient }), "NOT_FOUND"),
+        (Role::Nurse, "mutation($id: ID!) { removeAllergy(id: $id) }", json!({ "id": b_allergy }), "NOT_FOUND"),
+        (Role::Practitioner, "mutation($p: ID!) { recordProcedure(input: { patientId: $p, code: \"DEQP003\", performedAt: \"2024-01-01T10:00:00Z\" }) { id } }", json!({ "p": t.b_patient }), "BAD_USER_INPUT"),
+        (Role::BillingClerk, "mutation($id: ID!) { setInvoiceLines(id: $id, lines: [{ code: \"X\", description: \"x\", quantity: 9, unitPriceCents: 1 }]) { id } }", json!({ "id": t.b_invoice }), "NOT_FOUND"),
     ];
+    let before = app.count("select count(*) from medical.audit_log").await;
     for (role, q, vars, expected) in cases {
         let body = app.gql(q, vars, &app.token(t.a, role)).await;
         assert_eq!(code(&body), Some(expected), "{q}: {body}");
@@ -121,6 +137,29 @@ async fn mutations_with_another_organizations_ids_find_nothing_and_change_nothin
         app.count("select count(*) from medical.invoices where status <> 'draft'")
             .await,
         0
+    );
+    assert_eq!(app.count("select count(*) from medical.allergies").await, 1);
+    assert_eq!(app.count("select count(*) from medical.procedures").await, 0);
+    assert_eq!(
+        app.count("select sum(quantity)::int8 from medical.invoice_lines").await,
+        1
+    );
+    let body: Vec<u8> = sqlx::query_scalar("select body_enc from medical.clinical_notes")
+        .fetch_one(&app.admin)
+        .await
+        .unwrap();
+    let note = app.state.cipher.open_str(
+        &platform::crypto::Sealed {
+            data: body,
+            key_id: "test1".into(),
+        },
+        &medical::note::model::body_aad(uuid::Uuid::parse_str(t.b_note.as_str().unwrap()).unwrap()),
+    );
+    assert_eq!(note.unwrap(), "B secret");
+    assert_eq!(
+        app.count("select count(*) from medical.audit_log").await,
+        before,
+        "nothing audited: nothing happened"
     );
 }
 
