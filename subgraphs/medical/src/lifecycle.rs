@@ -33,7 +33,8 @@ pub trait Lifecycle: Sized + Send {
 
     fn find(conn: &mut PgConnection, id: Uuid) -> impl std::future::Future<Output = sqlx::Result<Option<Self>>> + Send;
 
-    /// Extra conditions on a step (an invoice needs lines to be issued).
+    /// Extra conditions on a step (an invoice needs lines to be issued). A
+    /// precondition that fails must itself tell a missing record (NOT_FOUND).
     fn precondition(
         _conn: &mut PgConnection,
         _id: Uuid,
@@ -47,14 +48,14 @@ pub async fn step<T: Lifecycle>(ctx: &Context<'_>, id: &ID, from: &[&str], to: &
     let st = state(ctx)?;
     let id = parse_id("id", id)?;
     let mut tx = TenantTx::begin(&st.pool, auth(ctx)?).await?;
-    if T::find(&mut tx, id).await.map_err(AppError::from)?.is_none() {
-        return Err(AppError::NotFound(T::ENTITY).into());
-    }
     T::precondition(&mut tx, id, to).await?;
     let Some(record) = T::move_to(&mut tx, id, from, to).await.map_err(AppError::from)? else {
-        let current = T::find(&mut tx, id).await.map_err(AppError::from)?;
-        let status = current.as_ref().map(|r| r.status().to_string()).unwrap_or_default();
+        // Only on failure: was it missing, or in the wrong state?
+        let Some(current) = T::find(&mut tx, id).await.map_err(AppError::from)? else {
+            return Err(AppError::NotFound(T::ENTITY).into());
+        };
         let noun = T::ACTION.replace('_', " ");
+        let status = current.status();
         return Err(AppError::Conflict(format!("the {noun} is {status} and cannot become {to}")).into());
     };
     let action = format!("{}.{to}", T::ACTION);

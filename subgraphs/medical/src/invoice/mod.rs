@@ -251,6 +251,9 @@ impl Lifecycle for Invoice {
 
     async fn precondition(conn: &mut sqlx::PgConnection, id: Uuid, to: &str) -> AppResult<()> {
         if to == InvoiceStatus::Issued.as_db() && db::line_count(conn, id).await? == 0 {
+            if Self::find(conn, id).await?.is_none() {
+                return Err(AppError::NotFound(Self::ENTITY));
+            }
             return Err(AppError::Conflict("an invoice needs lines to be issued".into()));
         }
         Ok(())
