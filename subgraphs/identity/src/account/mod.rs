@@ -2,8 +2,7 @@
 
 use async_graphql::{Context, Object, Result};
 use platform::{
-    audit::{self, Actor},
-    auth::RequestMeta,
+    audit::{self, actor, Actor},
     db::{Scope, TenantTx},
     guards::{auth, RevocationChecked, UserOnly},
     AppError,
@@ -25,10 +24,7 @@ impl AccountMutation {
         let user_id = caller.user_id().ok_or(AppError::Forbidden)?;
         password::validate("newPassword", &new_password)?;
         let mut tx = TenantTx::begin(&st.pool, caller).await?;
-        let creds = user::db::credentials(&mut tx, user_id)
-            .await
-            .map_err(AppError::from)?
-            .ok_or(AppError::NotFound("user"))?;
+        let creds = user::credentials_of(&mut tx, user_id).await?;
         if !password::verify(&current_password, Some(&creds.password_hash)).await {
             return Err(AppError::bad_input("currentPassword", "is not your current password").into());
         }
@@ -38,7 +34,7 @@ impl AccountMutation {
             .map_err(AppError::from)?;
         audit::record(
             &mut tx,
-            &Actor::from_auth(caller, ctx.data_opt::<RequestMeta>()),
+            &actor(ctx)?,
             "password.change",
             "User",
             user_id,

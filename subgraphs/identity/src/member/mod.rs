@@ -8,8 +8,7 @@ use async_graphql::{
     Context, InputObject, Object, Result, ID,
 };
 use platform::{
-    audit::{self, Actor},
-    auth::RequestMeta,
+    audit::{self, actor, Actor},
     db::{Scope, TenantTx},
     guards::{auth, HasRole, RevocationChecked, UserOnly},
     ids::parse_id,
@@ -206,7 +205,7 @@ impl MemberMutation {
             .into_iter()
             .next()
             .ok_or(AppError::NotFound("organization"))?;
-        let actor = Actor::from_auth(caller, ctx.data_opt::<RequestMeta>());
+        let actor = actor(ctx)?;
         let inv = create_invitation(&mut tx, st, &actor, &org, &email, &input.roles).await?;
         tx.commit().await?;
         Ok(inv)
@@ -307,7 +306,7 @@ impl MemberMutation {
         db::set_roles(&mut tx, target, &new_roles)
             .await
             .map_err(AppError::from)?;
-        let actor = Actor::from_auth(caller, ctx.data_opt::<RequestMeta>());
+        let actor = actor(ctx)?;
         audit::record(
             &mut tx,
             &actor,
@@ -349,7 +348,7 @@ impl MemberMutation {
         }
         end_sessions(&mut tx, st, caller.organization_id, target, "member_removed").await?;
         db::delete(&mut tx, target).await.map_err(AppError::from)?;
-        let actor = Actor::from_auth(caller, ctx.data_opt::<RequestMeta>());
+        let actor = actor(ctx)?;
         audit::record(
             &mut tx,
             &actor,

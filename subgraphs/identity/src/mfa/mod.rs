@@ -4,8 +4,7 @@
 use async_graphql::{Context, Object, Result, SimpleObject};
 use platform::crypto::FieldCipher;
 use platform::{
-    audit::{self, Actor},
-    auth::RequestMeta,
+    audit::{self, actor},
     db::TenantTx,
     guards::{auth, UserOnly},
     AppError, AppResult,
@@ -91,12 +90,6 @@ pub struct TotpEnrollment {
 #[derive(Default)]
 pub struct MfaMutation;
 
-async fn caller_credentials(tx: &mut TenantTx, user_id: Uuid) -> AppResult<user::db::Credentials> {
-    user::db::credentials(tx, user_id)
-        .await?
-        .ok_or(AppError::NotFound("user"))
-}
-
 #[Object]
 impl MfaMutation {
     /// Starts TOTP enrollment; it takes effect after `confirmTotp`.
@@ -106,7 +99,7 @@ impl MfaMutation {
         let caller = auth(ctx)?;
         let user_id = caller.user_id().ok_or(AppError::Forbidden)?;
         let mut tx = TenantTx::begin(&st.pool, caller).await?;
-        let creds = caller_credentials(&mut tx, user_id).await?;
+        let creds = user::credentials_of(&mut tx, user_id).await?;
         if creds.totp_enabled {
             return Err(AppError::Conflict("MFA is already enabled; disable it first".into()).into());
         }
@@ -125,7 +118,7 @@ impl MfaMutation {
             .map_err(AppError::from)?;
         audit::record(
             &mut tx,
-            &Actor::from_auth(caller, ctx.data_opt::<RequestMeta>()),
+            &actor(ctx)?,
             "mfa.enroll",
             "User",
             user_id,
@@ -157,7 +150,7 @@ async fn set_enabled(ctx: &Context<'_>, code: &str, enable: bool, action: &str) 
     let caller = auth(ctx)?;
     let user_id = caller.user_id().ok_or(AppError::Forbidden)?;
     let mut tx = TenantTx::begin(&st.pool, caller).await?;
-    let creds = caller_credentials(&mut tx, user_id).await?;
+    let creds = user::credentials_of(&mut tx, user_id).await?;
     let Some(secret) = open_seed(&st.cipher, &creds)? else {
         return Err(AppError::Conflict("no TOTP enrollment in progress".into()).into());
     };
@@ -176,15 +169,7 @@ async fn set_enabled(ctx: &Context<'_>, code: &str, enable: bool, action: &str) 
     user::db::set_totp(&mut tx, user_id, kept.as_ref(), enable)
         .await
         .map_err(AppError::from)?;
-    audit::record(
-        &mut tx,
-        &Actor::from_auth(caller, ctx.data_opt::<RequestMeta>()),
-        action,
-        "User",
-        user_id,
-        serde_json::json!({}),
-    )
-    .await?;
+    audit::record(&mut tx, &actor(ctx)?, action, "User", user_id, serde_json::json!({})).await?;
     tx.commit().await?;
     Ok(true)
 }

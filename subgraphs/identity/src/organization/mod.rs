@@ -6,8 +6,7 @@ pub mod model;
 
 use async_graphql::{Context, InputObject, Object, Result, ID};
 use platform::{
-    audit::{self, Actor},
-    auth::RequestMeta,
+    audit::{self, actor},
     db::Loaded,
     db::{Scope, TenantTx},
     guards::{auth, Authenticated, HasRole, RevocationChecked},
@@ -99,7 +98,7 @@ impl OrganizationMutation {
             roles: caller.roles.clone(),
         })
         .await?;
-        let mut actor = Actor::from_auth(caller, ctx.data_opt::<RequestMeta>());
+        let mut actor = actor(ctx)?;
         actor.organization_id = org.id;
         audit::record(
             &mut tx,

@@ -6,8 +6,7 @@ pub mod oauth;
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use platform::{
-    audit::{self, Actor},
-    auth::RequestMeta,
+    audit::{self, actor},
     db::TenantTx,
     guards::{auth, HasRole, RevocationChecked},
     AppError, OnConstraint, Role,
@@ -115,7 +114,7 @@ impl PartnerMutation {
         })])?;
         audit::record(
             &mut tx,
-            &Actor::from_auth(caller, ctx.data_opt::<RequestMeta>()),
+            &actor(ctx)?,
             "partner_client.create",
             "PartnerClient",
             client.id,

@@ -8,7 +8,7 @@ use std::time::Duration as StdDuration;
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject, ID};
 use chrono::{DateTime, Duration, Utc};
 use platform::{
-    audit::{self, Actor},
+    audit::{self, actor, Actor},
     db::{Scope, TenantTx},
     guards::{auth, UserOnly},
     ids::parse_id,
@@ -229,15 +229,7 @@ impl SessionMutation {
         revoke_in_kv(st, caller.organization_id, &[sid]).await?;
         let mut tx = TenantTx::begin(&st.pool, caller).await?;
         db::revoke(&mut tx, sid, "logout").await.map_err(AppError::from)?;
-        audit::record(
-            &mut tx,
-            &Actor::from_auth(caller, ctx.data_opt()),
-            "logout",
-            "Session",
-            sid,
-            serde_json::json!({}),
-        )
-        .await?;
+        audit::record(&mut tx, &actor(ctx)?, "logout", "Session", sid, serde_json::json!({})).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -9,11 +9,16 @@ use platform::{
     db::Loaded,
     guards::{auth, UserOnly},
     ids::parse_key,
-    AppError,
+    AppError, AppResult,
 };
 
 use loader::UserLoader;
 use model::User;
+
+/// Sign-in data of a user visible in the current scope (usually the caller).
+pub async fn credentials_of(conn: &mut sqlx::PgConnection, id: uuid::Uuid) -> AppResult<db::Credentials> {
+    db::credentials(conn, id).await?.ok_or(AppError::NotFound("user"))
+}
 
 #[derive(Default)]
 pub struct UserQuery;
