@@ -3,14 +3,12 @@
 mod compose;
 mod postgres;
 mod pq;
-mod seed;
-mod seed_medical;
 mod up;
 
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
-use platform::config::{ServiceDefaults, Settings};
+use registry::SUBGRAPHS;
 
 #[derive(Parser)]
 #[command(name = "hub", about = "Run and manage the Hub platform", version)]
@@ -27,6 +25,8 @@ enum Command {
     Migrate,
     /// Insert the demo organizations and users (development only), and list them.
     Seed,
+    /// Drop every subgraph's schema, then migrate and seed again (development data only).
+    Reset,
     /// Compose supergraph.yaml into supergraph.graphql (errors fail, hints are printed).
     Compose,
     /// Persisted queries.
@@ -53,43 +53,38 @@ enum SchemaCommand {
     Export,
 }
 
-/// A subgraph `hub` knows how to run.
-pub struct Subgraph {
-    pub name: &'static str,
-    pub port: u16,
-    pub defaults: ServiceDefaults<'static>,
-    pub migrator: &'static sqlx::migrate::Migrator,
-    /// PostgreSQL extensions created (as admin) before its migrations.
-    pub extensions: &'static [&'static str],
-    pub sdl: fn() -> String,
-}
-
-pub fn subgraphs() -> Vec<Subgraph> {
-    vec![
-        Subgraph {
-            name: "identity",
-            port: identity::DEFAULTS.port,
-            defaults: identity::DEFAULTS,
-            migrator: &identity::MIGRATOR,
-            extensions: &[],
-            sdl: identity::sdl,
-        },
-        Subgraph {
-            name: "medical",
-            port: medical::DEFAULTS.port,
-            defaults: medical::DEFAULTS,
-            migrator: &medical::MIGRATOR,
-            extensions: medical::EXTENSIONS,
-            sdl: medical::sdl,
-        },
-    ]
-}
-
+/// Provisions and migrates every registered subgraph's schema.
 pub async fn migrate_all() -> anyhow::Result<()> {
-    for sg in subgraphs() {
-        let settings = Settings::load(sg.defaults)?;
-        platform::migrate::provision_and_migrate(&settings.database, sg.migrator, sg.extensions).await?;
-        println!("Migrated {} (schema `{}`).", sg.name, settings.database.schema);
+    for sg in SUBGRAPHS {
+        sg.migrate(sg.figment()).await?;
+        println!("Migrated {} (schema `{}`).", sg.name, sg.schema);
+    }
+    Ok(())
+}
+
+/// Adds the demo data that is missing, subgraph by subgraph (registry order).
+pub async fn seed_all() -> anyhow::Result<()> {
+    for sg in SUBGRAPHS {
+        (sg.seed)(sg.figment()).await?;
+    }
+    Ok(())
+}
+
+/// Drops every registered subgraph's schema (with its data and migration
+/// history), so the next migration starts from scratch.
+async fn drop_schemas() -> anyhow::Result<()> {
+    use sqlx::ConnectOptions;
+    for sg in SUBGRAPHS {
+        let settings: platform::config::Settings = sg.figment().extract()?;
+        anyhow::ensure!(
+            settings.environment != platform::config::Environment::Production,
+            "refusing to reset a production database"
+        );
+        let mut conn = settings.database.admin_options()?.connect().await?;
+        sqlx::raw_sql(&format!("drop schema if exists {} cascade", sg.schema))
+            .execute(&mut conn)
+            .await?;
+        println!("Dropped schema `{}`.", sg.schema);
     }
     Ok(())
 }
@@ -118,8 +113,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => migrate_all().await,
         Command::Seed => {
             migrate_all().await?;
-            seed::seed(&Settings::load(identity::DEFAULTS)?).await?;
-            seed::print_logins();
+            seed_all().await?;
+            identity::seed::print_logins();
+            Ok(())
+        }
+        Command::Reset => {
+            drop_schemas().await?;
+            migrate_all().await?;
+            seed_all().await?;
+            identity::seed::print_logins();
             Ok(())
         }
         Command::Compose => {
@@ -155,7 +157,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Schema {
             command: SchemaCommand::Export,
         } => {
-            for sg in subgraphs() {
+            for sg in SUBGRAPHS {
                 let path = repo_root().join("subgraphs").join(sg.name).join("schema.graphql");
                 std::fs::write(&path, (sg.sdl)())?;
                 println!("wrote {}", path.display());

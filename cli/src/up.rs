@@ -12,7 +12,9 @@ use std::{
 use platform::config::Settings;
 use tokio::process::{Child, Command};
 
-use crate::{postgres, seed, subgraphs};
+use registry::SUBGRAPHS;
+
+use crate::postgres;
 
 /// One process `hub up` runs.
 struct Proc {
@@ -31,14 +33,14 @@ pub async fn up(root: &Path) -> anyhow::Result<()> {
 }
 
 async fn run(root: &Path) -> anyhow::Result<()> {
-    let settings = Settings::load(identity::DEFAULTS)?;
+    let settings: Settings = SUBGRAPHS[0].figment().extract()?;
     let redis_ok = check_redis(&settings).await;
 
     build_binaries(root).await?;
     crate::migrate_all().await?;
     if settings.environment != platform::config::Environment::Production {
         // Idempotent: adds whatever demo data is missing (first run, new subgraph).
-        seed::seed(&settings).await?;
+        crate::seed_all().await?;
     }
 
     let logs = root.join(".hub/logs");
@@ -58,18 +60,28 @@ async fn run(root: &Path) -> anyhow::Result<()> {
     }
 
     let mut procs = Vec::new();
-    for sg in subgraphs() {
+    let mut ports = std::collections::HashMap::new();
+    for sg in SUBGRAPHS {
+        let port = sg.figment().extract_inner::<u16>("server.port")?;
+        ports.insert(sg.name, port);
         let child = spawn(&bin_dir.join(sg.name), &[], &logs, sg.name, root, &env)?;
         procs.push(Proc {
             name: sg.name,
-            ready_url: format!("http://127.0.0.1:{}/ready", sg.port),
+            ready_url: format!("http://127.0.0.1:{port}/ready"),
             child,
         });
     }
+    // The router finds each subgraph where its settings put it.
+    let router_yaml = root.join(".hub/router.yaml");
+    std::fs::write(
+        &router_yaml,
+        registry::router_config(root, |sg| format!("http://127.0.0.1:{}/graphql", ports[sg.name]))?,
+    )?;
     let mut router_env = env.clone();
     router_env.push(("HUB_ROUTER_INTROSPECTION", "true".into()));
     router_env.push(("HUB_ROUTER_ALLOW_AD_HOC", "true".into()));
-    let router_args = ["--config", "router/router.yaml", "--supergraph", "supergraph.graphql"];
+    let router_config = router_yaml.display().to_string();
+    let router_args = ["--config", router_config.as_str(), "--supergraph", "supergraph.graphql"];
     let router = spawn(
         &bin_dir.join("hub-router"),
         &router_args,
@@ -92,16 +104,16 @@ async fn run(root: &Path) -> anyhow::Result<()> {
     println!();
     println!("Hub is up: http://127.0.0.1:4000/  (GraphQL; send POST with content-type: application/json)");
     println!("  router health  http://127.0.0.1:8088/health    metrics http://127.0.0.1:9090/metrics");
-    for sg in subgraphs() {
+    for sg in SUBGRAPHS {
         println!(
             "  {:<14} http://127.0.0.1:{}/graphql (router only; /health /ready /metrics open)",
-            sg.name, sg.port
+            sg.name, ports[sg.name]
         );
     }
     println!("  JWKS           http://127.0.0.1:4001/.well-known/jwks.json");
     println!("  Partner tokens POST http://127.0.0.1:4001/oauth/token");
     println!("Logs: {}/<service>.log", logs.display());
-    seed::print_logins();
+    identity::seed::print_logins();
     println!("Press Ctrl-C to stop.");
 
     tokio::select! {
@@ -140,7 +152,7 @@ async fn build_binaries(root: &Path) -> anyhow::Result<()> {
     if !cfg!(debug_assertions) {
         cmd.arg("--release");
     }
-    for sg in subgraphs() {
+    for sg in SUBGRAPHS {
         cmd.args(["-p", sg.name]);
     }
     cmd.args(["-p", "hub-router"]);

@@ -31,7 +31,7 @@ fn main() {
         .expect("runtime");
 
     let keys =
-        identity::keys::KeyRing::from_pems(&[identity::keys::generate_ed25519_pem().expect("key")]).expect("keys");
+        platform::keys::KeyRing::from_pems(&[platform::keys::generate_ed25519_pem().expect("key")]).expect("keys");
     let now = chrono::Utc::now().timestamp();
     let token = keys
         .sign(&Claims {

@@ -1,19 +1,11 @@
 -- Identity: organizations (tenants), users, memberships, sessions, tokens,
--- partner clients, audit. Runs as the schema's owner role with search_path
--- set to `identity`. Every tenant-owned table has RLS enabled and FORCED, so
--- even the owner is filtered; with no tenant set, policies match no row.
-
-create function current_org() returns uuid language sql stable as $$
-  select nullif(current_setting('app.organization_id', true), '')::uuid
-$$;
-
-create function current_app_user() returns uuid language sql stable as $$
-  select nullif(current_setting('app.user_id', true), '')::uuid
-$$;
-
-create function has_app_role(role text) returns boolean language sql stable as $$
-  select role = any(string_to_array(coalesce(current_setting('app.roles', true), ''), ','))
-$$;
+-- partner clients. Runs as the schema's owner role with search_path set to
+-- `identity`, after platform provisioning installed current_org(),
+-- current_app_user(), has_app_role(), audit_log and enable_tenancy().
+-- Every tenant-owned table has RLS enabled and FORCED, so even the owner is
+-- filtered; with no tenant set, policies match no row. Children reference
+-- their parent by (organization_id, id), so no row can point into another
+-- tenant whatever a resolver does.
 
 create table organizations (
   id uuid primary key default gen_random_uuid(),
@@ -25,8 +17,10 @@ create table organizations (
 );
 alter table organizations enable row level security;
 alter table organizations force row level security;
--- Name and slug are public to authenticated callers (login resolves the slug);
--- the API's guards keep the other fields to members.
+-- The one table readable without a tenant: the directory of organizations
+-- (id, slug, name, verticals; no secrets). Login resolves the slug before any
+-- tenant is known, and every signed-in caller may read an organization's
+-- name (suppliers see their buyers). Writing stays restricted.
 create policy organizations_read on organizations for select using (true);
 create policy organizations_create on organizations for insert with check (has_app_role('platform_admin'));
 create policy organizations_update on organizations for update
@@ -39,7 +33,9 @@ create table users (
   locale text not null default 'en' check (locale in ('en', 'fr', 'de')),
   status text not null default 'active' check (status in ('active', 'disabled')),
   password_hash text not null,
-  totp_secret text,
+  -- TOTP seed sealed with AES-256-GCM (nonce || ciphertext) and its key id.
+  totp_secret_enc bytea,
+  totp_key_id text,
   totp_enabled boolean not null default false,
   totp_last_step bigint,
   failed_login_count integer not null default 0,
@@ -48,7 +44,9 @@ create table users (
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
   constraint users_email_key unique (email),
-  constraint users_email_lowercase check (email = lower(email) and email like '%_@_%')
+  constraint users_email_lowercase check (email = lower(email) and email like '%_@_%'),
+  constraint users_totp_sealed check ((totp_secret_enc is null) = (totp_key_id is null)),
+  constraint users_totp_enabled_needs_secret check (not totp_enabled or totp_secret_enc is not null)
 );
 
 create table memberships (
@@ -102,7 +100,8 @@ create table sessions (
   updated_at timestamptz not null default now(),
   expires_at timestamptz not null,
   revoked_at timestamptz,
-  revoked_reason text
+  revoked_reason text,
+  constraint sessions_org_id_key unique (organization_id, id)
 );
 create index sessions_user_idx on sessions(organization_id, user_id);
 
@@ -110,11 +109,13 @@ create index sessions_user_idx on sessions(organization_id, user_id);
 create table refresh_tokens (
   id uuid primary key default gen_random_uuid(),
   organization_id uuid not null references organizations(id),
-  session_id uuid not null references sessions(id),
+  session_id uuid not null,
   token_hash bytea not null unique,
   created_at timestamptz not null default now(),
   expires_at timestamptz not null,
-  used_at timestamptz
+  used_at timestamptz,
+  constraint refresh_tokens_session_fkey foreign key (organization_id, session_id)
+    references sessions (organization_id, id)
 );
 create index refresh_tokens_session_idx on refresh_tokens(session_id);
 
@@ -152,34 +153,11 @@ create table outbox (
   published_at timestamptz
 );
 
-create table audit_log (
-  id uuid primary key default gen_random_uuid(),
-  organization_id uuid not null references organizations(id),
-  actor_user_id uuid,
-  actor_client_id uuid,
-  action text not null,
-  entity_type text not null,
-  entity_id uuid not null,
-  request_id text,
-  details jsonb not null default '{}',
-  created_at timestamptz not null default now()
-);
-create index audit_log_org_created_idx on audit_log(organization_id, created_at desc);
-
--- Tenant-owned tables: one policy each, on the tenant setting.
-do $$
-declare t text;
-begin
-  foreach t in array array['memberships','invitations','sessions','refresh_tokens','password_resets',
-                           'partner_clients','outbox','audit_log']
-  loop
-    execute format('alter table %I enable row level security', t);
-    execute format('alter table %I force row level security', t);
-    execute format('create policy %I on %I using (organization_id = current_org()) with check (organization_id = current_org())',
-                   t || '_tenant', t);
-  end loop;
-end $$;
-
--- The audit trail is append-only for the service.
-create policy audit_log_no_update on audit_log as restrictive for update using (false);
-create policy audit_log_no_delete on audit_log as restrictive for delete using (false);
+-- Tenant-owned tables: RLS forced, one policy on the tenant setting.
+call enable_tenancy('memberships');
+call enable_tenancy('invitations');
+call enable_tenancy('sessions');
+call enable_tenancy('refresh_tokens');
+call enable_tenancy('password_resets');
+call enable_tenancy('partner_clients');
+call enable_tenancy('outbox');

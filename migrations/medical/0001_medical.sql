@@ -1,15 +1,15 @@
 -- Medical: patients, allergies, appointments, procedures, clinical notes,
--- invoices. Runs as the schema owner with search_path `medical`; btree_gist
--- is created beforehand by provisioning. RLS is enabled and forced on every
--- table: with no tenant set, nothing is visible.
-
-create function current_org() returns uuid language sql stable as $$
-  select nullif(current_setting('app.organization_id', true), '')::uuid
-$$;
+-- invoices. Runs as the schema owner with search_path `medical`, after
+-- platform provisioning created btree_gist and the tenancy SQL
+-- (current_org(), audit_log, enable_tenancy()). RLS is enabled and forced on
+-- every table: with no tenant set, nothing is visible. Children reference
+-- their parent by (organization_id, id): a row of one organization can never
+-- point at a row of another.
 
 create table patients (
   id uuid primary key default gen_random_uuid(),
   organization_id uuid not null,
+  constraint patients_org_id_key unique (organization_id, id),
   mrn text not null check (mrn ~ '^[A-Za-z0-9-]{1,32}$'),
   given_name text not null check (length(btrim(given_name)) between 1 and 100),
   family_name text not null check (length(btrim(family_name)) between 1 and 100),
@@ -33,7 +33,8 @@ create index patients_org_family_idx on patients (organization_id, lower(family_
 create table allergies (
   id uuid primary key default gen_random_uuid(),
   organization_id uuid not null,
-  patient_id uuid not null references patients(id),
+  patient_id uuid not null,
+  foreign key (organization_id, patient_id) references patients (organization_id, id),
   substance text not null check (length(btrim(substance)) between 1 and 200),
   reaction text check (reaction is null or length(reaction) <= 500),
   severity text not null check (severity in ('mild', 'moderate', 'severe', 'life_threatening')),
@@ -44,7 +45,9 @@ create index allergies_patient_idx on allergies (patient_id);
 create table appointments (
   id uuid primary key default gen_random_uuid(),
   organization_id uuid not null,
-  patient_id uuid not null references patients(id),
+  constraint appointments_org_id_key unique (organization_id, id),
+  patient_id uuid not null,
+  foreign key (organization_id, patient_id) references patients (organization_id, id),
   practitioner_id uuid not null,
   starts_at timestamptz not null,
   ends_at timestamptz not null,
@@ -69,8 +72,10 @@ create index appointments_patient_idx on appointments (patient_id);
 create table procedures (
   id uuid primary key default gen_random_uuid(),
   organization_id uuid not null,
-  patient_id uuid not null references patients(id),
-  appointment_id uuid references appointments(id),
+  patient_id uuid not null,
+  foreign key (organization_id, patient_id) references patients (organization_id, id),
+  appointment_id uuid,
+  foreign key (organization_id, appointment_id) references appointments (organization_id, id),
   code text not null check (code ~ '^[A-Z0-9][A-Z0-9.]{3,9}$'),
   performed_at timestamptz not null,
   performer_id uuid not null,
@@ -82,11 +87,14 @@ create index procedures_patient_idx on procedures (patient_id, performed_at);
 create table clinical_notes (
   id uuid primary key default gen_random_uuid(),
   organization_id uuid not null,
-  patient_id uuid not null references patients(id),
+  constraint clinical_notes_org_id_key unique (organization_id, id),
+  patient_id uuid not null,
+  foreign key (organization_id, patient_id) references patients (organization_id, id),
   author_id uuid not null,
   body_enc bytea not null,
   body_key_id text not null,
-  amends_id uuid references clinical_notes(id),
+  amends_id uuid,
+  foreign key (organization_id, amends_id) references clinical_notes (organization_id, id),
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
   signed_at timestamptz,
@@ -110,7 +118,9 @@ create trigger clinical_notes_signed_immutable before update or delete on clinic
 create table invoices (
   id uuid primary key default gen_random_uuid(),
   organization_id uuid not null,
-  patient_id uuid not null references patients(id),
+  constraint invoices_org_id_key unique (organization_id, id),
+  patient_id uuid not null,
+  foreign key (organization_id, patient_id) references patients (organization_id, id),
   status text not null default 'draft' check (status in ('draft', 'issued', 'paid', 'void')),
   currency text not null default 'EUR' check (currency = 'EUR'),
   issued_at timestamptz,
@@ -125,7 +135,8 @@ create index invoices_patient_idx on invoices (patient_id);
 create table invoice_lines (
   id uuid primary key default gen_random_uuid(),
   organization_id uuid not null,
-  invoice_id uuid not null references invoices(id),
+  invoice_id uuid not null,
+  foreign key (organization_id, invoice_id) references invoices (organization_id, id),
   position integer not null check (position >= 0),
   code text not null check (length(btrim(code)) between 1 and 20),
   description text not null check (length(btrim(description)) between 1 and 500),
@@ -148,32 +159,10 @@ end $$;
 create trigger invoice_lines_immutable before insert or update or delete on invoice_lines
   for each row execute function forbid_issued_line_change();
 
-create table audit_log (
-  id uuid primary key default gen_random_uuid(),
-  organization_id uuid not null,
-  actor_user_id uuid,
-  actor_client_id uuid,
-  action text not null,
-  entity_type text not null,
-  entity_id uuid not null,
-  request_id text,
-  details jsonb not null default '{}',
-  created_at timestamptz not null default now()
-);
-create index audit_log_org_created_idx on audit_log (organization_id, created_at desc);
-
-do $$
-declare t text;
-begin
-  foreach t in array array['patients','allergies','appointments','procedures','clinical_notes',
-                           'invoices','invoice_lines','audit_log']
-  loop
-    execute format('alter table %I enable row level security', t);
-    execute format('alter table %I force row level security', t);
-    execute format('create policy %I on %I using (organization_id = current_org()) with check (organization_id = current_org())',
-                   t || '_tenant', t);
-  end loop;
-end $$;
-
-create policy audit_log_no_update on audit_log as restrictive for update using (false);
-create policy audit_log_no_delete on audit_log as restrictive for delete using (false);
+call enable_tenancy('patients');
+call enable_tenancy('allergies');
+call enable_tenancy('appointments');
+call enable_tenancy('procedures');
+call enable_tenancy('clinical_notes');
+call enable_tenancy('invoices');
+call enable_tenancy('invoice_lines');

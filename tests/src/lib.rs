@@ -1,7 +1,9 @@
-//! The end-to-end test kit: starts the real identity and medical binaries and
-//! the real router binary (with the committed router.yaml and
-//! supergraph.graphql) on free ports, against a fresh database, and stops
-//! them when dropped.
+//! The end-to-end test kit: starts the real binary of every subgraph the
+//! registry lists and the real router binary (with the committed router.yaml,
+//! its subgraph URLs generated from the registry, and supergraph.graphql) on
+//! free ports, against a fresh database that is dropped afterwards, and stops
+//! them all when dropped. A subgraph added to the registry joins these tests
+//! without a change here.
 
 use std::{
     net::TcpListener,
@@ -10,8 +12,10 @@ use std::{
     time::{Duration, Instant},
 };
 
+use registry::SUBGRAPHS;
 use serde_json::{json, Value};
-use sqlx::{postgres::PgPoolOptions, PgPool};
+use sqlx::PgPool;
+use testkit::TestDb;
 use uuid::Uuid;
 
 pub const PASSWORD: &str = "e2e-password-123";
@@ -121,7 +125,8 @@ async fn wait_ready(proc: &mut Proc, url: &str) {
     }
 }
 
-/// Router settings a test may change.
+/// Router settings a test may change, builder style:
+/// `RouterOptions::default().ad_hoc(false).client_rate(1, 1)`.
 #[derive(Clone)]
 pub struct RouterOptions {
     pub allow_ad_hoc: bool,
@@ -141,6 +146,27 @@ impl Default for RouterOptions {
     }
 }
 
+impl RouterOptions {
+    /// Whether first-party clients may send operations outside the manifest.
+    pub fn ad_hoc(mut self, allow: bool) -> Self {
+        self.allow_ad_hoc = allow;
+        self
+    }
+
+    /// The per-client rate limit.
+    pub fn client_rate(mut self, per_second: u32, burst: u32) -> Self {
+        self.client_per_second = per_second;
+        self.client_burst = burst;
+        self
+    }
+
+    /// Where the router's rate limiter and revocation checks find Redis.
+    pub fn redis(mut self, url: &str) -> Self {
+        self.redis_url = url.to_string();
+        self
+    }
+}
+
 pub struct Router {
     pub url: String,
     pub proc: Proc,
@@ -154,34 +180,47 @@ pub struct Tenants {
     pub partner_secret: String,
 }
 
+/// One running subgraph binary.
+pub struct Subgraph {
+    pub name: &'static str,
+    /// `http://127.0.0.1:<port>`
+    pub url: String,
+    pub proc: Proc,
+}
+
 pub struct Platform {
     pub dir: PathBuf,
     pub admin: PgPool,
-    pub identity: Proc,
-    pub medical: Proc,
-    pub identity_url: String,
-    pub medical_url: String,
+    pub subgraphs: Vec<Subgraph>,
     pub manifest: PathBuf,
     pub tenants: Tenants,
     pub http: reqwest::Client,
     subgraph_env: Vec<(String, String)>,
+    _db: TestDb,
 }
 
+/// The subgraph that issues tokens and publishes the JWKS.
+const ISSUER: &str = "identity";
+
 impl Platform {
-    /// Fresh database, migrated and seeded; identity and medical running.
+    /// Fresh database, every registered subgraph migrated and running, the
+    /// e2e fixtures seeded.
     pub async fn start() -> Platform {
         let id = Uuid::new_v4().simple().to_string();
         let dir = std::env::temp_dir().join(format!("hub-e2e-{id}"));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let db_url = format!("postgres://postgres@127.0.0.1:5432/hub_test_{id}");
-
-        let key_file = dir.join("signing.pem");
-        std::fs::write(&key_file, identity::keys::generate_ed25519_pem().expect("key")).expect("key file");
-        let (id_port, med_port) = (free_port(), free_port());
-        let issuer = format!("http://127.0.0.1:{id_port}");
+        let db = TestDb::new().await;
+        let ports: Vec<u16> = SUBGRAPHS.iter().map(|_| free_port()).collect();
+        let issuer_port = SUBGRAPHS
+            .iter()
+            .zip(&ports)
+            .find(|(sg, _)| sg.name == ISSUER)
+            .map(|(_, p)| *p)
+            .expect("the registry lists identity");
+        let issuer = format!("http://127.0.0.1:{issuer_port}");
         let common: Vec<(String, String)> = vec![
             ("HUB_ENVIRONMENT".into(), "test".into()),
-            ("HUB_DATABASE__URL".into(), db_url.clone()),
+            ("HUB_DATABASE__URL".into(), db.url.clone()),
             ("HUB_REDIS__URL".into(), "redis://127.0.0.1:6379".into()),
             ("HUB_AUTH__ISSUER".into(), issuer.clone()),
             ("HUB_AUTH__JWKS_URL".into(), format!("{issuer}/.well-known/jwks.json")),
@@ -190,69 +229,73 @@ impl Platform {
         ];
 
         // Migrations as `hub migrate` runs them.
-        let settings = |d| {
-            platform::config::Settings::figment(d)
-                .merge(("database.url", db_url.clone()))
-                .extract::<platform::config::Settings>()
-                .expect("settings")
-        };
-        platform::migrate::provision_and_migrate(&settings(identity::DEFAULTS).database, &identity::MIGRATOR, &[])
-            .await
-            .expect("identity migrations");
-        platform::migrate::provision_and_migrate(
-            &settings(medical::DEFAULTS).database,
-            &medical::MIGRATOR,
-            medical::EXTENSIONS,
-        )
-        .await
-        .expect("medical migrations");
-        let admin = PgPoolOptions::new()
-            .max_connections(2)
-            .connect(&db_url)
-            .await
-            .expect("admin pool");
-        let tenants = seed(&admin).await;
+        for sg in SUBGRAPHS {
+            sg.migrate(sg.figment().merge(("database.url", db.url.clone())))
+                .await
+                .unwrap_or_else(|e| panic!("{} migrations: {e}", sg.name));
+        }
+        let tenants = seed(&db.admin).await;
 
-        let mut id_env = common.clone();
-        id_env.push(("HUB_SERVER__PORT".into(), id_port.to_string()));
-        id_env.push((
-            "HUB_IDENTITY__SIGNING_KEY_FILES".into(),
-            format!("[\"{}\"]", key_file.display()),
-        ));
-        id_env.push((
-            "HUB_IDENTITY__ENCRYPTION_KEYS".into(),
-            format!("e2e:{}", platform::crypto::generate_key()),
-        ));
-        let mut identity = spawn("identity", &binary("identity"), &[], &id_env, &dir);
-        let mut med_env = common.clone();
-        med_env.push(("HUB_SERVER__PORT".into(), med_port.to_string()));
-        med_env.push((
-            "HUB_MEDICAL__ENCRYPTION_KEYS".into(),
-            format!("e2e:{}", platform::crypto::generate_key()),
-        ));
-        let mut medical = spawn("medical", &binary("medical"), &[], &med_env, &dir);
-        wait_ready(&mut identity, &format!("http://127.0.0.1:{id_port}/ready")).await;
-        wait_ready(&mut medical, &format!("http://127.0.0.1:{med_port}/ready")).await;
+        let keys = dir.join("keys");
+        let mut subgraphs = vec![];
+        for (sg, port) in SUBGRAPHS.iter().zip(&ports) {
+            let mut env = common.clone();
+            env.push(("HUB_SERVER__PORT".into(), port.to_string()));
+            // Development keys (signing, field encryption) generated per run.
+            env.push((format!("HUB_{}__KEYS_DIR", sg.name.to_uppercase()), keys.display().to_string()));
+            let proc = spawn(sg.name, &binary(sg.name), &[], &env, &dir);
+            subgraphs.push(Subgraph {
+                name: sg.name,
+                url: format!("http://127.0.0.1:{port}"),
+                proc,
+            });
+        }
+        for s in &mut subgraphs {
+            let ready = format!("{}/ready", s.url);
+            wait_ready(&mut s.proc, &ready).await;
+        }
 
         let manifest = dir.join("manifest.json");
         write_manifest(&manifest, &[]);
         Platform {
             dir,
-            admin,
-            identity,
-            medical,
-            identity_url: format!("http://127.0.0.1:{id_port}"),
-            medical_url: format!("http://127.0.0.1:{med_port}"),
+            admin: db.admin.clone(),
+            subgraphs,
             manifest,
             tenants,
             http: reqwest::Client::new(),
             subgraph_env: common,
+            _db: db,
         }
     }
 
-    /// Starts the real router binary with router/router.yaml and supergraph.graphql.
+    /// The base URL of a running subgraph (`http://127.0.0.1:<port>`).
+    pub fn url(&self, name: &str) -> &str {
+        &self.subgraph(name).url
+    }
+
+    pub fn subgraph(&self, name: &str) -> &Subgraph {
+        self.subgraphs
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no subgraph {name} in the registry"))
+    }
+
+    /// Stops one subgraph (outage tests).
+    pub fn kill(&mut self, name: &str) {
+        if let Some(s) = self.subgraphs.iter_mut().find(|s| s.name == name) {
+            s.proc.kill();
+        }
+    }
+
+    /// Starts the real router binary with router/router.yaml (subgraph URLs
+    /// from the registry) and supergraph.graphql.
     pub async fn router(&self, opts: RouterOptions) -> Router {
         let (port, health, metrics) = (free_port(), free_port(), free_port());
+        let config = self.dir.join(format!("router-{port}.yaml"));
+        let yaml = registry::router_config(&repo_root(), |sg| format!("{}/graphql", self.url(sg.name)))
+            .expect("router config");
+        std::fs::write(&config, yaml).expect("router config file");
         let mut env = self.subgraph_env.clone();
         env.retain(|(k, _)| k != "HUB_REDIS__URL");
         env.extend([
@@ -260,11 +303,6 @@ impl Platform {
             ("HUB_ROUTER_LISTEN".into(), format!("127.0.0.1:{port}")),
             ("HUB_ROUTER_HEALTH_LISTEN".into(), format!("127.0.0.1:{health}")),
             ("HUB_ROUTER_METRICS_LISTEN".into(), format!("127.0.0.1:{metrics}")),
-            (
-                "HUB_ROUTER_IDENTITY_URL".into(),
-                format!("{}/graphql", self.identity_url),
-            ),
-            ("HUB_ROUTER_MEDICAL_URL".into(), format!("{}/graphql", self.medical_url)),
             ("HUB_ROUTER_PQ_MANIFEST".into(), self.manifest.display().to_string()),
             ("HUB_ROUTER_ALLOW_AD_HOC".into(), opts.allow_ad_hoc.to_string()),
             (
@@ -274,7 +312,8 @@ impl Platform {
             ("HUB_ROUTER_RATE_CLIENT_BURST".into(), opts.client_burst.to_string()),
             ("APOLLO_TELEMETRY_DISABLED".into(), "true".into()),
         ]);
-        let args = ["--config", "router/router.yaml", "--supergraph", "supergraph.graphql"];
+        let config = config.display().to_string();
+        let args = ["--config", config.as_str(), "--supergraph", "supergraph.graphql"];
         let name = format!("router-{port}");
         let mut proc = spawn(&name, &binary("hub-router"), &args, &env, &self.dir);
         wait_ready(&mut proc, &format!("http://127.0.0.1:{health}/health")).await;

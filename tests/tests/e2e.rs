@@ -72,7 +72,7 @@ async fn partners_run_persisted_operations_by_id_only() {
     let r = p.router(RouterOptions::default()).await;
     let token = p
         .http
-        .post(format!("{}/oauth/token", p.identity_url))
+        .post(format!("{}/oauth/token", p.url("identity")))
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", &p.tenants.partner_client_id),
@@ -151,10 +151,10 @@ async fn forged_tokens_are_refused_at_the_edge_before_any_subgraph_is_called() {
     let p = Platform::start().await;
     let r = p.router(RouterOptions::default()).await;
     let good = p.login(&r, "clinic-a", "doc@a.example").await;
-    let before = p.subgraph_requests(&p.identity_url).await + p.subgraph_requests(&p.medical_url).await;
+    let before = p.subgraph_requests(&p.url("identity")).await + p.subgraph_requests(&p.url("medical")).await;
     let parts: Vec<&str> = good.split('.').collect();
     let alg_none = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.", parts[1]);
-    let stranger = identity::keys::KeyRing::from_pems(&[identity::keys::generate_ed25519_pem().unwrap()]).unwrap();
+    let stranger = platform::keys::KeyRing::from_pems(&[platform::keys::generate_ed25519_pem().unwrap()]).unwrap();
     let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
     let foreign = stranger.sign(&claims).unwrap();
     let tampered = format!("{}.{}.{}", parts[0], parts[1], "A".repeat(parts[2].len()));
@@ -167,7 +167,7 @@ async fn forged_tokens_are_refused_at_the_edge_before_any_subgraph_is_called() {
         let (status, d) = p.post(&r, json!({ "query": "{ me { id } }" }), Some(&token)).await;
         assert_eq!((status, code(&d)), (401, Some("UNAUTHENTICATED")), "{name}: {d}");
     }
-    let after = p.subgraph_requests(&p.identity_url).await + p.subgraph_requests(&p.medical_url).await;
+    let after = p.subgraph_requests(&p.url("identity")).await + p.subgraph_requests(&p.url("medical")).await;
     assert_eq!(before, after, "no subgraph saw a forged token");
 }
 
@@ -178,7 +178,7 @@ async fn spoofed_internal_headers_are_dropped_and_subgraphs_refuse_direct_calls(
     // Direct calls without the router's secret are refused.
     let direct = p
         .http
-        .post(format!("{}/graphql", p.identity_url))
+        .post(format!("{}/graphql", p.url("identity")))
         .json(&json!({ "query": "{ __typename }" }))
         .send()
         .await
@@ -197,7 +197,7 @@ async fn spoofed_internal_headers_are_dropped_and_subgraphs_refuse_direct_calls(
     assert_eq!((status, &d["data"]), (200, &json!({ "__typename": "Query" })), "{d}");
     let with_secret = p
         .http
-        .post(format!("{}/graphql", p.identity_url))
+        .post(format!("{}/graphql", p.url("identity")))
         .header("x-hub-router-secret", ROUTER_SECRET)
         .json(&json!({ "query": "{ __typename }" }))
         .send()
@@ -302,7 +302,7 @@ async fn with_a_subgraph_down_the_rest_of_the_answer_still_arrives() {
     let r = p.router(RouterOptions::default()).await;
     book(&p, &r).await;
     let doc = p.login(&r, "clinic-a", "doc@a.example").await;
-    p.medical.kill();
+    p.kill("medical");
     let (status, d) = p.post(&r, json!({ "query": SCHEDULE }), Some(&doc)).await;
     assert_eq!(status, 200);
     assert_eq!(

@@ -3,51 +3,40 @@
 //! service verifies access tokens with.
 
 pub mod account;
-pub mod keys;
 pub mod member;
 pub mod mfa;
 pub mod organization;
 pub mod partner;
 pub mod password;
+pub mod seed;
 pub mod session;
 pub mod settings;
-pub mod state;
 pub mod tokens;
 pub mod user;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{Context, MergedObject};
 use axum::{
     http::header,
     response::IntoResponse,
     routing::{get, post},
     Json, Router,
 };
-use chrono::Duration;
+use futures::future::LocalBoxFuture;
+use jsonwebtoken::jwk::JwkSet;
 use platform::{
-    config::{ServiceDefaults, Settings},
+    config::Settings,
     crypto::FieldCipher,
     db::{cached, LoaderCtx},
-    jwt::JwtVerifier,
+    kit::{Runtime, SubgraphApp},
     kv::Kv,
-    metrics::Metrics,
-    server::{self, Service},
+    AppError,
 };
-use sqlx::migrate::Migrator;
+use sqlx::{migrate::Migrator, PgConnection, PgPool};
 
-use keys::KeyRing;
 use settings::IdentitySettings;
-use state::State;
 use tokens::Issuer;
-
-pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/identity");
-
-pub const DEFAULTS: ServiceDefaults<'static> = ServiceDefaults {
-    service: "identity",
-    port: 4001,
-    schema: "identity",
-};
 
 #[derive(MergedObject, Default)]
 pub struct Query(user::UserQuery, organization::OrganizationQuery, member::MemberQuery);
@@ -62,88 +51,68 @@ pub struct Mutation(
     partner::PartnerMutation,
 );
 
-pub type IdentitySchema = Schema<Query, Mutation, EmptySubscription>;
-
-/// The federation SDL, as committed in `schema.graphql`.
-pub fn sdl() -> String {
-    server::federation_sdl(Query::default(), Mutation::default())
+/// What identity's resolvers share.
+pub struct State {
+    pub pool: PgPool,
+    pub kv: Kv,
+    pub issuer: Issuer,
+    pub settings: Arc<Settings>,
+    pub identity: IdentitySettings,
+    /// Seals TOTP seeds.
+    pub cipher: FieldCipher,
 }
 
-/// Identity's settings from the same layered configuration as the platform's.
-pub fn load_identity_settings() -> anyhow::Result<IdentitySettings> {
-    Settings::section(DEFAULTS, "identity")
+pub fn state<'a>(ctx: &Context<'a>) -> Result<&'a State, AppError> {
+    platform::kit::state(ctx)
 }
 
-/// Adds this request's DataLoaders, scoped to the caller.
-fn loaders(req: async_graphql::Request, ctx: LoaderCtx) -> async_graphql::Request {
-    req.data(cached(user::loader::UserLoader(ctx.clone())))
-        .data(cached(user::loader::RolesLoader(ctx.clone())))
-        .data(cached(organization::loader::OrganizationLoader(ctx)))
-}
+pub struct Identity;
 
-/// The whole HTTP app, and the state behind it (tests use the latter).
-pub async fn build(settings: Settings, identity: IdentitySettings) -> anyhow::Result<(Router, Arc<State>)> {
-    let development = settings.environment.is_development();
-    let keys = KeyRing::load(&identity, development)?;
-    let spec = identity
-        .encryption_keys
-        .as_ref()
-        .map(|s| secrecy::ExposeSecret::expose_secret(s).to_string());
-    let cipher = FieldCipher::load(spec.as_deref(), &identity.keys_dir, "identity", development)?;
-    build_with_keys(settings, identity, keys, cipher).await
-}
+impl SubgraphApp for Identity {
+    const NAME: &'static str = "identity";
+    const PORT: u16 = 4001;
+    const SCHEMA: &'static str = "identity";
+    type Query = Query;
+    type Mutation = Mutation;
+    type Settings = IdentitySettings;
+    type State = State;
 
-pub async fn build_with_keys(
-    settings: Settings,
-    identity: IdentitySettings,
-    keys: KeyRing,
-    cipher: FieldCipher,
-) -> anyhow::Result<(Router, Arc<State>)> {
-    settings.validate()?;
-    let settings = Arc::new(settings);
-    let pool = platform::db::connect(&settings.database)?;
-    let kv = Kv::new(settings.redis.url())?;
-    let jwks = keys.jwks();
-    let auth = &settings.auth;
-    let verifier =
-        JwtVerifier::with_static_keys(&auth.issuer, &auth.audience, auth.leeway_secs, jwks.clone(), kv.clone());
-    let issuer = Issuer {
-        keys,
-        issuer: auth.issuer.clone(),
-        audience: auth.audience.clone(),
-        ttl: Duration::seconds(auth.access_token_ttl_secs as i64),
-    };
-    let state = Arc::new(State {
-        pool: pool.clone(),
-        kv: kv.clone(),
-        issuer,
-        settings: settings.clone(),
-        identity,
-        cipher,
-    });
-    let schema: IdentitySchema = server::schema_builder(Query::default(), Mutation::default(), &settings)
-        .data(state.clone())
-        .finish();
+    fn migrator() -> &'static Migrator {
+        static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/identity");
+        &MIGRATOR
+    }
 
-    let extra = Router::new()
-        .route(
-            "/.well-known/jwks.json",
-            get(move || {
-                let jwks = jwks.clone();
-                async move { ([(header::CACHE_CONTROL, "public, max-age=300")], Json(jwks)).into_response() }
-            }),
-        )
-        .route("/oauth/token", post(partner::oauth::token))
-        .with_state(state.clone());
+    fn state(rt: &Runtime, identity: IdentitySettings) -> anyhow::Result<State> {
+        let keys = rt.signing_keys()?;
+        let auth = &rt.settings.auth;
+        let ttl = chrono::Duration::seconds(auth.access_token_ttl_secs as i64);
+        let issuer = Issuer { keys, issuer: auth.issuer.clone(), audience: auth.audience.clone(), ttl };
+        let (pool, kv, settings, cipher) = (rt.pool.clone(), rt.kv.clone(), rt.settings.clone(), rt.field_cipher()?);
+        Ok(State { pool, kv, issuer, settings, identity, cipher })
+    }
 
-    let service = Service {
-        executor: schema,
-        settings: settings.clone(),
-        verifier,
-        pool,
-        kv,
-        metrics: Metrics::new("identity")?,
-        per_request: loaders,
-    };
-    Ok((server::app(service, extra), state))
+    fn loaders(req: async_graphql::Request, ctx: LoaderCtx) -> async_graphql::Request {
+        req.data(cached(user::loader::UserLoader(ctx.clone())))
+            .data(cached(user::loader::RolesLoader(ctx.clone())))
+            .data(cached(organization::loader::OrganizationLoader(ctx)))
+    }
+
+    /// The published JWKS and the partners' OAuth2 token endpoint.
+    fn routes(state: Arc<State>) -> Router {
+        let jwks = state.issuer.keys.jwks();
+        let cache = [(header::CACHE_CONTROL, "public, max-age=300")];
+        Router::new()
+            .route("/.well-known/jwks.json", get(move || async move { (cache, Json(jwks)).into_response() }))
+            .route("/oauth/token", post(partner::oauth::token))
+            .with_state(state)
+    }
+
+    /// Identity verifies tokens with the keys it signs them with.
+    fn own_jwks(state: &State) -> Option<JwkSet> {
+        Some(state.issuer.keys.jwks())
+    }
+
+    fn seed<'a>(conn: &'a mut PgConnection, _: &'a Runtime) -> LocalBoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(seed::seed(conn))
+    }
 }

@@ -10,7 +10,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::keys::KeyRing;
+use platform::keys::KeyRing;
 
 pub struct OpaqueToken {
     pub organization_id: Uuid,

@@ -1,13 +1,8 @@
 //! Who may see and do what in the medical vertical. Every guard here also
 //! requires the organization to have the medical vertical enabled.
 
-use async_graphql::{Context, Guard, GuardExt};
-use platform::{
-    guards::{auth, HasRole, RevocationChecked, VerticalEnabled},
-    AppError, AuthContext, Role,
-    Role::*,
-    Vertical,
-};
+use async_graphql::{Context, Guard};
+use platform::{access, AppError, AuthContext, Role, Role::*, Vertical::Medical};
 
 /// Allergies, blood type, clinical notes, procedure notes.
 pub const CLINICAL: [Role; 2] = [Practitioner, Nurse];
@@ -22,23 +17,19 @@ pub const BILLING: [Role; 2] = [BillingClerk, OrgAdmin];
 
 /// Reading guard: medical vertical and one of the roles.
 pub fn medical<const N: usize>(roles: [Role; N]) -> impl Guard + Send + Sync {
-    VerticalEnabled(Vertical::Medical).and(HasRole::any(roles))
+    access::vertical(Medical, roles)
 }
 
 /// Writing guard: also refuses tokens whose revocation could not be checked.
 pub fn medical_write<const N: usize>(roles: [Role; N]) -> impl Guard + Send + Sync {
-    medical(roles).and(RevocationChecked)
+    access::vertical_write(Medical, roles)
 }
 
 /// The same check for places guards do not reach (entity resolvers).
 pub fn require<'a>(ctx: &Context<'a>, roles: &[Role]) -> Result<&'a AuthContext, AppError> {
-    let a = auth(ctx)?;
-    if !a.has_vertical(Vertical::Medical) || !roles.iter().any(|r| a.has_role(*r)) {
-        return Err(AppError::Forbidden);
-    }
-    Ok(a)
+    access::require(ctx, Medical, roles)
 }
 
 pub fn can(ctx: &Context<'_>, roles: &[Role]) -> bool {
-    require(ctx, roles).is_ok()
+    access::can(ctx, Medical, roles)
 }

@@ -6,50 +6,29 @@
 pub mod access;
 pub mod appointment;
 pub mod invoice;
-pub mod lifecycle;
 pub mod note;
 pub mod patient;
 pub mod procedure;
-pub mod settings;
-pub mod state;
+pub mod seed;
 pub mod user;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
-use axum::Router;
+use async_graphql::{Context, MergedObject};
+use futures::future::LocalBoxFuture;
 use platform::{
-    config::{ServiceDefaults, Settings},
+    config::Settings,
     crypto::FieldCipher,
     db::{cached, LoaderCtx},
-    jwt::JwtVerifier,
-    kv::Kv,
-    metrics::Metrics,
-    server::{self, Service},
+    kit::{Runtime, SubgraphApp},
+    AppError,
 };
-use secrecy::ExposeSecret;
-use sqlx::migrate::Migrator;
+use sqlx::{migrate::Migrator, PgConnection, PgPool};
 
-use settings::MedicalSettings;
-use state::State;
-
-pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/medical");
-
-/// PostgreSQL extensions the migrations need (the exclusion constraint).
-pub const EXTENSIONS: &[&str] = &["btree_gist"];
-
-pub const DEFAULTS: ServiceDefaults<'static> = ServiceDefaults {
-    service: "medical",
-    port: 4003,
-    schema: "medical",
-};
+pub use platform::db::Loaded;
 
 #[derive(MergedObject, Default)]
-pub struct Query(
-    patient::PatientQuery,
-    appointment::AppointmentQuery,
-    invoice::InvoiceQuery,
-);
+pub struct Query(patient::PatientQuery, appointment::AppointmentQuery, invoice::InvoiceQuery);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
@@ -60,87 +39,56 @@ pub struct Mutation(
     invoice::InvoiceMutation,
 );
 
-pub type MedicalSchema = Schema<Query, Mutation, EmptySubscription>;
-
-/// The federation SDL, as committed in `schema.graphql`.
-pub fn sdl() -> String {
-    server::federation_sdl(Query::default(), Mutation::default())
+/// What medical's resolvers share.
+pub struct State {
+    pub pool: PgPool,
+    /// Seals contact details, insurance numbers and clinical notes.
+    pub cipher: FieldCipher,
+    pub settings: Arc<Settings>,
 }
 
-pub fn load_medical_settings() -> anyhow::Result<MedicalSettings> {
-    Settings::section(DEFAULTS, "medical")
+pub fn state<'a>(ctx: &Context<'a>) -> Result<&'a State, AppError> {
+    platform::kit::state(ctx)
 }
 
-/// The field cipher from settings (or a generated development key).
-pub fn cipher(settings: &Settings, medical: &MedicalSettings) -> anyhow::Result<FieldCipher> {
-    FieldCipher::load(
-        medical.encryption_keys.as_ref().map(|s| s.expose_secret()),
-        &medical.keys_dir,
-        "medical",
-        settings.environment.is_development(),
-    )
-}
+pub struct Medical;
 
-pub use platform::db::Loaded;
+impl SubgraphApp for Medical {
+    const NAME: &'static str = "medical";
+    const PORT: u16 = 4003;
+    const SCHEMA: &'static str = "medical";
+    /// The appointments' exclusion constraint needs btree_gist.
+    const EXTENSIONS: &'static [&'static str] = &["btree_gist"];
+    type Query = Query;
+    type Mutation = Mutation;
+    type Settings = platform::kit::NoSettings;
+    type State = State;
 
-/// Adds this request's DataLoaders, scoped to the caller (or to no tenant).
-fn loaders(req: async_graphql::Request, ctx: LoaderCtx) -> async_graphql::Request {
-    use appointment::loader::*;
-    use invoice::loader::*;
-    use note::loader::*;
-    use patient::loader::*;
-    req.data(cached(PatientLoader(ctx.clone())))
-        .data(cached(AllergiesLoader(ctx.clone())))
-        .data(cached(NotesByPatientLoader(ctx.clone())))
-        .data(cached(ProceduresByPatientLoader(ctx.clone())))
-        .data(cached(AppointmentLoader(ctx.clone())))
-        .data(cached(ScheduleLoader(ctx.clone())))
-        .data(cached(NoteLoader(ctx.clone())))
-        .data(cached(InvoiceLinesLoader(ctx.clone())))
-        .data(cached(InvoicesByPatientLoader(ctx.clone())))
-        .data(cached(InvoiceLoader(ctx)))
-}
+    fn migrator() -> &'static Migrator {
+        static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/medical");
+        &MIGRATOR
+    }
 
-/// The whole HTTP app, and the state behind it (tests use the latter).
-pub async fn build(settings: Settings, cipher: FieldCipher) -> anyhow::Result<(Router, Arc<State>)> {
-    settings.validate()?;
-    let settings = Arc::new(settings);
-    let pool = platform::db::connect(&settings.database)?;
-    let kv = Kv::new(settings.redis.url())?;
-    let auth = &settings.auth;
-    let verifier = JwtVerifier::with_remote_jwks(
-        &auth.issuer,
-        &auth.audience,
-        auth.leeway_secs,
-        &auth.jwks_url,
-        kv.clone(),
-    );
-    build_with_verifier(settings, cipher, pool, kv, verifier)
-}
+    fn state(rt: &Runtime, _: platform::kit::NoSettings) -> anyhow::Result<State> {
+        let (pool, settings, cipher) = (rt.pool.clone(), rt.settings.clone(), rt.field_cipher()?);
+        Ok(State { pool, cipher, settings })
+    }
 
-pub fn build_with_verifier(
-    settings: Arc<Settings>,
-    cipher: FieldCipher,
-    pool: sqlx::PgPool,
-    kv: Kv,
-    verifier: Arc<JwtVerifier>,
-) -> anyhow::Result<(Router, Arc<State>)> {
-    let state = Arc::new(State {
-        pool: pool.clone(),
-        cipher,
-        settings: settings.clone(),
-    });
-    let schema: MedicalSchema = server::schema_builder(Query::default(), Mutation::default(), &settings)
-        .data(state.clone())
-        .finish();
-    let service = Service {
-        executor: schema,
-        settings: settings.clone(),
-        verifier,
-        pool,
-        kv,
-        metrics: Metrics::new("medical")?,
-        per_request: loaders,
-    };
-    Ok((server::app(service, Router::new()), state))
+    fn loaders(req: async_graphql::Request, ctx: LoaderCtx) -> async_graphql::Request {
+        use {appointment::loader::*, invoice::loader::*, note::loader::*, patient::loader::*};
+        req.data(cached(PatientLoader(ctx.clone())))
+            .data(cached(AllergiesLoader(ctx.clone())))
+            .data(cached(NotesByPatientLoader(ctx.clone())))
+            .data(cached(ProceduresByPatientLoader(ctx.clone())))
+            .data(cached(AppointmentLoader(ctx.clone())))
+            .data(cached(ScheduleLoader(ctx.clone())))
+            .data(cached(NoteLoader(ctx.clone())))
+            .data(cached(InvoiceLinesLoader(ctx.clone())))
+            .data(cached(InvoicesByPatientLoader(ctx.clone())))
+            .data(cached(InvoiceLoader(ctx)))
+    }
+
+    fn seed<'a>(conn: &'a mut PgConnection, rt: &'a Runtime) -> LocalBoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(seed::seed(conn, rt))
+    }
 }

@@ -3,7 +3,7 @@
 //! because it counts every statement the process logs.
 
 #[path = "api/helpers.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 mod helpers;
 
 use std::sync::{

@@ -125,10 +125,10 @@ impl DerefMut for TenantTx {
 pub async fn scoped<T>(
     pool: &PgPool,
     scope: &Scope,
-    f: impl AsyncFnOnce(&mut PgConnection) -> sqlx::Result<T>,
+    f: impl AsyncFnOnce(&mut PgConnection) -> AppResult<T>,
 ) -> Result<T, Arc<AppError>> {
     let mut tx = TenantTx::begin_scoped(pool, scope).await?;
-    let value = f(&mut tx).await.map_err(AppError::from)?;
+    let value = f(&mut tx).await?;
     tx.commit().await?;
     Ok(value)
 }
@@ -153,7 +153,7 @@ pub struct LoaderCtx {
 }
 
 impl LoaderCtx {
-    pub async fn run<T>(&self, f: impl AsyncFnOnce(&mut PgConnection) -> sqlx::Result<T>) -> Result<T, Arc<AppError>> {
+    pub async fn run<T>(&self, f: impl AsyncFnOnce(&mut PgConnection) -> AppResult<T>) -> Result<T, Arc<AppError>> {
         scoped(&self.pool, &self.scope, f).await
     }
 }

@@ -170,17 +170,35 @@ impl Extension for ErrorPresenterExtension {
             let app = err
                 .source::<AppError>()
                 .or_else(|| err.source::<Arc<AppError>>().map(|a| a.as_ref()));
-            if let Some(app) = app {
-                let (message, ext) = present(app, locale);
-                err.message = message;
-                let merged = err.extensions.get_or_insert_with(ErrorExtensionValues::default);
-                for (k, v) in ext {
-                    merged.set(k, v);
+            let (message, ext) = match app {
+                Some(app) => present(app, locale),
+                None if has_code(err) => continue,
+                // async-graphql's own input coercion ("Failed to parse \"Date\": …")
+                // carries no source and speaks only of the client's input.
+                None if err.source.is_none() && err.message.starts_with("Failed to parse \"") => {
+                    let message = std::mem::take(&mut err.message);
+                    (message, vec![("code", ErrorCode::BadUserInput.as_str().into())])
                 }
+                // Anything else without a code is a bug or a raw library error
+                // (a database message, a missing schema datum): its text must
+                // not reach the client.
+                None => present(
+                    &AppError::Internal(anyhow::anyhow!("error without a code: {}", err.message)),
+                    locale,
+                ),
+            };
+            err.message = message;
+            let merged = err.extensions.get_or_insert_with(ErrorExtensionValues::default);
+            for (k, v) in ext {
+                merged.set(k, v);
             }
         }
         resp
     }
+}
+
+fn has_code(err: &async_graphql::ServerError) -> bool {
+    err.extensions.as_ref().is_some_and(|e| e.get("code").is_some())
 }
 
 /// `a: b: c` — the whole cause chain, for logs only.
@@ -205,17 +223,18 @@ pub trait OnConstraint<T> {
     fn on_constraint(self, mapping: ConstraintErrors<'_>) -> AppResult<T>;
 }
 
-impl<T> OnConstraint<T> for Result<T, sqlx::Error> {
+impl<T, E: Into<AppError>> OnConstraint<T> for Result<T, E> {
     fn on_constraint(self, mapping: ConstraintErrors<'_>) -> AppResult<T> {
         self.map_err(|e| {
-            if let sqlx::Error::Database(db) = &e {
+            let e = e.into();
+            if let AppError::Database(sqlx::Error::Database(db)) = &e {
                 if let Some(name) = db.constraint() {
                     if let Some((_, make)) = mapping.iter().find(|(n, _)| *n == name) {
                         return make();
                     }
                 }
             }
-            AppError::Database(e)
+            e
         })
     }
 }
@@ -255,6 +274,13 @@ mod tests {
         async fn missing(&self) -> async_graphql::Result<i32> {
             Err(AppError::NotFound("Patient").into())
         }
+        async fn raw(&self) -> async_graphql::Result<i32> {
+            // A library error passed up with `?` without becoming an AppError.
+            Err(sqlx::Error::Protocol("relation \"patients\" leaked: ssn=123".into()))?
+        }
+        async fn date(&self, _d: crate::scalars::Date) -> i32 {
+            1
+        }
     }
 
     async fn first_error(field: &str, locale: Locale) -> async_graphql::ServerError {
@@ -274,6 +300,23 @@ mod tests {
         assert_eq!(err.message, "Internal error.");
         let code = err.extensions.as_ref().and_then(|e| e.get("code")).cloned();
         assert_eq!(code, Some(async_graphql::Value::from("INTERNAL")));
+    }
+
+    #[tokio::test]
+    async fn an_error_without_a_code_becomes_internal_and_its_text_never_reaches_the_client() {
+        let err = first_error("raw", Locale::De).await;
+        assert!(!err.message.contains("ssn"), "{}", err.message);
+        assert_eq!(err.message, "Interner Fehler.");
+        let code = err.extensions.as_ref().and_then(|e| e.get("code")).cloned();
+        assert_eq!(code, Some(async_graphql::Value::from("INTERNAL")));
+    }
+
+    #[tokio::test]
+    async fn input_that_cannot_be_parsed_is_bad_user_input() {
+        let err = first_error("date(d: \"31/02/2020\")", Locale::En).await;
+        assert!(err.message.starts_with("Failed to parse"), "{}", err.message);
+        let code = err.extensions.as_ref().and_then(|e| e.get("code")).cloned();
+        assert_eq!(code, Some(async_graphql::Value::from("BAD_USER_INPUT")));
     }
 
     #[tokio::test]

@@ -1,6 +1,8 @@
 //! The platform crate: everything a Hub subgraph shares — settings, auth,
-//! guards, tenant-scoped transactions, errors, audit, limits and the server.
+//! guards, tenant-scoped transactions, errors, audit, limits, the server, and
+//! the subgraph kit ([`kit`]) every subgraph is built from.
 
+pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod config;
@@ -11,10 +13,14 @@ pub mod guards;
 pub mod i18n;
 pub mod ids;
 pub mod jwt;
+pub mod keys;
+pub mod kit;
 pub mod kv;
+pub mod lifecycle;
 pub mod limits;
 pub mod metrics;
 pub mod migrate;
+pub mod mutation;
 pub mod pagination;
 pub mod scalars;
 pub mod server;

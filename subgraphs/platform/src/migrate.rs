@@ -1,6 +1,12 @@
 //! Provisioning and migrations of one subgraph's schema. Tables are owned by a
 //! NOLOGIN owner role; the service logs in as a role that owns nothing and has
 //! no BYPASSRLS, so forced row-level security applies to every query it runs.
+//!
+//! Provisioning also installs the tenancy SQL every schema shares, once, here:
+//! `current_org()`, `current_app_user()`, `has_app_role(text)`, the
+//! append-only `audit_log`, and the procedure `enable_tenancy(regclass)` that
+//! enables and forces RLS on a table with the standard tenant policy.
+//! Subgraph migrations call `enable_tenancy('<table>')`; they never copy it.
 
 use sqlx::{migrate::Migrator, postgres::PgConnectOptions, ConnectOptions, Connection, PgConnection};
 
@@ -62,13 +68,76 @@ alter default privileges for role {owner} in schema {schema}
     sqlx::raw_sql(&format!("set role {owner}; set search_path to {schema}"))
         .execute(&mut conn)
         .await?;
-    migrator
-        .run(&mut conn)
+    sqlx::raw_sql(&tenancy_sql(login))
+        .execute(&mut conn)
         .await
-        .map_err(|e| anyhow::anyhow!("migrating schema `{schema}` failed: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("installing the tenancy functions in schema `{schema}` failed: {e}"))?;
+    migrator.run(&mut conn).await.map_err(|e| match e {
+        sqlx::migrate::MigrateError::VersionMismatch(v) | sqlx::migrate::MigrateError::VersionMissing(v) => {
+            anyhow::anyhow!(
+                "schema `{schema}` was migrated with a different migration {v} than this checkout has \
+                 (migrations were rewritten). For development data run `cargo run -p hub -- reset`, \
+                 which drops the subgraph schemas, migrates and seeds again."
+            )
+        }
+        e => anyhow::anyhow!("migrating schema `{schema}` failed: {e}"),
+    })?;
     sqlx::raw_sql("reset role").execute(&mut conn).await?;
     conn.close().await?;
     Ok(())
+}
+
+/// The tenancy SQL of every subgraph schema. Idempotent: provisioning runs it
+/// before each migration run, as the schema owner with the schema on the
+/// search path.
+fn tenancy_sql(login: &str) -> String {
+    format!(
+        r#"
+create or replace function current_org() returns uuid language sql stable as $$
+  select nullif(current_setting('app.organization_id', true), '')::uuid
+$$;
+create or replace function current_app_user() returns uuid language sql stable as $$
+  select nullif(current_setting('app.user_id', true), '')::uuid
+$$;
+create or replace function has_app_role(role text) returns boolean language sql stable as $$
+  select role = any(string_to_array(coalesce(current_setting('app.roles', true), ''), ','))
+$$;
+
+-- RLS enabled and forced (the owner is filtered too), one policy on the
+-- tenant setting: with no tenant set, no row is visible or writable.
+create or replace procedure enable_tenancy(tbl regclass) language plpgsql as $$
+begin
+  execute format('alter table %s enable row level security', tbl);
+  execute format('alter table %s force row level security', tbl);
+  execute format('drop policy if exists tenant_isolation on %s', tbl);
+  execute format('create policy tenant_isolation on %s using (organization_id = current_org())
+                  with check (organization_id = current_org())', tbl);
+end $$;
+
+create table if not exists audit_log (
+  id uuid primary key default gen_random_uuid(),
+  organization_id uuid not null,
+  actor_user_id uuid,
+  actor_client_id uuid,
+  action text not null,
+  entity_type text not null,
+  entity_id uuid not null,
+  request_id text,
+  details jsonb not null default '{{}}',
+  created_at timestamptz not null default now()
+);
+create index if not exists audit_log_org_created_idx on audit_log (organization_id, created_at desc);
+call enable_tenancy('audit_log');
+-- Append-only, twice: no policy lets a row change or go, and the service
+-- role holds no UPDATE/DELETE privilege on it.
+drop policy if exists audit_log_no_update on audit_log;
+drop policy if exists audit_log_no_delete on audit_log;
+create policy audit_log_no_update on audit_log as restrictive for update using (false);
+create policy audit_log_no_delete on audit_log as restrictive for delete using (false);
+grant select, insert on audit_log to {login};
+revoke update, delete, truncate on audit_log from {login};
+"#
+    )
 }
 
 async fn run_ignoring_duplicate_grant(conn: &mut PgConnection, ddl: &str) -> anyhow::Result<()> {

@@ -9,7 +9,7 @@ use platform::{
 };
 use uuid::Uuid;
 
-use crate::{member, organization, password, session, state::state, tokens::OpaqueToken, user};
+use crate::{member, organization, password, session, state, tokens::OpaqueToken, user};
 
 #[derive(Default)]
 pub struct AccountMutation;

@@ -21,7 +21,7 @@ use crate::{
     organization::model::Organization,
     password,
     session::{self, AuthPayload},
-    state::{state, State},
+    state, State,
     tokens::OpaqueToken,
     user,
 };

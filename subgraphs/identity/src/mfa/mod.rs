@@ -13,7 +13,7 @@ use sqlx::PgConnection;
 use totp_rs::{Algorithm, Secret, TOTP};
 use uuid::Uuid;
 
-use crate::{state::state, user};
+use crate::{state, user};
 
 const STEP: u64 = 30;
 

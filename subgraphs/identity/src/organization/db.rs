@@ -1,3 +1,4 @@
+use platform::AppResult;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -5,18 +6,18 @@ use super::model::Organization;
 
 const COLUMNS: &str = "id, slug, name, verticals, created_at";
 
-pub async fn by_slug(conn: &mut PgConnection, slug: &str) -> sqlx::Result<Option<Organization>> {
-    sqlx::query_as(&format!("select {COLUMNS} from organizations where slug = $1"))
+pub async fn by_slug(conn: &mut PgConnection, slug: &str) -> AppResult<Option<Organization>> {
+    Ok(sqlx::query_as(&format!("select {COLUMNS} from organizations where slug = $1"))
         .bind(slug)
         .fetch_optional(conn)
-        .await
+        .await?)
 }
 
-pub async fn by_ids(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<Organization>> {
-    sqlx::query_as(&format!("select {COLUMNS} from organizations where id = any($1)"))
+pub async fn by_ids(conn: &mut PgConnection, ids: &[Uuid]) -> AppResult<Vec<Organization>> {
+    Ok(sqlx::query_as(&format!("select {COLUMNS} from organizations where id = any($1)"))
         .bind(ids)
         .fetch_all(conn)
-        .await
+        .await?)
 }
 
 pub async fn insert(
@@ -24,13 +25,13 @@ pub async fn insert(
     slug: &str,
     name: &str,
     verticals: &[String],
-) -> sqlx::Result<Organization> {
-    sqlx::query_as(&format!(
+) -> AppResult<Organization> {
+    Ok(sqlx::query_as(&format!(
         "insert into organizations (slug, name, verticals) values ($1, $2, $3) returning {COLUMNS}"
     ))
     .bind(slug)
     .bind(name)
     .bind(verticals)
     .fetch_one(conn)
-    .await
+    .await?)
 }

@@ -14,7 +14,7 @@ use platform::{
     AppError, OnConstraint, Role, Vertical,
 };
 
-use crate::{member, state::state};
+use crate::{member, state};
 use loader::OrganizationLoader;
 use model::Organization;
 

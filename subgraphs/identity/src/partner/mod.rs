@@ -14,7 +14,7 @@ use platform::{
 use rand::RngCore;
 use uuid::Uuid;
 
-use crate::{state::state, tokens};
+use crate::{state, tokens};
 use platform::crypto::sha256_hex;
 
 /// A partner integration allowed to call persisted operations.

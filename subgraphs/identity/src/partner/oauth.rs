@@ -18,7 +18,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::org_of_client_id;
-use crate::{organization, state::State, tokens::Grant};
+use crate::{organization, tokens::Grant, State};
 use platform::crypto::sha256_hex;
 
 #[derive(Deserialize)]

@@ -1,4 +1,5 @@
 use chrono::{DateTime, Utc};
+use platform::AppResult;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -17,8 +18,8 @@ pub async fn create(
     user: Uuid,
     amr: &[String],
     ttl_secs: i64,
-) -> sqlx::Result<Uuid> {
-    sqlx::query_scalar(
+) -> AppResult<Uuid> {
+    Ok(sqlx::query_scalar(
         "insert into sessions (organization_id, user_id, amr, expires_at)
          values ($1, $2, $3, now() + make_interval(secs => $4)) returning id",
     )
@@ -27,14 +28,14 @@ pub async fn create(
     .bind(amr)
     .bind(ttl_secs as f64)
     .fetch_one(conn)
-    .await
+    .await?)
 }
 
-pub async fn get(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<SessionRow>> {
-    sqlx::query_as("select id, user_id, amr, expires_at, revoked_at from sessions where id = $1 for update")
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> AppResult<Option<SessionRow>> {
+    Ok(sqlx::query_as("select id, user_id, amr, expires_at, revoked_at from sessions where id = $1 for update")
         .bind(id)
         .fetch_optional(conn)
-        .await
+        .await?)
 }
 
 pub async fn insert_refresh(
@@ -43,7 +44,7 @@ pub async fn insert_refresh(
     session: Uuid,
     hash: &[u8],
     expires_at: DateTime<Utc>,
-) -> sqlx::Result<()> {
+) -> AppResult<()> {
     sqlx::query(
         "insert into refresh_tokens (organization_id, session_id, token_hash, expires_at) values ($1, $2, $3, $4)",
     )
@@ -66,7 +67,7 @@ pub enum RefreshUse {
 
 /// Marks a refresh token used, atomically: of two concurrent uses exactly one
 /// sees `Fresh` (the row lock serializes them), the other sees `Reused`.
-pub async fn use_refresh(conn: &mut PgConnection, hash: &[u8]) -> sqlx::Result<RefreshUse> {
+pub async fn use_refresh(conn: &mut PgConnection, hash: &[u8]) -> AppResult<RefreshUse> {
     let fresh: Option<Uuid> = sqlx::query_scalar(
         "update refresh_tokens set used_at = now()
           where token_hash = $1 and used_at is null and expires_at > now()
@@ -89,7 +90,7 @@ pub async fn use_refresh(conn: &mut PgConnection, hash: &[u8]) -> sqlx::Result<R
     })
 }
 
-pub async fn revoke(conn: &mut PgConnection, id: Uuid, reason: &str) -> sqlx::Result<()> {
+pub async fn revoke(conn: &mut PgConnection, id: Uuid, reason: &str) -> AppResult<()> {
     sqlx::query("update sessions set revoked_at = coalesce(revoked_at, now()), revoked_reason = coalesce(revoked_reason, $2), updated_at = now() where id = $1")
         .bind(id)
         .bind(reason)
@@ -99,8 +100,8 @@ pub async fn revoke(conn: &mut PgConnection, id: Uuid, reason: &str) -> sqlx::Re
 }
 
 /// Revokes every live session of a user in the current organization; returns their ids.
-pub async fn revoke_all_of_user(conn: &mut PgConnection, user: Uuid, reason: &str) -> sqlx::Result<Vec<Uuid>> {
-    sqlx::query_scalar(
+pub async fn revoke_all_of_user(conn: &mut PgConnection, user: Uuid, reason: &str) -> AppResult<Vec<Uuid>> {
+    Ok(sqlx::query_scalar(
         "update sessions set revoked_at = now(), revoked_reason = $2, updated_at = now()
           where organization_id = current_org() and user_id = $1 and revoked_at is null and expires_at > now()
           returning id",
@@ -108,5 +109,5 @@ pub async fn revoke_all_of_user(conn: &mut PgConnection, user: Uuid, reason: &st
     .bind(user)
     .bind(reason)
     .fetch_all(conn)
-    .await
+    .await?)
 }

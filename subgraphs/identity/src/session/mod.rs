@@ -22,7 +22,7 @@ use crate::{
     member, mfa,
     organization::{self, model::Organization},
     password,
-    state::{state, State},
+    state, State,
     tokens::{Grant, OpaqueToken},
     user::{self, model::User},
 };

@@ -1,5 +1,6 @@
 use chrono::{DateTime, Utc};
 use platform::crypto::Sealed;
+use platform::AppResult;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -29,40 +30,40 @@ impl Credentials {
     }
 }
 
-pub async fn by_ids(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<User>> {
-    sqlx::query_as(&format!("select {COLUMNS} from users u where u.id = any($1)"))
+pub async fn by_ids(conn: &mut PgConnection, ids: &[Uuid]) -> AppResult<Vec<User>> {
+    Ok(sqlx::query_as(&format!("select {COLUMNS} from users u where u.id = any($1)"))
         .bind(ids)
         .fetch_all(conn)
-        .await
+        .await?)
 }
 
-pub async fn by_email(conn: &mut PgConnection, email: &str) -> sqlx::Result<Option<User>> {
-    sqlx::query_as(&format!("select {COLUMNS} from users u where u.email = $1"))
+pub async fn by_email(conn: &mut PgConnection, email: &str) -> AppResult<Option<User>> {
+    Ok(sqlx::query_as(&format!("select {COLUMNS} from users u where u.email = $1"))
         .bind(email)
         .fetch_optional(conn)
-        .await
+        .await?)
 }
 
 /// The member of the current organization with this email, with credentials.
-pub async fn member_credentials(conn: &mut PgConnection, email: &str) -> sqlx::Result<Option<Credentials>> {
-    sqlx::query_as(
+pub async fn member_credentials(conn: &mut PgConnection, email: &str) -> AppResult<Option<Credentials>> {
+    Ok(sqlx::query_as(
         "select u.id, u.password_hash, u.status, u.totp_secret_enc, u.totp_key_id, u.totp_enabled, u.totp_last_step, u.locked_until
            from users u join memberships m on m.user_id = u.id
           where u.email = $1 and m.organization_id = current_org()",
     )
     .bind(email)
     .fetch_optional(conn)
-    .await
+    .await?)
 }
 
-pub async fn credentials(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Credentials>> {
-    sqlx::query_as(
+pub async fn credentials(conn: &mut PgConnection, id: Uuid) -> AppResult<Option<Credentials>> {
+    Ok(sqlx::query_as(
         "select u.id, u.password_hash, u.status, u.totp_secret_enc, u.totp_key_id, u.totp_enabled, u.totp_last_step, u.locked_until
            from users u where u.id = $1",
     )
     .bind(id)
     .fetch_optional(conn)
-    .await
+    .await?)
 }
 
 /// Counts a failed sign-in inside a sliding 15-minute window; the fifth
@@ -73,7 +74,7 @@ pub async fn register_failure(
     id: Uuid,
     max_failures: i32,
     window_secs: i64,
-) -> sqlx::Result<()> {
+) -> AppResult<()> {
     sqlx::query(
         "update users set
             failed_login_count = case when failed_login_window_start is null
@@ -95,7 +96,7 @@ pub async fn register_failure(
     Ok(())
 }
 
-pub async fn clear_failures(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+pub async fn clear_failures(conn: &mut PgConnection, id: Uuid) -> AppResult<()> {
     sqlx::query(
         "update users set failed_login_count = 0, failed_login_window_start = null, locked_until = null where id = $1",
     )
@@ -110,16 +111,16 @@ pub async fn insert(
     email: &str,
     display_name: &str,
     password_hash: &str,
-) -> sqlx::Result<Uuid> {
-    sqlx::query_scalar("insert into users (email, display_name, password_hash) values ($1, $2, $3) returning id")
+) -> AppResult<Uuid> {
+    Ok(sqlx::query_scalar("insert into users (email, display_name, password_hash) values ($1, $2, $3) returning id")
         .bind(email)
         .bind(display_name)
         .bind(password_hash)
         .fetch_one(conn)
-        .await
+        .await?)
 }
 
-pub async fn set_password(conn: &mut PgConnection, id: Uuid, password_hash: &str) -> sqlx::Result<()> {
+pub async fn set_password(conn: &mut PgConnection, id: Uuid, password_hash: &str) -> AppResult<()> {
     sqlx::query(
         "update users set password_hash = $2, updated_at = now(),
                 failed_login_count = 0, failed_login_window_start = null, locked_until = null
@@ -132,7 +133,7 @@ pub async fn set_password(conn: &mut PgConnection, id: Uuid, password_hash: &str
     Ok(())
 }
 
-pub async fn set_totp(conn: &mut PgConnection, id: Uuid, secret: Option<&Sealed>, enabled: bool) -> sqlx::Result<()> {
+pub async fn set_totp(conn: &mut PgConnection, id: Uuid, secret: Option<&Sealed>, enabled: bool) -> AppResult<()> {
     sqlx::query(
         "update users set totp_secret_enc = $2, totp_key_id = $3, totp_enabled = $4, totp_last_step = null,
                 updated_at = now()
@@ -148,7 +149,7 @@ pub async fn set_totp(conn: &mut PgConnection, id: Uuid, secret: Option<&Sealed>
 }
 
 /// Records the TOTP time step just used; false if it was already used (replay).
-pub async fn consume_totp_step(conn: &mut PgConnection, id: Uuid, step: i64) -> sqlx::Result<bool> {
+pub async fn consume_totp_step(conn: &mut PgConnection, id: Uuid, step: i64) -> AppResult<bool> {
     let n = sqlx::query(
         "update users set totp_last_step = $2 where id = $1 and (totp_last_step is null or totp_last_step < $2)",
     )

@@ -146,7 +146,7 @@ async fn forged_and_invalid_tokens_are_refused_before_any_resolver_runs() {
     hs.kid = Some(kid.clone());
     let hs256 = jsonwebtoken::encode(&hs, &good, &EncodingKey::from_secret(public_x.as_bytes())).unwrap();
 
-    let stranger = identity::keys::KeyRing::from_pems(&[identity::keys::generate_ed25519_pem().unwrap()]).unwrap();
+    let stranger = platform::keys::KeyRing::from_pems(&[platform::keys::generate_ed25519_pem().unwrap()]).unwrap();
     let unknown_kid = stranger.sign(&good).unwrap();
 
     let mut expired = good.clone();
@@ -219,7 +219,7 @@ async fn other_services_verify_with_the_published_jwks_and_refetch_it_on_unknown
     let token = app.state.issuer.keys.sign(&claims(&app, org, user)).unwrap();
     assert_eq!(verifier.verify(&token).await.unwrap().sub, user.to_string());
     // An unknown kid may refetch, but not more than once per interval.
-    let stranger = identity::keys::KeyRing::from_pems(&[identity::keys::generate_ed25519_pem().unwrap()]).unwrap();
+    let stranger = platform::keys::KeyRing::from_pems(&[platform::keys::generate_ed25519_pem().unwrap()]).unwrap();
     let forged = stranger.sign(&claims(&app, org, user)).unwrap();
     assert_eq!(verifier.verify(&forged).await.unwrap_err(), VerifyError::UnknownKey);
 

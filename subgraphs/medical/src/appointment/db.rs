@@ -1,5 +1,6 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use platform::{lifecycle::Moved, AppResult};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -26,8 +27,8 @@ pub async fn page(
     f: &Filter,
     after: Option<&AppointmentCursor>,
     limit: i64,
-) -> sqlx::Result<Vec<Appointment>> {
-    sqlx::query_as(&format!(
+) -> AppResult<Vec<Appointment>> {
+    Ok(sqlx::query_as(&format!(
         "select {COLUMNS} from appointments
           where ($1::timestamptz is null or ends_at > $1)
             and ($2::timestamptz is null or starts_at < $2)
@@ -45,14 +46,14 @@ pub async fn page(
     .bind(after.map(|c| c.id))
     .bind(limit)
     .fetch_all(conn)
-    .await
+    .await?)
 }
 
-pub async fn by_ids(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<Appointment>> {
-    sqlx::query_as(&format!("select {COLUMNS} from appointments where id = any($1)"))
+pub async fn by_ids(conn: &mut PgConnection, ids: &[Uuid]) -> AppResult<Vec<Appointment>> {
+    Ok(sqlx::query_as(&format!("select {COLUMNS} from appointments where id = any($1)"))
         .bind(ids)
         .fetch_all(conn)
-        .await
+        .await?)
 }
 
 /// Appointments of several practitioners overlapping one range.
@@ -61,8 +62,8 @@ pub async fn of_practitioners(
     practitioners: &[Uuid],
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> sqlx::Result<Vec<Appointment>> {
-    sqlx::query_as(&format!(
+) -> AppResult<Vec<Appointment>> {
+    Ok(sqlx::query_as(&format!(
         "select {COLUMNS} from appointments
           where practitioner_id = any($1) and ends_at > $2 and starts_at < $3
           order by starts_at, id"
@@ -71,16 +72,16 @@ pub async fn of_practitioners(
     .bind(from)
     .bind(to)
     .fetch_all(conn)
-    .await
+    .await?)
 }
 
-pub async fn by_idempotency_key(conn: &mut PgConnection, key: &str) -> sqlx::Result<Option<Appointment>> {
-    sqlx::query_as(&format!(
+pub async fn by_idempotency_key(conn: &mut PgConnection, key: &str) -> AppResult<Option<Appointment>> {
+    Ok(sqlx::query_as(&format!(
         "select {COLUMNS} from appointments where idempotency_key = $1"
     ))
     .bind(key)
     .fetch_optional(conn)
-    .await
+    .await?)
 }
 
 pub struct NewAppointment<'a> {
@@ -94,8 +95,8 @@ pub struct NewAppointment<'a> {
 }
 
 /// `None` when the idempotency key was already used (the caller re-reads).
-pub async fn insert(conn: &mut PgConnection, a: &NewAppointment<'_>) -> sqlx::Result<Option<Appointment>> {
-    sqlx::query_as(&format!(
+pub async fn insert(conn: &mut PgConnection, a: &NewAppointment<'_>) -> AppResult<Option<Appointment>> {
+    Ok(sqlx::query_as(&format!(
         "insert into appointments (organization_id, patient_id, practitioner_id, starts_at, ends_at, reason, idempotency_key)
          values ($1, $2, $3, $4, $5, $6, $7)
          on conflict on constraint appointments_idempotency_key do nothing
@@ -109,23 +110,32 @@ pub async fn insert(conn: &mut PgConnection, a: &NewAppointment<'_>) -> sqlx::Re
     .bind(a.reason)
     .bind(a.idempotency_key)
     .fetch_optional(conn)
-    .await
+    .await?)
 }
 
-/// Moves an appointment to `to` only from one of the `from` states.
+/// Moves an appointment to `to` only from one of the `from` states; also
+/// returns the state it left.
 pub async fn transition(
     conn: &mut PgConnection,
     id: Uuid,
     from: &[&str],
     to: &str,
-) -> sqlx::Result<Option<Appointment>> {
-    sqlx::query_as(&format!(
-        "update appointments set status = $2, updated_at = now()
-          where id = $1 and status = any($3) returning {COLUMNS}"
+) -> AppResult<Option<Moved<Appointment>>> {
+    Ok(sqlx::query_as(&format!(
+        "with prev as (select status as previous from appointments where id = $1 for update)
+         update appointments set status = $2, updated_at = now() from prev
+          where id = $1 and previous = any($3) returning previous, {COLUMNS}"
     ))
     .bind(id)
     .bind(to)
     .bind(from)
     .fetch_optional(conn)
-    .await
+    .await?)
+}
+
+pub async fn status_of(conn: &mut PgConnection, id: Uuid) -> AppResult<Option<String>> {
+    Ok(sqlx::query_scalar("select status from appointments where id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?)
 }

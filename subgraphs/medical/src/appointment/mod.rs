@@ -10,6 +10,7 @@ use async_graphql::{
 };
 use chrono::{DateTime, Duration, Utc};
 use platform::{
+    lifecycle::{self, Lifecycle, Moved},
     audit::{self, actor},
     db::TenantTx,
     guards::auth,
@@ -24,10 +25,9 @@ use uuid::Uuid;
 
 use crate::{
     access::{can, medical, medical_write, require, ADMINISTRATIVE, CLINICAL},
-    lifecycle::{self, Lifecycle},
     patient,
     patient::loader::{AllergiesLoader, PatientLoader},
-    state::state,
+    state,
     user::User,
     Loaded,
 };
@@ -290,22 +290,19 @@ async fn transition(
     to: AppointmentStatus,
 ) -> Result<Appointment> {
     let from: Vec<&str> = from.iter().map(|s| s.as_db()).collect();
-    lifecycle::step::<Appointment>(ctx, id, &from, to.as_db()).await
+    let id = parse_id("id", id)?;
+    Ok(lifecycle::step::<Appointment>(ctx, id, &from, to.as_db()).await?)
 }
 
 impl Lifecycle for Appointment {
     const ENTITY: &'static str = "Appointment";
     const ACTION: &'static str = "appointment";
 
-    fn status(&self) -> &str {
-        &self.status
-    }
-
-    async fn move_to(conn: &mut sqlx::PgConnection, id: Uuid, from: &[&str], to: &str) -> sqlx::Result<Option<Self>> {
+    async fn move_to(conn: &mut sqlx::PgConnection, id: Uuid, from: &[&str], to: &str) -> AppResult<Option<Moved<Self>>> {
         db::transition(conn, id, from, to).await
     }
 
-    async fn find(conn: &mut sqlx::PgConnection, id: Uuid) -> sqlx::Result<Option<Self>> {
-        Ok(db::by_ids(conn, &[id]).await?.into_iter().next())
+    async fn current(conn: &mut sqlx::PgConnection, id: Uuid) -> AppResult<Option<String>> {
+        db::status_of(conn, id).await
     }
 }

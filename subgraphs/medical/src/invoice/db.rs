@@ -1,5 +1,6 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use platform::{lifecycle::Moved, AppResult};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -18,8 +19,8 @@ pub async fn page(
     status: Option<&str>,
     after: Option<&InvoiceCursor>,
     limit: i64,
-) -> sqlx::Result<Vec<Invoice>> {
-    sqlx::query_as(&format!(
+) -> AppResult<Vec<Invoice>> {
+    Ok(sqlx::query_as(&format!(
         "select {COLUMNS} from invoices
           where ($1::text is null or status = $1)
             and ($2::timestamptz is null or (created_at, id) > ($2, $3))
@@ -30,44 +31,44 @@ pub async fn page(
     .bind(after.map(|c| c.id))
     .bind(limit)
     .fetch_all(conn)
-    .await
+    .await?)
 }
 
-pub async fn by_ids(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<Invoice>> {
-    sqlx::query_as(&format!("select {COLUMNS} from invoices where id = any($1)"))
+pub async fn by_ids(conn: &mut PgConnection, ids: &[Uuid]) -> AppResult<Vec<Invoice>> {
+    Ok(sqlx::query_as(&format!("select {COLUMNS} from invoices where id = any($1)"))
         .bind(ids)
         .fetch_all(conn)
-        .await
+        .await?)
 }
 
-pub async fn of_patients(conn: &mut PgConnection, patients: &[Uuid]) -> sqlx::Result<Vec<Invoice>> {
-    sqlx::query_as(&format!(
+pub async fn of_patients(conn: &mut PgConnection, patients: &[Uuid]) -> AppResult<Vec<Invoice>> {
+    Ok(sqlx::query_as(&format!(
         "select {COLUMNS} from invoices where patient_id = any($1) order by created_at, id"
     ))
     .bind(patients)
     .fetch_all(conn)
-    .await
+    .await?)
 }
 
-pub async fn lines_of(conn: &mut PgConnection, invoices: &[Uuid]) -> sqlx::Result<Vec<InvoiceLine>> {
-    sqlx::query_as(
+pub async fn lines_of(conn: &mut PgConnection, invoices: &[Uuid]) -> AppResult<Vec<InvoiceLine>> {
+    Ok(sqlx::query_as(
         "select invoice_id, code, description, quantity, unit_price_cents::int4 as unit_price_cents,
                 (quantity * unit_price_cents)::int4 as total_cents
            from invoice_lines where invoice_id = any($1) order by invoice_id, position",
     )
     .bind(invoices)
     .fetch_all(conn)
-    .await
+    .await?)
 }
 
-pub async fn insert(conn: &mut PgConnection, org: Uuid, patient: Uuid) -> sqlx::Result<Invoice> {
-    sqlx::query_as(&format!(
+pub async fn insert(conn: &mut PgConnection, org: Uuid, patient: Uuid) -> AppResult<Invoice> {
+    Ok(sqlx::query_as(&format!(
         "insert into invoices (organization_id, patient_id) values ($1, $2) returning {COLUMNS}"
     ))
     .bind(org)
     .bind(patient)
     .fetch_one(conn)
-    .await
+    .await?)
 }
 
 pub struct Line {
@@ -78,7 +79,7 @@ pub struct Line {
 }
 
 /// Replaces a draft's lines (the trigger refuses for any other status).
-pub async fn replace_lines(conn: &mut PgConnection, org: Uuid, invoice: Uuid, lines: &[Line]) -> sqlx::Result<()> {
+pub async fn replace_lines(conn: &mut PgConnection, org: Uuid, invoice: Uuid, lines: &[Line]) -> AppResult<()> {
     sqlx::query("delete from invoice_lines where invoice_id = $1")
         .bind(invoice)
         .execute(&mut *conn)
@@ -104,24 +105,38 @@ pub async fn replace_lines(conn: &mut PgConnection, org: Uuid, invoice: Uuid, li
     Ok(())
 }
 
-pub async fn transition(conn: &mut PgConnection, id: Uuid, from: &[&str], to: &str) -> sqlx::Result<Option<Invoice>> {
-    sqlx::query_as(&format!(
-        "update invoices set status = $2, updated_at = now(),
+pub async fn transition(
+    conn: &mut PgConnection,
+    id: Uuid,
+    from: &[&str],
+    to: &str,
+) -> AppResult<Option<Moved<Invoice>>> {
+    Ok(sqlx::query_as(&format!(
+        "with prev as (select status as previous from invoices where id = $1 for update)
+         update invoices set status = $2, updated_at = now(),
                 issued_at = case when $2 = 'issued' then now() else issued_at end,
                 paid_at = case when $2 = 'paid' then now() else paid_at end,
                 voided_at = case when $2 = 'void' then now() else voided_at end
-          where id = $1 and status = any($3) returning {COLUMNS}"
+           from prev
+          where id = $1 and previous = any($3) returning previous, {COLUMNS}"
     ))
     .bind(id)
     .bind(to)
     .bind(from)
     .fetch_optional(conn)
-    .await
+    .await?)
 }
 
-pub async fn line_count(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<i64> {
-    sqlx::query_scalar("select count(*) from invoice_lines where invoice_id = $1")
+pub async fn status_of(conn: &mut PgConnection, id: Uuid) -> AppResult<Option<String>> {
+    Ok(sqlx::query_scalar("select status from invoices where id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?)
+}
+
+pub async fn line_count(conn: &mut PgConnection, id: Uuid) -> AppResult<i64> {
+    Ok(sqlx::query_scalar("select count(*) from invoice_lines where invoice_id = $1")
         .bind(id)
         .fetch_one(conn)
-        .await
+        .await?)
 }

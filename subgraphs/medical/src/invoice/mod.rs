@@ -9,6 +9,7 @@ use async_graphql::{
     Context, InputObject, Object, Result, ID,
 };
 use platform::{
+    lifecycle::{self, Lifecycle, Moved},
     audit::{self, actor},
     db::TenantTx,
     guards::auth,
@@ -23,9 +24,8 @@ use uuid::Uuid;
 
 use crate::{
     access::{medical, medical_write, BILLING},
-    lifecycle::{self, Lifecycle},
     patient,
-    state::state,
+    state,
     Loaded,
 };
 use db::InvoiceCursor;
@@ -230,28 +230,25 @@ impl InvoiceMutation {
 
 async fn transition(ctx: &Context<'_>, id: &ID, from: &[InvoiceStatus], to: InvoiceStatus) -> Result<Invoice> {
     let from: Vec<&str> = from.iter().map(|s| s.as_db()).collect();
-    lifecycle::step::<Invoice>(ctx, id, &from, to.as_db()).await
+    let id = parse_id("id", id)?;
+    Ok(lifecycle::step::<Invoice>(ctx, id, &from, to.as_db()).await?)
 }
 
 impl Lifecycle for Invoice {
     const ENTITY: &'static str = "Invoice";
     const ACTION: &'static str = "invoice";
 
-    fn status(&self) -> &str {
-        &self.status
-    }
-
-    async fn move_to(conn: &mut sqlx::PgConnection, id: Uuid, from: &[&str], to: &str) -> sqlx::Result<Option<Self>> {
+    async fn move_to(conn: &mut sqlx::PgConnection, id: Uuid, from: &[&str], to: &str) -> AppResult<Option<Moved<Self>>> {
         db::transition(conn, id, from, to).await
     }
 
-    async fn find(conn: &mut sqlx::PgConnection, id: Uuid) -> sqlx::Result<Option<Self>> {
-        Ok(db::by_ids(conn, &[id]).await?.into_iter().next())
+    async fn current(conn: &mut sqlx::PgConnection, id: Uuid) -> AppResult<Option<String>> {
+        db::status_of(conn, id).await
     }
 
     async fn precondition(conn: &mut sqlx::PgConnection, id: Uuid, to: &str) -> AppResult<()> {
         if to == InvoiceStatus::Issued.as_db() && db::line_count(conn, id).await? == 0 {
-            if Self::find(conn, id).await?.is_none() {
+            if Self::current(conn, id).await?.is_none() {
                 return Err(AppError::NotFound(Self::ENTITY));
             }
             return Err(AppError::Conflict("an invoice needs lines to be issued".into()));

@@ -1,3 +1,4 @@
+use platform::AppResult;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -7,29 +8,29 @@ use platform::crypto::Sealed;
 const COLUMNS: &str =
     "id, patient_id, author_id, body_enc, body_key_id, amends_id, created_at, updated_at, signed_at, signed_by";
 
-pub async fn of_patients(conn: &mut PgConnection, patients: &[Uuid]) -> sqlx::Result<Vec<ClinicalNote>> {
-    sqlx::query_as(&format!(
+pub async fn of_patients(conn: &mut PgConnection, patients: &[Uuid]) -> AppResult<Vec<ClinicalNote>> {
+    Ok(sqlx::query_as(&format!(
         "select {COLUMNS} from clinical_notes where patient_id = any($1) order by created_at, id"
     ))
     .bind(patients)
     .fetch_all(conn)
-    .await
+    .await?)
 }
 
-pub async fn by_ids(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<ClinicalNote>> {
-    sqlx::query_as(&format!("select {COLUMNS} from clinical_notes where id = any($1)"))
+pub async fn by_ids(conn: &mut PgConnection, ids: &[Uuid]) -> AppResult<Vec<ClinicalNote>> {
+    Ok(sqlx::query_as(&format!("select {COLUMNS} from clinical_notes where id = any($1)"))
         .bind(ids)
         .fetch_all(conn)
-        .await
+        .await?)
 }
 
-pub async fn for_update(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<ClinicalNote>> {
-    sqlx::query_as(&format!(
+pub async fn for_update(conn: &mut PgConnection, id: Uuid) -> AppResult<Option<ClinicalNote>> {
+    Ok(sqlx::query_as(&format!(
         "select {COLUMNS} from clinical_notes where id = $1 for update"
     ))
     .bind(id)
     .fetch_optional(conn)
-    .await
+    .await?)
 }
 
 pub async fn insert(
@@ -40,8 +41,8 @@ pub async fn insert(
     author: Uuid,
     body: &Sealed,
     amends: Option<Uuid>,
-) -> sqlx::Result<ClinicalNote> {
-    sqlx::query_as(&format!(
+) -> AppResult<ClinicalNote> {
+    Ok(sqlx::query_as(&format!(
         "insert into clinical_notes (id, organization_id, patient_id, author_id, body_enc, body_key_id, amends_id)
          values ($1, $2, $3, $4, $5, $6, $7) returning {COLUMNS}"
     ))
@@ -53,26 +54,26 @@ pub async fn insert(
     .bind(&body.key_id)
     .bind(amends)
     .fetch_one(conn)
-    .await
+    .await?)
 }
 
-pub async fn set_body(conn: &mut PgConnection, id: Uuid, body: &Sealed) -> sqlx::Result<ClinicalNote> {
-    sqlx::query_as(&format!(
+pub async fn set_body(conn: &mut PgConnection, id: Uuid, body: &Sealed) -> AppResult<ClinicalNote> {
+    Ok(sqlx::query_as(&format!(
         "update clinical_notes set body_enc = $2, body_key_id = $3, updated_at = now() where id = $1 returning {COLUMNS}"
     ))
     .bind(id)
     .bind(&body.data)
     .bind(&body.key_id)
     .fetch_one(conn)
-    .await
+    .await?)
 }
 
-pub async fn sign(conn: &mut PgConnection, id: Uuid, by: Uuid) -> sqlx::Result<ClinicalNote> {
-    sqlx::query_as(&format!(
+pub async fn sign(conn: &mut PgConnection, id: Uuid, by: Uuid) -> AppResult<ClinicalNote> {
+    Ok(sqlx::query_as(&format!(
         "update clinical_notes set signed_at = now(), signed_by = $2, updated_at = now() where id = $1 returning {COLUMNS}"
     ))
     .bind(id)
     .bind(by)
     .fetch_one(conn)
-    .await
+    .await?)
 }

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::{
     access::{medical_write, CLINICAL},
     patient,
-    state::state,
+    state,
 };
 use model::{body_aad, ClinicalNote};
 

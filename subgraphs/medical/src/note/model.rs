@@ -9,7 +9,7 @@ use super::loader::NoteLoader;
 use crate::{
     access::{medical, CLINICAL},
     patient::{loader::PatientLoader, model::Patient},
-    state::state,
+    state,
     user::User,
     Loaded,
 };

@@ -1,4 +1,5 @@
 use serde::{Deserialize, Serialize};
+use platform::AppResult;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -17,20 +18,20 @@ pub struct PatientCursor {
 }
 
 /// All rows by id, deleted ones included (history still points at them).
-pub async fn by_ids(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<Patient>> {
-    sqlx::query_as(&format!("select {COLUMNS} from patients where id = any($1)"))
+pub async fn by_ids(conn: &mut PgConnection, ids: &[Uuid]) -> AppResult<Vec<Patient>> {
+    Ok(sqlx::query_as(&format!("select {COLUMNS} from patients where id = any($1)"))
         .bind(ids)
         .fetch_all(conn)
-        .await
+        .await?)
 }
 
-pub async fn live(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Patient>> {
-    sqlx::query_as(&format!(
+pub async fn live(conn: &mut PgConnection, id: Uuid) -> AppResult<Option<Patient>> {
+    Ok(sqlx::query_as(&format!(
         "select {COLUMNS} from patients where id = $1 and deleted_at is null for update"
     ))
     .bind(id)
     .fetch_optional(conn)
-    .await
+    .await?)
 }
 
 /// `search` matches a medical record number or a name by prefix.
@@ -39,9 +40,9 @@ pub async fn page(
     search: Option<&str>,
     after: Option<&PatientCursor>,
     limit: i64,
-) -> sqlx::Result<Vec<Patient>> {
+) -> AppResult<Vec<Patient>> {
     let pattern = search.map(|s| format!("{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
-    sqlx::query_as(&format!(
+    Ok(sqlx::query_as(&format!(
         "select {COLUMNS} from patients
           where deleted_at is null
             and ($1::text is null or mrn ilike $1 or family_name ilike $1 or given_name ilike $1
@@ -56,7 +57,7 @@ pub async fn page(
     .bind(after.map(|c| c.id))
     .bind(limit)
     .fetch_all(conn)
-    .await
+    .await?)
 }
 
 pub struct NewPatient<'a> {
@@ -71,8 +72,8 @@ pub struct NewPatient<'a> {
     pub insurance: Option<Sealed>,
 }
 
-pub async fn insert(conn: &mut PgConnection, p: NewPatient<'_>) -> sqlx::Result<Patient> {
-    sqlx::query_as(&format!(
+pub async fn insert(conn: &mut PgConnection, p: NewPatient<'_>) -> AppResult<Patient> {
+    Ok(sqlx::query_as(&format!(
         "insert into patients (id, organization_id, mrn, given_name, family_name, birth_date, sex,
                                contact_enc, contact_key_id, insurance_enc, insurance_key_id)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning {COLUMNS}"
@@ -89,12 +90,12 @@ pub async fn insert(conn: &mut PgConnection, p: NewPatient<'_>) -> sqlx::Result<
     .bind(p.insurance.as_ref().map(|s| s.data.clone()))
     .bind(p.insurance.as_ref().map(|s| s.key_id.clone()))
     .fetch_one(conn)
-    .await
+    .await?)
 }
 
 /// Writes the whole administrative record (callers merge changes first).
-pub async fn update(conn: &mut PgConnection, p: &Patient) -> sqlx::Result<Patient> {
-    sqlx::query_as(&format!(
+pub async fn update(conn: &mut PgConnection, p: &Patient) -> AppResult<Patient> {
+    Ok(sqlx::query_as(&format!(
         "update patients set mrn = $2, given_name = $3, family_name = $4, birth_date = $5, sex = $6,
                 contact_enc = $7, contact_key_id = $8, insurance_enc = $9, insurance_key_id = $10,
                 blood_type = $11, updated_at = now()
@@ -112,10 +113,10 @@ pub async fn update(conn: &mut PgConnection, p: &Patient) -> sqlx::Result<Patien
     .bind(&p.insurance_key_id)
     .bind(&p.blood_type)
     .fetch_one(conn)
-    .await
+    .await?)
 }
 
-pub async fn soft_delete(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+pub async fn soft_delete(conn: &mut PgConnection, id: Uuid) -> AppResult<()> {
     sqlx::query("update patients set deleted_at = now(), updated_at = now() where id = $1")
         .bind(id)
         .execute(conn)
@@ -123,14 +124,14 @@ pub async fn soft_delete(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> 
     Ok(())
 }
 
-pub async fn allergies_of(conn: &mut PgConnection, patients: &[Uuid]) -> sqlx::Result<Vec<Allergy>> {
-    sqlx::query_as(
+pub async fn allergies_of(conn: &mut PgConnection, patients: &[Uuid]) -> AppResult<Vec<Allergy>> {
+    Ok(sqlx::query_as(
         "select id, patient_id, substance, reaction, severity from allergies
           where patient_id = any($1) order by created_at, id",
     )
     .bind(patients)
     .fetch_all(conn)
-    .await
+    .await?)
 }
 
 pub async fn insert_allergy(
@@ -140,8 +141,8 @@ pub async fn insert_allergy(
     substance: &str,
     reaction: Option<&str>,
     severity: &str,
-) -> sqlx::Result<Allergy> {
-    sqlx::query_as(
+) -> AppResult<Allergy> {
+    Ok(sqlx::query_as(
         "insert into allergies (organization_id, patient_id, substance, reaction, severity)
          values ($1, $2, $3, $4, $5) returning id, patient_id, substance, reaction, severity",
     )
@@ -151,12 +152,12 @@ pub async fn insert_allergy(
     .bind(reaction)
     .bind(severity)
     .fetch_one(conn)
-    .await
+    .await?)
 }
 
-pub async fn delete_allergy(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Uuid>> {
-    sqlx::query_scalar("delete from allergies where id = $1 returning patient_id")
+pub async fn delete_allergy(conn: &mut PgConnection, id: Uuid) -> AppResult<Option<Uuid>> {
+    Ok(sqlx::query_scalar("delete from allergies where id = $1 returning patient_id")
         .bind(id)
         .fetch_optional(conn)
-        .await
+        .await?)
 }

@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use crate::{
     access::{medical, medical_write, require, ADMINISTRATIVE, CLINICAL, NAMES},
-    state::{state, State},
+    state, State,
     Loaded,
 };
 use db::PatientCursor;

@@ -12,7 +12,7 @@ use crate::{
     invoice::{loader::InvoicesByPatientLoader, model::Invoice},
     note::model::ClinicalNote,
     procedure::model::Procedure,
-    state::state,
+    state,
     Loaded,
 };
 

@@ -1,4 +1,5 @@
 use chrono::{DateTime, Utc};
+use platform::AppResult;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -6,13 +7,13 @@ use super::model::Procedure;
 
 const COLUMNS: &str = "id, patient_id, appointment_id, code, performed_at, performer_id, notes";
 
-pub async fn of_patients(conn: &mut PgConnection, patients: &[Uuid]) -> sqlx::Result<Vec<Procedure>> {
-    sqlx::query_as(&format!(
+pub async fn of_patients(conn: &mut PgConnection, patients: &[Uuid]) -> AppResult<Vec<Procedure>> {
+    Ok(sqlx::query_as(&format!(
         "select {COLUMNS} from procedures where patient_id = any($1) order by performed_at, id"
     ))
     .bind(patients)
     .fetch_all(conn)
-    .await
+    .await?)
 }
 
 pub struct NewProcedure<'a> {
@@ -25,8 +26,8 @@ pub struct NewProcedure<'a> {
     pub notes: Option<&'a str>,
 }
 
-pub async fn insert(conn: &mut PgConnection, p: &NewProcedure<'_>) -> sqlx::Result<Procedure> {
-    sqlx::query_as(&format!(
+pub async fn insert(conn: &mut PgConnection, p: &NewProcedure<'_>) -> AppResult<Procedure> {
+    Ok(sqlx::query_as(&format!(
         "insert into procedures (organization_id, patient_id, appointment_id, code, performed_at, performer_id, notes)
          values ($1, $2, $3, $4, $5, $6, $7) returning {COLUMNS}"
     ))
@@ -38,5 +39,5 @@ pub async fn insert(conn: &mut PgConnection, p: &NewProcedure<'_>) -> sqlx::Resu
     .bind(p.performer_id)
     .bind(p.notes)
     .fetch_one(conn)
-    .await
+    .await?)
 }

@@ -16,7 +16,7 @@ use platform::{
 };
 use serde_json::json;
 
-use crate::{access::medical_write, appointment, patient, state::state};
+use crate::{access::medical_write, appointment, patient, state};
 use model::Procedure;
 
 #[derive(InputObject)]

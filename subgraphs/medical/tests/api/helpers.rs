@@ -1,27 +1,30 @@
 //! `TestApp`: the medical subgraph on a free port against a fresh database,
 //! with tokens signed by an identity key ring it trusts.
 
-use std::sync::Arc;
+use std::{ops::Deref, sync::Arc};
 
 use figment::Figment;
-use identity::keys::KeyRing;
-use medical::state::State;
-use platform::{config::Settings, crypto::FieldCipher, jwt::JwtVerifier, kv::Kv, Claims, Role, Vertical};
+use medical::State;
+use platform::{
+    kit::{describe, Subgraph},
+    Role, Vertical,
+};
 use serde_json::{json, Value};
-use sqlx::{postgres::PgPoolOptions, PgPool};
+use testkit::Caller;
 use uuid::Uuid;
 
+pub use testkit::code;
+
 pub struct TestApp {
-    pub url: String,
-    pub http: reqwest::Client,
-    pub admin: PgPool,
+    kit: testkit::TestApp,
     pub state: Arc<State>,
-    pub keys: KeyRing,
-    pub settings: Arc<Settings>,
 }
 
-pub fn pg_host() -> String {
-    std::env::var("HUB_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+impl Deref for TestApp {
+    type Target = testkit::TestApp;
+    fn deref(&self) -> &testkit::TestApp {
+        &self.kit
+    }
 }
 
 /// A caller: organization, user and roles.
@@ -31,71 +34,24 @@ pub struct Who {
     pub user: Uuid,
 }
 
+static MEDICAL: Subgraph = describe::<medical::Medical>();
+
 impl TestApp {
     pub async fn spawn() -> Self {
         Self::spawn_with(|f| f).await
     }
 
     pub async fn spawn_with(configure: impl FnOnce(Figment) -> Figment) -> Self {
-        let db = format!("hub_test_{}", Uuid::new_v4().simple());
-        let fig = Settings::figment(medical::DEFAULTS)
-            .merge(("environment", "test"))
-            // Test configuration: subgraphs called directly, without the router.
-            .merge(("auth.require_router_secret", false))
-            .merge(("database.url", format!("{}/{db}", pg_host())))
-            .merge(("database.max_connections", 5))
-            .merge(("redis.url", "redis://127.0.0.1:6379"));
-        let settings: Settings = configure(fig).extract().expect("settings");
-        platform::migrate::provision_and_migrate(&settings.database, &medical::MIGRATOR, medical::EXTENSIONS)
-            .await
-            .expect("migrate");
-        let keys = KeyRing::from_pems(&[identity::keys::generate_ed25519_pem().expect("key")]).expect("keys");
-        let kv = Kv::new(settings.redis.url()).expect("kv");
-        let a = &settings.auth;
-        let verifier = JwtVerifier::with_static_keys(&a.issuer, &a.audience, a.leeway_secs, keys.jwks(), kv.clone());
-        let cipher = FieldCipher::from_spec(&format!("test1:{}", platform::crypto::generate_key())).expect("cipher");
-        let pool = platform::db::connect(&settings.database).expect("pool");
-        let settings = Arc::new(settings);
-        let (router, state) =
-            medical::build_with_verifier(settings.clone(), cipher, pool, kv, verifier).expect("build");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        let admin = PgPoolOptions::new()
-            .max_connections(2)
-            .connect(&format!("{}/{db}", pg_host()))
-            .await
-            .expect("admin pool");
+        let kit = testkit::TestApp::spawn_with(&MEDICAL, configure).await;
         TestApp {
-            url,
-            http: reqwest::Client::new(),
-            admin,
-            state,
-            keys,
-            settings,
+            state: kit.state(),
+            kit,
         }
     }
 
     /// An access token as identity would issue it.
     pub fn token_with(&self, who: Who, roles: &[Role], verticals: &[Vertical]) -> String {
-        let now = chrono::Utc::now().timestamp();
-        let claims = Claims {
-            iss: self.settings.auth.issuer.clone(),
-            aud: self.settings.auth.audience.clone(),
-            sub: who.user.to_string(),
-            org: who.org,
-            roles: roles.to_vec(),
-            verticals: verticals.to_vec(),
-            sid: Some(Uuid::new_v4()),
-            jti: Uuid::new_v4(),
-            iat: now,
-            nbf: now,
-            exp: now + 600,
-            amr: vec!["pwd".into()],
-            client: None,
-            scopes: vec![],
-        };
-        self.keys.sign(&claims).expect("sign")
+        self.kit.token(&Caller::user(who.org, who.user, roles, verticals))
     }
 
     pub fn token(&self, who: Who, role: Role) -> String {
@@ -103,16 +59,7 @@ impl TestApp {
     }
 
     pub async fn gql(&self, query: &str, vars: Value, token: &str) -> Value {
-        self.http
-            .post(format!("{}/graphql", self.url))
-            .bearer_auth(token)
-            .json(&json!({ "query": query, "variables": vars }))
-            .send()
-            .await
-            .expect("request")
-            .json()
-            .await
-            .expect("json")
+        self.kit.gql(query, vars, Some(token)).await
     }
 
     /// Runs a query that must succeed and returns `data`.
@@ -120,10 +67,6 @@ impl TestApp {
         let r = self.gql(query, vars, token).await;
         assert!(r["errors"].is_null(), "unexpected errors: {r}");
         r["data"].clone()
-    }
-
-    pub async fn count(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(sql).fetch_one(&self.admin).await.expect("count")
     }
 
     /// A patient created through the API by a secretary of `org`.
@@ -169,9 +112,6 @@ impl TestApp {
     }
 }
 
-pub fn code(body: &Value) -> Option<&str> {
-    body["errors"][0]["extensions"]["code"].as_str()
-}
 
 pub fn who() -> Who {
     Who {

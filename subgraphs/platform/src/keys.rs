@@ -1,9 +1,13 @@
 //! Signing keys and the published JWKS. Keys come from configured PEM files
 //! (Ed25519 or RSA); in development a key is generated once into the key
 //! directory. Every configured key is published so tokens signed by a key
-//! being rotated out still verify; only the first signs.
+//! being rotated out still verify; only the first signs. Identity issues
+//! tokens with it; the test kit mints tokens with it.
 
-use std::{fs, path::Path};
+use std::{
+    fs,
+    path::{Path, PathBuf},
+};
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use ed25519_dalek::pkcs8::{spki::der::pem::LineEnding, DecodePrivateKey, EncodePrivateKey};
@@ -14,8 +18,6 @@ use jsonwebtoken::{
     },
     Algorithm, EncodingKey, Header,
 };
-
-use crate::settings::IdentitySettings;
 
 pub struct SigningKey {
     pub kid: String,
@@ -29,9 +31,10 @@ pub struct KeyRing {
 }
 
 impl KeyRing {
-    pub fn load(settings: &IdentitySettings, development: bool) -> anyhow::Result<Self> {
+    /// The keys in `files`; with none, in development, one generated once into `keys_dir`.
+    pub fn load(files: &[PathBuf], keys_dir: &Path, development: bool) -> anyhow::Result<Self> {
         let mut pems = Vec::new();
-        for path in &settings.signing_key_files {
+        for path in files {
             let pem = fs::read(path).map_err(|e| anyhow::anyhow!("cannot read signing key {}: {e}", path.display()))?;
             pems.push(pem);
         }
@@ -40,7 +43,7 @@ impl KeyRing {
                 development,
                 "no signing key configured: set HUB_IDENTITY__SIGNING_KEY_FILES to PEM files"
             );
-            pems.push(dev_key(&settings.keys_dir)?);
+            pems.push(dev_key(keys_dir)?);
         }
         let keys = pems
             .iter()

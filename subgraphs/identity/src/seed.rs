@@ -1,8 +1,7 @@
-//! Demo data for development: organizations, members and roles. Idempotent;
-//! refuses to run against a production configuration.
+//! Demo data for development (`hub seed`): organizations, members and roles.
+//! Idempotent; the kit refuses to seed a production configuration.
 
-use platform::config::{Environment, Settings};
-use sqlx::{ConnectOptions, PgConnection};
+use sqlx::PgConnection;
 
 pub const DEMO_PASSWORD: &str = "hub-demo-password";
 
@@ -79,22 +78,13 @@ pub fn email(org: &DemoOrg, local: &str) -> String {
     }
 }
 
-pub async fn seed(settings: &Settings) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        settings.environment != Environment::Production,
-        "refusing to seed demo users into a production environment"
-    );
-    let mut conn = settings.database.admin_options()?.connect().await?;
-    let hash = identity::password::hash(DEMO_PASSWORD)
+/// Adds the demo organizations, users and memberships that are missing.
+pub async fn seed(conn: &mut PgConnection) -> anyhow::Result<()> {
+    let hash = crate::password::hash(DEMO_PASSWORD)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     for org in DEMO {
-        seed_org(&mut conn, org, &hash).await?;
-    }
-    let medical_settings = Settings::load(medical::DEFAULTS)?;
-    let cipher = medical::cipher(&medical_settings, &medical::load_medical_settings()?)?;
-    for (slug, practitioner) in [("clinique-saint-paul", "dr.martin"), ("hopital-nord", "dr.bernard")] {
-        crate::seed_medical::seed(&mut conn, &cipher, slug, &format!("{practitioner}@{slug}.example")).await?;
+        seed_org(conn, org, &hash).await?;
     }
     Ok(())
 }

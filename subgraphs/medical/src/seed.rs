@@ -1,9 +1,11 @@
-//! Demo medical data: patients, a week of appointments, notes and invoices,
-//! written through the medical subgraph's own database functions (so fields
-//! are encrypted exactly as the service does it).
+//! Demo medical data (`hub seed`): patients, a week of appointments, notes
+//! and invoices for the demo clinics, written through the subgraph's own
+//! database functions (so fields are encrypted exactly as the service does
+//! it). Development only: it runs as the database admin and reads identity's
+//! demo organizations and practitioners, which no service ever does.
 
 use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc};
-use medical::{
+use crate::{
     appointment::db as appointments,
     invoice::db as invoices,
     note::{db as notes, model::body_aad},
@@ -12,7 +14,7 @@ use medical::{
         model::{contact_aad, insurance_aad, Contact},
     },
 };
-use platform::crypto::FieldCipher;
+use platform::{crypto::FieldCipher, kit::Runtime};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -28,7 +30,21 @@ const PATIENTS: &[DemoPatient] = &[
     ("MRN-1006", "Noah", "Moreau", (2015, 4, 17), "male"),
 ];
 
-pub async fn seed(
+/// Demo clinics (identity's demo slugs) and their practitioner.
+const CLINICS: &[(&str, &str)] = &[
+    ("clinique-saint-paul", "dr.martin@clinique-saint-paul.example"),
+    ("hopital-nord", "dr.bernard@hopital-nord.example"),
+];
+
+pub async fn seed(conn: &mut PgConnection, rt: &Runtime) -> anyhow::Result<()> {
+    let cipher = rt.field_cipher()?;
+    for (slug, practitioner) in CLINICS {
+        seed_clinic(conn, &cipher, slug, practitioner).await?;
+    }
+    Ok(())
+}
+
+async fn seed_clinic(
     conn: &mut PgConnection,
     cipher: &FieldCipher,
     slug: &str,

@@ -1,0 +1,35 @@
+//! Access checks for places guards cannot reach. async-graphql does not run
+//! field guards on `#[graphql(entity)]` resolvers, so every entity resolver
+//! calls [`require`] with the same policy its fields' guards express.
+
+use async_graphql::{Context, Guard, GuardExt};
+
+use crate::{
+    auth::{AuthContext, Role, Vertical},
+    error::AppError,
+    guards::{auth, HasRole, RevocationChecked, VerticalEnabled},
+};
+
+/// Reading guard of a vertical: the organization has it and the caller holds one of the roles.
+pub fn vertical<const N: usize>(v: Vertical, roles: [Role; N]) -> impl Guard + Send + Sync {
+    VerticalEnabled(v).and(HasRole::any(roles))
+}
+
+/// Writing guard of a vertical: also refuses tokens whose revocation could not be checked.
+pub fn vertical_write<const N: usize>(v: Vertical, roles: [Role; N]) -> impl Guard + Send + Sync {
+    vertical(v, roles).and(RevocationChecked)
+}
+
+/// [`vertical`] as a plain check, for entity resolvers and nested fields.
+pub fn require<'a>(ctx: &Context<'a>, v: Vertical, roles: &[Role]) -> Result<&'a AuthContext, AppError> {
+    let a = auth(ctx)?;
+    if !a.has_vertical(v) || !roles.iter().any(|r| a.has_role(*r)) {
+        return Err(AppError::Forbidden);
+    }
+    Ok(a)
+}
+
+/// Whether [`require`] would let the caller in (fields that hide rather than fail).
+pub fn can(ctx: &Context<'_>, v: Vertical, roles: &[Role]) -> bool {
+    require(ctx, v, roles).is_ok()
+}

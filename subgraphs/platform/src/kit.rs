@@ -1,0 +1,326 @@
+//! The subgraph kit. A subgraph describes itself once — an implementation of
+//! [`SubgraphApp`] — and the platform does everything else: settings, pool,
+//! Redis, the JWT verifier, metrics, the HTTP app with `/graphql` `/health`
+//! `/ready` `/metrics`, graceful shutdown, migrations, seeding and the golden
+//! SDL. [`describe`] turns the description into a plain [`Subgraph`] value that
+//! the registry lists and that `hub`, the e2e kit and the test kit read.
+
+use std::{any::Any, sync::Arc};
+
+use async_graphql::{Context, EmptySubscription, ObjectType, Schema};
+use axum::Router;
+use figment::Figment;
+use futures::future::{BoxFuture, LocalBoxFuture};
+use jsonwebtoken::jwk::JwkSet;
+use serde::{de::DeserializeOwned, Deserialize};
+use sqlx::{migrate::Migrator, ConnectOptions, PgConnection, PgPool};
+
+use crate::{
+    config::{Environment, ServiceDefaults, Settings},
+    crypto::FieldCipher,
+    db::LoaderCtx,
+    error::AppError,
+    jwt::JwtVerifier,
+    keys::KeyRing,
+    kv::Kv,
+    metrics::Metrics,
+    server::{self, Service},
+};
+
+/// What a subgraph is: the only thing its author writes besides the domain.
+pub trait SubgraphApp: Send + Sync + Sized + 'static {
+    /// Service name: settings prefix (`HUB_<NAME>_…`), logs, metrics, registry key.
+    const NAME: &'static str;
+    /// Default port of its HTTP server.
+    const PORT: u16;
+    /// Its PostgreSQL schema.
+    const SCHEMA: &'static str;
+    /// PostgreSQL extensions its migrations need, created by the admin first.
+    const EXTENSIONS: &'static [&'static str] = &[];
+
+    type Query: ObjectType + Default + 'static;
+    type Mutation: ObjectType + Default + 'static;
+    /// Its own settings section (`[<name>]`, `HUB_<NAME>__…`); defaults when absent.
+    type Settings: DeserializeOwned + Default + Send + Sync + 'static;
+    /// What its resolvers share, placed once in the schema data.
+    type State: Send + Sync + 'static;
+
+    /// Its migrations (`sqlx::migrate!("../../migrations/<name>")`).
+    fn migrator() -> &'static Migrator;
+
+    fn state(rt: &Runtime, settings: Self::Settings) -> anyhow::Result<Self::State>;
+
+    /// Adds this request's DataLoaders, scoped to the caller.
+    fn loaders(req: async_graphql::Request, _ctx: LoaderCtx) -> async_graphql::Request {
+        req
+    }
+
+    /// HTTP routes besides the platform's.
+    fn routes(_state: Arc<Self::State>) -> Router {
+        Router::new()
+    }
+
+    /// Keys this service verifies tokens with itself (the issuer); every
+    /// other service fetches the JWKS named in the settings.
+    fn own_jwks(_state: &Self::State) -> Option<JwkSet> {
+        None
+    }
+
+    /// Development demo data, written as the database admin. Idempotent.
+    fn seed<'a>(_conn: &'a mut PgConnection, _rt: &'a Runtime) -> LocalBoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// The platform's side of a running subgraph: settings, pool and Redis.
+pub struct Runtime {
+    pub name: &'static str,
+    pub settings: Arc<Settings>,
+    pub pool: PgPool,
+    pub kv: Kv,
+    figment: Figment,
+}
+
+impl Runtime {
+    pub fn new(name: &'static str, figment: Figment) -> anyhow::Result<Self> {
+        let settings: Settings = figment
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        let pool = crate::db::connect(&settings.database)?;
+        let kv = Kv::new(settings.redis.url())?;
+        Ok(Runtime {
+            name,
+            settings: Arc::new(settings),
+            pool,
+            kv,
+            figment,
+        })
+    }
+
+    /// A section of the same layered configuration (`[name]`), or its defaults.
+    pub fn section<T: DeserializeOwned + Default>(&self, name: &str) -> anyhow::Result<T> {
+        match self.figment.extract_inner::<T>(name) {
+            Ok(s) => Ok(s),
+            Err(e) if e.missing() => Ok(T::default()),
+            Err(e) => Err(anyhow::anyhow!("invalid {name} configuration: {e}")),
+        }
+    }
+
+    /// The service's field-encryption keys (`HUB_<NAME>__ENCRYPTION_KEYS`,
+    /// `id:base64[,id:base64…]`, the first seals); in development a key is
+    /// generated once into `HUB_<NAME>__KEYS_DIR` (`.hub/keys`).
+    pub fn field_cipher(&self) -> anyhow::Result<FieldCipher> {
+        let keys: KeySettings = self.section(self.name)?;
+        FieldCipher::load(
+            keys.encryption_keys.as_ref().map(secrecy::ExposeSecret::expose_secret),
+            &keys.keys_dir,
+            self.name,
+            self.settings.environment.is_development(),
+        )
+    }
+
+    /// The service's token-signing keys (`HUB_<NAME>__SIGNING_KEY_FILES`,
+    /// PEM files; the first signs, all are published); in development one is
+    /// generated once into the keys directory.
+    pub fn signing_keys(&self) -> anyhow::Result<KeyRing> {
+        let keys: KeySettings = self.section(self.name)?;
+        KeyRing::load(&keys.signing_key_files, &keys.keys_dir, self.is_development())
+    }
+
+    pub fn is_development(&self) -> bool {
+        self.settings.environment.is_development()
+    }
+}
+
+/// The settings of a subgraph that has none of its own.
+#[derive(Debug, Default, Deserialize)]
+pub struct NoSettings {}
+
+/// Key material every service section may carry.
+#[derive(Deserialize)]
+pub struct KeySettings {
+    #[serde(default)]
+    pub encryption_keys: Option<secrecy::SecretString>,
+    #[serde(default)]
+    pub signing_key_files: Vec<std::path::PathBuf>,
+    #[serde(default = "default_keys_dir")]
+    pub keys_dir: std::path::PathBuf,
+}
+
+impl Default for KeySettings {
+    fn default() -> Self {
+        KeySettings {
+            encryption_keys: None,
+            signing_key_files: vec![],
+            keys_dir: default_keys_dir(),
+        }
+    }
+}
+
+fn default_keys_dir() -> std::path::PathBuf {
+    ".hub/keys".into()
+}
+
+/// Test-only ways to build an app: extra keys to trust (the test kit mints
+/// tokens with its own key).
+#[derive(Default, Clone)]
+pub struct Options {
+    pub trust: Option<JwkSet>,
+}
+
+/// A built subgraph: its HTTP app, the runtime and the subgraph's own state.
+pub struct App {
+    pub router: Router,
+    pub runtime: Arc<Runtime>,
+    pub state: Arc<dyn Any + Send + Sync>,
+}
+
+pub fn defaults<A: SubgraphApp>() -> ServiceDefaults<'static> {
+    ServiceDefaults {
+        service: A::NAME,
+        port: A::PORT,
+        schema: A::SCHEMA,
+    }
+}
+
+/// The federation SDL of a subgraph, as committed in `schema.graphql`.
+pub fn sdl<A: SubgraphApp>() -> String {
+    server::federation_sdl(A::Query::default(), A::Mutation::default())
+}
+
+/// Builds the whole HTTP app of a subgraph from a layered configuration.
+pub async fn app<A: SubgraphApp>(figment: Figment, opts: Options) -> anyhow::Result<App> {
+    let rt = Arc::new(Runtime::new(A::NAME, figment)?);
+    rt.settings.validate()?;
+    let section: A::Settings = rt.section(A::NAME)?;
+    let state = Arc::new(A::state(&rt, section)?);
+    let auth = &rt.settings.auth;
+    let verifier = match (A::own_jwks(&state), opts.trust) {
+        (None, None) => JwtVerifier::with_remote_jwks(
+            &auth.issuer,
+            &auth.audience,
+            auth.leeway_secs,
+            &auth.jwks_url,
+            rt.kv.clone(),
+        ),
+        (own, trust) => {
+            let keys = own.into_iter().chain(trust).flat_map(|s| s.keys).collect();
+            JwtVerifier::with_static_keys(
+                &auth.issuer,
+                &auth.audience,
+                auth.leeway_secs,
+                JwkSet { keys },
+                rt.kv.clone(),
+            )
+        }
+    };
+    let schema: Schema<A::Query, A::Mutation, EmptySubscription> =
+        server::schema_builder(A::Query::default(), A::Mutation::default(), &rt.settings)
+            .data(state.clone())
+            .data(rt.clone())
+            .finish();
+    let service = Service {
+        executor: schema,
+        settings: rt.settings.clone(),
+        verifier,
+        pool: rt.pool.clone(),
+        kv: rt.kv.clone(),
+        metrics: Metrics::new(A::NAME)?,
+        per_request: A::loaders,
+    };
+    let router = server::app(service, A::routes(state.clone()));
+    Ok(App {
+        router,
+        runtime: rt,
+        state,
+    })
+}
+
+/// A subgraph's `main`: settings from the environment, then serve until stopped.
+pub async fn run<A: SubgraphApp>() -> anyhow::Result<()> {
+    let figment = Settings::figment(defaults::<A>());
+    let environment = figment
+        .extract_inner::<Environment>("environment")
+        .unwrap_or(Environment::Development);
+    crate::telemetry::init(environment);
+    let app = app::<A>(figment, Options::default()).await?;
+    server::serve(app.router, &app.runtime.settings).await
+}
+
+/// A subgraph as a plain value: what the registry lists and `hub`, the e2e
+/// kit and the test kit read.
+#[derive(Clone, Copy)]
+pub struct Subgraph {
+    pub name: &'static str,
+    pub port: u16,
+    pub schema: &'static str,
+    pub extensions: &'static [&'static str],
+    pub migrator: fn() -> &'static Migrator,
+    pub sdl: fn() -> String,
+    pub app: fn(Figment, Options) -> BoxFuture<'static, anyhow::Result<App>>,
+    pub seed: fn(Figment) -> LocalBoxFuture<'static, anyhow::Result<()>>,
+}
+
+impl Subgraph {
+    pub fn defaults(&self) -> ServiceDefaults<'static> {
+        ServiceDefaults {
+            service: self.name,
+            port: self.port,
+            schema: self.schema,
+        }
+    }
+
+    /// The layered configuration of this subgraph (defaults, file, environment).
+    pub fn figment(&self) -> Figment {
+        Settings::figment(self.defaults())
+    }
+
+    /// Provisions its schema (roles, tenancy functions, audit log) and runs its migrations.
+    pub async fn migrate(&self, figment: Figment) -> anyhow::Result<()> {
+        let settings: Settings = figment
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        crate::migrate::provision_and_migrate(&settings.database, (self.migrator)(), self.extensions).await
+    }
+}
+
+pub const fn describe<A: SubgraphApp>() -> Subgraph {
+    Subgraph {
+        name: A::NAME,
+        port: A::PORT,
+        schema: A::SCHEMA,
+        extensions: A::EXTENSIONS,
+        migrator: A::migrator,
+        sdl: sdl::<A>,
+        app: boxed_app::<A>,
+        seed: boxed_seed::<A>,
+    }
+}
+
+fn boxed_app<A: SubgraphApp>(figment: Figment, opts: Options) -> BoxFuture<'static, anyhow::Result<App>> {
+    Box::pin(app::<A>(figment, opts))
+}
+
+fn boxed_seed<A: SubgraphApp>(figment: Figment) -> LocalBoxFuture<'static, anyhow::Result<()>> {
+    Box::pin(async move {
+        let rt = Runtime::new(A::NAME, figment)?;
+        anyhow::ensure!(
+            rt.settings.environment != Environment::Production,
+            "refusing to seed demo data into a production environment"
+        );
+        let mut conn = rt.settings.database.admin_options()?.connect().await?;
+        A::seed(&mut conn, &rt).await
+    })
+}
+
+/// The subgraph's own state, from the schema data.
+pub fn state<'a, S: Send + Sync + 'static>(ctx: &Context<'a>) -> Result<&'a S, AppError> {
+    ctx.data::<Arc<S>>()
+        .map(|s| s.as_ref())
+        .map_err(|_| AppError::Internal(anyhow::anyhow!("subgraph state missing from schema data")))
+}
+
+/// The platform runtime (pool, settings), from the schema data.
+pub fn runtime<'a>(ctx: &Context<'a>) -> Result<&'a Runtime, AppError> {
+    state::<Runtime>(ctx)
+}

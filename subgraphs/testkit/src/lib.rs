@@ -1,0 +1,249 @@
+//! Hub's test kit, shared by every subgraph's tests and the registry's:
+//! a fresh database per test, dropped afterwards ([`TestDb`]); access tokens
+//! for any caller ([`Caller`], minted with a key every spawned app trusts);
+//! any registered subgraph spawned on a free port ([`TestApp`]); the
+//! golden-SDL and tenancy assertions; and the platform's HTTP surface checks
+//! ([`surface`]) that run once for every registered subgraph.
+
+mod db;
+pub mod surface;
+pub mod tenancy;
+
+use std::{
+    any::Any,
+    path::{Path, PathBuf},
+    sync::{Arc, OnceLock},
+};
+
+pub use db::{pg_host, TestDb};
+use figment::Figment;
+use platform::{
+    config::Settings,
+    keys::KeyRing,
+    kit::{Options, Runtime, Subgraph},
+    Claims, Role, Vertical,
+};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// The test kit's signing key, one per test process, as a PEM file every
+/// spawned app trusts (identity also signs with it).
+struct MintKey {
+    ring: KeyRing,
+    file: PathBuf,
+}
+
+fn mint_key() -> &'static MintKey {
+    static KEY: OnceLock<MintKey> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let pem = platform::keys::generate_ed25519_pem().expect("generate a signing key");
+        let file = std::env::temp_dir().join(format!("hub-testkit-{}.pem", std::process::id()));
+        std::fs::write(&file, &pem).expect("write the test signing key");
+        MintKey {
+            ring: KeyRing::from_pems(&[pem]).expect("test signing key"),
+            file,
+        }
+    })
+}
+
+/// Who a minted token speaks for.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub org: Uuid,
+    /// User id, or the partner client's id.
+    pub id: Uuid,
+    pub roles: Vec<Role>,
+    pub verticals: Vec<Vertical>,
+    pub partner: bool,
+    pub scopes: Vec<String>,
+}
+
+impl Caller {
+    pub fn user(org: Uuid, user: Uuid, roles: &[Role], verticals: &[Vertical]) -> Self {
+        Caller {
+            org,
+            id: user,
+            roles: roles.to_vec(),
+            verticals: verticals.to_vec(),
+            partner: false,
+            scopes: vec![],
+        }
+    }
+
+    pub fn partner(org: Uuid, client: Uuid, verticals: &[Vertical], scopes: &[&str]) -> Self {
+        Caller {
+            org,
+            id: client,
+            roles: vec![],
+            verticals: verticals.to_vec(),
+            partner: true,
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+/// An access token for `caller`, as identity would issue it (10 minutes).
+pub fn mint(settings: &Settings, caller: &Caller) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let claims = Claims {
+        iss: settings.auth.issuer.clone(),
+        aud: settings.auth.audience.clone(),
+        sub: caller.id.to_string(),
+        org: caller.org,
+        roles: caller.roles.clone(),
+        verticals: caller.verticals.clone(),
+        sid: (!caller.partner).then(Uuid::new_v4),
+        jti: Uuid::new_v4(),
+        iat: now,
+        nbf: now,
+        exp: now + 600,
+        amr: vec![if caller.partner { "client_secret" } else { "pwd" }.into()],
+        client: caller.partner.then(|| "partner".to_string()),
+        scopes: caller.scopes.clone(),
+    };
+    mint_key().ring.sign(&claims).expect("sign a test token")
+}
+
+/// One registered subgraph on a free port, against its own fresh database on
+/// the real PostgreSQL (and the real Redis).
+pub struct TestApp {
+    pub subgraph: &'static Subgraph,
+    pub url: String,
+    pub http: reqwest::Client,
+    /// Superuser connection to the test database (fixtures, assertions).
+    pub admin: sqlx::PgPool,
+    pub runtime: Arc<Runtime>,
+    pub settings: Arc<Settings>,
+    state: Arc<dyn Any + Send + Sync>,
+    dir: PathBuf,
+    _db: TestDb,
+}
+
+impl TestApp {
+    pub async fn spawn(subgraph: &'static Subgraph) -> Self {
+        Self::spawn_with(subgraph, |f| f).await
+    }
+
+    pub async fn spawn_with(subgraph: &'static Subgraph, configure: impl FnOnce(Figment) -> Figment) -> Self {
+        Self::start(subgraph, configure, true).await
+    }
+
+    /// For failure tests: nothing is migrated, and the settings may point nowhere.
+    pub async fn spawn_unmigrated(subgraph: &'static Subgraph, configure: impl FnOnce(Figment) -> Figment) -> Self {
+        Self::start(subgraph, configure, false).await
+    }
+
+    async fn start(subgraph: &'static Subgraph, configure: impl FnOnce(Figment) -> Figment, migrate: bool) -> Self {
+        let db = TestDb::new().await;
+        let dir = std::env::temp_dir().join(format!("hub-test-{}", Uuid::new_v4().simple()));
+        let fig = configure(test_figment(subgraph, &db.url, &dir));
+        if migrate {
+            subgraph.migrate(fig.clone()).await.expect("migrate");
+        }
+        let app = (subgraph.app)(fig, Options { trust: Some(mint_key().ring.jwks()) })
+            .await
+            .expect("build the subgraph");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let router = app.router;
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        TestApp {
+            subgraph,
+            url,
+            http: reqwest::Client::new(),
+            admin: db.admin.clone(),
+            settings: app.runtime.settings.clone(),
+            runtime: app.runtime,
+            state: app.state,
+            dir,
+            _db: db,
+        }
+    }
+
+    /// The subgraph's own state (its pool, cipher, issuer…).
+    pub fn state<S: Send + Sync + 'static>(&self) -> Arc<S> {
+        self.state.clone().downcast::<S>().ok().expect("state of another subgraph")
+    }
+
+    pub fn token(&self, caller: &Caller) -> String {
+        mint(&self.settings, caller)
+    }
+
+    /// POSTs a GraphQL request and returns the JSON body (any status).
+    pub async fn gql(&self, query: &str, vars: Value, token: Option<&str>) -> Value {
+        self.gql_response(query, vars, token, &[]).await.1
+    }
+
+    pub async fn gql_response(
+        &self,
+        query: &str,
+        vars: Value,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}/graphql", self.url))
+            .json(&json!({ "query": query, "variables": vars }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.expect("json body"))
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(&self.admin).await.expect("count")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The test configuration of a subgraph: its layered settings, then a fresh
+/// database, the real Redis, a free port, direct calls without the router
+/// secret, and the kit's keys.
+pub fn test_figment(subgraph: &Subgraph, db_url: &str, dir: &Path) -> Figment {
+    let name = subgraph.name;
+    subgraph
+        .figment()
+        .merge(("environment", "test"))
+        // Test configuration: subgraphs called directly, without the router.
+        .merge(("auth.require_router_secret", false))
+        .merge(("database.url", db_url))
+        .merge(("database.max_connections", 5))
+        .merge(("redis.url", "redis://127.0.0.1:6379"))
+        .merge(("server.port", 0))
+        .merge((format!("{name}.keys_dir"), dir.display().to_string()))
+        .merge((
+            format!("{name}.signing_key_files"),
+            vec![mint_key().file.display().to_string()],
+        ))
+        .merge((
+            format!("{name}.encryption_keys"),
+            format!("test1:{}", platform::crypto::generate_key()),
+        ))
+}
+
+/// `extensions.code` of the first error, if any.
+pub fn code(body: &Value) -> Option<&str> {
+    body["errors"][0]["extensions"]["code"].as_str()
+}
+
+/// The committed `schema.graphql` of a subgraph equals what its code exports.
+pub fn assert_golden_sdl(subgraph: &Subgraph, repo_root: &Path) {
+    let path = repo_root.join("subgraphs").join(subgraph.name).join("schema.graphql");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == (subgraph.sdl)(),
+        "{} is stale: run `cargo run -p hub -- schema export` and commit it",
+        path.display()
+    );
+}
