@@ -242,7 +242,10 @@ impl Platform {
             let mut env = common.clone();
             env.push(("HUB_SERVER__PORT".into(), port.to_string()));
             // Development keys (signing, field encryption) generated per run.
-            env.push((format!("HUB_{}__KEYS_DIR", sg.name.to_uppercase()), keys.display().to_string()));
+            env.push((
+                format!("HUB_{}__KEYS_DIR", sg.name.to_uppercase()),
+                keys.display().to_string(),
+            ));
             let proc = spawn(sg.name, &binary(sg.name), &[], &env, &dir);
             subgraphs.push(Subgraph {
                 name: sg.name,
@@ -367,6 +370,15 @@ impl Platform {
         let resp = req.send().await.expect("router request");
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// GraphQL requests all subgraphs have served together.
+    pub async fn subgraph_requests_total(&self) -> u64 {
+        let mut total = 0;
+        for s in &self.subgraphs {
+            total += self.subgraph_requests(&s.url).await;
+        }
+        total
     }
 
     /// The number of GraphQL requests a subgraph has served (its own metric).

@@ -86,9 +86,21 @@ impl SubgraphApp for Identity {
         let keys = rt.signing_keys()?;
         let auth = &rt.settings.auth;
         let ttl = chrono::Duration::seconds(auth.access_token_ttl_secs as i64);
-        let issuer = Issuer { keys, issuer: auth.issuer.clone(), audience: auth.audience.clone(), ttl };
+        let issuer = Issuer {
+            keys,
+            issuer: auth.issuer.clone(),
+            audience: auth.audience.clone(),
+            ttl,
+        };
         let (pool, kv, settings, cipher) = (rt.pool.clone(), rt.kv.clone(), rt.settings.clone(), rt.field_cipher()?);
-        Ok(State { pool, kv, issuer, settings, identity, cipher })
+        Ok(State {
+            pool,
+            kv,
+            issuer,
+            settings,
+            identity,
+            cipher,
+        })
     }
 
     fn loaders(req: async_graphql::Request, ctx: LoaderCtx) -> async_graphql::Request {
@@ -102,7 +114,10 @@ impl SubgraphApp for Identity {
         let jwks = state.issuer.keys.jwks();
         let cache = [(header::CACHE_CONTROL, "public, max-age=300")];
         Router::new()
-            .route("/.well-known/jwks.json", get(move || async move { (cache, Json(jwks)).into_response() }))
+            .route(
+                "/.well-known/jwks.json",
+                get(move || async move { (cache, Json(jwks)).into_response() }),
+            )
             .route("/oauth/token", post(partner::oauth::token))
             .with_state(state)
     }

@@ -28,7 +28,11 @@ use sqlx::{migrate::Migrator, PgConnection, PgPool};
 pub use platform::db::Loaded;
 
 #[derive(MergedObject, Default)]
-pub struct Query(patient::PatientQuery, appointment::AppointmentQuery, invoice::InvoiceQuery);
+pub struct Query(
+    patient::PatientQuery,
+    appointment::AppointmentQuery,
+    invoice::InvoiceQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(

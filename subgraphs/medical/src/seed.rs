@@ -4,7 +4,6 @@
 //! it). Development only: it runs as the database admin and reads identity's
 //! demo organizations and practitioners, which no service ever does.
 
-use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc};
 use crate::{
     appointment::db as appointments,
     invoice::db as invoices,
@@ -14,6 +13,7 @@ use crate::{
         model::{contact_aad, insurance_aad, Contact},
     },
 };
+use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc};
 use platform::{crypto::FieldCipher, kit::Runtime};
 use sqlx::PgConnection;
 use uuid::Uuid;

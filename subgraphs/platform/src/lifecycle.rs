@@ -46,7 +46,10 @@ pub trait Lifecycle: Sized + Send {
     ) -> impl std::future::Future<Output = AppResult<Option<Moved<Self>>>> + Send;
 
     /// The current status, if the record exists (and is visible).
-    fn current(conn: &mut PgConnection, id: Uuid) -> impl std::future::Future<Output = AppResult<Option<String>>> + Send;
+    fn current(
+        conn: &mut PgConnection,
+        id: Uuid,
+    ) -> impl std::future::Future<Output = AppResult<Option<String>>> + Send;
 
     /// Extra conditions on a step (an invoice needs lines to be issued). A
     /// precondition that fails must itself tell a missing record (NOT_FOUND).
@@ -68,7 +71,9 @@ pub async fn step<T: Lifecycle>(ctx: &Context<'_>, id: Uuid, from: &[&str], to: 
                 return Err(AppError::NotFound(T::ENTITY));
             };
             let noun = T::ACTION.replace('_', " ");
-            return Err(AppError::Conflict(format!("the {noun} is {current} and cannot become {to}")));
+            return Err(AppError::Conflict(format!(
+                "the {noun} is {current} and cannot become {to}"
+            )));
         };
         let audit = Audit::new(format!("{}.{to}", T::ACTION), T::ENTITY, id)
             .details(serde_json::json!({ "from": moved.previous, "to": to }));

@@ -50,7 +50,15 @@ pub async fn mutate<T>(
     let rt = runtime(ctx)?;
     let mut tx = TenantTx::begin(&rt.pool, auth(ctx)?).await?;
     let (value, entry) = work(&mut tx).await?;
-    audit::record(&mut tx, &actor(ctx)?, &entry.action, entry.entity, entry.id, entry.details).await?;
+    audit::record(
+        &mut tx,
+        &actor(ctx)?,
+        &entry.action,
+        entry.entity,
+        entry.id,
+        entry.details,
+    )
+    .await?;
     tx.commit().await?;
     Ok(value)
 }

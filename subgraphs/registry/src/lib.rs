@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-pub use platform::kit::Subgraph;
 use platform::kit::describe;
+pub use platform::kit::Subgraph;
 
 pub const SUBGRAPHS: &[Subgraph] = &[describe::<identity::Identity>(), describe::<medical::Medical>()];
 

@@ -117,7 +117,12 @@ async fn every_tenant_table_of_every_schema_is_forced_and_empty_without_a_tenant
         reports.extend(tenancy::assert_schema(&db.admin, sg.schema, &role).await);
     }
     // The check above means something only where rows exist: the seed fills these.
-    for table in ["identity.memberships", "medical.patients", "medical.appointments", "medical.invoice_lines"] {
+    for table in [
+        "identity.memberships",
+        "medical.patients",
+        "medical.appointments",
+        "medical.invoice_lines",
+    ] {
         let r = reports.iter().find(|r| r.table == table).expect(table);
         assert!(r.rows_as_admin > 0, "{table} is empty after seeding");
     }
@@ -131,7 +136,10 @@ async fn the_organization_directory_is_the_one_table_readable_without_a_tenant_a
     assert!(orgs >= 5, "login resolves slugs before a tenant is known: {orgs}");
     assert_eq!(tenancy::count_as(&db.admin, "hub_identity", "identity.users").await, 0);
     let mut tx = db.admin.begin().await.expect("begin");
-    sqlx::raw_sql("set local role hub_identity").execute(&mut *tx).await.expect("role");
+    sqlx::raw_sql("set local role hub_identity")
+        .execute(&mut *tx)
+        .await
+        .expect("role");
     let updated = sqlx::query("update identity.organizations set name = 'Taken over'")
         .execute(&mut *tx)
         .await

@@ -44,7 +44,10 @@ impl Drop for TestDb {
         // itself: a short-lived thread with its own runtime drops the database
         // (forcing out the connections the app under test still holds).
         let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             rt.block_on(async move {
                 let opts: sqlx::postgres::PgConnectOptions = format!("{}/postgres", pg_host()).parse().ok()?;
                 let mut conn = opts.connect().await.ok()?;

@@ -140,9 +140,14 @@ impl TestApp {
         if migrate {
             subgraph.migrate(fig.clone()).await.expect("migrate");
         }
-        let app = (subgraph.app)(fig, Options { trust: Some(mint_key().ring.jwks()) })
-            .await
-            .expect("build the subgraph");
+        let app = (subgraph.app)(
+            fig,
+            Options {
+                trust: Some(mint_key().ring.jwks()),
+            },
+        )
+        .await
+        .expect("build the subgraph");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let router = app.router;
@@ -162,7 +167,10 @@ impl TestApp {
 
     /// The subgraph's own state (its pool, cipher, issuer…).
     pub fn state<S: Send + Sync + 'static>(&self) -> Arc<S> {
-        self.state.clone().downcast::<S>().ok().expect("state of another subgraph")
+        match self.state.clone().downcast::<S>() {
+            Ok(state) => state,
+            Err(_) => panic!("{} has a state of another type", self.subgraph.name),
+        }
     }
 
     pub fn token(&self, caller: &Caller) -> String {

@@ -14,7 +14,12 @@ pub async fn health_ready_and_metrics_answer(sg: &'static Subgraph) {
     let health: Value = get_json(&app, "/health").await;
     assert_eq!(health, json!({ "status": "ok", "service": sg.name }), "{}", sg.name);
     let ready: Value = get_json(&app, "/ready").await;
-    assert_eq!(ready["checks"], json!({ "database": "ok", "redis": "ok" }), "{}: {ready}", sg.name);
+    assert_eq!(
+        ready["checks"],
+        json!({ "database": "ok", "redis": "ok" }),
+        "{}: {ready}",
+        sg.name
+    );
     let (status, _) = app
         .gql_response("{ __typename }", json!({}), Some("not-a-token"), &[])
         .await;
@@ -45,12 +50,20 @@ pub async fn ready_reports_an_unreachable_database(sg: &'static Subgraph) {
     assert_eq!(r.status(), 503, "{}", sg.name);
     let body: Value = r.json().await.expect("json");
     assert!(
-        body["checks"]["database"].as_str().unwrap_or_default().starts_with("error"),
+        body["checks"]["database"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("error"),
         "{}: {body}",
         sg.name
     );
     // Liveness is not readiness: the process itself is fine.
-    let r = app.http.get(format!("{}/health", app.url)).send().await.expect("health");
+    let r = app
+        .http
+        .get(format!("{}/health", app.url))
+        .send()
+        .await
+        .expect("health");
     assert_eq!(r.status(), 200, "{}", sg.name);
 }
 
@@ -69,7 +82,12 @@ pub async fn without_the_router_secret_graphql_is_refused(sg: &'static Subgraph)
     assert_eq!(status, 403, "{}", sg.name);
     let right = [("x-hub-router-secret", SECRET)];
     let (status, body) = app.gql_response("{ __typename }", json!({}), None, &right).await;
-    assert_eq!((status, &body["data"]), (200, &json!({ "__typename": "Query" })), "{}", sg.name);
+    assert_eq!(
+        (status, &body["data"]),
+        (200, &json!({ "__typename": "Query" })),
+        "{}",
+        sg.name
+    );
 }
 
 pub async fn request_bodies_over_the_limit_are_refused(sg: &'static Subgraph) {
@@ -110,11 +128,13 @@ pub async fn production_turns_introspection_and_suggestions_off(sg: &'static Sub
         .gql_response("{ __schema { types { name } } }", json!({}), None, &via_router)
         .await;
     // async-graphql answers a disabled introspection with null: nothing leaks.
-    assert!(body["data"]["__schema"].is_null(), "{}: introspection must be off: {body}", sg.name);
+    assert!(
+        body["data"]["__schema"].is_null(),
+        "{}: introspection must be off: {body}",
+        sg.name
+    );
     assert!(!body.to_string().contains("Mutation"), "{}: {body}", sg.name);
-    let (_, body) = app
-        .gql_response("{ __typenam }", json!({}), None, &via_router)
-        .await;
+    let (_, body) = app.gql_response("{ __typenam }", json!({}), None, &via_router).await;
     assert!(body["errors"].is_array(), "{}: {body}", sg.name);
     assert!(!body.to_string().contains("Did you mean"), "{}: {body}", sg.name);
     // Development keeps both for the frontend teams.

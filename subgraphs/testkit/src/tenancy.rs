@@ -72,7 +72,9 @@ pub async fn assert_schema(admin: &PgPool, schema: &str, login_role: &str) -> Ve
                 .is_some_and(|e| e == "organization_id=current_org")
         };
         assert!(
-            policies.iter().any(|(_, p, q, c)| p == "PERMISSIVE" && tenant_policy(q) && tenant_policy(c)),
+            policies
+                .iter()
+                .any(|(_, p, q, c)| p == "PERMISSIVE" && tenant_policy(q) && tenant_policy(c)),
             "{qualified}: no standard tenant policy (call enable_tenancy): {policies:?}"
         );
         for (policy, permissive, qual, _) in &policies {

@@ -29,9 +29,7 @@ impl AccountMutation {
             return Err(AppError::bad_input("currentPassword", "is not your current password").into());
         }
         let hash = password::hash(&new_password).await?;
-        user::db::set_password(&mut tx, user_id, &hash)
-            .await
-            .map_err(AppError::from)?;
+        user::db::set_password(&mut tx, user_id, &hash).await?;
         audit::record(
             &mut tx,
             &actor(ctx)?,
@@ -50,10 +48,8 @@ impl AccountMutation {
     async fn request_password_reset(&self, ctx: &Context<'_>, organization: String, email: String) -> Result<bool> {
         let st = state(ctx)?;
         let email = email.trim().to_lowercase();
-        let mut conn = st.pool.acquire().await.map_err(AppError::from)?;
-        let org = organization::db::by_slug(&mut conn, organization.trim())
-            .await
-            .map_err(AppError::from)?;
+        let mut conn = st.pool.acquire().await?;
+        let org = organization::db::by_slug(&mut conn, organization.trim()).await?;
         drop(conn);
         let Some(org) = org else { return Ok(true) };
         let mut tx = TenantTx::begin_scoped(
@@ -65,10 +61,7 @@ impl AccountMutation {
             },
         )
         .await?;
-        let Some(creds) = user::db::member_credentials(&mut tx, &email)
-            .await
-            .map_err(AppError::from)?
-        else {
+        let Some(creds) = user::db::member_credentials(&mut tx, &email).await? else {
             return Ok(true);
         };
         let token = OpaqueToken::generate(org.id);
@@ -81,16 +74,14 @@ impl AccountMutation {
         .bind(token.hash())
         .bind(st.identity.reset_ttl_secs as f64)
         .execute(&mut *tx)
-        .await
-        .map_err(AppError::from)?;
+        .await?;
         member::db::outbox(
             &mut tx,
             org.id,
             "password.reset_requested",
             serde_json::json!({ "email": email, "organization": org.slug, "token": token.value }),
         )
-        .await
-        .map_err(AppError::from)?;
+        .await?;
         audit::record(
             &mut tx,
             &Actor::user(org.id, Some(creds.id), Some(ctx)),
@@ -125,16 +116,11 @@ impl AccountMutation {
         )
         .bind(token.hash())
         .fetch_optional(&mut *tx)
-        .await
-        .map_err(AppError::from)?;
+        .await?;
         let user_id = user_id.ok_or(AppError::InvalidToken)?;
         let hash = password::hash(&new_password).await?;
-        user::db::set_password(&mut tx, user_id, &hash)
-            .await
-            .map_err(AppError::from)?;
-        let sids = session::db::revoke_all_of_user(&mut tx, user_id, "password_reset")
-            .await
-            .map_err(AppError::from)?;
+        user::db::set_password(&mut tx, user_id, &hash).await?;
+        let sids = session::db::revoke_all_of_user(&mut tx, user_id, "password_reset").await?;
         session::revoke_in_kv(st, token.organization_id, &sids).await?;
         audit::record(
             &mut tx,

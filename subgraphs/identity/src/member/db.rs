@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use platform::AppResult;
+use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -51,10 +51,12 @@ pub async fn member(conn: &mut PgConnection, user: Uuid) -> AppResult<Option<Mem
 }
 
 pub async fn roles_of(conn: &mut PgConnection, users: &[Uuid]) -> AppResult<Vec<(Uuid, Vec<String>)>> {
-    Ok(sqlx::query_as("select user_id, roles from memberships where organization_id = current_org() and user_id = any($1)")
-        .bind(users)
-        .fetch_all(conn)
-        .await?)
+    Ok(sqlx::query_as(
+        "select user_id, roles from memberships where organization_id = current_org() and user_id = any($1)",
+    )
+    .bind(users)
+    .fetch_all(conn)
+    .await?)
 }
 
 /// Roles of one user in the current organization, locked for update.
@@ -68,12 +70,16 @@ pub async fn roles_for_update(conn: &mut PgConnection, user: Uuid) -> AppResult<
 }
 
 pub async fn insert(conn: &mut PgConnection, org: Uuid, user: Uuid, roles: &[String]) -> AppResult<Uuid> {
-    Ok(sqlx::query_scalar("insert into memberships (organization_id, user_id, roles) values ($1, $2, $3) returning id")
+    Ok(
+        sqlx::query_scalar(
+            "insert into memberships (organization_id, user_id, roles) values ($1, $2, $3) returning id",
+        )
         .bind(org)
         .bind(user)
         .bind(roles)
         .fetch_one(conn)
-        .await?)
+        .await?,
+    )
 }
 
 pub async fn set_roles(conn: &mut PgConnection, user: Uuid, roles: &[String]) -> AppResult<()> {

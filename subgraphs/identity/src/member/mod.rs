@@ -21,9 +21,9 @@ use crate::{
     organization::model::Organization,
     password,
     session::{self, AuthPayload},
-    state, State,
+    state,
     tokens::OpaqueToken,
-    user,
+    user, State,
 };
 use db::MemberCursor;
 use model::{Invitation, Member};
@@ -84,9 +84,7 @@ pub async fn list(
     let st = state(ctx)?;
     let page = Page::<MemberCursor>::new(first, after.as_deref(), st.settings.limits.page_size)?;
     let mut tx = TenantTx::begin(&st.pool, auth(ctx)?).await?;
-    let rows = db::page(&mut tx, page.after.as_ref(), page.fetch())
-        .await
-        .map_err(AppError::from)?;
+    let rows = db::page(&mut tx, page.after.as_ref(), page.fetch()).await?;
     tx.commit().await?;
     Ok(page.connection(
         rows,
@@ -196,12 +194,11 @@ impl MemberMutation {
         let email = normalize_email(&input.email)?;
         check_grantable(&input.roles, &caller.verticals)?;
         let mut tx = TenantTx::begin(&st.pool, caller).await?;
-        if db::is_member_email(&mut tx, &email).await.map_err(AppError::from)? {
+        if db::is_member_email(&mut tx, &email).await? {
             return Err(AppError::Conflict("this person is already a member".into()).into());
         }
         let org = crate::organization::db::by_ids(&mut tx, &[caller.organization_id])
-            .await
-            .map_err(AppError::from)?
+            .await?
             .into_iter()
             .next()
             .ok_or(AppError::NotFound("organization"))?;
@@ -229,13 +226,12 @@ impl MemberMutation {
         )
         .bind(token.hash())
         .fetch_optional(&mut *tx)
-        .await
-        .map_err(AppError::from)?;
+        .await?;
         let email = pending_email.ok_or(AppError::InvalidToken)?;
-        let existing = user::db::by_email(&mut tx, &email).await.map_err(AppError::from)?;
+        let existing = user::db::by_email(&mut tx, &email).await?;
         let user_id = match existing {
             Some(u) => {
-                let creds = user::db::credentials(&mut tx, u.id).await.map_err(AppError::from)?;
+                let creds = user::db::credentials(&mut tx, u.id).await?;
                 if !password::verify(&input.password, creds.as_ref().map(|c| c.password_hash.as_str())).await {
                     return Err(AppError::InvalidCredentials.into());
                 }
@@ -248,14 +244,11 @@ impl MemberMutation {
                 }
                 password::validate("password", &input.password)?;
                 let hash = password::hash(&input.password).await?;
-                user::db::insert(&mut tx, &email, name, &hash)
-                    .await
-                    .map_err(AppError::from)?
+                user::db::insert(&mut tx, &email, name, &hash).await?
             }
         };
         let inv = db::accept_invitation(&mut tx, &token.hash())
-            .await
-            .map_err(AppError::from)?
+            .await?
             .ok_or(AppError::InvalidToken)?;
         db::insert(&mut tx, token.organization_id, user_id, &inv.roles)
             .await
@@ -272,8 +265,7 @@ impl MemberMutation {
         )
         .await?;
         let org = crate::organization::db::by_ids(&mut tx, &[token.organization_id])
-            .await
-            .map_err(AppError::from)?
+            .await?
             .into_iter()
             .next()
             .ok_or(AppError::InvalidToken)?;
@@ -292,20 +284,14 @@ impl MemberMutation {
         check_grantable(&roles, &caller.verticals)?;
         let mut tx = TenantTx::begin(&st.pool, caller).await?;
         let current = db::roles_for_update(&mut tx, target)
-            .await
-            .map_err(AppError::from)?
+            .await?
             .ok_or(AppError::NotFound("member"))?;
         let was_admin = current.iter().any(|r| r == Role::OrgAdmin.as_str());
-        if was_admin
-            && !roles.contains(&Role::OrgAdmin)
-            && db::other_admins(&mut tx, target).await.map_err(AppError::from)? == 0
-        {
+        if was_admin && !roles.contains(&Role::OrgAdmin) && db::other_admins(&mut tx, target).await? == 0 {
             return Err(AppError::Conflict("an organization keeps at least one ORG_ADMIN".into()).into());
         }
         let new_roles = roles_to_db(&roles);
-        db::set_roles(&mut tx, target, &new_roles)
-            .await
-            .map_err(AppError::from)?;
+        db::set_roles(&mut tx, target, &new_roles).await?;
         let actor = actor(ctx)?;
         audit::record(
             &mut tx,
@@ -317,10 +303,7 @@ impl MemberMutation {
         )
         .await?;
         end_sessions(&mut tx, st, caller.organization_id, target, "roles_changed").await?;
-        let row = db::member(&mut tx, target)
-            .await
-            .map_err(AppError::from)?
-            .ok_or(AppError::NotFound("member"))?;
+        let row = db::member(&mut tx, target).await?.ok_or(AppError::NotFound("member"))?;
         tx.commit().await?;
         Ok(Member {
             id: row.membership_id,
@@ -338,16 +321,13 @@ impl MemberMutation {
         let target = parse_id("userId", &user_id)?;
         let mut tx = TenantTx::begin(&st.pool, caller).await?;
         let current = db::roles_for_update(&mut tx, target)
-            .await
-            .map_err(AppError::from)?
+            .await?
             .ok_or(AppError::NotFound("member"))?;
-        if current.iter().any(|r| r == Role::OrgAdmin.as_str())
-            && db::other_admins(&mut tx, target).await.map_err(AppError::from)? == 0
-        {
+        if current.iter().any(|r| r == Role::OrgAdmin.as_str()) && db::other_admins(&mut tx, target).await? == 0 {
             return Err(AppError::Conflict("an organization keeps at least one ORG_ADMIN".into()).into());
         }
         end_sessions(&mut tx, st, caller.organization_id, target, "member_removed").await?;
-        db::delete(&mut tx, target).await.map_err(AppError::from)?;
+        db::delete(&mut tx, target).await?;
         let actor = actor(ctx)?;
         audit::record(
             &mut tx,

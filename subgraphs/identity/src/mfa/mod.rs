@@ -105,17 +105,14 @@ impl MfaMutation {
         }
         let secret = Secret::generate_secret().to_encoded().to_string();
         let email = user::db::by_ids(&mut tx, &[user_id])
-            .await
-            .map_err(AppError::from)?
+            .await?
             .into_iter()
             .next()
             .map(|u| u.email)
             .unwrap_or_default();
         let url = totp(&secret, &email)?.get_url();
         let sealed = st.cipher.seal_str(&secret, &seed_aad(user_id))?;
-        user::db::set_totp(&mut tx, user_id, Some(&sealed), false)
-            .await
-            .map_err(AppError::from)?;
+        user::db::set_totp(&mut tx, user_id, Some(&sealed), false).await?;
         audit::record(
             &mut tx,
             &actor(ctx)?,
@@ -166,9 +163,7 @@ async fn set_enabled(ctx: &Context<'_>, code: &str, enable: bool, action: &str) 
     }
     // Enabling keeps the sealed seed; disabling forgets it.
     let kept = if enable { creds.totp_sealed() } else { None };
-    user::db::set_totp(&mut tx, user_id, kept.as_ref(), enable)
-        .await
-        .map_err(AppError::from)?;
+    user::db::set_totp(&mut tx, user_id, kept.as_ref(), enable).await?;
     audit::record(&mut tx, &actor(ctx)?, action, "User", user_id, serde_json::json!({})).await?;
     tx.commit().await?;
     Ok(true)

@@ -12,13 +12,7 @@ pub struct SessionRow {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-pub async fn create(
-    conn: &mut PgConnection,
-    org: Uuid,
-    user: Uuid,
-    amr: &[String],
-    ttl_secs: i64,
-) -> AppResult<Uuid> {
+pub async fn create(conn: &mut PgConnection, org: Uuid, user: Uuid, amr: &[String], ttl_secs: i64) -> AppResult<Uuid> {
     Ok(sqlx::query_scalar(
         "insert into sessions (organization_id, user_id, amr, expires_at)
          values ($1, $2, $3, now() + make_interval(secs => $4)) returning id",
@@ -32,10 +26,12 @@ pub async fn create(
 }
 
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> AppResult<Option<SessionRow>> {
-    Ok(sqlx::query_as("select id, user_id, amr, expires_at, revoked_at from sessions where id = $1 for update")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?)
+    Ok(
+        sqlx::query_as("select id, user_id, amr, expires_at, revoked_at from sessions where id = $1 for update")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?,
+    )
 }
 
 pub async fn insert_refresh(

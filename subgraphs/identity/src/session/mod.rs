@@ -21,10 +21,10 @@ use uuid::Uuid;
 use crate::{
     member, mfa,
     organization::{self, model::Organization},
-    password,
-    state, State,
+    password, state,
     tokens::{Grant, OpaqueToken},
     user::{self, model::User},
+    State,
 };
 use db::RefreshUse;
 
@@ -68,10 +68,8 @@ impl SessionMutation {
         let email = input.email.trim().to_lowercase();
         let slug = input.organization.trim().to_lowercase();
 
-        let mut conn = st.pool.acquire().await.map_err(AppError::from)?;
-        let org = organization::db::by_slug(&mut conn, &slug)
-            .await
-            .map_err(AppError::from)?;
+        let mut conn = st.pool.acquire().await?;
+        let org = organization::db::by_slug(&mut conn, &slug).await?;
         drop(conn);
         let Some(org) = org else {
             password::verify(&input.password, None).await;
@@ -84,9 +82,7 @@ impl SessionMutation {
             roles: vec![],
         };
         let mut tx = TenantTx::begin_scoped(&st.pool, &scope).await?;
-        let creds = user::db::member_credentials(&mut tx, &email)
-            .await
-            .map_err(AppError::from)?;
+        let creds = user::db::member_credentials(&mut tx, &email).await?;
         let Some(creds) = creds else {
             password::verify(&input.password, None).await;
             return Err(AppError::InvalidCredentials.into());
@@ -97,9 +93,7 @@ impl SessionMutation {
             return Err(AppError::InvalidCredentials.into());
         }
         if !password_ok {
-            user::db::register_failure(&mut tx, creds.id, MAX_FAILURES, LOCK_WINDOW_SECS)
-                .await
-                .map_err(AppError::from)?;
+            user::db::register_failure(&mut tx, creds.id, MAX_FAILURES, LOCK_WINDOW_SECS).await?;
             audit::record(
                 &mut tx,
                 &Actor::user(org.id, Some(creds.id), Some(ctx)),
@@ -119,17 +113,13 @@ impl SessionMutation {
                 return Err(AppError::MfaRequired.into());
             }
             if !mfa::check_and_consume(&mut tx, &st.cipher, &creds, code).await? {
-                user::db::register_failure(&mut tx, creds.id, MAX_FAILURES, LOCK_WINDOW_SECS)
-                    .await
-                    .map_err(AppError::from)?;
+                user::db::register_failure(&mut tx, creds.id, MAX_FAILURES, LOCK_WINDOW_SECS).await?;
                 tx.commit().await?;
                 return Err(AppError::MfaRequired.into());
             }
             amr.push("otp".to_string());
         }
-        user::db::clear_failures(&mut tx, creds.id)
-            .await
-            .map_err(AppError::from)?;
+        user::db::clear_failures(&mut tx, creds.id).await?;
         let payload = start_session(&mut tx, st, &org, creds.id, amr, ctx).await?;
         tx.commit().await?;
         Ok(payload)
@@ -146,13 +136,11 @@ impl SessionMutation {
             roles: vec![],
         };
         let mut tx = TenantTx::begin_scoped(&st.pool, &scope).await?;
-        let session_id = match db::use_refresh(&mut tx, &token.hash()).await.map_err(AppError::from)? {
+        let session_id = match db::use_refresh(&mut tx, &token.hash()).await? {
             RefreshUse::Fresh(s) => s,
             RefreshUse::Reused(s) => {
                 tracing::warn!(session = %s, "refresh token reuse: revoking the session");
-                db::revoke(&mut tx, s, "refresh_token_reuse")
-                    .await
-                    .map_err(AppError::from)?;
+                db::revoke(&mut tx, s, "refresh_token_reuse").await?;
                 audit::record(
                     &mut tx,
                     &Actor::user(token.organization_id, None, Some(ctx)),
@@ -170,10 +158,7 @@ impl SessionMutation {
             }
             RefreshUse::Unknown => return Err(AppError::InvalidToken.into()),
         };
-        let session = db::get(&mut tx, session_id)
-            .await
-            .map_err(AppError::from)?
-            .ok_or(AppError::InvalidToken)?;
+        let session = db::get(&mut tx, session_id).await?.ok_or(AppError::InvalidToken)?;
         if session.revoked_at.is_some() || session.expires_at <= Utc::now() {
             return Err(AppError::InvalidToken.into());
         }
@@ -186,8 +171,7 @@ impl SessionMutation {
         .await?;
         let org = load_org(&mut tx, token.organization_id).await?;
         let roles = member::db::roles_for_update(&mut tx, session.user_id)
-            .await
-            .map_err(AppError::from)?
+            .await?
             .ok_or(AppError::InvalidToken)?;
         let user = load_user(&mut tx, session.user_id).await?;
         if user.status != "active" {
@@ -228,7 +212,7 @@ impl SessionMutation {
         // and the caller is told, rather than believing the tokens are dead.
         revoke_in_kv(st, caller.organization_id, &[sid]).await?;
         let mut tx = TenantTx::begin(&st.pool, caller).await?;
-        db::revoke(&mut tx, sid, "logout").await.map_err(AppError::from)?;
+        db::revoke(&mut tx, sid, "logout").await?;
         audit::record(&mut tx, &actor(ctx)?, "logout", "Session", sid, serde_json::json!({})).await?;
         tx.commit().await?;
         Ok(true)
@@ -248,9 +232,7 @@ impl SessionMutation {
         };
         let mut tx = TenantTx::begin_scoped(&st.pool, &scope).await?;
         // Membership is checked in the target tenant's scope: not a member, not found.
-        let roles = member::db::roles_for_update(&mut tx, user_id)
-            .await
-            .map_err(AppError::from)?;
+        let roles = member::db::roles_for_update(&mut tx, user_id).await?;
         if roles.is_none() {
             return Err(AppError::NotFound("organization").into());
         }

@@ -31,17 +31,21 @@ impl Credentials {
 }
 
 pub async fn by_ids(conn: &mut PgConnection, ids: &[Uuid]) -> AppResult<Vec<User>> {
-    Ok(sqlx::query_as(&format!("select {COLUMNS} from users u where u.id = any($1)"))
-        .bind(ids)
-        .fetch_all(conn)
-        .await?)
+    Ok(
+        sqlx::query_as(&format!("select {COLUMNS} from users u where u.id = any($1)"))
+            .bind(ids)
+            .fetch_all(conn)
+            .await?,
+    )
 }
 
 pub async fn by_email(conn: &mut PgConnection, email: &str) -> AppResult<Option<User>> {
-    Ok(sqlx::query_as(&format!("select {COLUMNS} from users u where u.email = $1"))
-        .bind(email)
-        .fetch_optional(conn)
-        .await?)
+    Ok(
+        sqlx::query_as(&format!("select {COLUMNS} from users u where u.email = $1"))
+            .bind(email)
+            .fetch_optional(conn)
+            .await?,
+    )
 }
 
 /// The member of the current organization with this email, with credentials.
@@ -69,12 +73,7 @@ pub async fn credentials(conn: &mut PgConnection, id: Uuid) -> AppResult<Option<
 /// Counts a failed sign-in inside a sliding 15-minute window; the fifth
 /// failure locks the account for 15 minutes. One statement, so concurrent
 /// failures cannot under-count.
-pub async fn register_failure(
-    conn: &mut PgConnection,
-    id: Uuid,
-    max_failures: i32,
-    window_secs: i64,
-) -> AppResult<()> {
+pub async fn register_failure(conn: &mut PgConnection, id: Uuid, max_failures: i32, window_secs: i64) -> AppResult<()> {
     sqlx::query(
         "update users set
             failed_login_count = case when failed_login_window_start is null
@@ -106,18 +105,15 @@ pub async fn clear_failures(conn: &mut PgConnection, id: Uuid) -> AppResult<()> 
     Ok(())
 }
 
-pub async fn insert(
-    conn: &mut PgConnection,
-    email: &str,
-    display_name: &str,
-    password_hash: &str,
-) -> AppResult<Uuid> {
-    Ok(sqlx::query_scalar("insert into users (email, display_name, password_hash) values ($1, $2, $3) returning id")
-        .bind(email)
-        .bind(display_name)
-        .bind(password_hash)
-        .fetch_one(conn)
-        .await?)
+pub async fn insert(conn: &mut PgConnection, email: &str, display_name: &str, password_hash: &str) -> AppResult<Uuid> {
+    Ok(
+        sqlx::query_scalar("insert into users (email, display_name, password_hash) values ($1, $2, $3) returning id")
+            .bind(email)
+            .bind(display_name)
+            .bind(password_hash)
+            .fetch_one(conn)
+            .await?,
+    )
 }
 
 pub async fn set_password(conn: &mut PgConnection, id: Uuid, password_hash: &str) -> AppResult<()> {

@@ -109,7 +109,6 @@ impl TestApp {
             .to_string()
     }
 
-
     pub async fn outbox_token(&self, topic: &str, email: &str) -> String {
         let payload: Value = sqlx::query_scalar(
             "select payload from identity.outbox where topic = $1 and payload->>'email' = $2 order by created_at desc limit 1",

@@ -77,4 +77,3 @@ async fn depth_and_entity_limits_are_enforced() {
         .await;
     assert_eq!(code(&body), Some("MAX_ENTITIES_LIMIT"), "{body}");
 }
-

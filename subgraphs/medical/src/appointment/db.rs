@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use platform::{lifecycle::Moved, AppResult};
+use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -50,10 +50,12 @@ pub async fn page(
 }
 
 pub async fn by_ids(conn: &mut PgConnection, ids: &[Uuid]) -> AppResult<Vec<Appointment>> {
-    Ok(sqlx::query_as(&format!("select {COLUMNS} from appointments where id = any($1)"))
-        .bind(ids)
-        .fetch_all(conn)
-        .await?)
+    Ok(
+        sqlx::query_as(&format!("select {COLUMNS} from appointments where id = any($1)"))
+            .bind(ids)
+            .fetch_all(conn)
+            .await?,
+    )
 }
 
 /// Appointments of several practitioners overlapping one range.

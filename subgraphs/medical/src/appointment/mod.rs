@@ -10,11 +10,11 @@ use async_graphql::{
 };
 use chrono::{DateTime, Duration, Utc};
 use platform::{
-    lifecycle::{self, Lifecycle, Moved},
     audit::{self, actor},
     db::TenantTx,
     guards::auth,
     ids::{parse_id, parse_key},
+    lifecycle::{self, Lifecycle, Moved},
     pagination::Page,
     validate::optional_text,
     AppError, AppResult, OnConstraint,
@@ -95,9 +95,7 @@ impl AppointmentQuery {
             status: status.map(AppointmentStatus::as_db),
         };
         let mut tx = TenantTx::begin(&st.pool, auth(ctx)?).await?;
-        let rows = db::page(&mut tx, &filter, page.after.as_ref(), page.fetch())
-            .await
-            .map_err(AppError::from)?;
+        let rows = db::page(&mut tx, &filter, page.after.as_ref(), page.fetch()).await?;
         tx.commit().await?;
         let look = ctx.look_ahead();
         prefetch(
@@ -177,17 +175,15 @@ impl AppointmentMutation {
             idempotency_key: key.as_deref(),
         };
 
+        // Not `mutate`: an idempotent replay answers the first booking and
+        // writes nothing, not even an audit record.
         let mut tx = TenantTx::begin(&st.pool, caller).await?;
         if let Some(k) = &key {
-            if let Some(existing) = db::by_idempotency_key(&mut tx, k).await.map_err(AppError::from)? {
+            if let Some(existing) = db::by_idempotency_key(&mut tx, k).await? {
                 return Ok(same_request(existing, &new)?);
             }
         }
-        if patient::db::live(&mut tx, patient_id)
-            .await
-            .map_err(AppError::from)?
-            .is_none()
-        {
+        if patient::db::live(&mut tx, patient_id).await?.is_none() {
             return Err(AppError::bad_input("patientId", "no such patient").into());
         }
         let inserted = db::insert(&mut tx, &new)
@@ -201,8 +197,7 @@ impl AppointmentMutation {
             None => {
                 let k = key.as_deref().unwrap_or_default();
                 let existing = db::by_idempotency_key(&mut tx, k)
-                    .await
-                    .map_err(AppError::from)?
+                    .await?
                     .ok_or(AppError::Conflict("idempotency key in use".into()))?;
                 return Ok(same_request(existing, &new)?);
             }
@@ -298,7 +293,12 @@ impl Lifecycle for Appointment {
     const ENTITY: &'static str = "Appointment";
     const ACTION: &'static str = "appointment";
 
-    async fn move_to(conn: &mut sqlx::PgConnection, id: Uuid, from: &[&str], to: &str) -> AppResult<Option<Moved<Self>>> {
+    async fn move_to(
+        conn: &mut sqlx::PgConnection,
+        id: Uuid,
+        from: &[&str],
+        to: &str,
+    ) -> AppResult<Option<Moved<Self>>> {
         db::transition(conn, id, from, to).await
     }
 

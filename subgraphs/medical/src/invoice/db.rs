@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use platform::{lifecycle::Moved, AppResult};
+use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -35,10 +35,12 @@ pub async fn page(
 }
 
 pub async fn by_ids(conn: &mut PgConnection, ids: &[Uuid]) -> AppResult<Vec<Invoice>> {
-    Ok(sqlx::query_as(&format!("select {COLUMNS} from invoices where id = any($1)"))
-        .bind(ids)
-        .fetch_all(conn)
-        .await?)
+    Ok(
+        sqlx::query_as(&format!("select {COLUMNS} from invoices where id = any($1)"))
+            .bind(ids)
+            .fetch_all(conn)
+            .await?,
+    )
 }
 
 pub async fn of_patients(conn: &mut PgConnection, patients: &[Uuid]) -> AppResult<Vec<Invoice>> {
@@ -135,8 +137,10 @@ pub async fn status_of(conn: &mut PgConnection, id: Uuid) -> AppResult<Option<St
 }
 
 pub async fn line_count(conn: &mut PgConnection, id: Uuid) -> AppResult<i64> {
-    Ok(sqlx::query_scalar("select count(*) from invoice_lines where invoice_id = $1")
-        .bind(id)
-        .fetch_one(conn)
-        .await?)
+    Ok(
+        sqlx::query_scalar("select count(*) from invoice_lines where invoice_id = $1")
+            .bind(id)
+            .fetch_one(conn)
+            .await?,
+    )
 }

@@ -9,11 +9,11 @@ use async_graphql::{
     Context, InputObject, Object, Result, ID,
 };
 use platform::{
-    lifecycle::{self, Lifecycle, Moved},
-    audit::{self, actor},
     db::TenantTx,
     guards::auth,
     ids::parse_id,
+    lifecycle::{self, Lifecycle, Moved},
+    mutation::{mutate, Audit},
     pagination::Page,
     validate::text,
     AppError, AppResult, OnConstraint,
@@ -24,9 +24,7 @@ use uuid::Uuid;
 
 use crate::{
     access::{medical, medical_write, BILLING},
-    patient,
-    state,
-    Loaded,
+    patient, state, Loaded,
 };
 use db::InvoiceCursor;
 use loader::InvoiceLoader;
@@ -110,8 +108,7 @@ impl InvoiceQuery {
             page.after.as_ref(),
             page.fetch(),
         )
-        .await
-        .map_err(AppError::from)?;
+        .await?;
         tx.commit().await?;
         Ok(page.connection(
             rows,
@@ -139,68 +136,44 @@ impl InvoiceMutation {
     /// Drafts an invoice for a patient.
     #[graphql(guard = "medical_write([BillingClerk])")]
     async fn create_invoice(&self, ctx: &Context<'_>, input: CreateInvoiceInput) -> Result<Invoice> {
-        let st = state(ctx)?;
         let caller = auth(ctx)?;
         let patient_id = parse_id("patientId", &input.patient_id)?;
         let lines = valid_lines(input.lines)?;
-        let mut tx = TenantTx::begin(&st.pool, caller).await?;
-        if patient::db::live(&mut tx, patient_id)
-            .await
-            .map_err(AppError::from)?
-            .is_none()
-        {
-            return Err(AppError::bad_input("patientId", "no such patient").into());
-        }
-        let invoice = db::insert(&mut tx, caller.organization_id, patient_id)
-            .await
-            .map_err(AppError::from)?;
-        db::replace_lines(&mut tx, caller.organization_id, invoice.id, &lines)
-            .await
-            .map_err(AppError::from)?;
-        audit::record(
-            &mut tx,
-            &actor(ctx)?,
-            "invoice.create",
-            "Invoice",
-            invoice.id,
-            json!({ "patient": patient_id, "lines": lines.len() }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(invoice)
+        Ok(mutate(ctx, async |tx| {
+            if patient::db::live(tx, patient_id).await?.is_none() {
+                return Err(AppError::bad_input("patientId", "no such patient"));
+            }
+            let invoice = db::insert(tx, caller.organization_id, patient_id).await?;
+            db::replace_lines(tx, caller.organization_id, invoice.id, &lines).await?;
+            let audit = Audit::new("invoice.create", "Invoice", invoice.id)
+                .details(json!({ "patient": patient_id, "lines": lines.len() }));
+            Ok((invoice, audit))
+        })
+        .await?)
     }
 
     /// Replaces a draft invoice's lines.
     #[graphql(guard = "medical_write([BillingClerk])")]
     async fn set_invoice_lines(&self, ctx: &Context<'_>, id: ID, lines: Vec<InvoiceLineInput>) -> Result<Invoice> {
-        let st = state(ctx)?;
         let caller = auth(ctx)?;
         let id = parse_id("id", &id)?;
         let lines = valid_lines(lines)?;
-        let mut tx = TenantTx::begin(&st.pool, caller).await?;
-        let invoice = db::by_ids(&mut tx, &[id])
-            .await
-            .map_err(AppError::from)?
-            .into_iter()
-            .next()
-            .ok_or(AppError::NotFound("Invoice"))?;
-        if invoice.status != "draft" {
-            return Err(lines_immutable().into());
-        }
-        db::replace_lines(&mut tx, caller.organization_id, id, &lines)
-            .await
-            .on_constraint(&[("invoice_lines_immutable", lines_immutable)])?;
-        audit::record(
-            &mut tx,
-            &actor(ctx)?,
-            "invoice.set_lines",
-            "Invoice",
-            id,
-            json!({ "lines": lines.len() }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(invoice)
+        Ok(mutate(ctx, async |tx| {
+            let invoice = db::by_ids(tx, &[id])
+                .await?
+                .into_iter()
+                .next()
+                .ok_or(AppError::NotFound("Invoice"))?;
+            if invoice.status != "draft" {
+                return Err(lines_immutable());
+            }
+            db::replace_lines(tx, caller.organization_id, id, &lines)
+                .await
+                .on_constraint(&[("invoice_lines_immutable", lines_immutable)])?;
+            let audit = Audit::new("invoice.set_lines", "Invoice", id).details(json!({ "lines": lines.len() }));
+            Ok((invoice, audit))
+        })
+        .await?)
     }
 
     /// Issues a draft: its lines are frozen from now on.
@@ -238,7 +211,12 @@ impl Lifecycle for Invoice {
     const ENTITY: &'static str = "Invoice";
     const ACTION: &'static str = "invoice";
 
-    async fn move_to(conn: &mut sqlx::PgConnection, id: Uuid, from: &[&str], to: &str) -> AppResult<Option<Moved<Self>>> {
+    async fn move_to(
+        conn: &mut sqlx::PgConnection,
+        id: Uuid,
+        from: &[&str],
+        to: &str,
+    ) -> AppResult<Option<Moved<Self>>> {
         db::transition(conn, id, from, to).await
     }
 

@@ -18,10 +18,12 @@ pub async fn of_patients(conn: &mut PgConnection, patients: &[Uuid]) -> AppResul
 }
 
 pub async fn by_ids(conn: &mut PgConnection, ids: &[Uuid]) -> AppResult<Vec<ClinicalNote>> {
-    Ok(sqlx::query_as(&format!("select {COLUMNS} from clinical_notes where id = any($1)"))
-        .bind(ids)
-        .fetch_all(conn)
-        .await?)
+    Ok(
+        sqlx::query_as(&format!("select {COLUMNS} from clinical_notes where id = any($1)"))
+            .bind(ids)
+            .fetch_all(conn)
+            .await?,
+    )
 }
 
 pub async fn for_update(conn: &mut PgConnection, id: Uuid) -> AppResult<Option<ClinicalNote>> {

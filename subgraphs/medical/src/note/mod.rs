@@ -6,10 +6,9 @@ pub mod model;
 
 use async_graphql::{Context, InputObject, Object, Result, ID};
 use platform::{
-    audit::{self, actor},
-    db::TenantTx,
     guards::auth,
     ids::parse_id,
+    mutation::{mutate, Audit},
     validate::text,
     AppError, AppResult, OnConstraint,
 };
@@ -18,8 +17,7 @@ use uuid::Uuid;
 
 use crate::{
     access::{medical_write, CLINICAL},
-    patient,
-    state,
+    patient, state,
 };
 use model::{body_aad, ClinicalNote};
 
@@ -36,7 +34,7 @@ fn signed_immutable() -> AppError {
 }
 
 /// The note, for a change by its author only, while unsigned.
-async fn editable(tx: &mut TenantTx, id: Uuid, author: Uuid) -> AppResult<ClinicalNote> {
+async fn editable(tx: &mut sqlx::PgConnection, id: Uuid, author: Uuid) -> AppResult<ClinicalNote> {
     let note = db::for_update(tx, id)
         .await?
         .ok_or(AppError::NotFound("ClinicalNote"))?;
@@ -65,37 +63,28 @@ impl NoteMutation {
         let body = text("body", &input.body, 1, 20_000)?;
         let id = Uuid::new_v4();
         let sealed = st.cipher.seal_str(&body, &body_aad(id))?;
-        let mut tx = TenantTx::begin(&st.pool, caller).await?;
-        if patient::db::live(&mut tx, patient_id)
-            .await
-            .map_err(AppError::from)?
-            .is_none()
-        {
-            return Err(AppError::bad_input("patientId", "no such patient").into());
-        }
-        if let Some(a) = amends {
-            let target = db::by_ids(&mut tx, &[a]).await.map_err(AppError::from)?;
-            if !target
-                .iter()
-                .any(|n| n.patient_id == patient_id && n.signed_at.is_some())
-            {
-                return Err(AppError::bad_input("amendsId", "must be a signed note of the same patient").into());
+        Ok(mutate(ctx, async |tx| {
+            if patient::db::live(tx, patient_id).await?.is_none() {
+                return Err(AppError::bad_input("patientId", "no such patient"));
             }
-        }
-        let note = db::insert(&mut tx, id, caller.organization_id, patient_id, author, &sealed, amends)
-            .await
-            .map_err(AppError::from)?;
-        audit::record(
-            &mut tx,
-            &actor(ctx)?,
-            "clinical_note.write",
-            "ClinicalNote",
-            id,
-            json!({ "patient": patient_id, "amends": amends }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(note)
+            if let Some(a) = amends {
+                let target = db::by_ids(tx, &[a]).await?;
+                if !target
+                    .iter()
+                    .any(|n| n.patient_id == patient_id && n.signed_at.is_some())
+                {
+                    return Err(AppError::bad_input(
+                        "amendsId",
+                        "must be a signed note of the same patient",
+                    ));
+                }
+            }
+            let note = db::insert(tx, id, caller.organization_id, patient_id, author, &sealed, amends).await?;
+            let audit = Audit::new("clinical_note.write", "ClinicalNote", id)
+                .details(json!({ "patient": patient_id, "amends": amends }));
+            Ok((note, audit))
+        })
+        .await?)
     }
 
     /// Rewrites an unsigned note; only its author may.
@@ -107,46 +96,29 @@ impl NoteMutation {
         let id = parse_id("id", &id)?;
         let body = text("body", &body, 1, 20_000)?;
         let sealed = st.cipher.seal_str(&body, &body_aad(id))?;
-        let mut tx = TenantTx::begin(&st.pool, caller).await?;
-        editable(&mut tx, id, author).await?;
-        let note = db::set_body(&mut tx, id, &sealed)
-            .await
-            .on_constraint(&[("clinical_notes_signed_immutable", signed_immutable)])?;
-        audit::record(
-            &mut tx,
-            &actor(ctx)?,
-            "clinical_note.update",
-            "ClinicalNote",
-            id,
-            json!({}),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(note)
+        Ok(mutate(ctx, async |tx| {
+            editable(tx, id, author).await?;
+            let note = db::set_body(tx, id, &sealed)
+                .await
+                .on_constraint(&[("clinical_notes_signed_immutable", signed_immutable)])?;
+            Ok((note, Audit::new("clinical_note.update", "ClinicalNote", id)))
+        })
+        .await?)
     }
 
     /// Signs a note: from now on it can never change. Only its author may.
     #[graphql(guard = "medical_write(CLINICAL)")]
     async fn sign_clinical_note(&self, ctx: &Context<'_>, id: ID) -> Result<ClinicalNote> {
-        let st = state(ctx)?;
         let caller = auth(ctx)?;
         let author = caller.user_id().ok_or(AppError::Forbidden)?;
         let id = parse_id("id", &id)?;
-        let mut tx = TenantTx::begin(&st.pool, caller).await?;
-        editable(&mut tx, id, author).await?;
-        let note = db::sign(&mut tx, id, author)
-            .await
-            .on_constraint(&[("clinical_notes_signed_immutable", signed_immutable)])?;
-        audit::record(
-            &mut tx,
-            &actor(ctx)?,
-            "clinical_note.sign",
-            "ClinicalNote",
-            id,
-            json!({}),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(note)
+        Ok(mutate(ctx, async |tx| {
+            editable(tx, id, author).await?;
+            let note = db::sign(tx, id, author)
+                .await
+                .on_constraint(&[("clinical_notes_signed_immutable", signed_immutable)])?;
+            Ok((note, Audit::new("clinical_note.sign", "ClinicalNote", id)))
+        })
+        .await?)
     }
 }

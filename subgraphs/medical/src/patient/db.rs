@@ -1,5 +1,5 @@
-use serde::{Deserialize, Serialize};
 use platform::AppResult;
+use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -19,10 +19,12 @@ pub struct PatientCursor {
 
 /// All rows by id, deleted ones included (history still points at them).
 pub async fn by_ids(conn: &mut PgConnection, ids: &[Uuid]) -> AppResult<Vec<Patient>> {
-    Ok(sqlx::query_as(&format!("select {COLUMNS} from patients where id = any($1)"))
-        .bind(ids)
-        .fetch_all(conn)
-        .await?)
+    Ok(
+        sqlx::query_as(&format!("select {COLUMNS} from patients where id = any($1)"))
+            .bind(ids)
+            .fetch_all(conn)
+            .await?,
+    )
 }
 
 pub async fn live(conn: &mut PgConnection, id: Uuid) -> AppResult<Option<Patient>> {
@@ -156,8 +158,10 @@ pub async fn insert_allergy(
 }
 
 pub async fn delete_allergy(conn: &mut PgConnection, id: Uuid) -> AppResult<Option<Uuid>> {
-    Ok(sqlx::query_scalar("delete from allergies where id = $1 returning patient_id")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?)
+    Ok(
+        sqlx::query_scalar("delete from allergies where id = $1 returning patient_id")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?,
+    )
 }

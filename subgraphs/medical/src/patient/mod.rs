@@ -10,10 +10,10 @@ use async_graphql::{
 };
 use chrono::{NaiveDate, Utc};
 use platform::{
-    audit::{self, actor},
     db::TenantTx,
     guards::auth,
     ids::{parse_id, parse_key},
+    mutation::{mutate, Audit},
     pagination::Page,
     scalars::Date,
     validate::{optional_text, text},
@@ -25,8 +25,7 @@ use uuid::Uuid;
 
 use crate::{
     access::{medical, medical_write, require, ADMINISTRATIVE, CLINICAL, NAMES},
-    state, State,
-    Loaded,
+    state, Loaded, State,
 };
 use db::PatientCursor;
 use loader::PatientLoader;
@@ -158,9 +157,7 @@ impl PatientQuery {
         let page = Page::<PatientCursor>::new(first, after.as_deref(), st.settings.limits.page_size)?;
         let search = optional_text("search", search.as_deref(), 100)?;
         let mut tx = TenantTx::begin(&st.pool, auth(ctx)?).await?;
-        let rows = db::page(&mut tx, search.as_deref(), page.after.as_ref(), page.fetch())
-            .await
-            .map_err(AppError::from)?;
+        let rows = db::page(&mut tx, search.as_deref(), page.after.as_ref(), page.fetch()).await?;
         tx.commit().await?;
         Ok(page.connection(
             rows,
@@ -216,34 +213,27 @@ impl PatientMutation {
             .map(|n| st.cipher.seal_str(&n, &insurance_aad(id)))
             .transpose()?;
 
-        let mut tx = TenantTx::begin(&st.pool, caller).await?;
-        let patient = db::insert(
-            &mut tx,
-            db::NewPatient {
-                id,
-                organization_id: caller.organization_id,
-                mrn: &mrn,
-                given_name: &given,
-                family_name: &family,
-                birth_date: birth,
-                sex: input.sex.as_db(),
-                contact,
-                insurance,
-            },
-        )
-        .await
-        .on_constraint(&[("patients_org_mrn_key", duplicate_mrn)])?;
-        audit::record(
-            &mut tx,
-            &actor(ctx)?,
-            "patient.create",
-            "Patient",
-            id,
-            json!({ "mrn": mrn }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(patient)
+        Ok(mutate(ctx, async |tx| {
+            let patient = db::insert(
+                tx,
+                db::NewPatient {
+                    id,
+                    organization_id: caller.organization_id,
+                    mrn: &mrn,
+                    given_name: &given,
+                    family_name: &family,
+                    birth_date: birth,
+                    sex: input.sex.as_db(),
+                    contact,
+                    insurance,
+                },
+            )
+            .await
+            .on_constraint(&[("patients_org_mrn_key", duplicate_mrn)])?;
+            let audit = Audit::new("patient.create", "Patient", id).details(json!({ "mrn": mrn }));
+            Ok((patient, audit))
+        })
+        .await?)
     }
 
     /// Changes a patient's administrative record.
@@ -271,63 +261,55 @@ impl PatientMutation {
             .map(|n| valid_insurance(Some(n)))
             .transpose()?;
 
-        let mut tx = TenantTx::begin(&st.pool, auth(ctx)?).await?;
-        let mut p = live_patient(&mut tx, id).await?;
-        if let Some(v) = mrn {
-            p.mrn = v;
-            changed.push("mrn");
-        }
-        if let Some(v) = given {
-            p.given_name = v;
-            changed.push("givenName");
-        }
-        if let Some(v) = family {
-            p.family_name = v;
-            changed.push("familyName");
-        }
-        if let Some(v) = birth {
-            p.birth_date = v;
-            changed.push("birthDate");
-        }
-        if let Some(v) = input.sex {
-            p.sex = v.as_db().to_string();
-            changed.push("sex");
-        }
-        if contact.is_some() {
-            changed.push("contact");
-        }
-        if insurance.is_some() {
-            changed.push("insuranceNumber");
-        }
-        seal_into(st, &mut p, contact, insurance)?;
-        let p = db::update(&mut tx, &p)
-            .await
-            .on_constraint(&[("patients_org_mrn_key", duplicate_mrn)])?;
-        // Field names only: the audit trail never holds the data itself.
-        audit::record(
-            &mut tx,
-            &actor(ctx)?,
-            "patient.update",
-            "Patient",
-            id,
-            json!({ "fields": changed }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(p)
+        Ok(mutate(ctx, async |tx| {
+            let mut p = live_patient(tx, id).await?;
+            if let Some(v) = mrn {
+                p.mrn = v;
+                changed.push("mrn");
+            }
+            if let Some(v) = given {
+                p.given_name = v;
+                changed.push("givenName");
+            }
+            if let Some(v) = family {
+                p.family_name = v;
+                changed.push("familyName");
+            }
+            if let Some(v) = birth {
+                p.birth_date = v;
+                changed.push("birthDate");
+            }
+            if let Some(v) = input.sex {
+                p.sex = v.as_db().to_string();
+                changed.push("sex");
+            }
+            if contact.is_some() {
+                changed.push("contact");
+            }
+            if insurance.is_some() {
+                changed.push("insuranceNumber");
+            }
+            seal_into(st, &mut p, contact, insurance)?;
+            let p = db::update(tx, &p)
+                .await
+                .on_constraint(&[("patients_org_mrn_key", duplicate_mrn)])?;
+            // Field names only: the audit trail never holds the data itself.
+            let audit = Audit::new("patient.update", "Patient", id).details(json!({ "fields": changed }));
+            Ok((p, audit))
+        })
+        .await?)
     }
 
     /// Deletes a patient record (kept for history, hidden from lists).
     #[graphql(guard = "medical_write([platform::Role::OrgAdmin, platform::Role::Secretary])")]
     async fn delete_patient(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
-        let st = state(ctx)?;
         let id = parse_id("id", &id)?;
-        let mut tx = TenantTx::begin(&st.pool, auth(ctx)?).await?;
-        live_patient(&mut tx, id).await?;
-        db::soft_delete(&mut tx, id).await.map_err(AppError::from)?;
-        audit::record(&mut tx, &actor(ctx)?, "patient.delete", "Patient", id, json!({})).await?;
-        tx.commit().await?;
-        Ok(true)
+        Ok(mutate(ctx, async |tx| {
+            live_patient(tx, id).await?;
+            db::soft_delete(tx, id).await?;
+            Ok((true, Audit::new("patient.delete", "Patient", id)))
+        })
+        .await?)
     }
 
     /// Records (or clears) a patient's blood type. Clinicians only.
@@ -338,78 +320,49 @@ impl PatientMutation {
         patient_id: ID,
         blood_type: Option<BloodType>,
     ) -> Result<Patient> {
-        let st = state(ctx)?;
         let id = parse_id("patientId", &patient_id)?;
-        let mut tx = TenantTx::begin(&st.pool, auth(ctx)?).await?;
-        let mut p = live_patient(&mut tx, id).await?;
-        p.blood_type = blood_type.map(|b| b.as_db().to_string());
-        let p = db::update(&mut tx, &p).await.map_err(AppError::from)?;
-        audit::record(
-            &mut tx,
-            &actor(ctx)?,
-            "patient.set_blood_type",
-            "Patient",
-            id,
-            json!({}),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(p)
+        Ok(mutate(ctx, async |tx| {
+            let mut p = live_patient(tx, id).await?;
+            p.blood_type = blood_type.map(|b| b.as_db().to_string());
+            let p = db::update(tx, &p).await?;
+            Ok((p, Audit::new("patient.set_blood_type", "Patient", id)))
+        })
+        .await?)
     }
 
     /// Adds an allergy to a patient's record. Clinicians only.
     #[graphql(guard = "medical_write(CLINICAL)")]
     async fn add_allergy(&self, ctx: &Context<'_>, patient_id: ID, input: AllergyInput) -> Result<Allergy> {
-        let st = state(ctx)?;
         let caller = auth(ctx)?;
         let id = parse_id("patientId", &patient_id)?;
         let substance = text("substance", &input.substance, 1, 200)?;
         let reaction = optional_text("reaction", input.reaction.as_deref(), 500)?;
-        let mut tx = TenantTx::begin(&st.pool, caller).await?;
-        live_patient(&mut tx, id).await?;
-        let a = db::insert_allergy(
-            &mut tx,
-            caller.organization_id,
-            id,
-            &substance,
-            reaction.as_deref(),
-            input.severity.as_db(),
-        )
-        .await
-        .map_err(AppError::from)?;
-        audit::record(
-            &mut tx,
-            &actor(ctx)?,
-            "allergy.add",
-            "Patient",
-            id,
-            json!({ "allergy": a.id }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(a)
+        Ok(mutate(ctx, async |tx| {
+            live_patient(tx, id).await?;
+            let a = db::insert_allergy(
+                tx,
+                caller.organization_id,
+                id,
+                &substance,
+                reaction.as_deref(),
+                input.severity.as_db(),
+            )
+            .await?;
+            let audit = Audit::new("allergy.add", "Patient", id).details(json!({ "allergy": a.id }));
+            Ok((a, audit))
+        })
+        .await?)
     }
 
     /// Removes an allergy recorded in error. Clinicians only.
     #[graphql(guard = "medical_write(CLINICAL)")]
     async fn remove_allergy(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
-        let st = state(ctx)?;
         let id = parse_id("id", &id)?;
-        let mut tx = TenantTx::begin(&st.pool, auth(ctx)?).await?;
-        let patient = db::delete_allergy(&mut tx, id)
-            .await
-            .map_err(AppError::from)?
-            .ok_or(AppError::NotFound("Allergy"))?;
-        audit::record(
-            &mut tx,
-            &actor(ctx)?,
-            "allergy.remove",
-            "Patient",
-            patient,
-            json!({ "allergy": id }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(true)
+        Ok(mutate(ctx, async |tx| {
+            let patient = db::delete_allergy(tx, id).await?.ok_or(AppError::NotFound("Allergy"))?;
+            let audit = Audit::new("allergy.remove", "Patient", patient).details(json!({ "allergy": id }));
+            Ok((true, audit))
+        })
+        .await?)
     }
 }

@@ -12,8 +12,7 @@ use crate::{
     invoice::{loader::InvoicesByPatientLoader, model::Invoice},
     note::model::ClinicalNote,
     procedure::model::Procedure,
-    state,
-    Loaded,
+    state, Loaded,
 };
 
 /// A patient of the organization. Names are visible to billing; the rest of

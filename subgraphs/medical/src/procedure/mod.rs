@@ -6,17 +6,16 @@ pub mod model;
 use async_graphql::{Context, InputObject, Object, Result, ID};
 use chrono::{DateTime, Duration, Utc};
 use platform::{
-    audit::{self, actor},
-    db::TenantTx,
     guards::auth,
     ids::parse_id,
+    mutation::{mutate, Audit},
     validate::optional_text,
     AppError, AppResult,
     Role::*,
 };
 use serde_json::json;
 
-use crate::{access::medical_write, appointment, patient, state};
+use crate::{access::medical_write, appointment, patient};
 use model::Procedure;
 
 #[derive(InputObject)]
@@ -55,7 +54,6 @@ impl ProcedureMutation {
     /// Records a procedure performed by the calling practitioner.
     #[graphql(guard = "medical_write([Practitioner])")]
     async fn record_procedure(&self, ctx: &Context<'_>, input: RecordProcedureInput) -> Result<Procedure> {
-        let st = state(ctx)?;
         let caller = auth(ctx)?;
         let performer = caller.user_id().ok_or(AppError::Forbidden)?;
         let patient_id = parse_id("patientId", &input.patient_id)?;
@@ -69,45 +67,37 @@ impl ProcedureMutation {
             return Err(AppError::bad_input("performedAt", "cannot be in the future").into());
         }
         let notes = optional_text("notes", input.notes.as_deref(), 10_000)?;
-        let mut tx = TenantTx::begin(&st.pool, caller).await?;
-        if patient::db::live(&mut tx, patient_id)
-            .await
-            .map_err(AppError::from)?
-            .is_none()
-        {
-            return Err(AppError::bad_input("patientId", "no such patient").into());
-        }
-        if let Some(a) = appointment_id {
-            let found = appointment::db::by_ids(&mut tx, &[a]).await.map_err(AppError::from)?;
-            if !found.iter().any(|x| x.patient_id == patient_id) {
-                return Err(AppError::bad_input("appointmentId", "no such appointment for this patient").into());
+        Ok(mutate(ctx, async |tx| {
+            if patient::db::live(tx, patient_id).await?.is_none() {
+                return Err(AppError::bad_input("patientId", "no such patient"));
             }
-        }
-        let p = db::insert(
-            &mut tx,
-            &db::NewProcedure {
-                organization_id: caller.organization_id,
-                patient_id,
-                appointment_id,
-                code: &code,
-                performed_at: input.performed_at,
-                performer_id: performer,
-                notes: notes.as_deref(),
-            },
-        )
-        .await
-        .map_err(AppError::from)?;
-        audit::record(
-            &mut tx,
-            &actor(ctx)?,
-            "procedure.record",
-            "Procedure",
-            p.id,
-            json!({ "patient": patient_id, "code": code }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(p)
+            if let Some(a) = appointment_id {
+                let found = appointment::db::by_ids(tx, &[a]).await?;
+                if !found.iter().any(|x| x.patient_id == patient_id) {
+                    return Err(AppError::bad_input(
+                        "appointmentId",
+                        "no such appointment for this patient",
+                    ));
+                }
+            }
+            let p = db::insert(
+                tx,
+                &db::NewProcedure {
+                    organization_id: caller.organization_id,
+                    patient_id,
+                    appointment_id,
+                    code: &code,
+                    performed_at: input.performed_at,
+                    performer_id: performer,
+                    notes: notes.as_deref(),
+                },
+            )
+            .await?;
+            let audit = Audit::new("procedure.record", "Procedure", p.id)
+                .details(json!({ "patient": patient_id, "code": code }));
+            Ok((p, audit))
+        })
+        .await?)
     }
 }
 

@@ -191,6 +191,20 @@ async fn appointments_follow_their_lifecycle() {
             "appointment.completed"
         ]
     );
+    // Each step records the state it actually left, not the states it allowed.
+    let moves: Vec<serde_json::Value> = sqlx::query_scalar(
+        "select details from medical.audit_log where action in ('appointment.checked_in', 'appointment.completed') order by created_at",
+    )
+    .fetch_all(&app.admin)
+    .await
+    .unwrap();
+    assert_eq!(
+        moves,
+        vec![
+            json!({ "from": "scheduled", "to": "checked_in" }),
+            json!({ "from": "checked_in", "to": "completed" })
+        ]
+    );
 }
 
 #[tokio::test]

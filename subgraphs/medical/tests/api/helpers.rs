@@ -112,7 +112,6 @@ impl TestApp {
     }
 }
 
-
 pub fn who() -> Who {
     Who {
         org: Uuid::new_v4(),
