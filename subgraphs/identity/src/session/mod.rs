@@ -23,7 +23,10 @@ use crate::{
     organization::{self, model::Organization},
     password, state,
     tokens::{Grant, OpaqueToken},
-    user::{self, model::User},
+    user::{
+        self,
+        model::{User, UserStatus},
+    },
     State,
 };
 use db::RefreshUse;
@@ -89,7 +92,7 @@ impl SessionMutation {
         };
         let locked = creds.locked_until.is_some_and(|t| t > Utc::now());
         let password_ok = password::verify(&input.password, Some(&creds.password_hash)).await;
-        if locked || creds.status != "active" {
+        if locked || creds.status != UserStatus::Active {
             return Err(AppError::InvalidCredentials.into());
         }
         if !password_ok {
@@ -174,7 +177,7 @@ impl SessionMutation {
             .await?
             .ok_or(AppError::InvalidToken)?;
         let user = load_user(&mut tx, session.user_id).await?;
-        if user.status != "active" {
+        if user.status != UserStatus::Active {
             return Err(AppError::InvalidToken.into());
         }
         let actor = Actor::user(token.organization_id, Some(session.user_id), Some(ctx));

@@ -13,7 +13,7 @@ pub const COLUMNS: &str = "u.id, u.email, u.display_name, u.locale, u.status, u.
 pub struct Credentials {
     pub id: Uuid,
     pub password_hash: String,
-    pub status: String,
+    pub status: super::model::UserStatus,
     pub totp_secret_enc: Option<Vec<u8>>,
     pub totp_key_id: Option<String>,
     pub totp_enabled: bool,

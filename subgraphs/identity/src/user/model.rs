@@ -14,13 +14,14 @@ pub struct User {
     pub email: String,
     pub display_name: String,
     pub locale: String,
-    pub status: String,
+    pub status: UserStatus,
     pub totp_enabled: bool,
     pub created_at: DateTime<Utc>,
 }
 
 /// Whether a user may sign in.
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[derive(Enum, sqlx::Type, Copy, Clone, Eq, PartialEq, Debug)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum UserStatus {
     Active,
     Disabled,
@@ -50,11 +51,7 @@ impl User {
 
     /// Whether the account may sign in.
     async fn status(&self) -> UserStatus {
-        if self.status == "active" {
-            UserStatus::Active
-        } else {
-            UserStatus::Disabled
-        }
+        self.status
     }
 
     /// Whether TOTP is required at sign-in. Only the user themself can see it.

@@ -21,7 +21,7 @@ pub struct Appointment {
     pub practitioner_id: Uuid,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
-    pub status: String,
+    pub status: AppointmentStatus,
     pub reason: Option<String>,
     pub idempotency_key: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -29,7 +29,8 @@ pub struct Appointment {
 
 /// Where an appointment is in its life: scheduled → checked in → completed,
 /// or cancelled, or no-show.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[derive(Enum, sqlx::Type, Copy, Clone, Eq, PartialEq, Debug)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum AppointmentStatus {
     Scheduled,
     CheckedIn,
@@ -46,15 +47,6 @@ impl AppointmentStatus {
             AppointmentStatus::Completed => "completed",
             AppointmentStatus::Cancelled => "cancelled",
             AppointmentStatus::NoShow => "no_show",
-        }
-    }
-    pub fn from_db(s: &str) -> Self {
-        match s {
-            "checked_in" => AppointmentStatus::CheckedIn,
-            "completed" => AppointmentStatus::Completed,
-            "cancelled" => AppointmentStatus::Cancelled,
-            "no_show" => AppointmentStatus::NoShow,
-            _ => AppointmentStatus::Scheduled,
         }
     }
 }
@@ -88,7 +80,7 @@ impl Appointment {
     }
     /// Current status.
     async fn status(&self) -> AppointmentStatus {
-        AppointmentStatus::from_db(&self.status)
+        self.status
     }
     /// Why the patient comes.
     async fn reason(&self) -> Option<&str> {

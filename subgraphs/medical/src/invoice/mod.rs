@@ -164,7 +164,7 @@ impl InvoiceMutation {
                 .into_iter()
                 .next()
                 .ok_or(AppError::NotFound("Invoice"))?;
-            if invoice.status != "draft" {
+            if invoice.status != InvoiceStatus::Draft {
                 return Err(lines_immutable());
             }
             db::replace_lines(tx, caller.organization_id, id, &lines)

@@ -16,7 +16,7 @@ use crate::{
 pub struct Invoice {
     pub id: Uuid,
     pub patient_id: Uuid,
-    pub status: String,
+    pub status: InvoiceStatus,
     pub currency: String,
     pub issued_at: Option<DateTime<Utc>>,
     pub paid_at: Option<DateTime<Utc>>,
@@ -42,7 +42,8 @@ pub struct InvoiceLine {
 }
 
 /// draft → issued → paid, or void. An issued invoice's lines never change.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[derive(Enum, sqlx::Type, Copy, Clone, Eq, PartialEq, Debug)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum InvoiceStatus {
     Draft,
     Issued,
@@ -57,14 +58,6 @@ impl InvoiceStatus {
             InvoiceStatus::Issued => "issued",
             InvoiceStatus::Paid => "paid",
             InvoiceStatus::Void => "void",
-        }
-    }
-    pub fn from_db(s: &str) -> Self {
-        match s {
-            "issued" => InvoiceStatus::Issued,
-            "paid" => InvoiceStatus::Paid,
-            "void" => InvoiceStatus::Void,
-            _ => InvoiceStatus::Draft,
         }
     }
 }
@@ -85,7 +78,7 @@ impl Invoice {
     }
     /// Current status.
     async fn status(&self) -> InvoiceStatus {
-        InvoiceStatus::from_db(&self.status)
+        self.status
     }
     /// ISO 4217 currency; always `EUR`.
     async fn currency(&self) -> &str {

@@ -280,7 +280,7 @@ impl PatientMutation {
                 changed.push("birthDate");
             }
             if let Some(v) = input.sex {
-                p.sex = v.as_db().to_string();
+                p.sex = v;
                 changed.push("sex");
             }
             if contact.is_some() {
@@ -323,7 +323,7 @@ impl PatientMutation {
         let id = parse_id("patientId", &patient_id)?;
         Ok(mutate(ctx, async |tx| {
             let mut p = live_patient(tx, id).await?;
-            p.blood_type = blood_type.map(|b| b.as_db().to_string());
+            p.blood_type = blood_type;
             let p = db::update(tx, &p).await?;
             Ok((p, Audit::new("patient.set_blood_type", "Patient", id)))
         })

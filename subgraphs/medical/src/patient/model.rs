@@ -35,9 +35,9 @@ pub struct Patient {
     #[graphql(skip)]
     pub birth_date: NaiveDate,
     #[graphql(skip)]
-    pub sex: String,
+    pub sex: Sex,
     #[graphql(skip)]
-    pub blood_type: Option<String>,
+    pub blood_type: Option<BloodType>,
     #[graphql(skip)]
     pub contact_enc: Option<Vec<u8>>,
     #[graphql(skip)]
@@ -57,7 +57,8 @@ pub struct Patient {
 }
 
 /// Administrative sex.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[derive(Enum, sqlx::Type, Copy, Clone, Eq, PartialEq, Debug)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum Sex {
     Female,
     Male,
@@ -74,18 +75,11 @@ impl Sex {
             Sex::Unknown => "unknown",
         }
     }
-    pub fn from_db(s: &str) -> Sex {
-        match s {
-            "female" => Sex::Female,
-            "male" => Sex::Male,
-            "other" => Sex::Other,
-            _ => Sex::Unknown,
-        }
-    }
 }
 
 /// ABO group and Rh factor.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[derive(Enum, sqlx::Type, Copy, Clone, Eq, PartialEq, Debug)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum BloodType {
     APos,
     ANeg,
@@ -115,9 +109,6 @@ impl BloodType {
             .map(|(_, s)| *s)
             .unwrap_or("o_pos")
     }
-    pub fn from_db(s: &str) -> Option<BloodType> {
-        Self::ALL.iter().find(|(_, d)| *d == s).map(|(b, _)| *b)
-    }
 }
 
 /// How to reach a patient. Encrypted at rest.
@@ -142,7 +133,7 @@ pub struct Allergy {
     /// What happens.
     pub reaction: Option<String>,
     #[graphql(skip)]
-    pub severity: String,
+    pub severity: Severity,
 }
 
 #[ComplexObject]
@@ -153,12 +144,13 @@ impl Allergy {
     }
     /// How serious a reaction is.
     async fn severity(&self) -> Severity {
-        Severity::from_db(&self.severity)
+        self.severity
     }
 }
 
 /// Severity of an allergic reaction.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[derive(Enum, sqlx::Type, Copy, Clone, Eq, PartialEq, Debug)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum Severity {
     Mild,
     Moderate,
@@ -173,14 +165,6 @@ impl Severity {
             Severity::Moderate => "moderate",
             Severity::Severe => "severe",
             Severity::LifeThreatening => "life_threatening",
-        }
-    }
-    pub fn from_db(s: &str) -> Severity {
-        match s {
-            "mild" => Severity::Mild,
-            "moderate" => Severity::Moderate,
-            "severe" => Severity::Severe,
-            _ => Severity::LifeThreatening,
         }
     }
 }
@@ -216,7 +200,7 @@ impl Patient {
     /// Administrative sex.
     #[graphql(guard = "medical(ADMINISTRATIVE)")]
     async fn sex(&self) -> Sex {
-        Sex::from_db(&self.sex)
+        self.sex
     }
 
     /// Phone, email and address. Encrypted at rest.
@@ -243,7 +227,7 @@ impl Patient {
     /// Blood type. Practitioners and nurses only.
     #[graphql(guard = "medical(CLINICAL)")]
     async fn blood_type(&self) -> Option<BloodType> {
-        self.blood_type.as_deref().and_then(BloodType::from_db)
+        self.blood_type
     }
 
     /// Known allergies. Practitioners and nurses only.

@@ -240,3 +240,32 @@ async fn a_users_schedule_lists_their_appointments_in_the_range() {
         .await;
     assert_eq!(code(&bad), Some("BAD_USER_INPUT"), "to before from");
 }
+
+#[tokio::test]
+async fn a_status_the_code_does_not_know_is_an_error_never_a_valid_state() {
+    let app = TestApp::spawn().await;
+    let w = who();
+    let p = app.patient(w.org, "M-1", "Un").await;
+    let booked = app.appointment(w.org, p, w.user, 9).await;
+    let id = booked["data"]["scheduleAppointment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A later migration (or a hand edit) writes a status this build does not know.
+    sqlx::raw_sql(&format!(
+        "alter table medical.appointments drop constraint appointments_status_check;
+         update medical.appointments set status = 'teleported' where id = '{id}'"
+    ))
+    .execute(&app.admin)
+    .await
+    .unwrap();
+    let body = app
+        .gql(
+            "query($id: ID!) { appointment(id: $id) { status } }",
+            json!({ "id": id }),
+            &app.token(w, Role::Secretary),
+        )
+        .await;
+    assert_eq!(code(&body), Some("INTERNAL"), "{body}");
+    assert!(!body.to_string().contains("teleported"), "{body}");
+}
