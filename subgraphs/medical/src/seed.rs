@@ -148,7 +148,13 @@ async fn seed_clinic(
         )
         .await?;
         if i % 3 != 0 {
-            invoices::transition(conn, invoice.id, &["draft"], "issued").await?;
+            <crate::invoice::model::Invoice as platform::lifecycle::Lifecycle>::move_to(
+                conn,
+                invoice.id,
+                &["draft"],
+                "issued",
+            )
+            .await?;
         }
     }
     sqlx::raw_sql("reset search_path").execute(&mut *conn).await?;

@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use platform::{lifecycle::Moved, AppResult};
+use platform::AppResult;
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -113,31 +113,4 @@ pub async fn insert(conn: &mut PgConnection, a: &NewAppointment<'_>) -> AppResul
     .bind(a.idempotency_key)
     .fetch_optional(conn)
     .await?)
-}
-
-/// Moves an appointment to `to` only from one of the `from` states; also
-/// returns the state it left.
-pub async fn transition(
-    conn: &mut PgConnection,
-    id: Uuid,
-    from: &[&str],
-    to: &str,
-) -> AppResult<Option<Moved<Appointment>>> {
-    Ok(sqlx::query_as(&format!(
-        "with prev as (select status as previous from appointments where id = $1 for update)
-         update appointments set status = $2, updated_at = now() from prev
-          where id = $1 and previous = any($3) returning previous, {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(to)
-    .bind(from)
-    .fetch_optional(conn)
-    .await?)
-}
-
-pub async fn status_of(conn: &mut PgConnection, id: Uuid) -> AppResult<Option<String>> {
-    Ok(sqlx::query_scalar("select status from appointments where id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?)
 }

@@ -14,7 +14,7 @@ use platform::{
     db::TenantTx,
     guards::auth,
     ids::{parse_id, parse_key},
-    lifecycle::{self, Lifecycle, Moved},
+    lifecycle::{self, Lifecycle},
     pagination::Page,
     validate::optional_text,
     AppError, AppResult, OnConstraint,
@@ -218,31 +218,40 @@ impl AppointmentMutation {
     /// The patient has arrived.
     #[graphql(guard = "medical_write([Secretary, Nurse, Practitioner])")]
     async fn check_in_appointment(&self, ctx: &Context<'_>, id: ID) -> Result<Appointment> {
-        transition(ctx, &id, &[AppointmentStatus::Scheduled], AppointmentStatus::CheckedIn).await
+        Ok(
+            lifecycle::step::<Appointment>(ctx, &id, &[AppointmentStatus::Scheduled], AppointmentStatus::CheckedIn)
+                .await?,
+        )
     }
 
     /// The visit is over.
     #[graphql(guard = "medical_write([Practitioner])")]
     async fn complete_appointment(&self, ctx: &Context<'_>, id: ID) -> Result<Appointment> {
-        transition(ctx, &id, &[AppointmentStatus::CheckedIn], AppointmentStatus::Completed).await
+        Ok(
+            lifecycle::step::<Appointment>(ctx, &id, &[AppointmentStatus::CheckedIn], AppointmentStatus::Completed)
+                .await?,
+        )
     }
 
     /// Cancels a scheduled or checked-in appointment; its slot frees up.
     #[graphql(guard = "medical_write([Secretary, Practitioner, Nurse, OrgAdmin])")]
     async fn cancel_appointment(&self, ctx: &Context<'_>, id: ID) -> Result<Appointment> {
-        transition(
+        Ok(lifecycle::step::<Appointment>(
             ctx,
             &id,
             &[AppointmentStatus::Scheduled, AppointmentStatus::CheckedIn],
             AppointmentStatus::Cancelled,
         )
-        .await
+        .await?)
     }
 
     /// The patient did not come.
     #[graphql(guard = "medical_write([Secretary, Nurse])")]
     async fn mark_appointment_no_show(&self, ctx: &Context<'_>, id: ID) -> Result<Appointment> {
-        transition(ctx, &id, &[AppointmentStatus::Scheduled], AppointmentStatus::NoShow).await
+        Ok(
+            lifecycle::step::<Appointment>(ctx, &id, &[AppointmentStatus::Scheduled], AppointmentStatus::NoShow)
+                .await?,
+        )
     }
 }
 
@@ -278,31 +287,14 @@ fn same_request(existing: Appointment, new: &db::NewAppointment<'_>) -> AppResul
     }
 }
 
-async fn transition(
-    ctx: &Context<'_>,
-    id: &ID,
-    from: &[AppointmentStatus],
-    to: AppointmentStatus,
-) -> Result<Appointment> {
-    let from: Vec<&str> = from.iter().map(|s| s.as_db()).collect();
-    let id = parse_id("id", id)?;
-    Ok(lifecycle::step::<Appointment>(ctx, id, &from, to.as_db()).await?)
-}
-
 impl Lifecycle for Appointment {
     const ENTITY: &'static str = "Appointment";
     const ACTION: &'static str = "appointment";
+    const TABLE: &'static str = "appointments";
+    const COLUMNS: &'static str = db::COLUMNS;
+    type Status = AppointmentStatus;
 
-    async fn move_to(
-        conn: &mut sqlx::PgConnection,
-        id: Uuid,
-        from: &[&str],
-        to: &str,
-    ) -> AppResult<Option<Moved<Self>>> {
-        db::transition(conn, id, from, to).await
-    }
-
-    async fn current(conn: &mut sqlx::PgConnection, id: Uuid) -> AppResult<Option<String>> {
-        db::status_of(conn, id).await
+    fn db_name(status: AppointmentStatus) -> &'static str {
+        status.as_db()
     }
 }

@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use platform::{lifecycle::Moved, AppResult};
+use platform::AppResult;
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -105,35 +105,6 @@ pub async fn replace_lines(conn: &mut PgConnection, org: Uuid, invoice: Uuid, li
     .execute(conn)
     .await?;
     Ok(())
-}
-
-pub async fn transition(
-    conn: &mut PgConnection,
-    id: Uuid,
-    from: &[&str],
-    to: &str,
-) -> AppResult<Option<Moved<Invoice>>> {
-    Ok(sqlx::query_as(&format!(
-        "with prev as (select status as previous from invoices where id = $1 for update)
-         update invoices set status = $2, updated_at = now(),
-                issued_at = case when $2 = 'issued' then now() else issued_at end,
-                paid_at = case when $2 = 'paid' then now() else paid_at end,
-                voided_at = case when $2 = 'void' then now() else voided_at end
-           from prev
-          where id = $1 and previous = any($3) returning previous, {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(to)
-    .bind(from)
-    .fetch_optional(conn)
-    .await?)
-}
-
-pub async fn status_of(conn: &mut PgConnection, id: Uuid) -> AppResult<Option<String>> {
-    Ok(sqlx::query_scalar("select status from invoices where id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?)
 }
 
 pub async fn line_count(conn: &mut PgConnection, id: Uuid) -> AppResult<i64> {

@@ -12,7 +12,7 @@ use platform::{
     db::TenantTx,
     guards::auth,
     ids::parse_id,
-    lifecycle::{self, Lifecycle, Moved},
+    lifecycle::{self, Lifecycle},
     mutation::{mutate, Audit},
     pagination::Page,
     validate::text,
@@ -179,54 +179,43 @@ impl InvoiceMutation {
     /// Issues a draft: its lines are frozen from now on.
     #[graphql(guard = "medical_write([BillingClerk])")]
     async fn issue_invoice(&self, ctx: &Context<'_>, id: ID) -> Result<Invoice> {
-        transition(ctx, &id, &[InvoiceStatus::Draft], InvoiceStatus::Issued).await
+        Ok(lifecycle::step::<Invoice>(ctx, &id, &[InvoiceStatus::Draft], InvoiceStatus::Issued).await?)
     }
 
     /// Records payment of an issued invoice.
     #[graphql(guard = "medical_write([BillingClerk])")]
     async fn mark_invoice_paid(&self, ctx: &Context<'_>, id: ID) -> Result<Invoice> {
-        transition(ctx, &id, &[InvoiceStatus::Issued], InvoiceStatus::Paid).await
+        Ok(lifecycle::step::<Invoice>(ctx, &id, &[InvoiceStatus::Issued], InvoiceStatus::Paid).await?)
     }
 
     /// Voids a draft or issued invoice.
     #[graphql(guard = "medical_write([BillingClerk])")]
     async fn void_invoice(&self, ctx: &Context<'_>, id: ID) -> Result<Invoice> {
-        transition(
+        Ok(lifecycle::step::<Invoice>(
             ctx,
             &id,
             &[InvoiceStatus::Draft, InvoiceStatus::Issued],
             InvoiceStatus::Void,
         )
-        .await
+        .await?)
     }
-}
-
-async fn transition(ctx: &Context<'_>, id: &ID, from: &[InvoiceStatus], to: InvoiceStatus) -> Result<Invoice> {
-    let from: Vec<&str> = from.iter().map(|s| s.as_db()).collect();
-    let id = parse_id("id", id)?;
-    Ok(lifecycle::step::<Invoice>(ctx, id, &from, to.as_db()).await?)
 }
 
 impl Lifecycle for Invoice {
     const ENTITY: &'static str = "Invoice";
     const ACTION: &'static str = "invoice";
+    const TABLE: &'static str = "invoices";
+    const COLUMNS: &'static str = db::COLUMNS;
+    const ON_MOVE: &'static str = "issued_at = case when $2 = 'issued' then now() else issued_at end, paid_at = case when $2 = 'paid' then now() else paid_at end, voided_at = case when $2 = 'void' then now() else voided_at end";
+    type Status = InvoiceStatus;
 
-    async fn move_to(
-        conn: &mut sqlx::PgConnection,
-        id: Uuid,
-        from: &[&str],
-        to: &str,
-    ) -> AppResult<Option<Moved<Self>>> {
-        db::transition(conn, id, from, to).await
-    }
-
-    async fn current(conn: &mut sqlx::PgConnection, id: Uuid) -> AppResult<Option<String>> {
-        db::status_of(conn, id).await
+    fn db_name(status: InvoiceStatus) -> &'static str {
+        status.as_db()
     }
 
     async fn precondition(conn: &mut sqlx::PgConnection, id: Uuid, to: &str) -> AppResult<()> {
         if to == InvoiceStatus::Issued.as_db() && db::line_count(conn, id).await? == 0 {
-            if Self::current(conn, id).await?.is_none() {
+            if <Self as Lifecycle>::current(conn, id).await?.is_none() {
                 return Err(AppError::NotFound(Self::ENTITY));
             }
             return Err(AppError::Conflict("an invoice needs lines to be issued".into()));
