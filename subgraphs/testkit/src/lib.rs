@@ -20,7 +20,7 @@ use figment::Figment;
 use platform::{
     config::Settings,
     keys::KeyRing,
-    kit::{Options, Runtime, Subgraph},
+    kit::{describe, Options, Runtime, Subgraph, SubgraphApp},
     Claims, Role, Vertical,
 };
 use serde_json::{json, Value};
@@ -206,6 +206,35 @@ impl TestApp {
 
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql).fetch_one(&self.admin).await.expect("count")
+    }
+}
+
+/// A [`TestApp`] of a known subgraph, with its typed state. A subgraph's
+/// `tests/api/helpers.rs` wraps it to add the domain's fixtures.
+pub struct App<A: SubgraphApp> {
+    pub kit: TestApp,
+    pub state: Arc<A::State>,
+}
+
+impl<A: SubgraphApp> App<A> {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|f| f).await
+    }
+
+    pub async fn spawn_with(configure: impl FnOnce(Figment) -> Figment) -> Self {
+        let subgraph: &'static Subgraph = &const { describe::<A>() };
+        let kit = TestApp::spawn_with(subgraph, configure).await;
+        App {
+            state: kit.state(),
+            kit,
+        }
+    }
+}
+
+impl<A: SubgraphApp> std::ops::Deref for App<A> {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.kit
     }
 }
 

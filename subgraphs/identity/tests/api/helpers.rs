@@ -1,11 +1,10 @@
 //! `TestApp`: the identity subgraph on a free port, against a fresh database
 //! on the real PostgreSQL and the real Redis.
 
-use std::{ops::Deref, sync::Arc};
+use std::ops::Deref;
 
 use figment::Figment;
-use identity::State;
-use platform::kit::{describe, Subgraph};
+use identity::Identity;
 use serde_json::{json, Value};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
@@ -14,15 +13,12 @@ pub use testkit::code;
 
 pub const PASSWORD: &str = "correct-horse-battery";
 
-pub struct TestApp {
-    kit: testkit::TestApp,
-    pub state: Arc<State>,
-}
+pub struct TestApp(testkit::App<Identity>);
 
 impl Deref for TestApp {
-    type Target = testkit::TestApp;
-    fn deref(&self) -> &testkit::TestApp {
-        &self.kit
+    type Target = testkit::App<Identity>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
 }
 
@@ -34,22 +30,13 @@ async fn password_hash() -> String {
         .clone()
 }
 
-static IDENTITY: Subgraph = describe::<identity::Identity>();
-
 impl TestApp {
     pub async fn spawn() -> Self {
-        Self::spawn_with(|f| f).await
+        Self(testkit::App::spawn().await)
     }
 
     pub async fn spawn_with(configure: impl FnOnce(Figment) -> Figment) -> Self {
-        Self::wrap(testkit::TestApp::spawn_with(&IDENTITY, configure).await)
-    }
-
-    fn wrap(kit: testkit::TestApp) -> Self {
-        TestApp {
-            state: kit.state(),
-            kit,
-        }
+        Self(testkit::App::spawn_with(configure).await)
     }
 
     pub async fn org(&self, slug: &str, verticals: &[&str]) -> Uuid {

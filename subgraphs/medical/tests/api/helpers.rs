@@ -1,29 +1,22 @@
 //! `TestApp`: the medical subgraph on a free port against a fresh database,
 //! with tokens signed by an identity key ring it trusts.
 
-use std::{ops::Deref, sync::Arc};
+use std::ops::Deref;
 
-use figment::Figment;
-use medical::State;
-use platform::{
-    kit::{describe, Subgraph},
-    Role, Vertical,
-};
+use medical::Medical;
+use platform::{Role, Vertical};
 use serde_json::{json, Value};
 use testkit::Caller;
 use uuid::Uuid;
 
 pub use testkit::code;
 
-pub struct TestApp {
-    kit: testkit::TestApp,
-    pub state: Arc<State>,
-}
+pub struct TestApp(testkit::App<Medical>);
 
 impl Deref for TestApp {
-    type Target = testkit::TestApp;
-    fn deref(&self) -> &testkit::TestApp {
-        &self.kit
+    type Target = testkit::App<Medical>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
 }
 
@@ -34,24 +27,14 @@ pub struct Who {
     pub user: Uuid,
 }
 
-static MEDICAL: Subgraph = describe::<medical::Medical>();
-
 impl TestApp {
     pub async fn spawn() -> Self {
-        Self::spawn_with(|f| f).await
-    }
-
-    pub async fn spawn_with(configure: impl FnOnce(Figment) -> Figment) -> Self {
-        let kit = testkit::TestApp::spawn_with(&MEDICAL, configure).await;
-        TestApp {
-            state: kit.state(),
-            kit,
-        }
+        Self(testkit::App::spawn().await)
     }
 
     /// An access token as identity would issue it.
     pub fn token_with(&self, who: Who, roles: &[Role], verticals: &[Vertical]) -> String {
-        self.kit.token(&Caller::user(who.org, who.user, roles, verticals))
+        self.0.kit.token(&Caller::user(who.org, who.user, roles, verticals))
     }
 
     pub fn token(&self, who: Who, role: Role) -> String {
@@ -59,7 +42,7 @@ impl TestApp {
     }
 
     pub async fn gql(&self, query: &str, vars: Value, token: &str) -> Value {
-        self.kit.gql(query, vars, Some(token)).await
+        self.0.kit.gql(query, vars, Some(token)).await
     }
 
     /// Runs a query that must succeed and returns `data`.
