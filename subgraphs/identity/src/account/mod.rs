@@ -2,9 +2,10 @@
 
 use async_graphql::{Context, Object, Result};
 use platform::{
-    audit::{self, actor, Actor},
+    audit::{self, Actor},
     db::{Scope, TenantTx},
     guards::{auth, RevocationChecked, UserOnly},
+    mutation::{mutate, Audit},
     AppError,
 };
 use uuid::Uuid;
@@ -19,28 +20,19 @@ impl AccountMutation {
     /// Changes the caller's password; the current one is required.
     #[graphql(guard = "UserOnly.and(RevocationChecked)")]
     async fn change_password(&self, ctx: &Context<'_>, current_password: String, new_password: String) -> Result<bool> {
-        let st = state(ctx)?;
         let caller = auth(ctx)?;
         let user_id = caller.user_id().ok_or(AppError::Forbidden)?;
         password::validate("newPassword", &new_password)?;
-        let mut tx = TenantTx::begin(&st.pool, caller).await?;
-        let creds = user::credentials_of(&mut tx, user_id).await?;
-        if !password::verify(&current_password, Some(&creds.password_hash)).await {
-            return Err(AppError::bad_input("currentPassword", "is not your current password").into());
-        }
-        let hash = password::hash(&new_password).await?;
-        user::db::set_password(&mut tx, user_id, &hash).await?;
-        audit::record(
-            &mut tx,
-            &actor(ctx)?,
-            "password.change",
-            "User",
-            user_id,
-            serde_json::json!({}),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(true)
+        Ok(mutate(ctx, async |tx| {
+            let creds = user::credentials_of(tx, user_id).await?;
+            if !password::verify(&current_password, Some(&creds.password_hash)).await {
+                return Err(AppError::bad_input("currentPassword", "is not your current password"));
+            }
+            let hash = password::hash(&new_password).await?;
+            user::db::set_password(tx, user_id, &hash).await?;
+            Ok((true, Audit::new("password.change", "User", user_id)))
+        })
+        .await?)
     }
 
     /// Sends a reset link if the email belongs to a member of the organization.

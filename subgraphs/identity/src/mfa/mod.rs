@@ -4,9 +4,8 @@
 use async_graphql::{Context, Object, Result, SimpleObject};
 use platform::crypto::FieldCipher;
 use platform::{
-    audit::{self, actor},
-    db::TenantTx,
     guards::{auth, UserOnly},
+    mutation::{mutate, Audit},
     AppError, AppResult,
 };
 use sqlx::PgConnection;
@@ -98,35 +97,30 @@ impl MfaMutation {
         let st = state(ctx)?;
         let caller = auth(ctx)?;
         let user_id = caller.user_id().ok_or(AppError::Forbidden)?;
-        let mut tx = TenantTx::begin(&st.pool, caller).await?;
-        let creds = user::credentials_of(&mut tx, user_id).await?;
-        if creds.totp_enabled {
-            return Err(AppError::Conflict("MFA is already enabled; disable it first".into()).into());
-        }
-        let secret = Secret::generate_secret().to_encoded().to_string();
-        let email = user::db::by_ids(&mut tx, &[user_id])
-            .await?
-            .into_iter()
-            .next()
-            .map(|u| u.email)
-            .unwrap_or_default();
-        let url = totp(&secret, &email)?.get_url();
-        let sealed = st.cipher.seal_str(&secret, &seed_aad(user_id))?;
-        user::db::set_totp(&mut tx, user_id, Some(&sealed), false).await?;
-        audit::record(
-            &mut tx,
-            &actor(ctx)?,
-            "mfa.enroll",
-            "User",
-            user_id,
-            serde_json::json!({}),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(TotpEnrollment {
-            secret,
-            otpauth_url: url,
+        Ok(mutate(ctx, async |tx| {
+            let creds = user::credentials_of(tx, user_id).await?;
+            if creds.totp_enabled {
+                return Err(AppError::Conflict("MFA is already enabled; disable it first".into()));
+            }
+            let secret = Secret::generate_secret().to_encoded().to_string();
+            let email = user::db::by_ids(tx, &[user_id])
+                .await?
+                .into_iter()
+                .next()
+                .map(|u| u.email)
+                .unwrap_or_default();
+            let url = totp(&secret, &email)?.get_url();
+            let sealed = st.cipher.seal_str(&secret, &seed_aad(user_id))?;
+            user::db::set_totp(tx, user_id, Some(&sealed), false).await?;
+            Ok((
+                TotpEnrollment {
+                    secret,
+                    otpauth_url: url,
+                },
+                Audit::new("mfa.enroll", "User", user_id),
+            ))
         })
+        .await?)
     }
 
     /// Confirms enrollment with a current code; sign-in then requires codes.
@@ -146,27 +140,26 @@ async fn set_enabled(ctx: &Context<'_>, code: &str, enable: bool, action: &str) 
     let st = state(ctx)?;
     let caller = auth(ctx)?;
     let user_id = caller.user_id().ok_or(AppError::Forbidden)?;
-    let mut tx = TenantTx::begin(&st.pool, caller).await?;
-    let creds = user::credentials_of(&mut tx, user_id).await?;
-    let Some(secret) = open_seed(&st.cipher, &creds)? else {
-        return Err(AppError::Conflict("no TOTP enrollment in progress".into()).into());
-    };
-    if creds.totp_enabled == enable {
-        return Err(AppError::Conflict(format!(
-            "MFA is already {}",
-            if enable { "enabled" } else { "disabled" }
-        ))
-        .into());
-    }
-    if matching_step(&secret, code, now())?.is_none() {
-        return Err(AppError::bad_input("code", "is not the current code").into());
-    }
-    // Enabling keeps the sealed seed; disabling forgets it.
-    let kept = if enable { creds.totp_sealed() } else { None };
-    user::db::set_totp(&mut tx, user_id, kept.as_ref(), enable).await?;
-    audit::record(&mut tx, &actor(ctx)?, action, "User", user_id, serde_json::json!({})).await?;
-    tx.commit().await?;
-    Ok(true)
+    Ok(mutate(ctx, async |tx| {
+        let creds = user::credentials_of(tx, user_id).await?;
+        let Some(secret) = open_seed(&st.cipher, &creds)? else {
+            return Err(AppError::Conflict("no TOTP enrollment in progress".into()));
+        };
+        if creds.totp_enabled == enable {
+            return Err(AppError::Conflict(format!(
+                "MFA is already {}",
+                if enable { "enabled" } else { "disabled" }
+            )));
+        }
+        if matching_step(&secret, code, now())?.is_none() {
+            return Err(AppError::bad_input("code", "is not the current code"));
+        }
+        // Enabling keeps the sealed seed; disabling forgets it.
+        let kept = if enable { creds.totp_sealed() } else { None };
+        user::db::set_totp(tx, user_id, kept.as_ref(), enable).await?;
+        Ok((true, Audit::new(action, "User", user_id)))
+    })
+    .await?)
 }
 
 #[cfg(test)]

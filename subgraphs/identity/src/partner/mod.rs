@@ -6,15 +6,14 @@ pub mod oauth;
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use platform::{
-    audit::{self, actor},
-    db::TenantTx,
     guards::{auth, HasRole, RevocationChecked},
+    mutation::{mutate, Audit},
     AppError, OnConstraint, Role,
 };
 use rand::RngCore;
 use uuid::Uuid;
 
-use crate::{state, tokens};
+use crate::tokens;
 use platform::crypto::sha256_hex;
 
 /// A partner integration allowed to call persisted operations.
@@ -75,7 +74,6 @@ impl PartnerMutation {
         name: String,
         scopes: Vec<String>,
     ) -> Result<PartnerClientCredentials> {
-        let st = state(ctx)?;
         let caller = auth(ctx)?;
         let name = name.trim().to_string();
         if name.is_empty() || name.chars().count() > 200 {
@@ -95,36 +93,31 @@ impl PartnerMutation {
         // The secret is 256 random bits: a fast hash is enough, and keeps the
         // token endpoint cheap.
         let secret_hash = sha256_hex(&secret);
-        let mut tx = TenantTx::begin(&st.pool, caller).await?;
-        let client: PartnerClient = sqlx::query_as(
-            "insert into partner_clients (organization_id, name, client_id, secret_hash, scopes, created_by)
+        Ok(mutate(ctx, async |tx| {
+            let client: PartnerClient = sqlx::query_as(
+                "insert into partner_clients (organization_id, name, client_id, secret_hash, scopes, created_by)
              values ($1, $2, $3, $4, $5, $6)
              returning id, client_id, name, scopes, created_at",
-        )
-        .bind(caller.organization_id)
-        .bind(&name)
-        .bind(&client_id)
-        .bind(&secret_hash)
-        .bind(&scopes)
-        .bind(caller.user_id())
-        .fetch_one(&mut *tx)
-        .await
-        .on_constraint(&[("partner_clients_org_name_key", || {
-            AppError::Conflict("a partner client with this name exists".into())
-        })])?;
-        audit::record(
-            &mut tx,
-            &actor(ctx)?,
-            "partner_client.create",
-            "PartnerClient",
-            client.id,
-            serde_json::json!({ "name": name, "scopes": scopes }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(PartnerClientCredentials {
-            client,
-            client_secret: secret,
+            )
+            .bind(caller.organization_id)
+            .bind(&name)
+            .bind(&client_id)
+            .bind(&secret_hash)
+            .bind(&scopes)
+            .bind(caller.user_id())
+            .fetch_one(&mut *tx)
+            .await
+            .on_constraint(&[("partner_clients_org_name_key", || {
+                AppError::Conflict("a partner client with this name exists".into())
+            })])?;
+            let audit = Audit::new("partner_client.create", "PartnerClient", client.id)
+                .details(serde_json::json!({ "name": name, "scopes": scopes }));
+            let created = PartnerClientCredentials {
+                client,
+                client_secret: secret,
+            };
+            Ok((created, audit))
         })
+        .await?)
     }
 }

@@ -8,11 +8,12 @@ use std::time::Duration as StdDuration;
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject, ID};
 use chrono::{DateTime, Duration, Utc};
 use platform::{
-    audit::{self, actor, Actor},
+    audit::{self, Actor},
     db::{Scope, TenantTx},
     guards::{auth, UserOnly},
     ids::parse_id,
     kv::KvError,
+    mutation::{mutate, Audit},
     AppError, AppResult,
 };
 use sqlx::PgConnection;
@@ -214,11 +215,11 @@ impl SessionMutation {
         // Redis first: if the revocation cannot be recorded, nothing changes
         // and the caller is told, rather than believing the tokens are dead.
         revoke_in_kv(st, caller.organization_id, &[sid]).await?;
-        let mut tx = TenantTx::begin(&st.pool, caller).await?;
-        db::revoke(&mut tx, sid, "logout").await?;
-        audit::record(&mut tx, &actor(ctx)?, "logout", "Session", sid, serde_json::json!({})).await?;
-        tx.commit().await?;
-        Ok(true)
+        Ok(mutate(ctx, async |tx| {
+            db::revoke(tx, sid, "logout").await?;
+            Ok((true, Audit::new("logout", "Session", sid)))
+        })
+        .await?)
     }
 
     /// New tokens for another organization the user belongs to.
