@@ -17,12 +17,7 @@ pub mod user;
 use std::sync::Arc;
 
 use async_graphql::{Context, MergedObject};
-use axum::{
-    http::header,
-    response::IntoResponse,
-    routing::{get, post},
-    Json, Router,
-};
+use axum::Router;
 use futures::future::LocalBoxFuture;
 use jsonwebtoken::jwk::JwkSet;
 use platform::{
@@ -83,16 +78,8 @@ impl SubgraphApp for Identity {
     }
 
     fn state(rt: &Runtime, identity: IdentitySettings) -> anyhow::Result<State> {
-        let keys = rt.signing_keys()?;
-        let auth = &rt.settings.auth;
-        let ttl = chrono::Duration::seconds(auth.access_token_ttl_secs as i64);
-        let issuer = Issuer {
-            keys,
-            issuer: auth.issuer.clone(),
-            audience: auth.audience.clone(),
-            ttl,
-        };
-        let (pool, kv, settings, cipher) = (rt.pool.clone(), rt.kv.clone(), rt.settings.clone(), rt.field_cipher()?);
+        let (pool, kv, settings) = (rt.pool.clone(), rt.kv.clone(), rt.settings.clone());
+        let (issuer, cipher) = (Issuer::from_runtime(rt)?, rt.field_cipher()?);
         Ok(State {
             pool,
             kv,
@@ -109,17 +96,8 @@ impl SubgraphApp for Identity {
             .data(cached(organization::loader::OrganizationLoader(ctx)))
     }
 
-    /// The published JWKS and the partners' OAuth2 token endpoint.
     fn routes(state: Arc<State>) -> Router {
-        let jwks = state.issuer.keys.jwks();
-        let cache = [(header::CACHE_CONTROL, "public, max-age=300")];
-        Router::new()
-            .route(
-                "/.well-known/jwks.json",
-                get(move || async move { (cache, Json(jwks)).into_response() }),
-            )
-            .route("/oauth/token", post(partner::oauth::token))
-            .with_state(state)
+        tokens::routes(state)
     }
 
     /// Identity verifies tokens with the keys it signs them with.

@@ -10,7 +10,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use platform::keys::KeyRing;
+use platform::{keys::KeyRing, kit::Runtime};
 
 pub struct OpaqueToken {
     pub organization_id: Uuid,
@@ -72,6 +72,18 @@ pub struct Issuer {
 }
 
 impl Issuer {
+    /// Signs with the service's keys (`HUB_IDENTITY__SIGNING_KEY_FILES`), for
+    /// the configured issuer and audience.
+    pub fn from_runtime(rt: &Runtime) -> anyhow::Result<Self> {
+        let auth = &rt.settings.auth;
+        Ok(Issuer {
+            keys: rt.signing_keys()?,
+            issuer: auth.issuer.clone(),
+            audience: auth.audience.clone(),
+            ttl: Duration::seconds(auth.access_token_ttl_secs as i64),
+        })
+    }
+
     pub fn issue(&self, grant: Grant) -> Result<(String, DateTime<Utc>), AppError> {
         let now = Utc::now();
         let exp = now + self.ttl;
@@ -115,4 +127,19 @@ mod tests {
             assert!(OpaqueToken::parse(bad).is_err(), "{bad}");
         }
     }
+}
+
+/// The HTTP side of tokens: the published JWKS (what every service verifies
+/// with) and the partners' OAuth2 token endpoint.
+pub fn routes(state: std::sync::Arc<crate::State>) -> axum::Router {
+    use axum::{http::header, response::IntoResponse, routing, Json};
+    let jwks = state.issuer.keys.jwks();
+    let cache = [(header::CACHE_CONTROL, "public, max-age=300")];
+    axum::Router::new()
+        .route(
+            "/.well-known/jwks.json",
+            routing::get(move || async move { (cache, Json(jwks)).into_response() }),
+        )
+        .route("/oauth/token", routing::post(crate::partner::oauth::token))
+        .with_state(state)
 }
