@@ -107,6 +107,21 @@ impl Issuer {
     }
 }
 
+/// The HTTP side of tokens: the published JWKS (what every service verifies
+/// with) and the partners' OAuth2 token endpoint.
+pub fn routes(state: std::sync::Arc<crate::State>) -> axum::Router {
+    use axum::{http::header, response::IntoResponse, routing, Json};
+    let jwks = state.issuer.keys.jwks();
+    let cache = [(header::CACHE_CONTROL, "public, max-age=300")];
+    axum::Router::new()
+        .route(
+            "/.well-known/jwks.json",
+            routing::get(move || async move { (cache, Json(jwks)).into_response() }),
+        )
+        .route("/oauth/token", routing::post(crate::partner::oauth::token))
+        .with_state(state)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,19 +142,4 @@ mod tests {
             assert!(OpaqueToken::parse(bad).is_err(), "{bad}");
         }
     }
-}
-
-/// The HTTP side of tokens: the published JWKS (what every service verifies
-/// with) and the partners' OAuth2 token endpoint.
-pub fn routes(state: std::sync::Arc<crate::State>) -> axum::Router {
-    use axum::{http::header, response::IntoResponse, routing, Json};
-    let jwks = state.issuer.keys.jwks();
-    let cache = [(header::CACHE_CONTROL, "public, max-age=300")];
-    axum::Router::new()
-        .route(
-            "/.well-known/jwks.json",
-            routing::get(move || async move { (cache, Json(jwks)).into_response() }),
-        )
-        .route("/oauth/token", routing::post(crate::partner::oauth::token))
-        .with_state(state)
 }
