@@ -3,6 +3,7 @@
 mod compose;
 mod postgres;
 mod pq;
+mod sqlx_data;
 mod up;
 
 use std::path::{Path, PathBuf};
@@ -38,6 +39,14 @@ enum Command {
     Schema {
         #[command(subcommand)]
         command: SchemaCommand,
+    },
+    /// Compile-time checked queries: regenerate (or, with --check, verify)
+    /// each subgraph's offline query data (`subgraphs/<name>/.sqlx`) against
+    /// its migrated schema. Needs `cargo install sqlx-cli`.
+    Sqlx {
+        /// Fail if the committed query data differs instead of rewriting it.
+        #[arg(long)]
+        check: bool,
     },
 }
 
@@ -154,6 +163,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("wrote {}", dir.join("persisted-query-manifest.json").display());
             Ok(())
         }
+        Command::Sqlx { check } => sqlx_data::prepare(&repo_root(), check).await,
         Command::Schema {
             command: SchemaCommand::Export,
         } => {

@@ -1,5 +1,7 @@
 //! Demo data for development (`hub seed`): organizations, members and roles.
 //! Idempotent; the kit refuses to seed a production configuration.
+//! Its queries stay dynamic (no compile-time check): they run as the database
+//! admin with schema-qualified names, in development only.
 
 use sqlx::PgConnection;
 

@@ -3,6 +3,7 @@
 //! database functions (so fields are encrypted exactly as the service does
 //! it). Development only: it runs as the database admin and reads identity's
 //! demo organizations and practitioners, which no service ever does.
+//! The lookups of identity's rows stay dynamic for the same reason.
 
 use crate::{
     appointment::db as appointments,

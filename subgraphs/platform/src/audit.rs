@@ -61,6 +61,8 @@ pub async fn record(
     entity_id: Uuid,
     details: serde_json::Value,
 ) -> AppResult<()> {
+    // Dynamic on purpose: the same statement runs in every subgraph's schema
+    // (its own `audit_log`, found through the connection's search path).
     sqlx::query(
         "insert into audit_log
            (organization_id, actor_user_id, actor_client_id, action, entity_type, entity_id, request_id, details)

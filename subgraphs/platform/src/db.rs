@@ -94,6 +94,7 @@ impl TenantTx {
 
 async fn set_scope(conn: &mut PgConnection, scope: &Scope) -> AppResult<()> {
     let roles = scope.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",");
+    // Dynamic on purpose: platform code, run by every subgraph, touches no table.
     sqlx::query(
         "select set_config('app.organization_id', $1, true),
                 set_config('app.user_id', $2, true),

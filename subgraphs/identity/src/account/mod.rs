@@ -8,7 +8,6 @@ use platform::{
     mutation::{mutate, Audit},
     AppError,
 };
-use uuid::Uuid;
 
 use crate::{member, organization, password, session, state, tokens::OpaqueToken, user};
 
@@ -57,14 +56,14 @@ impl AccountMutation {
             return Ok(true);
         };
         let token = OpaqueToken::generate(org.id);
-        sqlx::query(
+        sqlx::query!(
             "insert into password_resets (organization_id, user_id, token_hash, expires_at)
              values ($1, $2, $3, now() + make_interval(secs => $4))",
+            org.id,
+            creds.id,
+            &token.hash(),
+            st.identity.reset_ttl_secs as f64
         )
-        .bind(org.id)
-        .bind(creds.id)
-        .bind(token.hash())
-        .bind(st.identity.reset_ttl_secs as f64)
         .execute(&mut *tx)
         .await?;
         member::db::outbox(
@@ -101,12 +100,12 @@ impl AccountMutation {
             },
         )
         .await?;
-        let user_id: Option<Uuid> = sqlx::query_scalar(
+        let user_id = sqlx::query_scalar!(
             "update password_resets set used_at = now()
               where token_hash = $1 and used_at is null and expires_at > now()
               returning user_id",
+            &token.hash()
         )
-        .bind(token.hash())
         .fetch_optional(&mut *tx)
         .await?;
         let user_id = user_id.ok_or(AppError::InvalidToken)?;

@@ -22,6 +22,9 @@ pub struct MemberRow {
     pub user: User,
 }
 
+// The member queries stay dynamic: `MemberRow` embeds a `User` with
+// `#[sqlx(flatten)]`, which the compile-time macros cannot fill.
+
 /// One page of the current organization's members (`limit` rows, oldest first).
 pub async fn page(conn: &mut PgConnection, after: Option<&MemberCursor>, limit: i64) -> AppResult<Vec<MemberRow>> {
     Ok(sqlx::query_as(&format!(
@@ -51,65 +54,67 @@ pub async fn member(conn: &mut PgConnection, user: Uuid) -> AppResult<Option<Mem
 }
 
 pub async fn roles_of(conn: &mut PgConnection, users: &[Uuid]) -> AppResult<Vec<(Uuid, Vec<String>)>> {
-    Ok(sqlx::query_as(
+    let rows = sqlx::query!(
         "select user_id, roles from memberships where organization_id = current_org() and user_id = any($1)",
+        users
     )
-    .bind(users)
     .fetch_all(conn)
-    .await?)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.user_id, r.roles)).collect())
 }
 
 /// Roles of one user in the current organization, locked for update.
 pub async fn roles_for_update(conn: &mut PgConnection, user: Uuid) -> AppResult<Option<Vec<String>>> {
-    Ok(sqlx::query_scalar(
-        "select roles from memberships where organization_id = current_org() and user_id = $1 for update",
+    Ok(sqlx::query_scalar!(
+        r#"select roles from memberships where organization_id = current_org() and user_id = $1 for update"#,
+        user
     )
-    .bind(user)
     .fetch_optional(conn)
     .await?)
 }
 
 pub async fn insert(conn: &mut PgConnection, org: Uuid, user: Uuid, roles: &[String]) -> AppResult<Uuid> {
-    Ok(
-        sqlx::query_scalar(
-            "insert into memberships (organization_id, user_id, roles) values ($1, $2, $3) returning id",
-        )
-        .bind(org)
-        .bind(user)
-        .bind(roles)
-        .fetch_one(conn)
-        .await?,
+    Ok(sqlx::query_scalar!(
+        r#"insert into memberships (organization_id, user_id, roles) values ($1, $2, $3) returning id"#,
+        org,
+        user,
+        roles
     )
+    .fetch_one(conn)
+    .await?)
 }
 
 pub async fn set_roles(conn: &mut PgConnection, user: Uuid, roles: &[String]) -> AppResult<()> {
-    sqlx::query(
-        "update memberships set roles = $2, updated_at = now() where organization_id = current_org() and user_id = $1",
+    sqlx::query!(
+        r#"update memberships set roles = $2,
+            updated_at = now() where organization_id = current_org() and user_id = $1"#,
+        user,
+        roles
     )
-    .bind(user)
-    .bind(roles)
     .execute(conn)
     .await?;
     Ok(())
 }
 
 pub async fn delete(conn: &mut PgConnection, user: Uuid) -> AppResult<()> {
-    sqlx::query("delete from memberships where organization_id = current_org() and user_id = $1")
-        .bind(user)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        r#"delete from memberships where organization_id = current_org() and user_id = $1"#,
+        user
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 /// Org admins other than `except`, locking their rows so two concurrent
 /// demotions cannot leave the organization without an administrator.
 pub async fn other_admins(conn: &mut PgConnection, except: Uuid) -> AppResult<i64> {
-    let ids: Vec<Uuid> = sqlx::query_scalar(
-        "select id from memberships
+    let ids: Vec<Uuid> = sqlx::query_scalar!(
+        r#"select id from memberships
           where organization_id = current_org() and 'org_admin' = any(roles) and user_id <> $1
-          for update",
+          for update"#,
+        except
     )
-    .bind(except)
     .fetch_all(conn)
     .await?;
     Ok(ids.len() as i64)
@@ -132,49 +137,53 @@ pub async fn insert_invitation(
     invited_by: Option<Uuid>,
     ttl_secs: i64,
 ) -> AppResult<InvitationRow> {
-    Ok(sqlx::query_as(
-        "insert into invitations (organization_id, email, roles, token_hash, invited_by, expires_at)
+    Ok(sqlx::query_as!(
+        InvitationRow,
+        r#"insert into invitations (organization_id, email, roles, token_hash, invited_by, expires_at)
          values ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))
-         returning id, email, roles, expires_at",
+         returning id, email, roles, expires_at"#,
+        org,
+        email,
+        roles,
+        token_hash,
+        invited_by,
+        ttl_secs as f64
     )
-    .bind(org)
-    .bind(email)
-    .bind(roles)
-    .bind(token_hash)
-    .bind(invited_by)
-    .bind(ttl_secs as f64)
     .fetch_one(conn)
     .await?)
 }
 
 /// Claims a pending, unexpired invitation (once).
 pub async fn accept_invitation(conn: &mut PgConnection, token_hash: &[u8]) -> AppResult<Option<InvitationRow>> {
-    Ok(sqlx::query_as(
-        "update invitations set accepted_at = now(), updated_at = now()
+    Ok(sqlx::query_as!(
+        InvitationRow,
+        r#"update invitations set accepted_at = now(), updated_at = now()
           where token_hash = $1 and accepted_at is null and expires_at > now()
-          returning id, email, roles, expires_at",
+          returning id, email, roles, expires_at"#,
+        token_hash
     )
-    .bind(token_hash)
     .fetch_optional(conn)
     .await?)
 }
 
 pub async fn is_member_email(conn: &mut PgConnection, email: &str) -> AppResult<bool> {
-    Ok(sqlx::query_scalar(
-        "select exists(select 1 from memberships m join users u on u.id = m.user_id
-                        where m.organization_id = current_org() and u.email = $1)",
+    Ok(sqlx::query_scalar!(
+        r#"select exists(select 1 from memberships m join users u on u.id = m.user_id
+                        where m.organization_id = current_org() and u.email = $1) as "exists!""#,
+        email
     )
-    .bind(email)
     .fetch_one(conn)
     .await?)
 }
 
 pub async fn outbox(conn: &mut PgConnection, org: Uuid, topic: &str, payload: serde_json::Value) -> AppResult<()> {
-    sqlx::query("insert into outbox (organization_id, topic, payload) values ($1, $2, $3)")
-        .bind(org)
-        .bind(topic)
-        .bind(payload)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        r#"insert into outbox (organization_id, topic, payload) values ($1, $2, $3)"#,
+        org,
+        topic,
+        payload
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }

@@ -221,10 +221,10 @@ impl MemberMutation {
         let mut tx = TenantTx::begin_scoped(&st.pool, &scope).await?;
         // Read the user while the invitation is still pending: RLS shows an
         // existing account to the inviting organization only then.
-        let pending_email: Option<String> = sqlx::query_scalar(
+        let pending_email = sqlx::query_scalar!(
             "select email from invitations where token_hash = $1 and accepted_at is null and expires_at > now()",
+            &token.hash()
         )
-        .bind(token.hash())
         .fetch_optional(&mut *tx)
         .await?;
         let email = pending_email.ok_or(AppError::InvalidToken)?;

@@ -94,17 +94,18 @@ impl PartnerMutation {
         // token endpoint cheap.
         let secret_hash = sha256_hex(&secret);
         Ok(mutate(ctx, async |tx| {
-            let client: PartnerClient = sqlx::query_as(
+            let client = sqlx::query_as!(
+                PartnerClient,
                 "insert into partner_clients (organization_id, name, client_id, secret_hash, scopes, created_by)
-             values ($1, $2, $3, $4, $5, $6)
-             returning id, client_id, name, scopes, created_at",
+                 values ($1, $2, $3, $4, $5, $6)
+                 returning id, client_id, name, scopes, created_at",
+                caller.organization_id,
+                &name,
+                &client_id,
+                &secret_hash,
+                &scopes,
+                caller.user_id()
             )
-            .bind(caller.organization_id)
-            .bind(&name)
-            .bind(&client_id)
-            .bind(&secret_hash)
-            .bind(&scopes)
-            .bind(caller.user_id())
             .fetch_one(&mut *tx)
             .await
             .on_constraint(&[("partner_clients_org_name_key", || {

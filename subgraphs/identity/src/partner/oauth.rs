@@ -125,7 +125,6 @@ impl<E: std::error::Error + Send + Sync + 'static> From<E> for IssueError {
     }
 }
 
-#[derive(sqlx::FromRow)]
 struct ClientRow {
     id: Uuid,
     secret_hash: String,
@@ -145,11 +144,13 @@ async fn issue(st: &State, client_id: &str, secret: &str, scope: Option<&str>) -
     )
     .await
     .map_err(|e| IssueError::Internal(Box::new(e)))?;
-    let row: Option<ClientRow> =
-        sqlx::query_as("select id, secret_hash, scopes, revoked_at from partner_clients where client_id = $1")
-            .bind(client_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let row = sqlx::query_as!(
+        ClientRow,
+        "select id, secret_hash, scopes, revoked_at from partner_clients where client_id = $1",
+        client_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
     let given = sha256_hex(secret);
     // Compare hashes in constant time; an unknown client compares against nothing.
     let row = row.filter(|r| {

@@ -31,41 +31,49 @@ impl Credentials {
 }
 
 pub async fn by_ids(conn: &mut PgConnection, ids: &[Uuid]) -> AppResult<Vec<User>> {
-    Ok(
-        sqlx::query_as(&format!("select {COLUMNS} from users u where u.id = any($1)"))
-            .bind(ids)
-            .fetch_all(conn)
-            .await?,
+    Ok(sqlx::query_as!(
+        User,
+        r#"select u.id, u.email, u.display_name, u.locale, u.status as "status: _", u.totp_enabled,
+            u.created_at from users u where u.id = any($1)"#,
+        ids
     )
+    .fetch_all(conn)
+    .await?)
 }
 
 pub async fn by_email(conn: &mut PgConnection, email: &str) -> AppResult<Option<User>> {
-    Ok(
-        sqlx::query_as(&format!("select {COLUMNS} from users u where u.email = $1"))
-            .bind(email)
-            .fetch_optional(conn)
-            .await?,
+    Ok(sqlx::query_as!(
+        User,
+        r#"select u.id, u.email, u.display_name, u.locale, u.status as "status: _", u.totp_enabled,
+            u.created_at from users u where u.email = $1"#,
+        email
     )
+    .fetch_optional(conn)
+    .await?)
 }
 
 /// The member of the current organization with this email, with credentials.
 pub async fn member_credentials(conn: &mut PgConnection, email: &str) -> AppResult<Option<Credentials>> {
-    Ok(sqlx::query_as(
-        "select u.id, u.password_hash, u.status, u.totp_secret_enc, u.totp_key_id, u.totp_enabled, u.totp_last_step, u.locked_until
+    Ok(sqlx::query_as!(
+        Credentials,
+        r#"select u.id, u.password_hash, u.status as "status: _", u.totp_secret_enc, u.totp_key_id, u.totp_enabled,
+            u.totp_last_step, u.locked_until
            from users u join memberships m on m.user_id = u.id
-          where u.email = $1 and m.organization_id = current_org()",
+          where u.email = $1 and m.organization_id = current_org()"#,
+        email
     )
-    .bind(email)
     .fetch_optional(conn)
     .await?)
 }
 
 pub async fn credentials(conn: &mut PgConnection, id: Uuid) -> AppResult<Option<Credentials>> {
-    Ok(sqlx::query_as(
-        "select u.id, u.password_hash, u.status, u.totp_secret_enc, u.totp_key_id, u.totp_enabled, u.totp_last_step, u.locked_until
-           from users u where u.id = $1",
+    Ok(sqlx::query_as!(
+        Credentials,
+        r#"select u.id, u.password_hash, u.status as "status: _", u.totp_secret_enc, u.totp_key_id, u.totp_enabled,
+            u.totp_last_step, u.locked_until
+           from users u where u.id = $1"#,
+        id
     )
-    .bind(id)
     .fetch_optional(conn)
     .await?)
 }
@@ -74,8 +82,8 @@ pub async fn credentials(conn: &mut PgConnection, id: Uuid) -> AppResult<Option<
 /// failure locks the account for 15 minutes. One statement, so concurrent
 /// failures cannot under-count.
 pub async fn register_failure(conn: &mut PgConnection, id: Uuid, max_failures: i32, window_secs: i64) -> AppResult<()> {
-    sqlx::query(
-        "update users set
+    sqlx::query!(
+        r#"update users set
             failed_login_count = case when failed_login_window_start is null
                                         or failed_login_window_start < now() - make_interval(secs => $3)
                                       then 1 else failed_login_count + 1 end,
@@ -85,60 +93,61 @@ pub async fn register_failure(conn: &mut PgConnection, id: Uuid, max_failures: i
             locked_until = case when failed_login_window_start >= now() - make_interval(secs => $3)
                                   and failed_login_count + 1 >= $2
                                 then now() + make_interval(secs => $3) else locked_until end
-          where id = $1",
+          where id = $1"#,
+        id,
+        max_failures,
+        window_secs as f64
     )
-    .bind(id)
-    .bind(max_failures)
-    .bind(window_secs as f64)
     .execute(conn)
     .await?;
     Ok(())
 }
 
 pub async fn clear_failures(conn: &mut PgConnection, id: Uuid) -> AppResult<()> {
-    sqlx::query(
-        "update users set failed_login_count = 0, failed_login_window_start = null, locked_until = null where id = $1",
+    sqlx::query!(
+        r#"update users set failed_login_count = 0, failed_login_window_start = null,
+            locked_until = null where id = $1"#,
+        id
     )
-    .bind(id)
     .execute(conn)
     .await?;
     Ok(())
 }
 
 pub async fn insert(conn: &mut PgConnection, email: &str, display_name: &str, password_hash: &str) -> AppResult<Uuid> {
-    Ok(
-        sqlx::query_scalar("insert into users (email, display_name, password_hash) values ($1, $2, $3) returning id")
-            .bind(email)
-            .bind(display_name)
-            .bind(password_hash)
-            .fetch_one(conn)
-            .await?,
+    Ok(sqlx::query_scalar!(
+        r#"insert into users (email, display_name, password_hash) values ($1, $2, $3) returning id"#,
+        email,
+        display_name,
+        password_hash
     )
+    .fetch_one(conn)
+    .await?)
 }
 
 pub async fn set_password(conn: &mut PgConnection, id: Uuid, password_hash: &str) -> AppResult<()> {
-    sqlx::query(
-        "update users set password_hash = $2, updated_at = now(),
+    sqlx::query!(
+        r#"update users set password_hash = $2, updated_at = now(),
                 failed_login_count = 0, failed_login_window_start = null, locked_until = null
-          where id = $1",
+          where id = $1"#,
+        id,
+        password_hash
     )
-    .bind(id)
-    .bind(password_hash)
     .execute(conn)
     .await?;
     Ok(())
 }
 
 pub async fn set_totp(conn: &mut PgConnection, id: Uuid, secret: Option<&Sealed>, enabled: bool) -> AppResult<()> {
-    sqlx::query(
-        "update users set totp_secret_enc = $2, totp_key_id = $3, totp_enabled = $4, totp_last_step = null,
+    sqlx::query!(
+        r#"update users set totp_secret_enc = $2, totp_key_id = $3, totp_enabled = $4, totp_last_step = null,
                 updated_at = now()
-          where id = $1",
+          where id = $1"#,
+        id,
+        secret.map(|s| s.data.clone()),
+        secret.map(|s| s.key_id.clone()),
+        enabled
     )
-    .bind(id)
-    .bind(secret.map(|s| s.data.clone()))
-    .bind(secret.map(|s| s.key_id.clone()))
-    .bind(enabled)
     .execute(conn)
     .await?;
     Ok(())
@@ -146,11 +155,11 @@ pub async fn set_totp(conn: &mut PgConnection, id: Uuid, secret: Option<&Sealed>
 
 /// Records the TOTP time step just used; false if it was already used (replay).
 pub async fn consume_totp_step(conn: &mut PgConnection, id: Uuid, step: i64) -> AppResult<bool> {
-    let n = sqlx::query(
-        "update users set totp_last_step = $2 where id = $1 and (totp_last_step is null or totp_last_step < $2)",
+    let n = sqlx::query!(
+        r#"update users set totp_last_step = $2 where id = $1 and (totp_last_step is null or totp_last_step < $2)"#,
+        id,
+        step
     )
-    .bind(id)
-    .bind(step)
     .execute(conn)
     .await?
     .rows_affected();

@@ -20,55 +20,64 @@ pub async fn page(
     after: Option<&InvoiceCursor>,
     limit: i64,
 ) -> AppResult<Vec<Invoice>> {
-    Ok(sqlx::query_as(&format!(
-        "select {COLUMNS} from invoices
+    Ok(sqlx::query_as!(
+        Invoice,
+        r#"select id, patient_id, status as "status: _", currency, issued_at, paid_at, voided_at,
+            created_at from invoices
           where ($1::text is null or status = $1)
             and ($2::timestamptz is null or (created_at, id) > ($2, $3))
-          order by created_at, id limit $4"
-    ))
-    .bind(status)
-    .bind(after.map(|c| c.created_at))
-    .bind(after.map(|c| c.id))
-    .bind(limit)
+          order by created_at, id limit $4"#,
+        status,
+        after.map(|c| c.created_at),
+        after.map(|c| c.id),
+        limit
+    )
     .fetch_all(conn)
     .await?)
 }
 
 pub async fn by_ids(conn: &mut PgConnection, ids: &[Uuid]) -> AppResult<Vec<Invoice>> {
-    Ok(
-        sqlx::query_as(&format!("select {COLUMNS} from invoices where id = any($1)"))
-            .bind(ids)
-            .fetch_all(conn)
-            .await?,
+    Ok(sqlx::query_as!(
+        Invoice,
+        r#"select id, patient_id, status as "status: _", currency, issued_at, paid_at, voided_at,
+            created_at from invoices where id = any($1)"#,
+        ids
     )
+    .fetch_all(conn)
+    .await?)
 }
 
 pub async fn of_patients(conn: &mut PgConnection, patients: &[Uuid]) -> AppResult<Vec<Invoice>> {
-    Ok(sqlx::query_as(&format!(
-        "select {COLUMNS} from invoices where patient_id = any($1) order by created_at, id"
-    ))
-    .bind(patients)
+    Ok(sqlx::query_as!(
+        Invoice,
+        r#"select id, patient_id, status as "status: _", currency, issued_at, paid_at, voided_at,
+            created_at from invoices where patient_id = any($1) order by created_at, id"#,
+        patients
+    )
     .fetch_all(conn)
     .await?)
 }
 
 pub async fn lines_of(conn: &mut PgConnection, invoices: &[Uuid]) -> AppResult<Vec<InvoiceLine>> {
-    Ok(sqlx::query_as(
-        "select invoice_id, code, description, quantity, unit_price_cents::int4 as unit_price_cents,
-                (quantity * unit_price_cents)::int4 as total_cents
-           from invoice_lines where invoice_id = any($1) order by invoice_id, position",
+    Ok(sqlx::query_as!(
+        InvoiceLine,
+        r#"select invoice_id, code, description, quantity, unit_price_cents::int4 as "unit_price_cents!",
+                (quantity * unit_price_cents)::int4 as "total_cents!"
+           from invoice_lines where invoice_id = any($1) order by invoice_id, position"#,
+        invoices
     )
-    .bind(invoices)
     .fetch_all(conn)
     .await?)
 }
 
 pub async fn insert(conn: &mut PgConnection, org: Uuid, patient: Uuid) -> AppResult<Invoice> {
-    Ok(sqlx::query_as(&format!(
-        "insert into invoices (organization_id, patient_id) values ($1, $2) returning {COLUMNS}"
-    ))
-    .bind(org)
-    .bind(patient)
+    Ok(sqlx::query_as!(
+        Invoice,
+        r#"insert into invoices (organization_id, patient_id) values ($1, $2) returning id, patient_id,
+            status as "status: _", currency, issued_at, paid_at, voided_at, created_at"#,
+        org,
+        patient
+    )
     .fetch_one(conn)
     .await?)
 }
@@ -82,8 +91,7 @@ pub struct Line {
 
 /// Replaces a draft's lines (the trigger refuses for any other status).
 pub async fn replace_lines(conn: &mut PgConnection, org: Uuid, invoice: Uuid, lines: &[Line]) -> AppResult<()> {
-    sqlx::query("delete from invoice_lines where invoice_id = $1")
-        .bind(invoice)
+    sqlx::query!(r#"delete from invoice_lines where invoice_id = $1"#, invoice)
         .execute(&mut *conn)
         .await?;
     let positions: Vec<i32> = (0..lines.len() as i32).collect();
@@ -91,27 +99,27 @@ pub async fn replace_lines(conn: &mut PgConnection, org: Uuid, invoice: Uuid, li
     let descriptions: Vec<&str> = lines.iter().map(|l| l.description.as_str()).collect();
     let quantities: Vec<i32> = lines.iter().map(|l| l.quantity).collect();
     let prices: Vec<i64> = lines.iter().map(|l| l.unit_price_cents as i64).collect();
-    sqlx::query(
+    sqlx::query!(
         "insert into invoice_lines (organization_id, invoice_id, position, code, description, quantity, unit_price_cents)
          select $1, $2, * from unnest($3::int4[], $4::text[], $5::text[], $6::int4[], $7::int8[])",
+        org,
+        invoice,
+        &positions,
+        &codes as &[&str],
+        &descriptions as &[&str],
+        &quantities,
+        &prices
     )
-    .bind(org)
-    .bind(invoice)
-    .bind(&positions)
-    .bind(&codes)
-    .bind(&descriptions)
-    .bind(&quantities)
-    .bind(&prices)
     .execute(conn)
     .await?;
     Ok(())
 }
 
 pub async fn line_count(conn: &mut PgConnection, id: Uuid) -> AppResult<i64> {
-    Ok(
-        sqlx::query_scalar("select count(*) from invoice_lines where invoice_id = $1")
-            .bind(id)
-            .fetch_one(conn)
-            .await?,
+    Ok(sqlx::query_scalar!(
+        r#"select count(*) as "count!" from invoice_lines where invoice_id = $1"#,
+        id
     )
+    .fetch_one(conn)
+    .await?)
 }

@@ -5,13 +5,13 @@ use uuid::Uuid;
 
 use super::model::Procedure;
 
-const COLUMNS: &str = "id, patient_id, appointment_id, code, performed_at, performer_id, notes";
-
 pub async fn of_patients(conn: &mut PgConnection, patients: &[Uuid]) -> AppResult<Vec<Procedure>> {
-    Ok(sqlx::query_as(&format!(
-        "select {COLUMNS} from procedures where patient_id = any($1) order by performed_at, id"
-    ))
-    .bind(patients)
+    Ok(sqlx::query_as!(
+        Procedure,
+        r#"select id, patient_id, appointment_id, code, performed_at, performer_id,
+            notes from procedures where patient_id = any($1) order by performed_at, id"#,
+        patients
+    )
     .fetch_all(conn)
     .await?)
 }
@@ -27,17 +27,20 @@ pub struct NewProcedure<'a> {
 }
 
 pub async fn insert(conn: &mut PgConnection, p: &NewProcedure<'_>) -> AppResult<Procedure> {
-    Ok(sqlx::query_as(&format!(
-        "insert into procedures (organization_id, patient_id, appointment_id, code, performed_at, performer_id, notes)
-         values ($1, $2, $3, $4, $5, $6, $7) returning {COLUMNS}"
-    ))
-    .bind(p.organization_id)
-    .bind(p.patient_id)
-    .bind(p.appointment_id)
-    .bind(p.code)
-    .bind(p.performed_at)
-    .bind(p.performer_id)
-    .bind(p.notes)
+    Ok(sqlx::query_as!(
+        Procedure,
+        r#"insert into procedures (organization_id, patient_id, appointment_id, code, performed_at,
+            performer_id, notes)
+         values ($1, $2, $3, $4, $5, $6, $7) returning id, patient_id, appointment_id, code,
+            performed_at, performer_id, notes"#,
+        p.organization_id,
+        p.patient_id,
+        p.appointment_id,
+        p.code,
+        p.performed_at,
+        p.performer_id,
+        p.notes
+    )
     .fetch_one(conn)
     .await?)
 }
