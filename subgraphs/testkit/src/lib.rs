@@ -204,6 +204,18 @@ impl TestApp {
         (status, resp.json().await.expect("json body"))
     }
 
+    /// `GET <path>` as JSON (`/ready`, `/health`, …).
+    pub async fn get_json(&self, path: &str) -> Value {
+        let resp = self.http.get(format!("{}{path}", self.url)).send().await;
+        resp.expect("request").json().await.expect("json body")
+    }
+
+    /// `GET <path>` as text (`/metrics`, …).
+    pub async fn get_text(&self, path: &str) -> String {
+        let resp = self.http.get(format!("{}{path}", self.url)).send().await;
+        resp.expect("request").text().await.expect("text body")
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql).fetch_one(&self.admin).await.expect("count")
     }

@@ -11,9 +11,9 @@ use platform::kit::Subgraph;
 
 pub async fn health_ready_and_metrics_answer(sg: &'static Subgraph) {
     let app = TestApp::spawn(sg).await;
-    let health: Value = get_json(&app, "/health").await;
+    let health = app.get_json("/health").await;
     assert_eq!(health, json!({ "status": "ok", "service": sg.name }), "{}", sg.name);
-    let ready: Value = get_json(&app, "/ready").await;
+    let ready = app.get_json("/ready").await;
     assert_eq!(
         ready["checks"],
         json!({ "database": "ok", "redis": "ok" }),
@@ -24,15 +24,7 @@ pub async fn health_ready_and_metrics_answer(sg: &'static Subgraph) {
         .gql_response("{ __typename }", json!({}), Some("not-a-token"), &[])
         .await;
     assert_eq!(status, 401, "{}: a malformed token is refused", sg.name);
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.url))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
+    let metrics = app.get_text("/metrics").await;
     let line = format!(
         "hub_http_requests_total{{route=\"/graphql\",status=\"401\",service=\"{}\"}} 1",
         sg.name
@@ -141,15 +133,4 @@ pub async fn production_turns_introspection_and_suggestions_off(sg: &'static Sub
     let dev = TestApp::spawn(sg).await;
     let body = dev.gql("{ __schema { queryType { name } } }", json!({}), None).await;
     assert_eq!(body["data"]["__schema"]["queryType"]["name"], "Query", "{}", sg.name);
-}
-
-async fn get_json(app: &TestApp, path: &str) -> Value {
-    app.http
-        .get(format!("{}{path}", app.url))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json")
 }

@@ -12,26 +12,10 @@ async fn health_ready_and_metrics_answer() {
     let app = TestApp::spawn().await;
     let r = app.http.get(format!("{}/health", app.url)).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    let r: serde_json::Value = app
-        .http
-        .get(format!("{}/ready", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = app.get_json("/ready").await;
     assert_eq!(r["checks"], json!({ "database": "ok", "redis": "ok" }));
     app.gql("{ me { id } }", json!({}), None).await;
-    let text = app
-        .http
-        .get(format!("{}/metrics", app.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.get_text("/metrics").await;
     assert!(
         text.contains("hub_graphql_errors_total{code=\"UNAUTHENTICATED\",service=\"identity\"} 1"),
         "{text}"

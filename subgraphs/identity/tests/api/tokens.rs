@@ -251,15 +251,7 @@ async fn with_redis_down_sign_in_works_but_logout_is_refused_rather_than_pretend
         0,
         "nothing half-done"
     );
-    let ready: serde_json::Value = app
-        .http
-        .get(format!("{}/ready", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready = app.get_json("/ready").await;
     assert!(
         ready["checks"]["redis"].as_str().unwrap().starts_with("degraded"),
         "{ready}"

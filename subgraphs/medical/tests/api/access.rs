@@ -156,15 +156,9 @@ async fn anonymous_callers_get_nothing() {
     let app = TestApp::spawn().await;
     let w = who();
     let _ = app.patient(w.org, "MRN-1", "Martin").await;
-    let body: Value = app
-        .http
-        .post(format!("{}/graphql", app.url))
-        .json(&json!({ "query": "{ patients { edges { node { id } } } }" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = app
+        .kit
+        .gql("{ patients { edges { node { id } } } }", json!({}), None)
+        .await;
     assert_eq!(code(&body), Some("UNAUTHENTICATED"), "{body}");
 }
