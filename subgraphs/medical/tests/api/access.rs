@@ -162,3 +162,29 @@ async fn anonymous_callers_get_nothing() {
         .await;
     assert_eq!(code(&body), Some("UNAUTHENTICATED"), "{body}");
 }
+
+#[tokio::test]
+async fn a_partner_token_reads_no_patient_data_and_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let w = who();
+    let patient = app.patient(w.org, "MRN-1", "Martin").await;
+    // An insurer's client-credentials token of the same organization: no role.
+    let insurer = testkit::Caller::partner(w.org, uuid::Uuid::new_v4(), &[Vertical::Medical], &["medical:read"]);
+    let token = app.kit.token(&insurer);
+    let body = app.gql(EVERYTHING, json!({ "id": patient }), &token).await;
+    assert_eq!(code(&body), Some("FORBIDDEN"), "{body}");
+    assert!(body["data"]["patient"].is_null(), "{body}");
+    let body = app
+        .gql(
+            "mutation($id: ID!) { deletePatient(id: $id) }",
+            json!({ "id": patient }),
+            &token,
+        )
+        .await;
+    assert_eq!(code(&body), Some("FORBIDDEN"), "{body}");
+    assert_eq!(
+        app.count("select count(*) from medical.patients where deleted_at is null")
+            .await,
+        1
+    );
+}
