@@ -162,6 +162,19 @@ impl Settings {
         if self.environment == Environment::Production && !self.auth.require_router_secret {
             anyhow::bail!("{}: production subgraphs must require the router secret", self.service);
         }
+        let no_password = self
+            .database
+            .role_password
+            .as_ref()
+            .is_none_or(|p| p.expose_secret().is_empty());
+        if self.environment == Environment::Production && no_password {
+            anyhow::bail!(
+                "{}: in production the login role `{}` needs a password (HUB_DATABASE__ROLE_PASSWORD); \
+                 without one the service only connects where PostgreSQL trusts every local connection",
+                self.service,
+                self.database.role
+            );
+        }
         Ok(())
     }
 
@@ -277,6 +290,27 @@ mod tests {
             .extract()
             .unwrap();
         assert!(prod.validate().is_err());
+    }
+
+    #[test]
+    fn production_refuses_a_login_role_without_a_password() {
+        let prod = || {
+            Figment::from(Toml::string(&default_toml(&ServiceDefaults {
+                service: "medical",
+                port: 4003,
+                schema: "medical",
+            })))
+            .merge(("environment", "production"))
+            .merge(("auth.router_secret", "0123456789abcdef"))
+        };
+        let s: Settings = prod().extract().unwrap();
+        let err = s.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("HUB_DATABASE__ROLE_PASSWORD") && err.contains("hub_medical"),
+            "{err}"
+        );
+        let s: Settings = prod().merge(("database.role_password", "s3cret")).extract().unwrap();
+        s.validate().unwrap();
     }
 
     #[test]

@@ -112,7 +112,13 @@ async fn graphql<E: Executor>(State(svc): State<Arc<Service<E>>>, headers: Heade
         return resp;
     }
 
-    let mut request = req.into_inner().data(locale);
+    let request = req.into_inner();
+    if let Err(e) = crate::validate::refuse_nul(&request.query, &request.variables) {
+        svc.metrics.graphql_errors.with_label_values(&[e.code().as_str()]).inc();
+        svc.metrics.http_requests.with_label_values(&["/graphql", "200"]).inc();
+        return error_response(StatusCode::OK, &e, locale);
+    }
+    let mut request = request.data(locale);
     if let Some(id) = headers.get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()) {
         request = request.data(RequestMeta {
             request_id: id.to_string(),
@@ -195,20 +201,27 @@ async fn health<E>(State(svc): State<Arc<Service<E>>>) -> Response {
     Json(json!({ "status": "ok", "service": svc.settings.service })).into_response()
 }
 
-/// Ready when PostgreSQL answers and, if configured, Redis answers. Redis
-/// being down is reported but does not make the service unready: the
-/// platform keeps serving with fallbacks.
+/// Ready when PostgreSQL answers. Redis being down is reported but does not
+/// make the service unready: the platform keeps serving with fallbacks.
+/// Anyone may call it, so it says only `ok`/`degraded`/`down` (or `disabled`)
+/// per dependency; the causes go to the log.
 async fn ready<E>(State(svc): State<Arc<Service<E>>>) -> Response {
     let db = match sqlx::query_scalar::<_, i32>("select 1").fetch_one(&svc.pool).await {
-        Ok(_) => "ok".to_string(),
-        Err(e) => format!("error: {e}"),
+        Ok(_) => "ok",
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: database unreachable");
+            "down"
+        }
     };
     let redis = if !svc.kv.is_configured() {
-        "disabled".to_string()
+        "disabled"
     } else {
         match svc.kv.ping().await {
-            Ok(()) => "ok".to_string(),
-            Err(e) => format!("degraded: {e}"),
+            Ok(()) => "ok",
+            Err(e) => {
+                tracing::warn!(error = %e, "readiness: redis unreachable, serving with fallbacks");
+                "degraded"
+            }
         }
     };
     let ok = db == "ok";

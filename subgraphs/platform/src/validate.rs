@@ -1,7 +1,41 @@
 //! Small input validators shared by every subgraph; each failure is a
 //! BAD_USER_INPUT naming the field.
 
+use async_graphql::{Name, Value, Variables};
+
 use crate::error::AppError;
+
+/// PostgreSQL text cannot hold NUL, so a NUL reaching a query would come back
+/// as an internal error. Every request is checked once, before execution:
+/// variables (the error names the variable path, e.g. `input.email`) and
+/// string literals in the document (`\u0000` escapes).
+pub fn refuse_nul(query: &str, variables: &Variables) -> Result<(), AppError> {
+    const REASON: &str = "must not contain NUL characters";
+    for (name, value) in variables.iter() {
+        if let Some(path) = nul_path(name.as_str(), value) {
+            return Err(AppError::bad_input(path, REASON));
+        }
+    }
+    let lower = query.to_ascii_lowercase();
+    if query.contains('\0') || lower.contains("\\u0000") || lower.contains("\\u{0}") || lower.contains("\\u{00") {
+        return Err(AppError::bad_input("query", REASON));
+    }
+    Ok(())
+}
+
+fn nul_path(path: &str, value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => s.contains('\0').then(|| path.to_string()),
+        Value::List(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_path(&format!("{path}.{i}"), v)),
+        Value::Object(fields) => fields
+            .iter()
+            .find_map(|(k, v): (&Name, &Value)| nul_path(&format!("{path}.{k}"), v)),
+        _ => None,
+    }
+}
 
 /// Trimmed text of `min..=max` characters.
 pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, AppError> {
@@ -35,5 +69,33 @@ mod tests {
         assert!(text("name", "abcdefghijk", 1, 10).is_err());
         assert_eq!(optional_text("x", Some("  "), 5).unwrap(), None);
         assert!(optional_text("x", Some("toolong"), 5).is_err());
+    }
+}
+
+#[cfg(test)]
+mod nul_tests {
+    use super::*;
+
+    fn vars(json: serde_json::Value) -> Variables {
+        Variables::from_json(json)
+    }
+
+    #[test]
+    fn a_nul_anywhere_in_the_input_is_refused_naming_where() {
+        let ok = refuse_nul(
+            "query($i: In!) { f(i: $i) }",
+            &vars(serde_json::json!({ "i": { "email": "a@b.c" } })),
+        );
+        assert!(ok.is_ok());
+        let err = refuse_nul("q", &vars(serde_json::json!({ "i": { "tags": ["x", "y\0"] } }))).unwrap_err();
+        assert!(
+            matches!(&err, AppError::BadUserInput { field, .. } if field == "i.tags.1"),
+            "{err:?}"
+        );
+        let err = refuse_nul(r#"{ patients(search: "a\u0000b") { id } }"#, &Variables::default()).unwrap_err();
+        assert!(
+            matches!(&err, AppError::BadUserInput { field, .. } if field == "query"),
+            "{err:?}"
+        );
     }
 }

@@ -91,6 +91,13 @@ async fn production_turns_introspection_off_on_every_subgraph() {
     }
 }
 
+#[tokio::test]
+async fn every_subgraph_refuses_nul_characters_as_bad_user_input() {
+    for sg in SUBGRAPHS {
+        surface::nul_characters_are_bad_user_input_never_internal(sg).await;
+    }
+}
+
 /// Every subgraph migrated and seeded with the demo data into one database,
 /// as `hub up` does.
 async fn seeded() -> (TestDb, Vec<(&'static registry::Subgraph, figment::Figment)>) {

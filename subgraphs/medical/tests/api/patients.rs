@@ -210,3 +210,17 @@ async fn updates_change_only_given_fields_and_deleted_patients_disappear_from_li
         "kept for history"
     );
 }
+
+#[tokio::test]
+async fn a_nul_character_in_a_search_is_bad_input_not_an_internal_error() {
+    let app = TestApp::spawn().await;
+    let w = who();
+    let body = app
+        .gql(
+            r#"{ patients(search: "Mar\u0000tin") { edges { node { id } } } }"#,
+            json!({}),
+            &app.token(w, Role::Secretary),
+        )
+        .await;
+    assert_eq!(code(&body), Some("BAD_USER_INPUT"), "{body}");
+}
