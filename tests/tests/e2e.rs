@@ -347,3 +347,34 @@ async fn tenants_stay_isolated_through_the_router() {
         .await;
     assert!(d["data"].is_null() && d["errors"].is_array(), "{d}");
 }
+
+#[tokio::test]
+async fn a_bad_input_reaches_the_client_with_its_message_in_the_callers_language() {
+    let p = Platform::start().await;
+    let r = p.router(RouterOptions::default()).await;
+    let desk = p.login(&r, "clinic-a", "desk@a.example").await;
+    // An appointment that ends before it starts: the medical subgraph refuses it.
+    let body = json!({ "query": "mutation($i: ScheduleAppointmentInput!) { scheduleAppointment(input: $i) { id } }",
+                       "variables": { "i": { "patientId": uuid::Uuid::new_v4(), "practitionerId": p.tenants.doctor_a,
+                                             "startsAt": "2030-05-06T10:00:00Z", "endsAt": "2030-05-06T09:00:00Z" } } });
+    let mut messages = vec![];
+    for (lang, expected) in [
+        ("en", "Invalid value for endsAt: must be after startsAt."),
+        (
+            "fr-FR,fr;q=0.9",
+            "Valeur invalide pour endsAt : doit être postérieur à startsAt.",
+        ),
+        ("de", "Ungültiger Wert für endsAt: muss nach startsAt liegen."),
+    ] {
+        let (status, d) = p
+            .post_with(&r, body.clone(), Some(&desk), &[("accept-language", lang)])
+            .await;
+        assert_eq!(status, 200, "{d}");
+        assert_eq!(code(&d), Some("BAD_USER_INPUT"), "{d}");
+        assert_eq!(d["errors"][0]["extensions"]["field"], "endsAt", "{d}");
+        assert_eq!(d["errors"][0]["message"], expected, "{lang}: {d}");
+        messages.push(d["errors"][0]["message"].clone());
+    }
+    messages.dedup();
+    assert_eq!(messages.len(), 3);
+}

@@ -76,10 +76,10 @@ impl Message {
             (NotFound(what), De) => format!("{what} nicht gefunden."),
             (BadUserInput { field, reason }, En) => format!("Invalid value for {field}: {reason}."),
             (BadUserInput { field, reason }, Fr) => {
-                format!("Valeur invalide pour {field} : {reason}.")
+                format!("Valeur invalide pour {field} : {}.", reason_in(reason, Fr))
             }
             (BadUserInput { field, reason }, De) => {
-                format!("Ungültiger Wert für {field}: {reason}.")
+                format!("Ungültiger Wert für {field}: {}.", reason_in(reason, De))
             }
             (Conflict(what), En) => format!("Conflict: {what}."),
             (Conflict(what), Fr) => format!("Conflit : {what}."),
@@ -103,6 +103,114 @@ impl Message {
     }
 }
 
+/// Why an input was refused, in French and German. Validators state reasons
+/// in English (they are logged and tested that way); this table renders the
+/// ones the API uses. Numbers inside a reason are kept; a reason missing from
+/// the table stays English rather than disappear.
+fn reason_in(reason: &str, locale: Locale) -> String {
+    // The first number in the reason, put back where `{n}` / `{m}` stand.
+    let numbers: Vec<&str> = reason
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let shape: String = {
+        let mut out = String::new();
+        let mut in_number = false;
+        let mut k = 0;
+        for c in reason.chars() {
+            if c.is_ascii_digit() {
+                if !in_number {
+                    out.push_str(if k == 0 { "{n}" } else { "{m}" });
+                    k += 1;
+                }
+                in_number = true;
+            } else {
+                in_number = false;
+                out.push(c);
+            }
+        }
+        out
+    };
+    let (fr, de) = match shape.as_str() {
+        "must not be empty" | "is empty" => ("ne doit pas être vide", "darf nicht leer sein"),
+        "must not be negative" => ("ne doit pas être négatif", "darf nicht negativ sein"),
+        "must be at most {n}" => ("doit valoir au plus {n}", "darf höchstens {n} sein"),
+        "must be at most {n} characters" => (
+            "doit compter au plus {n} caractères",
+            "darf höchstens {n} Zeichen lang sein",
+        ),
+        "must be at least {n} characters" => (
+            "doit compter au moins {n} caractères",
+            "muss mindestens {n} Zeichen lang sein",
+        ),
+        "must be {n} to {m} characters" => (
+            "doit compter de {n} à {m} caractères",
+            "muss {n} bis {m} Zeichen lang sein",
+        ),
+        "must be {n} to {m}" => ("doit valoir de {n} à {m}", "muss zwischen {n} und {m} liegen"),
+        "must not contain NUL characters" => (
+            "ne doit pas contenir de caractère NUL",
+            "darf keine NUL-Zeichen enthalten",
+        ),
+        "is not a valid id" => ("n'est pas un identifiant valide", "ist keine gültige ID"),
+        "is not a cursor from this list" => ("n'est pas un curseur de cette liste", "ist kein Cursor dieser Liste"),
+        "is not an email address" | "is not a valid email address" => (
+            "n'est pas une adresse e-mail valide",
+            "ist keine gültige E-Mail-Adresse",
+        ),
+        "is not your current password" => (
+            "n'est pas votre mot de passe actuel",
+            "ist nicht Ihr aktuelles Passwort",
+        ),
+        "is not the current code" => ("n'est pas le code actuel", "ist nicht der aktuelle Code"),
+        "must be after startsAt" => ("doit être postérieur à startsAt", "muss nach startsAt liegen"),
+        "must be after from" => ("doit être postérieur à from", "muss nach from liegen"),
+        "from and to are required" => ("from et to sont obligatoires", "from und to sind erforderlich"),
+        "the range may span at most {n} days" => (
+            "la période couvre au plus {n} jours",
+            "der Zeitraum umfasst höchstens {n} Tage",
+        ),
+        "an appointment lasts at most {n} hours" => (
+            "un rendez-vous dure au plus {n} heures",
+            "ein Termin dauert höchstens {n} Stunden",
+        ),
+        "cannot be in the future" => ("ne peut pas être dans le futur", "darf nicht in der Zukunft liegen"),
+        "must be a past date after {n}" => (
+            "doit être une date passée postérieure à {n}",
+            "muss ein vergangenes Datum nach {n} sein",
+        ),
+        "no such patient" => ("patient inconnu", "unbekannter Patient"),
+        "no such appointment for this patient" => ("aucun rendez-vous de ce patient", "kein Termin dieses Patienten"),
+        "give at least one role" => ("indiquez au moins un rôle", "geben Sie mindestens eine Rolle an"),
+        "give at least one scope" => ("indiquez au moins une portée", "geben Sie mindestens einen Scope an"),
+        "give {n} to {m} lines" => ("indiquez de {n} à {m} lignes", "geben Sie {n} bis {m} Positionen an"),
+        "the invoice total is too large" => (
+            "le total de la facture est trop élevé",
+            "die Rechnungssumme ist zu hoch",
+        ),
+        "use letters, digits and spaces" => (
+            "lettres, chiffres et espaces uniquement",
+            "nur Buchstaben, Ziffern und Leerzeichen",
+        ),
+        "use digits, spaces and + - ( ) ." => (
+            "chiffres, espaces et + - ( ) . uniquement",
+            "nur Ziffern, Leerzeichen und + - ( ) .",
+        ),
+        "use {n} to {m} letters, digits or dashes" => (
+            "de {n} à {m} lettres, chiffres ou tirets",
+            "{n} bis {m} Buchstaben, Ziffern oder Bindestriche",
+        ),
+        "use {n} to {m} lowercase letters, digits or dashes" => (
+            "de {n} à {m} minuscules, chiffres ou tirets",
+            "{n} bis {m} Kleinbuchstaben, Ziffern oder Bindestriche",
+        ),
+        _ => return reason.to_string(),
+    };
+    let text = if locale == Locale::De { de } else { fr };
+    let text = text.replace("{n}", numbers.first().copied().unwrap_or_default());
+    text.replace("{m}", numbers.get(1).copied().unwrap_or_default())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,6 +225,33 @@ mod tests {
         assert_eq!(Locale::from_accept_language(Some("es, de;q=0.4")), Locale::De);
         assert_eq!(Locale::from_accept_language(Some("es")), Locale::En);
         assert_eq!(Locale::from_accept_language(None), Locale::En);
+    }
+
+    #[test]
+    fn input_reasons_are_translated_with_their_numbers() {
+        let m = |reason: &str, l| {
+            Message::BadUserInput {
+                field: "name".into(),
+                reason: reason.into(),
+            }
+            .render(l)
+        };
+        assert_eq!(
+            m("must be 1 to 200 characters", Locale::Fr),
+            "Valeur invalide pour name : doit compter de 1 à 200 caractères."
+        );
+        assert_eq!(
+            m("must be at most 100", Locale::De),
+            "Ungültiger Wert für name: darf höchstens 100 sein."
+        );
+        assert_eq!(
+            m("must be at most 100", Locale::En),
+            "Invalid value for name: must be at most 100."
+        );
+        assert_eq!(
+            m("something new", Locale::Fr),
+            "Valeur invalide pour name : something new."
+        );
     }
 
     #[test]
