@@ -1,5 +1,11 @@
 //! Operation limits checked before planning: selection depth, aliases and
 //! root fields, with fragments expanded. Pure functions of the document.
+//!
+//! Where introspection is allowed (development), the root introspection
+//! fields (`__schema`, `__type`) are measured against their own depth limit
+//! instead of the operation's: the standard introspection query every tool
+//! sends (graphql-js `getIntrospectionQuery()`) nests about 15 levels, and
+//! must load, while a deeper abuse is still refused.
 
 use std::collections::{HashMap, HashSet};
 
@@ -15,6 +21,9 @@ pub struct OperationLimits {
     pub max_depth: usize,
     pub max_aliases: usize,
     pub max_root_fields: usize,
+    /// Whether introspection is served (then it has its own depth limit).
+    pub introspection: bool,
+    pub max_introspection_depth: usize,
 }
 
 impl Default for OperationLimits {
@@ -23,6 +32,8 @@ impl Default for OperationLimits {
             max_depth: 12,
             max_aliases: 30,
             max_root_fields: 20,
+            introspection: false,
+            max_introspection_depth: 20,
         }
     }
 }
@@ -30,10 +41,15 @@ impl Default for OperationLimits {
 /// What an operation measures.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Measure {
+    /// Depth of everything but the root introspection fields.
     pub depth: usize,
+    /// Depth of the root introspection fields (`__schema`, `__type`).
+    pub introspection_depth: usize,
     pub aliases: usize,
     pub root_fields: usize,
 }
+
+const INTROSPECTION_ROOTS: [&str; 2] = ["__schema", "__type"];
 
 impl OperationLimits {
     /// `Ok` when within limits (or unparsable: the router reports syntax errors itself).
@@ -41,13 +57,28 @@ impl OperationLimits {
         let Some(m) = measure(query, operation_name) else {
             return Ok(());
         };
-        if m.depth > self.max_depth {
+        let (depth, introspection_depth) = if self.introspection {
+            (m.depth, m.introspection_depth)
+        } else {
+            (m.depth.max(m.introspection_depth), 0)
+        };
+        if introspection_depth > self.max_introspection_depth {
             return Err(Rejection::new(
                 400,
                 "MAX_DEPTH_LIMIT",
                 format!(
-                    "The operation is nested {} levels deep; the limit is {}.",
-                    m.depth, self.max_depth
+                    "The introspection is nested {introspection_depth} levels deep; the limit is {}.",
+                    self.max_introspection_depth
+                ),
+            ));
+        }
+        if depth > self.max_depth {
+            return Err(Rejection::new(
+                400,
+                "MAX_DEPTH_LIMIT",
+                format!(
+                    "The operation is nested {depth} levels deep; the limit is {}.",
+                    self.max_depth
                 ),
             ));
         }
@@ -95,8 +126,13 @@ pub fn measure(query: &str, operation_name: Option<&str>) -> Option<Measure> {
     })?;
     let walker = Walker { fragments: &fragments };
     let mut visiting = HashSet::new();
+    let is_introspection =
+        |s: &Selection| matches!(s, Selection::Field(f) if INTROSPECTION_ROOTS.contains(&f.name.as_str()));
+    let (introspection, rest): (Vec<Selection>, Vec<Selection>) =
+        op.selection_set.iter().cloned().partition(is_introspection);
     Some(Measure {
-        depth: walker.depth(&op.selection_set, &mut visiting),
+        depth: walker.depth(&rest, &mut visiting),
+        introspection_depth: walker.depth(&introspection, &mut visiting),
         aliases: walker.aliases(&op.selection_set, &mut HashSet::new()),
         root_fields: walker.root_fields(&op.selection_set, &mut HashSet::new()),
     })
@@ -174,6 +210,7 @@ mod tests {
             measure(q, None),
             Some(Measure {
                 depth: 6,
+                introspection_depth: 0,
                 aliases: 3,
                 root_fields: 3
             })
@@ -182,6 +219,7 @@ mod tests {
             measure("{ __typename }", None),
             Some(Measure {
                 depth: 1,
+                introspection_depth: 0,
                 aliases: 0,
                 root_fields: 1
             })
@@ -202,11 +240,54 @@ mod tests {
             max_depth: 2,
             max_aliases: 1,
             max_root_fields: 2,
+            ..Default::default()
         };
         assert_eq!(l.check("{ a { b { c } } }", None).unwrap_err().code, "MAX_DEPTH_LIMIT");
         assert_eq!(l.check("{ x: a y: a }", None).unwrap_err().code, "MAX_ALIASES_LIMIT");
         assert_eq!(l.check("{ a b c }", None).unwrap_err().code, "MAX_ROOT_FIELDS_LIMIT");
         assert!(l.check("{ a { b } c }", None).is_ok());
+    }
+
+    /// graphql-js 16's `getIntrospectionQuery()`, as GraphiQL, graphql-codegen
+    /// and Apollo Sandbox send it.
+    pub const STANDARD_INTROSPECTION: &str = include_str!("../tests/introspection.graphql");
+
+    #[test]
+    fn the_standard_introspection_query_passes_where_introspection_is_allowed() {
+        let dev = OperationLimits {
+            introspection: true,
+            ..Default::default()
+        };
+        assert!(dev.check(STANDARD_INTROSPECTION, None).is_ok());
+        let m = measure(STANDARD_INTROSPECTION, None).unwrap();
+        assert!(m.introspection_depth > dev.max_depth, "{m:?}");
+        // Elsewhere it counts like any other field.
+        assert_eq!(
+            OperationLimits::default()
+                .check(STANDARD_INTROSPECTION, None)
+                .unwrap_err()
+                .code,
+            "MAX_DEPTH_LIMIT"
+        );
+    }
+
+    #[test]
+    fn a_deep_introspection_is_still_refused() {
+        let dev = OperationLimits {
+            introspection: true,
+            ..Default::default()
+        };
+        let deep = format!(
+            "{{ __schema {{ types {{ fields {{ type {{ {} name {} }} }} }} }} }}",
+            "ofType { ".repeat(25),
+            "} ".repeat(25)
+        );
+        let err = dev.check(&deep, None).unwrap_err();
+        assert_eq!(err.code, "MAX_DEPTH_LIMIT");
+        assert!(err.message.contains("introspection"), "{}", err.message);
+        // And ordinary fields beside it keep the ordinary limit.
+        let mixed = "{ __schema { queryType { name } } a { b { c { d { e { f { g { h { i { j { k { l { m } } } } } } } } } } } } }";
+        assert_eq!(dev.check(mixed, None).unwrap_err().code, "MAX_DEPTH_LIMIT");
     }
 
     #[test]

@@ -130,6 +130,8 @@ async fn wait_ready(proc: &mut Proc, url: &str) {
 #[derive(Clone)]
 pub struct RouterOptions {
     pub allow_ad_hoc: bool,
+    /// Introspection served, as in development (`hub up`).
+    pub introspection: bool,
     pub client_per_second: u32,
     pub client_burst: u32,
     pub redis_url: String,
@@ -139,6 +141,7 @@ impl Default for RouterOptions {
     fn default() -> Self {
         RouterOptions {
             allow_ad_hoc: true,
+            introspection: false,
             client_per_second: 1000,
             client_burst: 1000,
             redis_url: "redis://127.0.0.1:6379".into(),
@@ -150,6 +153,12 @@ impl RouterOptions {
     /// Whether first-party clients may send operations outside the manifest.
     pub fn ad_hoc(mut self, allow: bool) -> Self {
         self.allow_ad_hoc = allow;
+        self
+    }
+
+    /// Whether the router answers introspection (development) or not (production).
+    pub fn introspection(mut self, on: bool) -> Self {
+        self.introspection = on;
         self
     }
 
@@ -308,6 +317,7 @@ impl Platform {
             ("HUB_ROUTER_METRICS_LISTEN".into(), format!("127.0.0.1:{metrics}")),
             ("HUB_ROUTER_PQ_MANIFEST".into(), self.manifest.display().to_string()),
             ("HUB_ROUTER_ALLOW_AD_HOC".into(), opts.allow_ad_hoc.to_string()),
+            ("HUB_ROUTER_INTROSPECTION".into(), opts.introspection.to_string()),
             (
                 "HUB_ROUTER_RATE_CLIENT_PER_SECOND".into(),
                 opts.client_per_second.to_string(),

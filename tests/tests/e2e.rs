@@ -378,3 +378,35 @@ async fn a_bad_input_reaches_the_client_with_its_message_in_the_callers_language
     messages.dedup();
     assert_eq!(messages.len(), 3);
 }
+
+/// graphql-js's `getIntrospectionQuery()`, as GraphiQL, graphql-codegen and
+/// Apollo Sandbox send it.
+const STANDARD_INTROSPECTION: &str = include_str!("../../edge/tests/introspection.graphql");
+
+#[tokio::test]
+async fn tools_load_the_schema_in_development_and_not_in_production() {
+    let p = Platform::start().await;
+    let dev = p.router(RouterOptions::default().introspection(true)).await;
+    let (status, d) = p.post(&dev, json!({ "query": STANDARD_INTROSPECTION }), None).await;
+    assert_eq!(status, 200, "{d}");
+    assert!(d["errors"].is_null(), "{d}");
+    let types: Vec<&str> = d["data"]["__schema"]["types"]
+        .as_array()
+        .map(|t| t.iter().filter_map(|t| t["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(types.contains(&"Patient") && types.contains(&"User"), "{types:?}");
+    // A deeper introspection than any tool sends is still refused.
+    let deep = format!(
+        "{{ __schema {{ types {{ fields {{ type {{ {} name {} }} }} }} }} }}",
+        "ofType { ".repeat(25),
+        "} ".repeat(25)
+    );
+    let (status, d) = p.post(&dev, json!({ "query": deep }), None).await;
+    assert_eq!((status, code(&d)), (400, Some("MAX_DEPTH_LIMIT")), "{d}");
+
+    let prod = p.router(RouterOptions::default().introspection(false)).await;
+    let (_, d) = p.post(&prod, json!({ "query": STANDARD_INTROSPECTION }), None).await;
+    assert!(d["data"].is_null() || d["data"]["__schema"].is_null(), "{d}");
+    assert!(d["errors"].is_array(), "{d}");
+    assert!(!d.to_string().contains("Patient"), "{d}");
+}

@@ -25,6 +25,16 @@ pub struct Conf {
     pub max_aliases: usize,
     #[serde(default = "d_root")]
     pub max_root_fields: usize,
+    /// Set with the router's `supergraph.introspection`: introspection then
+    /// has its own depth limit (standard tooling queries nest ~15 levels).
+    #[serde(default)]
+    pub introspection: bool,
+    #[serde(default = "d_introspection_depth")]
+    pub max_introspection_depth: usize,
+}
+
+fn d_introspection_depth() -> usize {
+    OperationLimits::default().max_introspection_depth
 }
 
 fn d_depth() -> usize {
@@ -52,6 +62,8 @@ impl Plugin for Limits {
                 max_depth: c.max_depth,
                 max_aliases: c.max_aliases,
                 max_root_fields: c.max_root_fields,
+                introspection: c.introspection,
+                max_introspection_depth: c.max_introspection_depth,
             }),
         })
     }
