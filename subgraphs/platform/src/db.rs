@@ -92,7 +92,10 @@ impl TenantTx {
     }
 }
 
-async fn set_scope(conn: &mut PgConnection, scope: &Scope) -> AppResult<()> {
+/// Sets the tenant, user and roles of the current transaction (the first
+/// statement of every scoped transaction; also how a flow moves between the
+/// tenants it is entitled to, e.g. ending a user's sessions everywhere).
+pub async fn set_scope(conn: &mut PgConnection, scope: &Scope) -> AppResult<()> {
     let roles = scope.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",");
     // Dynamic on purpose: platform code, run by every subgraph, touches no table.
     sqlx::query(

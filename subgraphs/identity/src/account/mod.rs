@@ -1,13 +1,14 @@
 //! Passwords: change, and reset by emailed link.
 
 use async_graphql::{Context, Object, Result};
+use chrono::Utc;
 use platform::{
-    audit::{self, Actor},
+    audit::{self, actor, Actor},
     db::{Scope, TenantTx},
     guards::{auth, RevocationChecked, UserOnly},
-    mutation::{mutate, Audit},
     AppError,
 };
+use serde_json::json;
 
 use crate::{member, organization, password, session, state, tokens::OpaqueToken, user};
 
@@ -16,22 +17,43 @@ pub struct AccountMutation;
 
 #[Object]
 impl AccountMutation {
-    /// Changes the caller's password; the current one is required.
+    /// Changes the caller's password; the current one is required. Wrong
+    /// current passwords count like failed sign-ins (five lock the account
+    /// for 15 minutes). Every session of the user, in every organization,
+    /// ends: sign in again with the new password.
     #[graphql(guard = "UserOnly.and(RevocationChecked)")]
     async fn change_password(&self, ctx: &Context<'_>, current_password: String, new_password: String) -> Result<bool> {
+        let st = state(ctx)?;
         let caller = auth(ctx)?;
         let user_id = caller.user_id().ok_or(AppError::Forbidden)?;
         password::validate("newPassword", &new_password)?;
-        Ok(mutate(ctx, async |tx| {
-            let creds = user::credentials_of(tx, user_id).await?;
-            if !password::verify(&current_password, Some(&creds.password_hash)).await {
-                return Err(AppError::bad_input("currentPassword", "is not your current password"));
-            }
-            let hash = password::hash(&new_password).await?;
-            user::db::set_password(tx, user_id, &hash).await?;
-            Ok((true, Audit::new("password.change", "User", user_id)))
-        })
-        .await?)
+        // Not `mutate`: a wrong password must still commit its failure count.
+        let mut tx = TenantTx::begin(&st.pool, caller).await?;
+        let creds = user::credentials_of(&mut tx, user_id).await?;
+        if let Some(until) = creds.locked_until.filter(|t| *t > Utc::now()) {
+            let retry_after_secs = (until - Utc::now()).num_seconds().max(1) as u64;
+            return Err(AppError::RateLimited { retry_after_secs }.into());
+        }
+        if !password::verify(&current_password, Some(&creds.password_hash)).await {
+            user::db::register_failure(&mut tx, user_id, session::MAX_FAILURES, session::LOCK_WINDOW_SECS).await?;
+            audit::record(
+                &mut tx,
+                &actor(ctx)?,
+                "password.change_failed",
+                "User",
+                user_id,
+                json!({}),
+            )
+            .await?;
+            tx.commit().await?;
+            return Err(AppError::bad_input("currentPassword", "is not your current password").into());
+        }
+        let hash = password::hash(&new_password).await?;
+        user::db::set_password(&mut tx, user_id, &hash).await?;
+        session::end_everywhere(&mut tx, st, user_id, &Scope::from(caller), "password_changed").await?;
+        audit::record(&mut tx, &actor(ctx)?, "password.change", "User", user_id, json!({})).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Sends a reset link if the email belongs to a member of the organization.
@@ -86,7 +108,8 @@ impl AccountMutation {
         Ok(true)
     }
 
-    /// Sets a new password with a reset token; ends the user's sessions in that organization.
+    /// Sets a new password with a reset token; ends the user's sessions in
+    /// every organization they belong to.
     async fn reset_password(&self, ctx: &Context<'_>, token: String, new_password: String) -> Result<bool> {
         let st = state(ctx)?;
         let token = OpaqueToken::parse(token.trim())?;
@@ -111,8 +134,12 @@ impl AccountMutation {
         let user_id = user_id.ok_or(AppError::InvalidToken)?;
         let hash = password::hash(&new_password).await?;
         user::db::set_password(&mut tx, user_id, &hash).await?;
-        let sids = session::db::revoke_all_of_user(&mut tx, user_id, "password_reset").await?;
-        session::revoke_in_kv(st, token.organization_id, &sids).await?;
+        let home = Scope {
+            organization_id: token.organization_id,
+            user_id: Some(user_id),
+            roles: vec![],
+        };
+        session::end_everywhere(&mut tx, st, user_id, &home, "password_reset").await?;
         audit::record(
             &mut tx,
             &Actor::user(token.organization_id, Some(user_id), Some(ctx)),

@@ -187,3 +187,13 @@ pub async fn outbox(conn: &mut PgConnection, org: Uuid, topic: &str, payload: se
     .await?;
     Ok(())
 }
+
+/// The organizations a user belongs to; visible only with that user set as
+/// `app.user_id` (policy `memberships_own`).
+pub async fn organizations_of(conn: &mut PgConnection, user: Uuid) -> AppResult<Vec<Uuid>> {
+    Ok(
+        sqlx::query_scalar!("select organization_id from memberships where user_id = $1", user)
+            .fetch_all(conn)
+            .await?,
+    )
+}

@@ -235,6 +235,10 @@ impl MemberMutation {
                 if !password::verify(&input.password, creds.as_ref().map(|c| c.password_hash.as_str())).await {
                     return Err(AppError::InvalidCredentials.into());
                 }
+                // A disabled or locked account joins nothing (and gets no session).
+                if !creds.as_ref().is_some_and(session::may_sign_in) {
+                    return Err(AppError::InvalidCredentials.into());
+                }
                 u.id
             }
             None => {

@@ -9,7 +9,7 @@ use async_graphql::{Context, InputObject, Object, Result, SimpleObject, ID};
 use chrono::{DateTime, Duration, Utc};
 use platform::{
     audit::{self, Actor},
-    db::{Scope, TenantTx},
+    db::{set_scope, Scope, TenantTx},
     guards::{auth, UserOnly},
     ids::parse_id,
     kv::KvError,
@@ -178,7 +178,8 @@ impl SessionMutation {
             .await?
             .ok_or(AppError::InvalidToken)?;
         let user = load_user(&mut tx, session.user_id).await?;
-        if user.status != UserStatus::Active {
+        let creds = user::db::credentials(&mut tx, session.user_id).await?;
+        if user.status != UserStatus::Active || !creds.as_ref().is_some_and(may_sign_in) {
             return Err(AppError::InvalidToken.into());
         }
         let actor = Actor::user(token.organization_id, Some(session.user_id), Some(ctx));
@@ -239,6 +240,10 @@ impl SessionMutation {
         let roles = member::db::roles_for_update(&mut tx, user_id).await?;
         if roles.is_none() {
             return Err(AppError::NotFound("organization").into());
+        }
+        let creds = user::db::credentials(&mut tx, user_id).await?;
+        if !creds.as_ref().is_some_and(may_sign_in) {
+            return Err(AppError::InvalidCredentials.into());
         }
         let org = load_org(&mut tx, target).await?;
         let payload = start_session(&mut tx, st, &org, user_id, caller.amr.clone(), ctx).await?;
@@ -328,6 +333,40 @@ async fn issue(
 
 /// Puts sessions on the revocation list until their last access token expires.
 /// Without Redis configured (development) only the database revocation applies.
+/// Ends every session of `user` in every organization they belong to (a
+/// password change or reset), then scopes the transaction back to `home`.
+/// The revocations reach Redis before the caller commits: if Redis cannot
+/// take them, the change is refused rather than leave live tokens behind.
+pub async fn end_everywhere(
+    conn: &mut PgConnection,
+    st: &State,
+    user: Uuid,
+    home: &Scope,
+    reason: &str,
+) -> AppResult<()> {
+    let as_user = |org| Scope {
+        organization_id: org,
+        user_id: Some(user),
+        roles: vec![],
+    };
+    set_scope(conn, &as_user(home.organization_id)).await?;
+    let mut ended = vec![];
+    for org in member::db::organizations_of(conn, user).await? {
+        set_scope(conn, &as_user(org)).await?;
+        ended.push((org, db::revoke_all_of_user(conn, user, reason).await?));
+    }
+    set_scope(conn, home).await?;
+    for (org, sids) in ended {
+        revoke_in_kv(st, org, &sids).await?;
+    }
+    Ok(())
+}
+
+/// Whether an account may start a session now (active and not locked).
+pub fn may_sign_in(creds: &user::db::Credentials) -> bool {
+    creds.status == UserStatus::Active && creds.locked_until.is_none_or(|t| t <= Utc::now())
+}
+
 pub async fn revoke_in_kv(st: &State, org: Uuid, sessions: &[Uuid]) -> AppResult<()> {
     let ttl = StdDuration::from_secs(st.settings.auth.access_token_ttl_secs + st.settings.auth.leeway_secs);
     for sid in sessions {

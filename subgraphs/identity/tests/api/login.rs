@@ -212,3 +212,163 @@ async fn change_password_requires_the_current_one() {
         .await["errors"]
         .is_null());
 }
+
+const CHANGE: &str = "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }";
+
+#[tokio::test]
+async fn wrong_current_passwords_lock_the_account_like_failed_sign_ins() {
+    let app = TestApp::spawn().await;
+    let org = app.org("clinic", &[]).await;
+    app.member(org, "a@clinic.example", &["org_admin"]).await;
+    let token = app.token("clinic", "a@clinic.example").await;
+    for _ in 0..5 {
+        let r = app
+            .gql(
+                CHANGE,
+                json!({ "c": "guess", "n": "a-brand-new-passphrase" }),
+                Some(&token),
+            )
+            .await;
+        assert_eq!(code(&r), Some("BAD_USER_INPUT"), "{r}");
+    }
+    // Locked: even the right password is refused now, here and at sign-in.
+    let r = app
+        .gql(
+            CHANGE,
+            json!({ "c": PASSWORD, "n": "a-brand-new-passphrase" }),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(code(&r), Some("RATE_LIMITED"), "{r}");
+    assert!(
+        r["errors"][0]["extensions"]["retryAfter"].as_u64().unwrap_or(0) > 0,
+        "{r}"
+    );
+    assert_eq!(
+        code(&app.login_raw("clinic", "a@clinic.example", PASSWORD, None).await),
+        Some("UNAUTHENTICATED")
+    );
+    assert_eq!(
+        app.count("select count(*) from identity.audit_log where action = 'password.change_failed'")
+            .await,
+        5
+    );
+}
+
+/// A user of two organizations, signed in to both.
+async fn member_of_two(app: &TestApp) -> (String, serde_json::Value) {
+    let a = app.org("clinic-a", &[]).await;
+    let b = app.org("clinic-b", &[]).await;
+    app.member(a, "dr@example.com", &["org_admin"]).await;
+    app.member(b, "dr@example.com", &["org_admin"]).await;
+    let token_a = app.token("clinic-a", "dr@example.com").await;
+    let in_b = app.login("clinic-b", "dr@example.com").await;
+    (token_a, in_b)
+}
+
+async fn still_works(app: &TestApp, session: &serde_json::Value) -> (bool, bool) {
+    let me = app
+        .gql("{ me { id } }", json!({}), session["accessToken"].as_str())
+        .await;
+    let refreshed = app
+        .gql(
+            "mutation($t: String!) { refreshToken(token: $t) { accessToken } }",
+            json!({ "t": session["refreshToken"] }),
+            None,
+        )
+        .await;
+    (me["errors"].is_null(), refreshed["errors"].is_null())
+}
+
+#[tokio::test]
+async fn a_password_change_ends_the_users_sessions_in_every_organization() {
+    let app = TestApp::spawn().await;
+    let (token_a, in_b) = member_of_two(&app).await;
+    assert_eq!(still_works(&app, &in_b).await, (true, true));
+    let in_b = app.login("clinic-b", "dr@example.com").await;
+    let r = app
+        .gql(
+            CHANGE,
+            json!({ "c": PASSWORD, "n": "a-brand-new-passphrase" }),
+            Some(&token_a),
+        )
+        .await;
+    assert_eq!(r["data"]["changePassword"], true, "{r}");
+    assert_eq!(
+        still_works(&app, &in_b).await,
+        (false, false),
+        "clinic-b's session ended too"
+    );
+    let (status, me) = app.gql_response("{ me { id } }", json!({}), Some(&token_a), &[]).await;
+    assert_eq!(status, 401, "and the session it was changed from: {me}");
+}
+
+#[tokio::test]
+async fn a_password_reset_ends_the_users_sessions_in_every_organization() {
+    let app = TestApp::spawn().await;
+    let (_, in_b) = member_of_two(&app).await;
+    let q = "mutation($o: String!, $e: String!) { requestPasswordReset(organization: $o, email: $e) }";
+    app.gql(q, json!({ "o": "clinic-a", "e": "dr@example.com" }), None)
+        .await;
+    let token = app.outbox_token("password.reset_requested", "dr@example.com").await;
+    let reset = "mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }";
+    let r = app
+        .gql(reset, json!({ "t": token, "p": "a-brand-new-passphrase" }), None)
+        .await;
+    assert_eq!(r["data"]["resetPassword"], true, "{r}");
+    assert_eq!(
+        still_works(&app, &in_b).await,
+        (false, false),
+        "reset in clinic-a ends clinic-b's session"
+    );
+}
+
+#[tokio::test]
+async fn a_disabled_account_neither_accepts_invitations_nor_switches_organization() {
+    let app = TestApp::spawn().await;
+    let (token_a, _) = member_of_two(&app).await;
+    let c = app.org("clinic-c", &[]).await;
+    app.member(c, "admin@c.example", &["org_admin"]).await;
+    let admin = app.token("clinic-c", "admin@c.example").await;
+    let r = app
+        .gql(
+            "mutation($i: InviteUserInput!) { inviteUser(input: $i) { id } }",
+            json!({ "i": { "email": "dr@example.com", "roles": ["ORG_ADMIN"] } }),
+            Some(&admin),
+        )
+        .await;
+    assert!(r["errors"].is_null(), "{r}");
+    let invite = app.outbox_token("user.invited", "dr@example.com").await;
+    sqlx::query("update identity.users set status = 'disabled' where email = 'dr@example.com'")
+        .execute(&app.admin)
+        .await
+        .unwrap();
+    let r = app
+        .gql(
+            "mutation($i: AcceptInviteInput!) { acceptInvite(input: $i) { accessToken } }",
+            json!({ "i": { "token": invite, "password": PASSWORD } }),
+            None,
+        )
+        .await;
+    assert_eq!(code(&r), Some("UNAUTHENTICATED"), "{r}");
+    assert_eq!(
+        app.count(&format!(
+            "select count(*) from identity.memberships where organization_id = '{c}'"
+        ))
+        .await,
+        1,
+        "nothing joined"
+    );
+    let org_b: String = sqlx::query_scalar("select id::text from identity.organizations where slug = 'clinic-b'")
+        .fetch_one(&app.admin)
+        .await
+        .unwrap();
+    let r = app
+        .gql(
+            "mutation($o: ID!) { switchOrganization(organizationId: $o) { accessToken } }",
+            json!({ "o": org_b }),
+            Some(&token_a),
+        )
+        .await;
+    assert_eq!(code(&r), Some("UNAUTHENTICATED"), "{r}");
+}
