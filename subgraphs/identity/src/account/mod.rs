@@ -90,9 +90,11 @@ impl AccountMutation {
         .await?;
         member::db::outbox(
             &mut tx,
+            &st.cipher,
             org.id,
             "password.reset_requested",
-            serde_json::json!({ "email": email, "organization": org.slug, "token": token.value }),
+            serde_json::json!({ "email": email, "organization": org.slug }),
+            &token.value,
         )
         .await?;
         audit::record(

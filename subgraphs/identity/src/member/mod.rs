@@ -126,9 +126,11 @@ pub async fn create_invitation(
     })])?;
     db::outbox(
         conn,
+        &st.cipher,
         org.id,
         "user.invited",
-        serde_json::json!({ "email": email, "organization": org.slug, "token": token.value, "roles": roles_to_db(roles) }),
+        serde_json::json!({ "email": email, "organization": org.slug, "roles": roles_to_db(roles) }),
+        &token.value,
     )
     .await?;
     audit::record(

@@ -96,15 +96,22 @@ impl TestApp {
             .to_string()
     }
 
+    /// The secret link token of the latest message to `email`, opened as the
+    /// delivery step will; it is never readable in the table itself.
     pub async fn outbox_token(&self, topic: &str, email: &str) -> String {
-        let payload: Value = sqlx::query_scalar(
-            "select payload from identity.outbox where topic = $1 and payload->>'email' = $2 order by created_at desc limit 1",
+        let (id, payload): (Uuid, Value) = sqlx::query_as(
+            "select id, payload from identity.outbox where topic = $1 and payload->>'email' = $2 order by created_at desc limit 1",
         )
         .bind(topic)
         .bind(email)
         .fetch_one(&self.admin)
         .await
         .expect("outbox message");
-        payload["token"].as_str().expect("token").to_string()
+        let token = identity::member::db::open_outbox_secret(&self.state.cipher, id, &payload).expect("sealed secret");
+        assert!(
+            !payload.to_string().contains(&token),
+            "the token is readable at rest: {payload}"
+        );
+        token
     }
 }
