@@ -410,3 +410,61 @@ async fn tools_load_the_schema_in_development_and_not_in_production() {
     assert!(d["errors"].is_array(), "{d}");
     assert!(!d.to_string().contains("Patient"), "{d}");
 }
+
+#[tokio::test]
+async fn one_request_id_follows_a_request_through_both_subgraphs_into_the_logs_and_the_audit_trail() {
+    let p = Platform::start().await;
+    let r = p.router(RouterOptions::default()).await;
+    book(&p, &r).await;
+    let doc = p.login(&r, "clinic-a", "doc@a.example").await;
+    let send = |id: &'static str, body: Value| {
+        let req = p
+            .http
+            .post(&r.url)
+            .bearer_auth(&doc)
+            .header("x-request-id", id)
+            .json(&body);
+        async move {
+            let resp = req.send().await.expect("router");
+            let header = resp
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            (header, resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    // One federated read: identity's `me`, medical's `schedule`.
+    let (header, d) = send("trace-read-1", json!({ "query": SCHEDULE })).await;
+    assert!(d["errors"].is_null(), "{d}");
+    assert_eq!(header.as_deref(), Some("trace-read-1"));
+    // One write: its audit row carries the id.
+    let (header, d) = send(
+        "trace-write-1",
+        json!({ "query": "mutation { createPatient(input: { mrn: \"TR-1\", givenName: \"Tom\", familyName: \"Trace\", birthDate: \"1980-01-01\", sex: MALE }) { id } }" }),
+    )
+    .await;
+    assert_eq!(header.as_deref(), Some("trace-write-1"));
+    let id = d["data"]["createPatient"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{d}"))
+        .to_string();
+    let audited: String = sqlx::query_scalar(
+        "select request_id from medical.audit_log where action = 'patient.create' and entity_id = $1::uuid",
+    )
+    .bind(&id)
+    .fetch_one(&p.admin)
+    .await
+    .expect("audit row");
+    assert_eq!(audited, "trace-write-1");
+    // Both subgraphs logged the federated read under the client's id.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for name in ["identity", "medical"] {
+        let log = std::fs::read_to_string(&p.subgraph(name).proc.log).unwrap_or_default();
+        assert!(log.contains("trace-read-1"), "{name} log lacks the request id:\n{log}");
+    }
+    // A malformed id is replaced, never echoed.
+    let (header, _) = send("two words", json!({ "query": "{ __typename }" })).await;
+    let header = header.unwrap_or_default();
+    assert!(uuid::Uuid::parse_str(&header).is_ok(), "{header}");
+}

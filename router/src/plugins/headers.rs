@@ -1,13 +1,15 @@
 //! `hub.headers`: client-sent internal headers (`x-hub-*`, the router
 //! secret) never go further; subgraphs get `Authorization`, `traceparent`,
-//! `Accept-Language` and the router secret.
+//! `Accept-Language`, the request id and the router secret. Every client
+//! request gets one request id (the client's if well formed, else a new
+//! one), returned in the `x-request-id` response header.
 
 use apollo_router::{
     plugin::{Plugin, PluginInit},
     register_plugin,
     services::{router, subgraph},
 };
-use edge::headers::{is_internal, FORWARDED, ROUTER_SECRET_HEADER};
+use edge::headers::{is_internal, settle_request_id, FORWARDED, REQUEST_ID, ROUTER_SECRET_HEADER};
 use http::HeaderValue;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -19,6 +21,8 @@ pub struct Conf {
     /// Shared secret subgraphs require on every call.
     pub router_secret: String,
 }
+
+const CONTEXT_KEY: &str = "hub::request_id";
 
 pub struct Headers {
     secret: HeaderValue,
@@ -46,7 +50,19 @@ impl Plugin for Headers {
                     tracing::debug!(header = %name, "dropping a client-sent internal header");
                     headers.remove(name);
                 }
+                let id = settle_request_id(headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()));
+                if let Ok(value) = HeaderValue::from_str(&id) {
+                    headers.insert(REQUEST_ID, value);
+                }
+                let _ = req.context.insert(CONTEXT_KEY, id);
                 req
+            })
+            .map_response(|mut resp: router::Response| {
+                let id = resp.context.get::<_, String>(CONTEXT_KEY).ok().flatten();
+                if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+                    resp.response.headers_mut().insert(REQUEST_ID, value);
+                }
+                resp
             })
             .service(service)
             .boxed()
