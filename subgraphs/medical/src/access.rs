@@ -15,6 +15,24 @@ pub const NAMES: [Role; 5] = [Practitioner, Nurse, Secretary, OrgAdmin, BillingC
 /// Invoices.
 pub const BILLING: [Role; 2] = [BillingClerk, OrgAdmin];
 
+/// Partner scopes: an insurer reads appointments (with patients' names and
+/// practitioners) under `medical:read`, invoices under `medical:billing`;
+/// nothing clinical or administrative beyond that is ever open to partners.
+pub const READ: &[&str] = &["medical:read"];
+pub const BILLING_SCOPE: &[&str] = &["medical:billing"];
+/// Patients' names travel with the appointments and invoices partners read.
+pub const EITHER: &[&str] = &["medical:read", "medical:billing"];
+
+/// Reading guard open to partners holding one of `scopes` besides the roles.
+pub fn medical_or<const N: usize>(roles: [Role; N], scopes: &'static [&'static str]) -> impl Guard + Send + Sync {
+    access::vertical_or_scope(Medical, roles, scopes)
+}
+
+/// The same for entity resolvers.
+pub fn require_or<'a>(ctx: &Context<'a>, roles: &[Role], scopes: &[&str]) -> Result<&'a AuthContext, AppError> {
+    access::require_or_scope(ctx, Medical, roles, scopes)
+}
+
 /// Reading guard: medical vertical and one of the roles.
 pub fn medical<const N: usize>(roles: [Role; N]) -> impl Guard + Send + Sync {
     access::vertical(Medical, roles)

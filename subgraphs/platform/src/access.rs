@@ -7,7 +7,7 @@ use async_graphql::{Context, Guard, GuardExt};
 use crate::{
     auth::{AuthContext, Role, Vertical},
     error::AppError,
-    guards::{auth, HasRole, RevocationChecked, VerticalEnabled},
+    guards::{auth, HasRole, PartnerScope, RevocationChecked, VerticalEnabled},
 };
 
 /// Reading guard of a vertical: the organization has it and the caller holds one of the roles.
@@ -18,6 +18,30 @@ pub fn vertical<const N: usize>(v: Vertical, roles: [Role; N]) -> impl Guard + S
 /// Writing guard of a vertical: also refuses tokens whose revocation could not be checked.
 pub fn vertical_write<const N: usize>(v: Vertical, roles: [Role; N]) -> impl Guard + Send + Sync {
     vertical(v, roles).and(RevocationChecked)
+}
+
+/// Reading guard open to the roles and to partner tokens holding one of `scopes`.
+pub fn vertical_or_scope<const N: usize>(
+    v: Vertical,
+    roles: [Role; N],
+    scopes: &'static [&'static str],
+) -> impl Guard + Send + Sync {
+    VerticalEnabled(v).and(HasRole::any(roles).or(PartnerScope(scopes)))
+}
+
+/// [`vertical_or_scope`] as a plain check, for entity resolvers.
+pub fn require_or_scope<'a>(
+    ctx: &Context<'a>,
+    v: Vertical,
+    roles: &[Role],
+    scopes: &[&str],
+) -> Result<&'a AuthContext, AppError> {
+    let a = auth(ctx)?;
+    let partner_ok = a.user_id().is_none() && a.scopes.iter().any(|s| scopes.contains(&s.as_str()));
+    if !a.has_vertical(v) || !(partner_ok || roles.iter().any(|r| a.has_role(*r))) {
+        return Err(AppError::Forbidden);
+    }
+    Ok(a)
 }
 
 /// [`vertical`] as a plain check, for entity resolvers and nested fields.

@@ -69,6 +69,23 @@ impl Guard for HasRole {
     }
 }
 
+/// A partner token holding one of the scopes (e.g. `medical:read`). User
+/// tokens never pass it: combine with role guards as
+/// `roles.or(PartnerScope(..))`, so users keep their role checks and partners
+/// reach only what their scopes allow.
+pub struct PartnerScope(pub &'static [&'static str]);
+
+impl Guard for PartnerScope {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        let a = auth(ctx)?;
+        if a.user_id().is_none() && a.scopes.iter().any(|s| self.0.contains(&s.as_str())) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)?
+        }
+    }
+}
+
 /// The object belongs to the caller's organization; otherwise it does not exist.
 pub struct SameTenant(pub Uuid);
 
@@ -141,6 +158,28 @@ mod tests {
         async fn sensitive(&self) -> bool {
             true
         }
+        #[graphql(guard = "HasRole::any([BillingClerk]).or(PartnerScope(&[\"medical:billing\"]))")]
+        async fn billing(&self) -> bool {
+            true
+        }
+    }
+
+    #[tokio::test]
+    async fn partner_scopes_open_exactly_their_fields_and_never_stand_in_for_users() {
+        let mut billing_partner = caller(ORG_A, &[], &[], true);
+        billing_partner.scopes = vec!["medical:billing".into()];
+        assert_eq!(run("billing", Some(billing_partner)).await, "OK");
+        let mut reader = caller(ORG_A, &[], &[], true);
+        reader.scopes = vec!["medical:read".into()];
+        assert_eq!(run("billing", Some(reader)).await, "FORBIDDEN");
+        assert_eq!(
+            run("billing", Some(caller(ORG_A, &[BillingClerk], &[], false))).await,
+            "OK"
+        );
+        // A user token carrying a scope claim gains nothing from it.
+        let mut user = caller(ORG_A, &[Nurse], &[], false);
+        user.scopes = vec!["medical:billing".into()];
+        assert_eq!(run("billing", Some(user)).await, "FORBIDDEN");
     }
 
     #[tokio::test]

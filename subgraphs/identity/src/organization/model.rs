@@ -6,7 +6,7 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 use platform::{
-    guards::{Authenticated, SameTenant},
+    guards::{Authenticated, SameTenant, UserOnly},
     Vertical,
 };
 use uuid::Uuid;
@@ -61,8 +61,8 @@ impl Organization {
         self.created_at
     }
 
-    /// The organization's members, oldest first. Members only.
-    #[graphql(guard = "SameTenant(self.id)")]
+    /// The organization's members, oldest first. Members only: never partner tokens.
+    #[graphql(guard = "SameTenant(self.id).and(UserOnly)")]
     async fn members(
         &self,
         ctx: &Context<'_>,

@@ -2,7 +2,11 @@
 
 use async_graphql::{Context, Enum, Object, Result, ID};
 use chrono::{DateTime, Utc};
-use platform::{db::Loaded, guards::auth, Role};
+use platform::{
+    db::Loaded,
+    guards::{auth, UserOnly},
+    Role,
+};
 use uuid::Uuid;
 
 use super::loader::RolesLoader;
@@ -34,7 +38,8 @@ impl User {
         ID(self.id.to_string())
     }
 
-    /// Sign-in email, lowercase.
+    /// Sign-in email, lowercase. Never shown to partner tokens.
+    #[graphql(guard = "UserOnly")]
     async fn email(&self) -> &str {
         &self.email
     }

@@ -201,3 +201,41 @@ async fn creating_a_partner_client_is_validated_and_for_org_admins_only() {
         .unwrap();
     assert_eq!(stored.len(), 64, "only a hash of the secret is stored");
 }
+
+#[tokio::test]
+async fn partner_tokens_never_see_member_lists_or_email_addresses() {
+    let (app, id, secret) = setup().await;
+    let (_, body) = token_request(
+        &app,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", &secret),
+        ],
+    )
+    .await;
+    let token = body["access_token"].as_str().expect("token").to_string();
+    let r = app
+        .gql(
+            "{ currentOrganization { name members { edges { node { user { id } } } } } }",
+            json!({}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(r["data"]["currentOrganization"]["name"], "Org insurer-host", "{r}");
+    assert_eq!(code(&r), Some("FORBIDDEN"), "{r}");
+    assert!(r["data"]["currentOrganization"]["members"].is_null(), "{r}");
+    // Nor through the User entity the router would ask for.
+    let admin_id: String = sqlx::query_scalar("select id::text from identity.users where email = 'admin@host.example'")
+        .fetch_one(&app.admin)
+        .await
+        .unwrap();
+    let r = app
+        .gql(
+            "query($r: [_Any!]!) { _entities(representations: $r) { ... on User { email } } }",
+            json!({ "r": [{ "__typename": "User", "id": admin_id }] }),
+            Some(&token),
+        )
+        .await;
+    assert!(!r.to_string().contains("admin@host.example"), "{r}");
+}

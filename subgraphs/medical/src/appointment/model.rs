@@ -6,7 +6,7 @@ use platform::AppError;
 use uuid::Uuid;
 
 use crate::{
-    access::{medical, ADMINISTRATIVE},
+    access::{medical_or, ADMINISTRATIVE, READ},
     patient::{loader::PatientLoader, model::Patient},
     user::User,
     Loaded,
@@ -51,7 +51,7 @@ impl AppointmentStatus {
     }
 }
 
-#[Object(guard = "medical(ADMINISTRATIVE)")]
+#[Object(guard = "medical_or(ADMINISTRATIVE, READ)")]
 impl Appointment {
     /// Stable identifier.
     async fn id(&self) -> ID {

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::loader::InvoiceLinesLoader;
 use crate::{
-    access::{medical, BILLING},
+    access::{medical_or, BILLING, BILLING_SCOPE},
     patient::{loader::PatientLoader, model::Patient},
     Loaded,
 };
@@ -63,7 +63,7 @@ impl InvoiceStatus {
 }
 
 /// A patient's invoice. Billing clerks and admins.
-#[Object(guard = "medical(BILLING)")]
+#[Object(guard = "medical_or(BILLING, BILLING_SCOPE)")]
 impl Invoice {
     /// Identifier.
     async fn id(&self) -> ID {

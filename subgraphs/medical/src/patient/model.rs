@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::loader::{AllergiesLoader, NotesByPatientLoader, ProceduresByPatientLoader};
 use crate::{
-    access::{medical, ADMINISTRATIVE, BILLING, CARE_TEAM, CLINICAL, NAMES},
+    access::{medical, medical_or, ADMINISTRATIVE, BILLING, CARE_TEAM, CLINICAL, EITHER, NAMES},
     invoice::{loader::InvoicesByPatientLoader, model::Invoice},
     note::model::ClinicalNote,
     procedure::model::Procedure,
@@ -19,7 +19,7 @@ use crate::{
 /// the administrative record to the care team and admins; clinical fields to
 /// practitioners and nurses only.
 #[derive(Debug, Clone, sqlx::FromRow, SimpleObject)]
-#[graphql(complex, guard = "medical(NAMES)")]
+#[graphql(complex, guard = "medical_or(NAMES, EITHER)")]
 pub struct Patient {
     #[graphql(skip)]
     pub id: Uuid,

@@ -188,3 +188,59 @@ async fn a_partner_token_reads_no_patient_data_and_writes_nothing() {
         1
     );
 }
+
+#[tokio::test]
+async fn partner_scopes_open_appointments_or_invoices_and_nothing_clinical() {
+    let app = TestApp::spawn().await;
+    let w = who();
+    let patient = app.patient(w.org, "MRN-1", "Martin").await;
+    let booked = app.appointment(w.org, patient, w.user, 9).await;
+    assert!(booked["errors"].is_null(), "{booked}");
+    app.ok(
+        "mutation($i: CreateInvoiceInput!) { createInvoice(input: $i) { id } }",
+        json!({ "i": { "patientId": patient, "lines": [
+            { "code": "GS", "description": "Consultation", "quantity": 1, "unitPriceCents": 3000 }
+        ] } }),
+        &app.token(w, Role::BillingClerk),
+    )
+    .await;
+    let partner = |scopes: &[&str]| {
+        let c = testkit::Caller::partner(w.org, uuid::Uuid::new_v4(), &[Vertical::Medical], scopes);
+        app.kit.token(&c)
+    };
+    let (reader, biller) = (partner(&["medical:read"]), partner(&["medical:billing"]));
+    let appointments = "{ appointments { edges { node { startsAt patient { familyName } } } } }";
+    let invoices = "{ invoices { edges { node { totalCents patient { familyName } } } } }";
+    let clinical = "{ appointments { edges { node { patient { allergies { substance } contact { phone } } } } } }";
+
+    let d = app.ok(appointments, json!({}), &reader).await;
+    assert_eq!(d["appointments"]["edges"][0]["node"]["patient"]["familyName"], "Martin");
+    assert_eq!(code(&app.gql(invoices, json!({}), &reader).await), Some("FORBIDDEN"));
+    let body = app.gql(clinical, json!({}), &reader).await;
+    assert_eq!(code(&body), Some("FORBIDDEN"), "{body}");
+    assert!(!body.to_string().contains("+33"), "{body}");
+
+    let d = app.ok(invoices, json!({}), &biller).await;
+    assert_eq!(d["invoices"]["edges"][0]["node"]["totalCents"], 3000);
+    assert_eq!(d["invoices"]["edges"][0]["node"]["patient"]["familyName"], "Martin");
+    assert_eq!(
+        code(&app.gql(appointments, json!({}), &biller).await),
+        Some("FORBIDDEN")
+    );
+
+    // A partner without a scope, or of an organization without the vertical, reads nothing.
+    assert_eq!(
+        code(&app.gql(appointments, json!({}), &partner(&[])).await),
+        Some("FORBIDDEN")
+    );
+    let no_vertical = app.kit.token(&testkit::Caller::partner(
+        w.org,
+        uuid::Uuid::new_v4(),
+        &[],
+        &["medical:read"],
+    ));
+    assert_eq!(
+        code(&app.gql(appointments, json!({}), &no_vertical).await),
+        Some("FORBIDDEN")
+    );
+}
