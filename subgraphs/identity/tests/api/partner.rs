@@ -37,18 +37,20 @@ async fn token_request(app: &TestApp, form: &[(&str, &str)]) -> (u16, Value) {
     (r.status().as_u16(), r.json().await.unwrap())
 }
 
+/// The client-credentials grant with the partner's id and secret.
+async fn grant(app: &TestApp, id: &str, secret: &str) -> (u16, Value) {
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", id),
+        ("client_secret", secret),
+    ];
+    token_request(app, &form).await
+}
+
 #[tokio::test]
 async fn a_partner_exchanges_its_credentials_for_a_partner_token() {
     let (app, id, secret) = setup().await;
-    let (status, body) = token_request(
-        &app,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", &id),
-            ("client_secret", &secret),
-        ],
-    )
-    .await;
+    let (status, body) = grant(&app, &id, &secret).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["scope"], "invoices:read medical:read");
@@ -205,15 +207,7 @@ async fn creating_a_partner_client_is_validated_and_for_org_admins_only() {
 #[tokio::test]
 async fn partner_tokens_never_see_member_lists_or_email_addresses() {
     let (app, id, secret) = setup().await;
-    let (_, body) = token_request(
-        &app,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", &id),
-            ("client_secret", &secret),
-        ],
-    )
-    .await;
+    let (_, body) = grant(&app, &id, &secret).await;
     let token = body["access_token"].as_str().expect("token").to_string();
     let r = app
         .gql(
