@@ -67,6 +67,9 @@ impl SubgraphApp for Identity {
     const NAME: &'static str = "identity";
     const PORT: u16 = 4001;
     const SCHEMA: &'static str = "identity";
+    /// Public by design: the keys every service verifies with, and the
+    /// partners' client-credentials grant (it authenticates the client itself).
+    const PUBLIC_PATHS: &'static [&'static str] = &["/.well-known/jwks.json", "/oauth/token"];
     type Query = Query;
     type Mutation = Mutation;
     type Settings = IdentitySettings;

@@ -37,6 +37,8 @@ pub trait SubgraphApp: Send + Sync + Sized + 'static {
     const SCHEMA: &'static str;
     /// PostgreSQL extensions its migrations need, created by the admin first.
     const EXTENSIONS: &'static [&'static str] = &[];
+    /// Extra routes anyone may call without the router secret (by design).
+    const PUBLIC_PATHS: &'static [&'static str] = &[];
 
     type Query: ObjectType + Default + 'static;
     type Mutation: ObjectType + Default + 'static;
@@ -55,7 +57,8 @@ pub trait SubgraphApp: Send + Sync + Sized + 'static {
         req
     }
 
-    /// HTTP routes besides the platform's.
+    /// HTTP routes besides the platform's. They require the router secret
+    /// unless listed in [`PUBLIC_PATHS`](Self::PUBLIC_PATHS).
     fn routes(_state: Arc<Self::State>) -> Router {
         Router::new()
     }
@@ -228,7 +231,7 @@ pub async fn app<A: SubgraphApp>(figment: Figment, opts: Options) -> anyhow::Res
         metrics: Metrics::new(A::NAME)?,
         per_request: A::loaders,
     };
-    let router = server::app(service, A::routes(state.clone()));
+    let router = server::app(service, A::routes(state.clone()), A::PUBLIC_PATHS);
     Ok(App {
         router,
         runtime: rt,
@@ -255,6 +258,8 @@ pub struct Subgraph {
     pub port: u16,
     pub schema: &'static str,
     pub extensions: &'static [&'static str],
+    /// Extra routes answering without the router secret.
+    pub public_paths: &'static [&'static str],
     pub migrator: fn() -> &'static Migrator,
     pub sdl: fn() -> String,
     pub app: fn(Figment, Options) -> BoxFuture<'static, anyhow::Result<App>>,
@@ -290,6 +295,7 @@ pub const fn describe<A: SubgraphApp>() -> Subgraph {
         port: A::PORT,
         schema: A::SCHEMA,
         extensions: A::EXTENSIONS,
+        public_paths: A::PUBLIC_PATHS,
         migrator: A::migrator,
         sdl: sdl::<A>,
         app: boxed_app::<A>,

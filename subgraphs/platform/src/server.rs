@@ -85,9 +85,12 @@ where
         .sdl_with_options(async_graphql::SDLExportOptions::new().federation())
 }
 
-/// The HTTP app of a subgraph. `extra` holds service-specific routes.
-pub fn app<E: Executor + Clone>(svc: Service<E>, extra: Router) -> Router {
+/// The HTTP app of a subgraph. `extra` holds service-specific routes; those
+/// not listed in `public` require the router secret like `/graphql`, so a
+/// route is public only by declaration.
+pub fn app<E: Executor + Clone>(svc: Service<E>, extra: Router, public: &'static [&'static str]) -> Router {
     let body_limit = svc.settings.server.body_limit_bytes;
+    let extra = guard_extra_routes(extra, svc.settings.clone(), public);
     let svc = Arc::new(svc);
     Router::new()
         .route("/graphql", post(graphql::<E>))
@@ -178,6 +181,26 @@ async fn graphql<E: Executor>(State(svc): State<Arc<Service<E>>>, headers: Heade
         .observe(started.elapsed().as_secs_f64());
     svc.metrics.http_requests.with_label_values(&["/graphql", "200"]).inc();
     GraphQLResponse::from(response).into_response()
+}
+
+/// Extra routes answer without the router secret only when declared public.
+pub fn guard_extra_routes(extra: Router, settings: Arc<Settings>, public: &'static [&'static str]) -> Router {
+    extra.layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            let settings = settings.clone();
+            async move {
+                if !public.contains(&req.uri().path()) {
+                    let locale = Locale::from_accept_language(
+                        req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()),
+                    );
+                    if let Some(refused) = check_router_secret(&settings, req.headers(), locale) {
+                        return refused;
+                    }
+                }
+                next.run(req).await
+            }
+        },
+    ))
 }
 
 fn check_router_secret(settings: &Settings, headers: &HeaderMap, locale: Locale) -> Option<Response> {
@@ -290,4 +313,43 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ServiceDefaults;
+    use tower::ServiceExt;
+
+    async fn status(app: &Router, path: &str, secret: Option<&str>) -> u16 {
+        let mut req = axum::http::Request::get(path);
+        if let Some(s) = secret {
+            req = req.header(ROUTER_SECRET_HEADER, s);
+        }
+        let req = req.body(axum::body::Body::empty()).expect("request");
+        app.clone().oneshot(req).await.map(|r| r.status().as_u16()).unwrap_or(0)
+    }
+
+    #[tokio::test]
+    async fn an_extra_route_is_public_only_when_declared() {
+        let settings: Settings = Settings::figment(ServiceDefaults {
+            service: "test",
+            port: 0,
+            schema: "test",
+        })
+        .merge(("auth.router_secret", "0123456789abcdef-secret"))
+        .extract()
+        .expect("settings");
+        let extra = Router::new()
+            .route("/.well-known/jwks.json", get(|| async { "keys" }))
+            .route("/internal/export", get(|| async { "everything" }));
+        let app = guard_extra_routes(extra, Arc::new(settings), &["/.well-known/jwks.json"]);
+        assert_eq!(status(&app, "/.well-known/jwks.json", None).await, 200);
+        assert_eq!(status(&app, "/internal/export", None).await, 403);
+        assert_eq!(status(&app, "/internal/export", Some("wrong")).await, 403);
+        assert_eq!(
+            status(&app, "/internal/export", Some("0123456789abcdef-secret")).await,
+            200
+        );
+    }
 }

@@ -71,6 +71,13 @@ async fn every_subgraph_refuses_calls_without_the_router_secret() {
 }
 
 #[tokio::test]
+async fn every_subgraph_answers_without_the_secret_only_on_declared_paths() {
+    for sg in SUBGRAPHS {
+        surface::only_declared_paths_are_public(sg).await;
+    }
+}
+
+#[tokio::test]
 async fn every_subgraph_refuses_bodies_over_the_limit() {
     for sg in SUBGRAPHS {
         surface::request_bodies_over_the_limit_are_refused(sg).await;

@@ -77,6 +77,27 @@ pub async fn without_the_router_secret_graphql_is_refused(sg: &'static Subgraph)
     );
 }
 
+/// Only `/health`, `/ready`, `/metrics` and the subgraph's declared public
+/// paths answer without the router secret.
+pub async fn only_declared_paths_are_public(sg: &'static Subgraph) {
+    let app = TestApp::spawn_with(sg, |f| {
+        f.merge(("auth.require_router_secret", true))
+            .merge(("auth.router_secret", "s3cret-from-the-router"))
+    })
+    .await;
+    for path in ["/health", "/ready", "/metrics"].iter().chain(sg.public_paths) {
+        let get = app.http.get(format!("{}{path}", app.url)).send().await.expect("get");
+        let post = app.http.post(format!("{}{path}", app.url)).send().await.expect("post");
+        assert!(
+            get.status() != 403 && post.status() != 403,
+            "{}: {path} is declared public but refused",
+            sg.name
+        );
+    }
+    let (status, _) = app.gql_response("{ __typename }", json!({}), None, &[]).await;
+    assert_eq!(status, 403, "{}: /graphql without the secret", sg.name);
+}
+
 pub async fn request_bodies_over_the_limit_are_refused(sg: &'static Subgraph) {
     let app = TestApp::spawn_with(sg, |f| f.merge(("server.body_limit_bytes", 1024))).await;
     let big = format!("{{ __typename }} # {}", "x".repeat(4096));
