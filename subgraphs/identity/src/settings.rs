@@ -13,6 +13,10 @@ pub struct IdentitySettings {
     pub invite_ttl_secs: i64,
     #[serde(default = "default_reset_ttl")]
     pub reset_ttl_secs: i64,
+    /// Failed sign-ins one organization takes per 15 minutes, across all its
+    /// accounts, before further attempts are refused (password spraying).
+    #[serde(default = "default_org_failures")]
+    pub org_failed_sign_in_limit: u64,
 }
 
 impl Default for IdentitySettings {
@@ -21,6 +25,7 @@ impl Default for IdentitySettings {
             refresh_ttl_secs: default_refresh_ttl(),
             invite_ttl_secs: default_link_ttl(),
             reset_ttl_secs: default_reset_ttl(),
+            org_failed_sign_in_limit: default_org_failures(),
         }
     }
 }
@@ -33,4 +38,7 @@ fn default_link_ttl() -> i64 {
 }
 fn default_reset_ttl() -> i64 {
     3600
+}
+fn default_org_failures() -> u64 {
+    100
 }

@@ -103,6 +103,35 @@ impl Kv {
         self.checked(r)
     }
 
+    /// Counts one event of a tenant in a fixed window (`window` from the
+    /// first event); returns the count so far and the seconds left.
+    pub async fn count_in_window(&self, org: Uuid, name: &str, window: Duration) -> Result<(u64, u64), KvError> {
+        let mut c = self.connection()?;
+        let key = counter_key(org, name);
+        let r: redis::RedisResult<(u64, i64)> = redis::pipe()
+            .atomic()
+            .incr(&key, 1)
+            .cmd("EXPIRE")
+            .arg(&key)
+            .arg(window.as_secs().max(1))
+            .arg("NX")
+            .ignore()
+            .ttl(&key)
+            .query_async(&mut c)
+            .await;
+        let (n, ttl) = self.checked(r)?;
+        Ok((n, ttl.max(1) as u64))
+    }
+
+    /// The count of a window and the seconds it has left (0, 0 when none).
+    pub async fn window_count(&self, org: Uuid, name: &str) -> Result<(u64, u64), KvError> {
+        let mut c = self.connection()?;
+        let key = counter_key(org, name);
+        let r: redis::RedisResult<(Option<u64>, i64)> = redis::pipe().get(&key).ttl(&key).query_async(&mut c).await;
+        let (n, ttl) = self.checked(r)?;
+        Ok((n.unwrap_or(0), ttl.max(0) as u64))
+    }
+
     pub async fn is_session_revoked(&self, org: Uuid, sid: Uuid) -> Result<bool, KvError> {
         let mut c = self.connection()?;
         let r = c.exists(revoked_key(org, sid)).await;
@@ -113,6 +142,10 @@ impl Kv {
 /// Every key carries the tenant, so a tenant's keys can be found and purged.
 fn revoked_key(org: Uuid, sid: Uuid) -> String {
     format!("hub:{org}:revoked-session:{sid}")
+}
+
+fn counter_key(org: Uuid, name: &str) -> String {
+    format!("hub:{org}:count:{name}")
 }
 
 #[cfg(test)]

@@ -79,6 +79,7 @@ impl SessionMutation {
             password::verify(&input.password, None).await;
             return Err(AppError::InvalidCredentials.into());
         };
+        org_failures_below_limit(st, org.id).await?;
 
         let scope = Scope {
             organization_id: org.id,
@@ -89,14 +90,17 @@ impl SessionMutation {
         let creds = user::db::member_credentials(&mut tx, &email).await?;
         let Some(creds) = creds else {
             password::verify(&input.password, None).await;
+            count_org_failure(st, org.id).await;
             return Err(AppError::InvalidCredentials.into());
         };
         let locked = creds.locked_until.is_some_and(|t| t > Utc::now());
         let password_ok = password::verify(&input.password, Some(&creds.password_hash)).await;
         if locked || creds.status != UserStatus::Active {
+            count_org_failure(st, org.id).await;
             return Err(AppError::InvalidCredentials.into());
         }
         if !password_ok {
+            count_org_failure(st, org.id).await;
             user::db::register_failure(&mut tx, creds.id, MAX_FAILURES, LOCK_WINDOW_SECS).await?;
             audit::record(
                 &mut tx,
@@ -360,6 +364,31 @@ pub async fn end_everywhere(
         revoke_in_kv(st, org, &sids).await?;
     }
     Ok(())
+}
+
+const ORG_FAILURES: &str = "failed-sign-ins";
+
+/// Password spraying (one guess against many accounts) never trips the
+/// per-account lockout, so failures are also counted per organization: past
+/// the limit, the organization's sign-ins wait for the window to end. Without
+/// Redis the per-account lockout alone applies.
+async fn org_failures_below_limit(st: &State, org: Uuid) -> AppResult<()> {
+    match st.kv.window_count(org, ORG_FAILURES).await {
+        Ok((n, ttl)) if n >= st.identity.org_failed_sign_in_limit => {
+            tracing::warn!(%org, failures = n, "sign-ins paused for the organization: too many failures");
+            Err(AppError::RateLimited {
+                retry_after_secs: ttl.max(1),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+async fn count_org_failure(st: &State, org: Uuid) {
+    let window = StdDuration::from_secs(LOCK_WINDOW_SECS as u64);
+    if let Err(e) = st.kv.count_in_window(org, ORG_FAILURES, window).await {
+        tracing::debug!(error = %e, "failed sign-in not counted per organization");
+    }
 }
 
 /// Whether an account may start a session now (active and not locked).

@@ -372,3 +372,29 @@ async fn a_disabled_account_neither_accepts_invitations_nor_switches_organizatio
         .await;
     assert_eq!(code(&r), Some("UNAUTHENTICATED"), "{r}");
 }
+
+#[tokio::test]
+async fn password_spraying_across_accounts_hits_the_organizations_limit() {
+    let app = TestApp::spawn_with(|f| f.merge(("identity.org_failed_sign_in_limit", 3))).await;
+    let org = app.org("clinic", &[]).await;
+    let other = app.org("other", &[]).await;
+    for who in ["a", "b", "c", "d"] {
+        app.member(org, &format!("{who}@clinic.example"), &["nurse"]).await;
+    }
+    app.member(other, "z@other.example", &["nurse"]).await;
+    // One guess per account, and one against an account that does not exist:
+    // no account reaches its own lockout, the organization's budget runs out.
+    for email in ["a@clinic.example", "b@clinic.example", "ghost@clinic.example"] {
+        let r = app.login_raw("clinic", email, "Summer2026!", None).await;
+        assert_eq!(code(&r), Some("UNAUTHENTICATED"), "{r}");
+    }
+    let r = app.login_raw("clinic", "d@clinic.example", PASSWORD, None).await;
+    assert_eq!(code(&r), Some("RATE_LIMITED"), "the right password waits too: {r}");
+    assert!(
+        r["errors"][0]["extensions"]["retryAfter"].as_u64().unwrap_or(0) > 0,
+        "{r}"
+    );
+    // Another organization signs in as usual.
+    let r = app.login_raw("other", "z@other.example", PASSWORD, None).await;
+    assert!(r["errors"].is_null(), "{r}");
+}
