@@ -84,7 +84,7 @@ pub async fn seed_all() -> anyhow::Result<()> {
 async fn drop_schemas() -> anyhow::Result<()> {
     use sqlx::ConnectOptions;
     for sg in SUBGRAPHS {
-        let settings: platform::config::Settings = sg.figment().extract()?;
+        let settings = sg.settings()?;
         anyhow::ensure!(
             settings.environment != platform::config::Environment::Production,
             "refusing to reset a production database"

@@ -21,7 +21,7 @@ pub async fn prepare(root: &Path, check: bool) -> anyhow::Result<()> {
         if !dir.join(".sqlx").is_dir() {
             continue;
         }
-        let settings: platform::config::Settings = sg.figment().extract()?;
+        let settings = sg.settings()?;
         let url = secrecy::ExposeSecret::expose_secret(&settings.database.url).to_string();
         let sep = if url.contains('?') { '&' } else { '?' };
         let url = format!("{url}{sep}options=-c%20search_path%3D{}", sg.schema);

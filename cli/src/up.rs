@@ -33,7 +33,7 @@ pub async fn up(root: &Path) -> anyhow::Result<()> {
 }
 
 async fn run(root: &Path) -> anyhow::Result<()> {
-    let settings: Settings = SUBGRAPHS[0].figment().extract()?;
+    let settings = SUBGRAPHS[0].settings()?;
     let redis_ok = check_redis(&settings).await;
 
     build_binaries(root).await?;

@@ -126,13 +126,21 @@ pub fn measure(query: &str, operation_name: Option<&str>) -> Option<Measure> {
     })?;
     let walker = Walker { fragments: &fragments };
     let mut visiting = HashSet::new();
-    let is_introspection =
-        |s: &Selection| matches!(s, Selection::Field(f) if INTROSPECTION_ROOTS.contains(&f.name.as_str()));
-    let (introspection, rest): (Vec<Selection>, Vec<Selection>) =
-        op.selection_set.iter().cloned().partition(is_introspection);
+    // Each root selection is measured on its own (no copy of the document):
+    // introspection roots count toward their own depth.
+    let (mut depth, mut introspection_depth) = (0, 0);
+    for sel in &op.selection_set {
+        let d = walker.depth(std::slice::from_ref(sel), &mut visiting);
+        match sel {
+            Selection::Field(f) if INTROSPECTION_ROOTS.contains(&f.name.as_str()) => {
+                introspection_depth = introspection_depth.max(d)
+            }
+            _ => depth = depth.max(d),
+        }
+    }
     Some(Measure {
-        depth: walker.depth(&rest, &mut visiting),
-        introspection_depth: walker.depth(&introspection, &mut visiting),
+        depth,
+        introspection_depth,
         aliases: walker.aliases(&op.selection_set, &mut HashSet::new()),
         root_fields: walker.root_fields(&op.selection_set, &mut HashSet::new()),
     })

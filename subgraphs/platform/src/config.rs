@@ -145,7 +145,12 @@ pub struct ServiceDefaults<'a> {
 impl Settings {
     /// Loads settings for one service from defaults, `HUB_CONFIG` and the environment.
     pub fn load(defaults: ServiceDefaults<'_>) -> anyhow::Result<Self> {
-        Self::figment(defaults)
+        Self::extract(&Self::figment(defaults))
+    }
+
+    /// The settings of a layered configuration (with any overrides merged in).
+    pub fn extract(figment: &Figment) -> anyhow::Result<Self> {
+        figment
             .extract()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
     }
@@ -178,13 +183,10 @@ impl Settings {
         Ok(())
     }
 
-    /// A service's own section (`[identity]`, `HUB_IDENTITY__…`) from the same
-    /// layers; its defaults when the section is absent.
-    pub fn section<T: serde::de::DeserializeOwned + Default>(
-        defaults: ServiceDefaults<'_>,
-        name: &str,
-    ) -> anyhow::Result<T> {
-        match Self::figment(defaults).extract_inner::<T>(name) {
+    /// A service's own section (`[identity]`, `HUB_IDENTITY__…`) of the same
+    /// layered configuration; its defaults when the section is absent.
+    pub fn section<T: serde::de::DeserializeOwned + Default>(figment: &Figment, name: &str) -> anyhow::Result<T> {
+        match figment.extract_inner::<T>(name) {
             Ok(s) => Ok(s),
             Err(e) if e.missing() => Ok(T::default()),
             Err(e) => Err(anyhow::anyhow!("invalid {name} configuration: {e}")),

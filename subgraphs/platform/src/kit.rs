@@ -86,9 +86,7 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn new(name: &'static str, figment: Figment) -> anyhow::Result<Self> {
-        let settings: Settings = figment
-            .extract()
-            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        let settings = Settings::extract(&figment)?;
         let pool = crate::db::connect(&settings.database)?;
         let kv = Kv::new(settings.redis.url())?;
         Ok(Runtime {
@@ -102,11 +100,7 @@ impl Runtime {
 
     /// A section of the same layered configuration (`[name]`), or its defaults.
     pub fn section<T: DeserializeOwned + Default>(&self, name: &str) -> anyhow::Result<T> {
-        match self.figment.extract_inner::<T>(name) {
-            Ok(s) => Ok(s),
-            Err(e) if e.missing() => Ok(T::default()),
-            Err(e) => Err(anyhow::anyhow!("invalid {name} configuration: {e}")),
-        }
+        Settings::section(&self.figment, name)
     }
 
     /// The service's field-encryption keys (`HUB_<NAME>__ENCRYPTION_KEYS`,
@@ -118,7 +112,7 @@ impl Runtime {
             keys.encryption_keys.as_ref().map(secrecy::ExposeSecret::expose_secret),
             &keys.keys_dir,
             self.name,
-            self.settings.environment.is_development(),
+            self.is_development(),
         )
     }
 
@@ -280,11 +274,14 @@ impl Subgraph {
         Settings::figment(self.defaults())
     }
 
+    /// Its settings from the environment.
+    pub fn settings(&self) -> anyhow::Result<Settings> {
+        Settings::extract(&self.figment())
+    }
+
     /// Provisions its schema (roles, tenancy functions, audit log) and runs its migrations.
     pub async fn migrate(&self, figment: Figment) -> anyhow::Result<()> {
-        let settings: Settings = figment
-            .extract()
-            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        let settings = Settings::extract(&figment)?;
         crate::migrate::provision_and_migrate(&settings.database, (self.migrator)(), self.extensions).await
     }
 }

@@ -16,11 +16,25 @@ pub fn refuse_nul(query: &str, variables: &Variables) -> Result<(), AppError> {
             return Err(AppError::bad_input(path, REASON));
         }
     }
-    let lower = query.to_ascii_lowercase();
-    if query.contains('\0') || lower.contains("\\u0000") || lower.contains("\\u{0}") || lower.contains("\\u{00") {
+    if query.contains('\0') || escapes_nul(query) {
         return Err(AppError::bad_input("query", REASON));
     }
     Ok(())
+}
+
+/// Whether the document spells a NUL as an escape: `\u0000` or `\u{0…}`.
+/// Scans without allocating: it runs on every request.
+fn escapes_nul(query: &str) -> bool {
+    query.match_indices("\\u").any(|(i, _)| {
+        let rest = &query[i + 2..];
+        if let Some(braced) = rest.strip_prefix('{') {
+            braced
+                .split_once('}')
+                .is_some_and(|(hex, _)| !hex.is_empty() && hex.bytes().all(|b| b == b'0'))
+        } else {
+            rest.starts_with("0000")
+        }
+    })
 }
 
 fn nul_path(path: &str, value: &Value) -> Option<String> {
@@ -97,5 +111,8 @@ mod nul_tests {
             matches!(&err, AppError::BadUserInput { field, .. } if field == "query"),
             "{err:?}"
         );
+        assert!(refuse_nul(r#"{ f(s: "a\u{000}b") }"#, &Variables::default()).is_err());
+        // Other escapes pass: an accented letter is not a NUL.
+        assert!(refuse_nul(r#"{ f(s: "caf\u00e9 \u{00e9} \u{e9}") }"#, &Variables::default()).is_ok());
     }
 }
