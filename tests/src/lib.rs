@@ -21,7 +21,7 @@ use uuid::Uuid;
 pub const PASSWORD: &str = "e2e-password-123";
 pub const ROUTER_SECRET: &str = "e2e-router-secret-0123456789";
 
-fn repo_root() -> PathBuf {
+pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map(Path::to_path_buf)
@@ -134,6 +134,11 @@ pub struct RouterOptions {
     pub introspection: bool,
     pub client_per_second: u32,
     pub client_burst: u32,
+    /// The budget anonymous callers without a known address share.
+    pub anonymous_per_second: u32,
+    pub anonymous_burst: u32,
+    /// Proxies in front of the router that append to `X-Forwarded-For`.
+    pub trusted_proxy_hops: usize,
     pub redis_url: String,
 }
 
@@ -144,6 +149,9 @@ impl Default for RouterOptions {
             introspection: false,
             client_per_second: 1000,
             client_burst: 1000,
+            anonymous_per_second: 1000,
+            anonymous_burst: 1000,
+            trusted_proxy_hops: 0,
             redis_url: "redis://127.0.0.1:6379".into(),
         }
     }
@@ -166,6 +174,19 @@ impl RouterOptions {
     pub fn client_rate(mut self, per_second: u32, burst: u32) -> Self {
         self.client_per_second = per_second;
         self.client_burst = burst;
+        self
+    }
+
+    /// The shared anonymous budget.
+    pub fn anonymous_rate(mut self, per_second: u32, burst: u32) -> Self {
+        self.anonymous_per_second = per_second;
+        self.anonymous_burst = burst;
+        self
+    }
+
+    /// How many reverse proxies in front of the router append to `X-Forwarded-For`.
+    pub fn trusted_proxy_hops(mut self, hops: usize) -> Self {
+        self.trusted_proxy_hops = hops;
         self
     }
 
@@ -323,6 +344,23 @@ impl Platform {
                 opts.client_per_second.to_string(),
             ),
             ("HUB_ROUTER_RATE_CLIENT_BURST".into(), opts.client_burst.to_string()),
+            (
+                "HUB_ROUTER_RATE_ANONYMOUS_PER_SECOND".into(),
+                opts.anonymous_per_second.to_string(),
+            ),
+            (
+                "HUB_ROUTER_RATE_ANONYMOUS_BURST".into(),
+                opts.anonymous_burst.to_string(),
+            ),
+            (
+                "HUB_ROUTER_TRUSTED_PROXY_HOPS".into(),
+                opts.trusted_proxy_hops.to_string(),
+            ),
+            // Tests share one Redis: each router counts in its own keys.
+            (
+                "HUB_ROUTER_RATE_KEY_PREFIX".into(),
+                format!("hub-e2e-{port}-{}", Uuid::new_v4()),
+            ),
             ("APOLLO_TELEMETRY_DISABLED".into(), "true".into()),
         ]);
         let config = config.display().to_string();
@@ -336,6 +374,21 @@ impl Platform {
         }
     }
 
+    /// Adds the demo data `hub seed` adds (organizations, logins, patients,
+    /// a week of appointments …), as every subgraph's own seed writes it.
+    pub async fn seed_demo(&self) {
+        for sg in SUBGRAPHS {
+            // The same development keys the running subgraphs seal with.
+            let figment = sg.figment().merge(("database.url", self._db.url.clone())).merge((
+                format!("{}.keys_dir", sg.name),
+                self.dir.join("keys").display().to_string(),
+            ));
+            (sg.seed)(figment)
+                .await
+                .unwrap_or_else(|e| panic!("{} demo seed: {e}", sg.name));
+        }
+    }
+
     /// Replaces the persisted query manifest with these operations; returns their ids.
     pub fn persist(&self, bodies: &[&str]) -> Vec<String> {
         write_manifest(&self.manifest, bodies)
@@ -343,11 +396,16 @@ impl Platform {
 
     /// Logs in through the router; returns the access token.
     pub async fn login(&self, router: &Router, org: &str, email: &str) -> String {
+        self.login_with(router, org, email, PASSWORD).await
+    }
+
+    /// Logs in with this password (the demo logins have their own).
+    pub async fn login_with(&self, router: &Router, org: &str, email: &str, password: &str) -> String {
         let r = self
             .post(
                 router,
                 json!({ "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
-                        "variables": { "i": { "organization": org, "email": email, "password": PASSWORD } } }),
+                        "variables": { "i": { "organization": org, "email": email, "password": password } } }),
                 None,
             )
             .await

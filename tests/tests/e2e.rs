@@ -296,6 +296,75 @@ async fn callers_over_their_rate_get_429_and_then_recover() {
     assert_eq!(status, 200, "the caller recovers at the sustained rate");
 }
 
+/// Anonymous `{ __typename }` requests, each with the `X-Forwarded-For`
+/// that `xff(i)` gives, until one is refused: (requests that passed, the
+/// refused one's Retry-After).
+async fn anonymous_until_limited(
+    p: &Platform,
+    r: &hub_e2e::Router,
+    xff: impl Fn(usize) -> Option<String>,
+) -> Option<(usize, u64)> {
+    for i in 0..20 {
+        let mut req = p.http.post(&r.url).json(&json!({ "query": "{ __typename }" }));
+        if let Some(v) = xff(i) {
+            req = req.header("x-forwarded-for", v);
+        }
+        let resp = req.send().await.unwrap();
+        if resp.status() == 429 {
+            let retry = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()?.parse().ok());
+            let body: Value = resp.json().await.unwrap();
+            assert_eq!(code(&body), Some("RATE_LIMITED"), "{body}");
+            return Some((i, retry.expect("Retry-After on a 429")));
+        }
+        assert_eq!(resp.status(), 200);
+    }
+    None
+}
+
+#[tokio::test]
+async fn a_spoofed_x_forwarded_for_does_not_escape_the_anonymous_limit() {
+    let p = Platform::start().await;
+    let token = p
+        .login(&p.router(RouterOptions::default()).await, "clinic-a", "doc@a.example")
+        .await;
+
+    // No trusted proxy: the header is the client's own word, so anonymous
+    // callers share one budget whatever they write there.
+    let direct = p.router(RouterOptions::default().anonymous_rate(1, 3)).await;
+    let (passed, _) = anonymous_until_limited(&p, &direct, |i| Some(format!("198.51.100.{i}")))
+        .await
+        .expect("rotating X-Forwarded-For values were never limited");
+    assert!(passed >= 3, "the burst passes first ({passed})");
+    let (status, _) = p
+        .post(&direct, json!({ "query": "{ __typename }" }), Some(&token))
+        .await;
+    assert_eq!(status, 200, "a signed-in user does not draw on the anonymous budget");
+
+    // Behind one trusted proxy, the proxy's entry (the rightmost) is the
+    // client; whatever the client put left of it changes nothing.
+    let proxied = p
+        .router(RouterOptions::default().trusted_proxy_hops(1).client_rate(1, 3))
+        .await;
+    let (passed, retry) = anonymous_until_limited(&p, &proxied, |i| Some(format!("198.51.100.{i}, 203.0.113.7")))
+        .await
+        .expect("a client rotating the spoofed part was never limited");
+    assert!(passed >= 3, "the burst passes first ({passed})");
+    let neighbour = [("x-forwarded-for", "203.0.113.8")];
+    let (status, _) = p
+        .post_with(&proxied, json!({ "query": "{ __typename }" }), None, &neighbour)
+        .await;
+    assert_eq!(status, 200, "another user behind the same proxy is not limited");
+    tokio::time::sleep(Duration::from_secs(retry)).await;
+    let same = [("x-forwarded-for", "203.0.113.7")];
+    let (status, _) = p
+        .post_with(&proxied, json!({ "query": "{ __typename }" }), None, &same)
+        .await;
+    assert_eq!(status, 200, "the limited address gets through again after the window");
+}
+
 #[tokio::test]
 async fn with_a_subgraph_down_the_rest_of_the_answer_still_arrives() {
     let mut p = Platform::start().await;

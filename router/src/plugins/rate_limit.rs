@@ -1,5 +1,8 @@
 //! `hub.rate_limit`: per organization and per client, in Redis (GCRA), 429
 //! with `Retry-After`; a local limiter takes over while Redis is down.
+//! Anonymous callers are limited per address only where trusted proxies
+//! report it: the router's plugin API does not expose the TCP peer, so with
+//! no proxy configured they share one budget.
 
 use std::{ops::ControlFlow, sync::Arc, time::Duration};
 
@@ -32,12 +35,43 @@ pub struct QuotaConf {
 pub struct Conf {
     /// Shared by every caller of one organization.
     pub per_organization: QuotaConf,
-    /// Per user or partner client; anonymous callers per `X-Forwarded-For`
-    /// address (not limited without one).
+    /// Per user or partner client; anonymous callers per address where the
+    /// trusted proxies report one.
     pub per_client: QuotaConf,
+    /// Shared by all anonymous callers whose address is unknown.
+    #[serde(default = "default_anonymous")]
+    pub anonymous: QuotaConf,
+    /// Reverse proxies in front of the router that append the address they
+    /// were called from to `X-Forwarded-For`. 0: the header is ignored.
+    #[serde(default)]
+    pub trusted_proxy_hops: usize,
+    /// Prefix of the limiter's Redis keys (environments sharing one Redis).
+    #[serde(default = "default_prefix")]
+    pub key_prefix: String,
     /// Empty: local limiting only (one budget per router replica).
     #[serde(default)]
     pub redis_url: Option<String>,
+}
+
+fn default_anonymous() -> QuotaConf {
+    let q = RateLimitConfig::default().anonymous;
+    QuotaConf {
+        per_second: q.per_second,
+        burst: q.burst,
+    }
+}
+
+fn default_prefix() -> String {
+    "hub".into()
+}
+
+impl From<&QuotaConf> for Quota {
+    fn from(q: &QuotaConf) -> Self {
+        Quota {
+            per_second: q.per_second,
+            burst: q.burst,
+        }
+    }
 }
 
 pub struct RateLimit {
@@ -58,14 +92,11 @@ impl Plugin for RateLimit {
     async fn new(init: PluginInit<Conf>) -> Result<Self, BoxError> {
         let c = init.config;
         let config = RateLimitConfig {
-            per_organization: Quota {
-                per_second: c.per_organization.per_second,
-                burst: c.per_organization.burst,
-            },
-            per_client: Quota {
-                per_second: c.per_client.per_second,
-                burst: c.per_client.burst,
-            },
+            per_organization: (&c.per_organization).into(),
+            per_client: (&c.per_client).into(),
+            anonymous: (&c.anonymous).into(),
+            trusted_proxy_hops: c.trusted_proxy_hops,
+            key_prefix: c.key_prefix.clone(),
         };
         let kv = Kv::new(c.redis_url.as_deref().filter(|u| !u.is_empty()))?;
         let limiter = RateLimiter::new(&config, kv)?;
@@ -86,16 +117,12 @@ impl Plugin for RateLimit {
                 let limiter = limiter.clone();
                 async move {
                     let caller: Option<Caller> = req.context.get(CALLER).ok().flatten();
-                    let address = req
+                    let forwarded_for = req
                         .router_request
                         .headers()
                         .get("x-forwarded-for")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.split(',').next())
-                        .unwrap_or_default()
-                        .trim()
-                        .to_string();
-                    match limiter.check(caller.as_ref(), &address).await.0 {
+                        .and_then(|v| v.to_str().ok());
+                    match limiter.check(caller.as_ref(), forwarded_for, None).await.0 {
                         Ok(()) => Ok(ControlFlow::Continue(req)),
                         Err(rejection) => Ok(ControlFlow::Break(reject(&rejection, req.context)?)),
                     }

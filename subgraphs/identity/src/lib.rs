@@ -55,6 +55,7 @@ pub struct State {
     pub identity: IdentitySettings,
     /// Seals TOTP seeds.
     pub cipher: FieldCipher,
+    pub token_limits: partner::oauth::TokenLimits,
 }
 
 pub fn state<'a>(ctx: &Context<'a>) -> Result<&'a State, AppError> {
@@ -83,6 +84,8 @@ impl SubgraphApp for Identity {
     fn state(rt: &Runtime, identity: IdentitySettings) -> anyhow::Result<State> {
         let (pool, kv, settings) = (rt.pool.clone(), rt.kv.clone(), rt.settings.clone());
         let (issuer, cipher) = (Issuer::from_runtime(rt)?, rt.field_cipher()?);
+        let hops = settings.server.trusted_proxy_hops;
+        let token_limits = partner::oauth::TokenLimits::new(&identity, kv.clone(), hops)?;
         Ok(State {
             pool,
             kv,
@@ -90,6 +93,7 @@ impl SubgraphApp for Identity {
             settings,
             identity,
             cipher,
+            token_limits,
         })
     }
 

@@ -3,6 +3,7 @@
 //! same section and is read by the platform (`Runtime::signing_keys`,
 //! `Runtime::field_cipher`).
 
+use platform::rate_limit::Quota;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -17,6 +18,12 @@ pub struct IdentitySettings {
     /// accounts, before further attempts are refused (password spraying).
     #[serde(default = "default_org_failures")]
     pub org_failed_sign_in_limit: u64,
+    /// `POST /oauth/token` requests per client id (guessing one client's secret).
+    #[serde(default = "default_token_per_client")]
+    pub token_rate_per_client: Quota,
+    /// `POST /oauth/token` requests per client address (guessing across client ids).
+    #[serde(default = "default_token_per_address")]
+    pub token_rate_per_address: Quota,
 }
 
 impl Default for IdentitySettings {
@@ -26,6 +33,8 @@ impl Default for IdentitySettings {
             invite_ttl_secs: default_link_ttl(),
             reset_ttl_secs: default_reset_ttl(),
             org_failed_sign_in_limit: default_org_failures(),
+            token_rate_per_client: default_token_per_client(),
+            token_rate_per_address: default_token_per_address(),
         }
     }
 }
@@ -41,4 +50,18 @@ fn default_reset_ttl() -> i64 {
 }
 fn default_org_failures() -> u64 {
     100
+}
+// A partner's token lives 15 minutes: a well-behaved client asks a few
+// times an hour, a fleet of workers a few times a second at most.
+fn default_token_per_client() -> Quota {
+    Quota {
+        per_second: 2,
+        burst: 20,
+    }
+}
+fn default_token_per_address() -> Quota {
+    Quota {
+        per_second: 5,
+        burst: 50,
+    }
 }

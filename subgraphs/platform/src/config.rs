@@ -46,6 +46,9 @@ pub struct ServerSettings {
     pub port: u16,
     pub body_limit_bytes: usize,
     pub shutdown_grace_secs: u64,
+    /// Reverse proxies in front of this service that append to
+    /// `X-Forwarded-For`; 0: the TCP peer is the client and the header is ignored.
+    pub trusted_proxy_hops: usize,
 }
 
 impl ServerSettings {
@@ -216,6 +219,7 @@ host = "127.0.0.1"
 port = {port}
 body_limit_bytes = 2097152
 shutdown_grace_secs = 10
+trusted_proxy_hops = 0
 
 [database]
 url = "postgres://postgres@127.0.0.1:5432/hub"

@@ -73,7 +73,9 @@ pub enum AppError {
     /// A dependency needed to do this safely is down (e.g. Redis for revocation).
     #[error("temporarily unavailable: {0}")]
     Unavailable(&'static str),
-    /// Shown as INTERNAL; the cause is logged, never displayed.
+    /// Shown as INTERNAL; the cause is logged, never displayed. Errors the
+    /// database raises about the input itself are shown as BAD_USER_INPUT
+    /// instead (see [`AppError::refused_input`]).
     #[error("internal error")]
     Database(#[from] sqlx::Error),
     #[error("internal error")]
@@ -81,6 +83,50 @@ pub enum AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// The database's last word on input a resolver let through: a CHECK
+/// constraint, a value too long for a column or an index entry, a number or
+/// date out of range. The client sent it, so it is the client's error
+/// (BAD_USER_INPUT), never INTERNAL; and nothing was written, since the
+/// statement failed. Logged, because a resolver should have said it first.
+fn refused_input(db: &dyn sqlx::error::DatabaseError) -> Option<AppError> {
+    let reason = match db.code()?.as_ref() {
+        "23514" => "is not an allowed value",
+        "22001" | "54000" => "is too long",
+        "22003" | "22008" => "is out of range",
+        _ => return None,
+    };
+    let field = db
+        .constraint()
+        .map(|c| field_of_constraint(c, db.table()))
+        .unwrap_or_else(|| "input".to_string());
+    Some(AppError::bad_input(field, reason))
+}
+
+/// `patients_given_name_check` on table `patients` → `givenName`: the input
+/// field a column CHECK constraint guards, as GraphQL spells it.
+fn field_of_constraint(constraint: &str, table: Option<&str>) -> String {
+    let mut name = constraint.strip_suffix("_check").unwrap_or(constraint);
+    if let Some(rest) = table
+        .and_then(|t| name.strip_prefix(t))
+        .and_then(|r| r.strip_prefix('_'))
+    {
+        name = rest;
+    }
+    let mut out = String::with_capacity(name.len());
+    let mut upper = false;
+    for c in name.chars() {
+        if c == '_' {
+            upper = !out.is_empty();
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
 
 impl AppError {
     pub fn bad_input(field: impl Into<String>, reason: impl Into<String>) -> Self {
@@ -90,7 +136,21 @@ impl AppError {
         }
     }
 
+    /// What the client sees of a database error about its input (a CHECK
+    /// constraint, a value too long, out of range); `None` for any other
+    /// error. Kept as `Database` until shown, so `on_constraint` can still
+    /// map a named constraint to a better error first.
+    pub fn refused_input(&self) -> Option<AppError> {
+        match self {
+            AppError::Database(sqlx::Error::Database(db)) => refused_input(db.as_ref()),
+            _ => None,
+        }
+    }
+
     pub fn code(&self) -> ErrorCode {
+        if self.refused_input().is_some() {
+            return ErrorCode::BadUserInput;
+        }
         match self {
             AppError::Unauthenticated | AppError::InvalidCredentials | AppError::InvalidToken => {
                 ErrorCode::Unauthenticated
@@ -108,6 +168,9 @@ impl AppError {
 
     /// The localizable message shown to clients.
     pub fn message(&self) -> Message {
+        if let Some(refused) = self.refused_input() {
+            return refused.message();
+        }
         match self {
             AppError::Unauthenticated => Message::Unauthenticated,
             AppError::InvalidCredentials => Message::InvalidCredentials,
@@ -129,6 +192,10 @@ impl AppError {
 
 /// What a client sees of an error: a localized message and extensions.
 pub fn present(err: &AppError, locale: Locale) -> (String, Vec<(&'static str, async_graphql::Value)>) {
+    if let Some(refused) = err.refused_input() {
+        tracing::warn!(error = %error_chain(err), "the database refused an input no resolver checked");
+        return present(&refused, locale);
+    }
     if matches!(err, AppError::Database(_) | AppError::Internal(_)) {
         tracing::error!(error = %error_chain(err), "internal error");
     }
@@ -243,6 +310,74 @@ impl<T, E: Into<AppError>> OnConstraint<T> for Result<T, E> {
 mod tests {
     use super::*;
     use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema};
+
+    #[test]
+    fn a_check_constraint_names_the_graphql_field_it_guards() {
+        assert_eq!(
+            field_of_constraint("patients_given_name_check", Some("patients")),
+            "givenName"
+        );
+        assert_eq!(
+            field_of_constraint("organizations_slug_check", Some("organizations")),
+            "slug"
+        );
+        assert_eq!(field_of_constraint("amount_positive", None), "amountPositive");
+    }
+
+    /// The real PostgreSQL's errors, through the same conversion resolvers use.
+    #[tokio::test]
+    async fn input_the_database_refuses_is_bad_user_input_naming_the_field() {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres")
+            .await
+            .expect("PostgreSQL on 127.0.0.1:5432");
+        sqlx::query(
+            "create temp table patients (given_name text check (length(given_name) <= 5), \
+             code text, born date, visits smallint)",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        sqlx::query("create index on patients (code)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let cases = [
+            (
+                "insert into patients (given_name) values ('abcdefgh')",
+                "givenName",
+                "is not an allowed value",
+            ),
+            (
+                "insert into patients (visits) values (70000)",
+                "input",
+                "is out of range",
+            ),
+        ];
+        for (sql, field, reason) in cases {
+            let err: AppError = sqlx::query(sql).execute(&mut conn).await.unwrap_err().into();
+            assert_eq!(err.code(), ErrorCode::BadUserInput, "{sql}");
+            let (message, ext) = present(&err, Locale::En);
+            assert!(message.contains(reason), "{sql}: {message}");
+            assert!(ext.contains(&("field", field.into())), "{sql}: {ext:?}");
+        }
+        // An index entry too large (random bytes do not compress).
+        let err: AppError = sqlx::query(
+            "insert into patients (code) select string_agg(md5(random()::text), '') from generate_series(1, 1000)",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap_err()
+        .into();
+        assert_eq!(present(&err, Locale::De).0, "Ungültiger Wert für input: ist zu lang.");
+        // Anything else stays INTERNAL: a missing table is a bug, not bad input.
+        let err: AppError = sqlx::query("select * from no_such_table")
+            .execute(&mut conn)
+            .await
+            .unwrap_err()
+            .into();
+        assert_eq!(err.code(), ErrorCode::Internal);
+    }
 
     #[test]
     fn every_variant_carries_its_stable_code() {

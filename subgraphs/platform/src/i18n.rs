@@ -153,6 +153,9 @@ fn reason_in(reason: &str, locale: Locale) -> String {
             "darf keine NUL-Zeichen enthalten",
         ),
         "is not a valid id" => ("n'est pas un identifiant valide", "ist keine gültige ID"),
+        "is not an allowed value" => ("n'est pas une valeur autorisée", "ist kein zulässiger Wert"),
+        "is too long" => ("est trop long", "ist zu lang"),
+        "is out of range" => ("est hors limites", "liegt außerhalb des zulässigen Bereichs"),
         "is not a cursor from this list" => ("n'est pas un curseur de cette liste", "ist kein Cursor dieser Liste"),
         "is not an email address" | "is not a valid email address" => (
             "n'est pas une adresse e-mail valide",

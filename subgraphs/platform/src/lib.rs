@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod migrate;
 pub mod mutation;
 pub mod pagination;
+pub mod rate_limit;
 pub mod scalars;
 pub mod server;
 pub mod telemetry;

@@ -2,7 +2,7 @@
 //! locale, request id, per-request loaders), `/health`, `/ready`, `/metrics`,
 //! limits, and graceful shutdown.
 
-use std::{sync::Arc, time::Instant};
+use std::{net::SocketAddr, sync::Arc, time::Instant};
 
 use async_graphql::{EmptySubscription, Executor, ObjectType, Schema, SchemaBuilder, SubscriptionType};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
@@ -290,7 +290,9 @@ pub async fn serve(app: Router, settings: &Settings) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     tracing::info!(service = %settings.service, %addr, "listening");
-    axum::serve(listener, app)
+    // The peer address is what per-address limits key on where no trusted
+    // proxy reports the client (see `rate_limit::client_address`).
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!(service = %settings.service, "stopped");

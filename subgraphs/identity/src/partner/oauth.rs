@@ -1,24 +1,29 @@
 //! `POST /oauth/token` — RFC 6749 §4.4 client credentials. Form-encoded in,
 //! JSON out, errors as RFC 6749 §5.2 (`invalid_request`, `invalid_client`,
-//! `unsupported_grant_type`, `invalid_scope`).
+//! `unsupported_grant_type`, `invalid_scope`; `slow_down` with 429 and
+//! `Retry-After` past the rate limits, per client id and per address).
 
-use std::sync::Arc;
+use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
     body::Bytes,
-    extract::State as AxumState,
+    extract::{ConnectInfo, State as AxumState},
     http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
-    Json,
+    Extension, Json,
 };
 use base64::{engine::general_purpose::STANDARD, Engine};
-use platform::db::{Scope, TenantTx};
+use platform::{
+    db::{Scope, TenantTx},
+    kv::Kv,
+    rate_limit::{client_address, retry_after_secs, Bucket, Limiter},
+};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::org_of_client_id;
-use crate::{organization, tokens::Grant, State};
+use crate::{organization, settings::IdentitySettings, tokens::Grant, State};
 use platform::crypto::sha256_hex;
 
 #[derive(Deserialize)]
@@ -61,11 +66,82 @@ fn credentials(headers: &HeaderMap, form: &TokenRequest) -> Option<(String, Stri
     Some((form.client_id.clone()?, form.client_secret.clone()?))
 }
 
-pub async fn token(AxumState(st): AxumState<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
+/// The token endpoint's rate limits. Every request counts against its
+/// address; one naming a client id also against that client, in the same
+/// atomic step, so guessing one client's secret and guessing across client
+/// ids both hit a limit.
+pub struct TokenLimits {
+    limiter: Limiter,
+    per_client: Bucket,
+    per_address: Bucket,
+    trusted_proxy_hops: usize,
+}
+
+impl TokenLimits {
+    pub fn new(settings: &IdentitySettings, kv: Kv, trusted_proxy_hops: usize) -> anyhow::Result<Self> {
+        Ok(TokenLimits {
+            limiter: Limiter::new(kv),
+            per_client: Bucket::new(settings.token_rate_per_client)?,
+            per_address: Bucket::new(settings.token_rate_per_address)?,
+            trusted_proxy_hops,
+        })
+    }
+
+    async fn check(
+        &self,
+        headers: &HeaderMap,
+        peer: Option<SocketAddr>,
+        client_id: Option<&str>,
+    ) -> Result<(), Response> {
+        let forwarded_for = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        let address = client_address(forwarded_for, peer.map(|p| p.ip()), self.trusted_proxy_hops)
+            .map_or_else(|| "unknown".to_string(), |a| a.to_string());
+        // One hash tag: both keys of a request live in one Redis Cluster slot.
+        let mut buckets = vec![(&self.per_address, format!("hub:{{oauth}}:rl:address:{address}"))];
+        if let Some(id) = client_id {
+            // Hashed: a client id is whatever the caller sent, of any length.
+            buckets.push((&self.per_client, format!("hub:{{oauth}}:rl:client:{}", sha256_hex(id))));
+        }
+        let (verdict, _) = self.limiter.check(&buckets).await;
+        verdict.map_err(|wait| {
+            let secs = retry_after_secs(wait);
+            tracing::info!(%address, retry_after = secs, "token endpoint rate limit reached");
+            let mut resp = oauth_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "slow_down",
+                &format!("too many token requests; retry in {secs} s"),
+            );
+            if let Ok(v) = header::HeaderValue::from_str(&secs.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            resp
+        })
+    }
+}
+
+pub async fn token(
+    AxumState(st): AxumState<Arc<State>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let peer = peer.map(|Extension(ConnectInfo(addr))| addr);
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let form = is_form
+        .then(|| serde_urlencoded::from_bytes::<TokenRequest>(&body).ok())
+        .flatten();
+    let named = form.as_ref().and_then(|f| credentials(&headers, f));
+    // Every request counts, well formed or not.
+    if let Err(limited) = st
+        .token_limits
+        .check(&headers, peer, named.as_ref().map(|(id, _)| id.as_str()))
+        .await
+    {
+        return limited;
+    }
     if !is_form {
         return oauth_error(
             StatusCode::BAD_REQUEST,
@@ -73,7 +149,7 @@ pub async fn token(AxumState(st): AxumState<Arc<State>>, headers: HeaderMap, bod
             "use Content-Type: application/x-www-form-urlencoded",
         );
     }
-    let Ok(form) = serde_urlencoded::from_bytes::<TokenRequest>(&body) else {
+    let Some(form) = form else {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "malformed form body");
     };
     match form.grant_type.as_deref() {
@@ -87,7 +163,7 @@ pub async fn token(AxumState(st): AxumState<Arc<State>>, headers: HeaderMap, bod
         }
         None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is required"),
     }
-    let Some((client_id, secret)) = credentials(&headers, &form) else {
+    let Some((client_id, secret)) = named else {
         return oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",

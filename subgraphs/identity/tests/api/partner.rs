@@ -5,7 +5,11 @@ use serde_json::{json, Value};
 use crate::helpers::{code, TestApp};
 
 async fn setup() -> (TestApp, String, String) {
-    let app = TestApp::spawn().await;
+    setup_with(|f| f).await
+}
+
+async fn setup_with(configure: impl FnOnce(figment::Figment) -> figment::Figment) -> (TestApp, String, String) {
+    let app = TestApp::spawn_with(configure).await;
     let org = app.org("insurer-host", &["medical"]).await;
     app.member(org, "admin@host.example", &["org_admin"]).await;
     let admin = app.token("insurer-host", "admin@host.example").await;
@@ -163,6 +167,81 @@ async fn bad_client_credentials_get_rfc6749_errors() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
+}
+
+/// A token request from `address` (as the one trusted proxy reports it):
+/// status, `error`, `Retry-After`.
+async fn grant_from(app: &TestApp, address: &str, id: &str, secret: &str) -> (u16, Option<String>, Option<u64>) {
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", id),
+        ("client_secret", secret),
+    ];
+    let r = app
+        .http
+        .post(format!("{}/oauth/token", app.url))
+        .header("x-forwarded-for", format!("6.6.6.6, {address}"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let retry = r
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    let body: Value = r.json().await.unwrap();
+    (status, body["error"].as_str().map(str::to_string), retry)
+}
+
+#[tokio::test]
+async fn the_token_endpoint_limits_guessing_per_client_and_per_address() {
+    let suffix = uuid::Uuid::new_v4().as_u128() % 250;
+    let (app, id, secret) = setup_with(|f| {
+        f.merge(("server.trusted_proxy_hops", 1))
+            .merge(("identity.token_rate_per_client", json!({ "per_second": 1, "burst": 3 })))
+            .merge((
+                "identity.token_rate_per_address",
+                json!({ "per_second": 1, "burst": 4 }),
+            ))
+    })
+    .await;
+
+    // One client's secret guessed from ever new addresses: the client's budget ends it.
+    let mut verdicts = Vec::new();
+    for i in 0..5 {
+        let (status, error, _) = grant_from(&app, &format!("198.51.{suffix}.{i}"), &id, "guess").await;
+        verdicts.push((status, error.unwrap_or_default()));
+    }
+    assert_eq!(
+        verdicts[..3],
+        [
+            (401, "invalid_client".to_string()),
+            (401, "invalid_client".into()),
+            (401, "invalid_client".into())
+        ]
+    );
+    assert_eq!(verdicts[3], (429, "slow_down".to_string()), "{verdicts:?}");
+    let (status, _, retry) = grant_from(&app, &format!("198.51.{suffix}.200"), &id, &secret).await;
+    assert_eq!(
+        status, 429,
+        "the limit holds for the right secret too until the window ends"
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(retry.expect("Retry-After"))).await;
+
+    // Many client ids guessed from one address: the address's budget ends it.
+    let address = format!("203.0.{suffix}.9");
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let fake = format!("pc_{i}_{}", uuid::Uuid::new_v4());
+        statuses.push(grant_from(&app, &address, &fake, "guess").await.0);
+    }
+    assert_eq!(statuses[..4], [401, 401, 401, 401], "{statuses:?}");
+    assert_eq!(statuses[4], 429, "{statuses:?}");
+
+    // The partner itself, from its own address, gets its token.
+    let (status, error, _) = grant_from(&app, &format!("192.0.{suffix}.1"), &id, &secret).await;
+    assert_eq!((status, error), (200, None));
 }
 
 #[tokio::test]
