@@ -40,6 +40,10 @@ enum Command {
         #[command(subcommand)]
         command: SchemaCommand,
     },
+    /// Print the router configuration for subgraphs running on this machine
+    /// where their settings put them (`HUB_<NAME>_SERVER__PORT`), as `hub up`
+    /// writes it to .hub/router.yaml.
+    RouterConfig,
     /// Compile-time checked queries: regenerate (or, with --check, verify)
     /// each subgraph's offline query data (`subgraphs/<name>/.sqlx`) against
     /// its migrated schema. Needs `cargo install sqlx-cli`.
@@ -131,6 +135,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             migrate_all().await?;
             seed_all().await?;
             identity::seed::print_logins();
+            Ok(())
+        }
+        Command::RouterConfig => {
+            print!("{}", up::local_router_config(&repo_root())?.0);
             Ok(())
         }
         Command::Compose => {

@@ -4,6 +4,7 @@
 //! all cleanly on Ctrl-C.
 
 use std::{
+    collections::HashMap,
     path::{Path, PathBuf},
     process::Stdio,
     time::{Duration, Instant},
@@ -59,11 +60,10 @@ async fn run(root: &Path) -> anyhow::Result<()> {
         env.push(("HUB_REDIS__URL", String::new()));
     }
 
+    let (router_config, ports) = local_router_config(root)?;
     let mut procs = Vec::new();
-    let mut ports = std::collections::HashMap::new();
     for sg in SUBGRAPHS {
-        let port = sg.figment().extract_inner::<u16>("server.port")?;
-        ports.insert(sg.name, port);
+        let port = ports[sg.name];
         let child = spawn(&bin_dir.join(sg.name), &[], &logs, sg.name, root, &env)?;
         procs.push(Proc {
             name: sg.name,
@@ -73,10 +73,7 @@ async fn run(root: &Path) -> anyhow::Result<()> {
     }
     // The router finds each subgraph where its settings put it.
     let router_yaml = root.join(".hub/router.yaml");
-    std::fs::write(
-        &router_yaml,
-        registry::router_config(root, |sg| format!("http://127.0.0.1:{}/graphql", ports[sg.name]))?,
-    )?;
+    std::fs::write(&router_yaml, router_config)?;
     let mut router_env = env.clone();
     router_env.push(("HUB_ROUTER_INTROSPECTION", "true".into()));
     router_env.push(("HUB_ROUTER_ALLOW_AD_HOC", "true".into()));
@@ -123,6 +120,17 @@ async fn run(root: &Path) -> anyhow::Result<()> {
     stop(&mut procs).await;
     println!("Stopped.");
     Ok(())
+}
+
+/// The router's configuration for subgraphs on this machine, each on the
+/// port its settings give (`HUB_<NAME>_SERVER__PORT`), and those ports.
+pub fn local_router_config(root: &Path) -> anyhow::Result<(String, HashMap<&'static str, u16>)> {
+    let mut ports = HashMap::new();
+    for sg in SUBGRAPHS {
+        ports.insert(sg.name, sg.figment().extract_inner::<u16>("server.port")?);
+    }
+    let yaml = registry::router_config(root, |sg| format!("http://127.0.0.1:{}/graphql", ports[sg.name]))?;
+    Ok((yaml, ports))
 }
 
 async fn check_redis(settings: &Settings) -> bool {

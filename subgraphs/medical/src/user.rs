@@ -43,7 +43,7 @@ impl User {
             to,
         };
         let rows = ctx
-            .data::<Loaded<ScheduleLoader>>()?
+            .data::<Loaded<ScheduleLoader, ScheduleKey>>()?
             .load_one(key)
             .await?
             .unwrap_or_default();

@@ -1,6 +1,9 @@
-//! DataLoaders keep the number of SQL statements per request constant: 100
-//! appointments with their patients cost what 10 do. Its own test binary,
-//! because it counts every statement the process logs.
+//! Loaders keep the number of SQL statements per request constant: a list's
+//! nested loads cost the same whatever the list's length, and the same under
+//! concurrent load as one request at a time (batches are cut by the request,
+//! not by a timer: `platform::batch`). Its own test binary, because it counts
+//! every statement the process logs; a multi-threaded runtime, because that
+//! is where timer-cut batches split.
 
 #[path = "api/helpers.rs"]
 #[allow(dead_code, unused_imports)]
@@ -40,20 +43,41 @@ impl<S: tracing::Subscriber> Layer<S> for CountStatements {
     }
 }
 
-#[tokio::test]
-async fn listing_100_appointments_with_patients_costs_the_same_statements_as_10() {
+/// Requests sent at once in the loaded phase, as a dashboard's users would.
+const CONCURRENCY: usize = 16;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_list_costs_the_same_statements_at_any_length_and_under_load() {
     let counter = Arc::new(AtomicUsize::new(0));
     let subscriber = tracing_subscriber::registry()
         .with(tracing_subscriber::filter::Targets::new().with_target("sqlx::query", tracing::Level::TRACE))
         .with(CountStatements(counter.clone()));
     tracing::subscriber::set_global_default(subscriber).expect("subscriber");
 
-    let app = TestApp::spawn().await;
+    let app = Arc::new(TestApp::spawn().await);
     let w = who();
-    // 100 appointments over 25 patients and 4 practitioners.
+    // 50 patients with two allergies and an invoice each; 100 appointments
+    // over them and 4 practitioners.
+    let doc = app.token(w, Role::Practitioner);
+    let billing = app.token(w, Role::BillingClerk);
     let mut patients = vec![];
-    for i in 0..25 {
-        patients.push(app.patient(w.org, &format!("M-{i}"), &format!("Family{i:02}")).await);
+    for i in 0..50 {
+        let p = app.patient(w.org, &format!("M-{i}"), &format!("Family{i:02}")).await;
+        for substance in ["latex", "penicillin"] {
+            app.ok(
+                "mutation($p: ID!, $s: String!) { addAllergy(patientId: $p, input: { substance: $s, severity: MILD }) { id } }",
+                json!({ "p": p, "s": substance }),
+                &doc,
+            )
+            .await;
+        }
+        app.ok(
+            "mutation($i: CreateInvoiceInput!) { createInvoice(input: $i) { id } }",
+            json!({ "i": { "patientId": p, "lines": [{ "code": "C1", "description": "Consultation", "quantity": 1, "unitPriceCents": 2500 }] } }),
+            &billing,
+        )
+        .await;
+        patients.push(p);
     }
     let doctors: Vec<Uuid> = (0..4).map(|_| Uuid::new_v4()).collect();
     let sec = app.token(w, Role::Secretary);
@@ -63,7 +87,7 @@ async fn listing_100_appointments_with_patients_costs_the_same_statements_as_10(
         app.ok(
             "mutation($i: ScheduleAppointmentInput!) { scheduleAppointment(input: $i) { id } }",
             json!({ "i": {
-                "patientId": patients[i as usize % 25], "practitionerId": doctors[i as usize % 4],
+                "patientId": patients[i as usize % 50], "practitionerId": doctors[i as usize % 4],
                 "startsAt": start.to_rfc3339(), "endsAt": (start + chrono::Duration::minutes(30)).to_rfc3339()
             } }),
             &sec,
@@ -71,19 +95,61 @@ async fn listing_100_appointments_with_patients_costs_the_same_statements_as_10(
         .await;
     }
 
-    let q = "query($n: Int) { appointments(first: $n) { edges { node { startsAt patient { familyName allergies { substance } } practitioner { id } } } } }";
-    let doc = app.token(w, Role::Practitioner);
-    let mut costs = vec![];
-    for n in [10, 100] {
+    let lists = [
+        (
+            "appointments with their patients and allergies",
+            "query($n: Int) { appointments(first: $n) { edges { node { startsAt patient { familyName allergies { substance } } practitioner { id } } } } }",
+            &doc,
+            [10, 100],
+        ),
+        (
+            "patients with their allergies, notes and procedures",
+            "query($n: Int) { patients(first: $n) { nodes { familyName allergies { substance } notes { id } procedures { id } } } }",
+            &doc,
+            [5, 50],
+        ),
+        (
+            "invoices with their lines and patients",
+            "query($n: Int) { invoices(first: $n) { nodes { status lines { code } patient { familyName } } } }",
+            &billing,
+            [5, 50],
+        ),
+    ];
+    for (what, q, token, [short, long]) in lists {
+        let mut idle = vec![];
+        for n in [short, long] {
+            let before = counter.load(Ordering::SeqCst);
+            app.ok(q, json!({ "n": n }), token).await;
+            idle.push(counter.load(Ordering::SeqCst) - before);
+        }
+        assert!(idle[0] > 0, "the counter must see the statements");
+        assert_eq!(
+            idle[0], idle[1],
+            "{what}: statements must not grow with the list ({short} vs {long})"
+        );
+
         let before = counter.load(Ordering::SeqCst);
-        let d = app.ok(q, json!({ "n": n }), &doc).await;
-        assert_eq!(d["appointments"]["edges"].as_array().unwrap().len(), n);
-        costs.push(counter.load(Ordering::SeqCst) - before);
+        let mut requests = Vec::new();
+        for _ in 0..CONCURRENCY {
+            let (app, token, q) = (app.clone(), token.clone(), q.to_string());
+            requests.push(tokio::spawn(
+                async move { app.ok(&q, json!({ "n": long }), &token).await },
+            ));
+        }
+        for r in requests {
+            r.await.expect("request");
+        }
+        let loaded = counter.load(Ordering::SeqCst) - before;
+        println!(
+            "{what}: {} statements per request idle, {:.1} under {CONCURRENCY} concurrent requests",
+            idle[1],
+            loaded as f64 / CONCURRENCY as f64
+        );
+        assert_eq!(
+            loaded,
+            idle[1] * CONCURRENCY,
+            "{what}: {CONCURRENCY} concurrent requests must cost {CONCURRENCY} × {} statements",
+            idle[1]
+        );
     }
-    println!("statements for 10 appointments: {}, for 100: {}", costs[0], costs[1]);
-    assert!(costs[0] > 0, "the counter must see the statements");
-    assert_eq!(
-        costs[0], costs[1],
-        "statements must not grow with the number of appointments"
-    );
 }

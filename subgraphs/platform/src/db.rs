@@ -10,7 +10,6 @@ use std::{
     sync::Arc,
 };
 
-use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use sqlx::{postgres::PgPoolOptions, PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -30,6 +29,12 @@ pub fn connect(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
     ]);
     Ok(PgPoolOptions::new()
         .max_connections(settings.max_connections)
+        // No ping before every acquire: it is a round trip per transaction.
+        // A connection PostgreSQL dropped fails its next statement once and
+        // is discarded; connections are also recycled after a while.
+        .test_before_acquire(false)
+        .max_lifetime(std::time::Duration::from_secs(30 * 60))
+        .idle_timeout(std::time::Duration::from_secs(5 * 60))
         .acquire_timeout(settings.acquire_timeout())
         .connect_lazy_with(opts))
 }
@@ -75,9 +80,9 @@ impl TenantTx {
     }
 
     /// For flows that establish identity themselves (login, token exchange).
+    /// `BEGIN` and the scope travel in one round trip (one simple query).
     pub async fn begin_scoped(pool: &PgPool, scope: &Scope) -> AppResult<Self> {
-        let mut tx = pool.begin().await?;
-        set_scope(&mut tx, scope).await?;
+        let tx = pool.begin_with(begin_scope_sql(scope)).await?;
         Ok(TenantTx { tx })
     }
 
@@ -111,6 +116,20 @@ pub async fn set_scope(conn: &mut PgConnection, scope: &Scope) -> AppResult<()> 
     Ok(())
 }
 
+/// `BEGIN` followed by the scope's `set_config`s, as one simple query. The
+/// simple protocol takes no parameters, so the values are written inline:
+/// only UUIDs (hyphenated hex) and role names from the closed `Role` enum,
+/// none of which can hold a quote.
+fn begin_scope_sql(scope: &Scope) -> String {
+    let roles = scope.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",");
+    let user = scope.user_id.map(|u| u.to_string()).unwrap_or_default();
+    format!(
+        "begin; select set_config('app.organization_id', '{}', true), \
+         set_config('app.user_id', '{user}', true), set_config('app.roles', '{roles}', true)",
+        scope.organization_id
+    )
+}
+
 impl Deref for TenantTx {
     type Target = PgConnection;
     fn deref(&self) -> &PgConnection {
@@ -137,17 +156,11 @@ pub async fn scoped<T>(
     Ok(value)
 }
 
-/// A per-request DataLoader with a per-request cache: rows a resolver
-/// prefetched are reused by the fields below, and nothing outlives the
-/// request or crosses tenants.
-pub type Loaded<T> = DataLoader<T, HashMapCache>;
-
-pub fn cached<T: Loader<K>, K>(loader: T) -> Loaded<T>
-where
-    K: Send + Sync + Hash + Eq + Clone + 'static,
-{
-    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
-}
+/// Per-request loaders with a per-request cache: rows a resolver prefetched
+/// are reused by the fields below, and nothing outlives the request or
+/// crosses tenants. Batches are cut by the request, not by a timer
+/// ([`crate::batch`]).
+pub use crate::batch::{cached, Loaded};
 
 /// What every per-request DataLoader holds: the pool and the caller's scope.
 #[derive(Clone)]

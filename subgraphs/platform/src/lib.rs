@@ -5,6 +5,7 @@
 pub mod access;
 pub mod audit;
 pub mod auth;
+pub mod batch;
 pub mod config;
 pub mod crypto;
 pub mod db;
