@@ -4,10 +4,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute},
-    ErrorExtensionValues, Response,
-};
+use async_graphql::ErrorExtensionValues;
 
 use crate::i18n::{Locale, Message};
 
@@ -209,58 +206,45 @@ pub fn present(err: &AppError, locale: Locale) -> (String, Vec<(&'static str, as
 }
 
 /// Turns every [`AppError`] a resolver or guard returned (with `?`) into its
-/// stable code and a message in the request's locale. Installed on every
-/// schema by `server::schema_builder`.
-pub struct ErrorPresenter;
-
-impl ExtensionFactory for ErrorPresenter {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorPresenterExtension)
-    }
-}
-
-struct ErrorPresenterExtension;
-
-#[async_trait::async_trait]
-impl Extension for ErrorPresenterExtension {
-    // `execute`, not `request`: only here is the request's data (the locale) visible.
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let locale = ctx.data_opt::<Locale>().copied().unwrap_or_default();
-        let mut resp = next.run(ctx, operation_name).await;
-        for err in &mut resp.errors {
-            // Loader errors arrive shared (`Arc`), since DataLoader results are cloned.
-            let app = err
-                .source::<AppError>()
-                .or_else(|| err.source::<Arc<AppError>>().map(|a| a.as_ref()));
-            let (message, ext) = match app {
-                Some(app) => present(app, locale),
-                None if has_code(err) => continue,
-                // async-graphql's own input coercion ("Failed to parse \"Date\": …")
-                // carries no source and speaks only of the client's input.
-                None if err.source.is_none() && err.message.starts_with("Failed to parse \"") => {
-                    let message = std::mem::take(&mut err.message);
-                    (message, vec![("code", ErrorCode::BadUserInput.as_str().into())])
-                }
-                // Anything else without a code is a bug or a raw library error
-                // (a database message, a missing schema datum): its text must
-                // not reach the client.
-                None => present(
-                    &AppError::Internal(anyhow::anyhow!("error without a code: {}", err.message)),
-                    locale,
-                ),
-            };
-            err.message = message;
-            let merged = err.extensions.get_or_insert_with(ErrorExtensionValues::default);
-            for (k, v) in ext {
-                merged.set(k, v);
+/// stable code and a message in the request's locale; gives a code to
+/// every error that has none. The server calls it on every response after
+/// execution. It is not a schema extension on purpose: any extension on a
+/// schema sends every field through async-graphql's extension chain, which
+/// costs on every field of every request.
+pub fn present_errors(errors: &mut [async_graphql::ServerError], locale: Locale) {
+    for err in errors {
+        // Loader errors arrive shared (`Arc`), since batch results are cloned.
+        let app = err
+            .source::<AppError>()
+            .or_else(|| err.source::<Arc<AppError>>().map(|a| a.as_ref()));
+        let (message, ext) = match app {
+            Some(app) => present(app, locale),
+            None if has_code(err) => continue,
+            // async-graphql's own input coercion ("Failed to parse \"Date\": …")
+            // carries no source and speaks only of the client's input.
+            None if err.source.is_none() && err.message.starts_with("Failed to parse \"") => {
+                let message = std::mem::take(&mut err.message);
+                (message, vec![("code", ErrorCode::BadUserInput.as_str().into())])
             }
+            // Refused before execution (parse, validation, depth and
+            // complexity limits): about the document the client sent, at no path.
+            None if err.source.is_none() && err.path.is_empty() => {
+                let message = std::mem::take(&mut err.message);
+                (message, vec![("code", "GRAPHQL_VALIDATION_FAILED".into())])
+            }
+            // Anything else without a code is a bug or a raw library error
+            // (a database message, a missing schema datum): its text must
+            // not reach the client.
+            None => present(
+                &AppError::Internal(anyhow::anyhow!("error without a code: {}", err.message)),
+                locale,
+            ),
+        };
+        err.message = message;
+        let merged = err.extensions.get_or_insert_with(ErrorExtensionValues::default);
+        for (k, v) in ext {
+            merged.set(k, v);
         }
-        resp
     }
 }
 
@@ -419,12 +403,11 @@ mod tests {
     }
 
     async fn first_error(field: &str, locale: Locale) -> async_graphql::ServerError {
-        let schema = Schema::build(Query, EmptyMutation, EmptySubscription)
-            .extension(ErrorPresenter)
-            .finish();
-        let resp = schema
-            .execute(async_graphql::Request::new(format!("{{ {field} }}")).data(locale))
+        let schema = Schema::build(Query, EmptyMutation, EmptySubscription).finish();
+        let mut resp = schema
+            .execute(async_graphql::Request::new(format!("{{ {field} }}")))
             .await;
+        present_errors(&mut resp.errors, locale);
         resp.errors.into_iter().next().expect("an error")
     }
 
@@ -452,6 +435,14 @@ mod tests {
         assert!(err.message.starts_with("Failed to parse"), "{}", err.message);
         let code = err.extensions.as_ref().and_then(|e| e.get("code")).cloned();
         assert_eq!(code, Some(async_graphql::Value::from("BAD_USER_INPUT")));
+    }
+
+    #[tokio::test]
+    async fn a_document_refused_before_execution_says_so_with_a_code() {
+        let err = first_error("nosuchfield", Locale::En).await;
+        assert!(err.message.contains("nosuchfield"), "{}", err.message);
+        let code = err.extensions.as_ref().and_then(|e| e.get("code")).cloned();
+        assert_eq!(code, Some(async_graphql::Value::from("GRAPHQL_VALIDATION_FAILED")));
     }
 
     #[tokio::test]

@@ -1,51 +1,30 @@
 //! Limits async-graphql does not enforce itself: the number of
 //! representations one `_entities` call may resolve.
 
-use std::sync::Arc;
-
 use async_graphql::{
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery},
     parser::types::{ExecutableDocument, Selection, SelectionSet},
-    ServerError, ServerResult, Value, Variables,
+    ServerError, Value, Variables,
 };
 
 /// Refuses `_entities` calls with more representations than allowed, before
-/// any resolver or loader runs.
-pub struct EntitiesCap(pub usize);
-
-impl ExtensionFactory for EntitiesCap {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(EntitiesCapExtension(self.0))
-    }
-}
-
-struct EntitiesCapExtension(usize);
-
-#[async_trait::async_trait]
-impl Extension for EntitiesCapExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
-        for (_, op) in doc.operations.iter() {
-            let n = count_representations(&doc, &op.node.selection_set.node, variables, 0);
-            if n > self.0 {
-                let mut err = ServerError::new(
-                    format!("_entities received {n} representations; the limit is {}", self.0),
-                    None,
-                );
-                let mut ext = async_graphql::ErrorExtensionValues::default();
-                ext.set("code", "MAX_ENTITIES_LIMIT");
-                err.extensions = Some(ext);
-                return Err(err);
-            }
+/// any resolver or loader runs. The server calls it on the parsed document
+/// (then hands that document to the executor, so nothing is parsed twice);
+/// not a schema extension, which would cost on every field.
+pub fn check_entities(doc: &ExecutableDocument, variables: &Variables, cap: usize) -> Result<(), ServerError> {
+    for (_, op) in doc.operations.iter() {
+        let n = count_representations(doc, &op.node.selection_set.node, variables, 0);
+        if n > cap {
+            let mut err = ServerError::new(
+                format!("_entities received {n} representations; the limit is {cap}"),
+                None,
+            );
+            let mut ext = async_graphql::ErrorExtensionValues::default();
+            ext.set("code", "MAX_ENTITIES_LIMIT");
+            err.extensions = Some(ext);
+            return Err(err);
         }
-        Ok(doc)
     }
+    Ok(())
 }
 
 fn count_representations(doc: &ExecutableDocument, set: &SelectionSet, variables: &Variables, depth: usize) -> usize {

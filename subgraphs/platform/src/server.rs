@@ -25,11 +25,10 @@ use crate::{
     auth::RequestMeta,
     config::Settings,
     db::{LoaderCtx, Scope},
-    error::{present, AppError, ErrorPresenter},
+    error::{present, AppError},
     i18n::Locale,
     jwt::JwtVerifier,
     kv::Kv,
-    limits::EntitiesCap,
     metrics::Metrics,
 };
 
@@ -64,9 +63,7 @@ where
         .enable_federation()
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity)
-        .limit_directives(limits.directives)
-        .extension(ErrorPresenter)
-        .extension(EntitiesCap(limits.entities));
+        .limit_directives(limits.directives);
     if !settings.environment.is_development() {
         b = b.disable_introspection().disable_suggestions();
     }
@@ -135,6 +132,19 @@ async fn graphql<E: Executor>(State(svc): State<Arc<Service<E>>>, headers: Heade
         svc.metrics.http_requests.with_label_values(&["/graphql", "200"]).inc();
         return error_response(StatusCode::OK, &e, locale);
     }
+    let mut request = request;
+    // Parsed once here, for the `_entities` cap, and handed to the executor.
+    if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
+        if let Err(e) = crate::limits::check_entities(&doc, &request.variables, svc.settings.limits.entities) {
+            svc.metrics
+                .graphql_errors
+                .with_label_values(&["MAX_ENTITIES_LIMIT"])
+                .inc();
+            svc.metrics.http_requests.with_label_values(&["/graphql", "200"]).inc();
+            return GraphQLResponse::from(async_graphql::Response::from_errors(vec![e])).into_response();
+        }
+        request.set_parsed_query(doc);
+    }
     let mut request = request.data(locale);
     if let Some(id) = headers.get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()) {
         request = request.data(RequestMeta {
@@ -166,7 +176,8 @@ async fn graphql<E: Executor>(State(svc): State<Arc<Service<E>>>, headers: Heade
     if let Some(auth) = caller {
         request = request.data(auth);
     }
-    let response = svc.executor.execute(request).await;
+    let mut response = svc.executor.execute(request).await;
+    crate::error::present_errors(&mut response.errors, locale);
 
     for err in &response.errors {
         let code = match err.extensions.as_ref().and_then(|e| e.get("code")) {
