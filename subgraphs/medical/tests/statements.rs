@@ -9,51 +9,21 @@
 #[allow(dead_code, unused_imports)]
 mod helpers;
 
-use std::sync::{
-    atomic::{AtomicUsize, Ordering},
-    Arc,
-};
+use std::sync::Arc;
 
 use platform::Role;
 use serde_json::json;
-use tracing_subscriber::{layer::SubscriberExt, Layer};
+use testkit::statements::Statements;
 use uuid::Uuid;
 
 use helpers::{who, TestApp};
-
-/// Counts the statements sqlx executes (it logs each under `sqlx::query`).
-struct CountStatements(Arc<AtomicUsize>);
-
-impl<S: tracing::Subscriber> Layer<S> for CountStatements {
-    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        if event.metadata().target() == "sqlx::query" {
-            self.0.fetch_add(1, Ordering::SeqCst);
-            if std::env::var("SHOW_SQL").is_ok() {
-                struct V;
-                impl tracing::field::Visit for V {
-                    fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
-                        if f.name() == "summary" {
-                            eprintln!("SQL {v:?}");
-                        }
-                    }
-                }
-                event.record(&mut V);
-            }
-        }
-    }
-}
 
 /// Requests sent at once in the loaded phase, as a dashboard's users would.
 const CONCURRENCY: usize = 16;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_list_costs_the_same_statements_at_any_length_and_under_load() {
-    let counter = Arc::new(AtomicUsize::new(0));
-    let subscriber = tracing_subscriber::registry()
-        .with(tracing_subscriber::filter::Targets::new().with_target("sqlx::query", tracing::Level::TRACE))
-        .with(CountStatements(counter.clone()));
-    tracing::subscriber::set_global_default(subscriber).expect("subscriber");
-
+    let statements = Statements::install();
     let app = Arc::new(TestApp::spawn().await);
     let w = who();
     // 50 patients with two allergies and an invoice each; 100 appointments
@@ -115,41 +85,15 @@ async fn every_list_costs_the_same_statements_at_any_length_and_under_load() {
             [5, 50],
         ),
     ];
-    for (what, q, token, [short, long]) in lists {
-        let mut idle = vec![];
-        for n in [short, long] {
-            let before = counter.load(Ordering::SeqCst);
-            app.ok(q, json!({ "n": n }), token).await;
-            idle.push(counter.load(Ordering::SeqCst) - before);
-        }
-        assert!(idle[0] > 0, "the counter must see the statements");
-        assert_eq!(
-            idle[0], idle[1],
-            "{what}: statements must not grow with the list ({short} vs {long})"
-        );
-
-        let before = counter.load(Ordering::SeqCst);
-        let mut requests = Vec::new();
-        for _ in 0..CONCURRENCY {
-            let (app, token, q) = (app.clone(), token.clone(), q.to_string());
-            requests.push(tokio::spawn(
-                async move { app.ok(&q, json!({ "n": long }), &token).await },
-            ));
-        }
-        for r in requests {
-            r.await.expect("request");
-        }
-        let loaded = counter.load(Ordering::SeqCst) - before;
-        println!(
-            "{what}: {} statements per request idle, {:.1} under {CONCURRENCY} concurrent requests",
-            idle[1],
-            loaded as f64 / CONCURRENCY as f64
-        );
-        assert_eq!(
-            loaded,
-            idle[1] * CONCURRENCY,
-            "{what}: {CONCURRENCY} concurrent requests must cost {CONCURRENCY} × {} statements",
-            idle[1]
-        );
+    for (what, q, token, lengths) in lists {
+        let (app, token, q) = (app.clone(), token.clone(), q.to_string());
+        statements
+            .assert_constant(what, lengths, CONCURRENCY, move |n| {
+                let (app, token, q) = (app.clone(), token.clone(), q.clone());
+                async move {
+                    app.ok(&q, json!({ "n": n }), &token).await;
+                }
+            })
+            .await;
     }
 }
