@@ -162,16 +162,54 @@ pub async fn scoped<T>(
 /// ([`crate::batch`]).
 pub use crate::batch::{cached, Loaded};
 
-/// What every per-request DataLoader holds: the pool and the caller's scope.
+/// A request's reads: the pool, the caller's scope, and one read
+/// transaction shared by every read of the request (its list queries and
+/// all its loader batches), opened on the first read. One `BEGIN` + scope
+/// per request instead of one per batch; it is never committed (it writes
+/// nothing) and rolls back when the request's data is dropped. Writes keep
+/// their own transactions (`mutate`, `TenantTx`), so a failed write never
+/// touches it. Reads of one request run one after another on it.
 #[derive(Clone)]
 pub struct LoaderCtx {
     pub pool: PgPool,
     pub scope: Scope,
+    tx: Arc<tokio::sync::Mutex<Option<TenantTx>>>,
 }
 
 impl LoaderCtx {
+    pub fn new(pool: PgPool, scope: Scope) -> Self {
+        LoaderCtx {
+            pool,
+            scope,
+            tx: Arc::default(),
+        }
+    }
+
+    /// Runs a read in the request's transaction. After a failed read the
+    /// transaction is dropped (PostgreSQL aborted it) and the next read opens
+    /// a new one.
     pub async fn run<T>(&self, f: impl AsyncFnOnce(&mut PgConnection) -> AppResult<T>) -> Result<T, Arc<AppError>> {
-        scoped(&self.pool, &self.scope, f).await
+        let mut slot = self.tx.lock().await;
+        let tx = match slot.as_mut() {
+            Some(tx) => tx,
+            None => slot.insert(TenantTx::begin_scoped(&self.pool, &self.scope).await?),
+        };
+        match f(tx).await {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                *slot = None;
+                Err(Arc::new(e))
+            }
+        }
+    }
+
+    /// The request's `LoaderCtx`, for root resolvers that read lists.
+    pub fn of<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a LoaderCtx, AppError> {
+        ctx.data::<LoaderCtx>().map_err(|_| {
+            AppError::Internal(anyhow::anyhow!(
+                "request reads (LoaderCtx) missing from the request data"
+            ))
+        })
     }
 }
 

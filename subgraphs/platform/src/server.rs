@@ -168,11 +168,8 @@ async fn graphql<E: Executor>(State(svc): State<Arc<Service<E>>>, headers: Heade
             return error_response(StatusCode::UNAUTHORIZED, &AppError::Unauthenticated, locale);
         }
     }
-    let loaders = LoaderCtx {
-        pool: svc.pool.clone(),
-        scope: Scope::for_caller(caller.as_ref()),
-    };
-    let mut request = (svc.per_request)(request, loaders);
+    let loaders = LoaderCtx::new(svc.pool.clone(), Scope::for_caller(caller.as_ref()));
+    let mut request = (svc.per_request)(request.data(loaders.clone()), loaders);
     if let Some(auth) = caller {
         request = request.data(auth);
     }

@@ -9,7 +9,7 @@ use async_graphql::{
 };
 use platform::{
     audit::{self, actor, Actor},
-    db::{Scope, TenantTx},
+    db::{LoaderCtx, Scope, TenantTx},
     guards::{auth, HasRole, RevocationChecked, UserOnly},
     ids::parse_id,
     pagination::Page,
@@ -83,9 +83,9 @@ pub async fn list(
 ) -> Result<Connection<OpaqueCursor<MemberCursor>, Member>> {
     let st = state(ctx)?;
     let page = Page::<MemberCursor>::new(first, after.as_deref(), st.settings.limits.page_size)?;
-    let mut tx = TenantTx::begin(&st.pool, auth(ctx)?).await?;
-    let rows = db::page(&mut tx, page.after.as_ref(), page.fetch()).await?;
-    tx.commit().await?;
+    let rows = LoaderCtx::of(ctx)?
+        .run(async |c| db::page(c, page.after.as_ref(), page.fetch()).await)
+        .await?;
     Ok(page.connection(
         rows,
         |r| MemberCursor {

@@ -11,7 +11,7 @@ use async_graphql::{
 use chrono::{DateTime, Duration, Utc};
 use platform::{
     audit::{self, actor},
-    db::TenantTx,
+    db::{LoaderCtx, TenantTx},
     guards::auth,
     ids::{parse_id, parse_key},
     lifecycle::{self, Lifecycle},
@@ -94,9 +94,9 @@ impl AppointmentQuery {
                 .transpose()?,
             status: status.map(AppointmentStatus::as_db),
         };
-        let mut tx = TenantTx::begin(&st.pool, auth(ctx)?).await?;
-        let rows = db::page(&mut tx, &filter, page.after.as_ref(), page.fetch()).await?;
-        tx.commit().await?;
+        let rows = LoaderCtx::of(ctx)?
+            .run(async |c| db::page(c, &filter, page.after.as_ref(), page.fetch()).await)
+            .await?;
         let look = ctx.look_ahead();
         prefetch(
             ctx,

@@ -9,7 +9,7 @@ use async_graphql::{
     Context, InputObject, Object, Result, ID,
 };
 use platform::{
-    db::TenantTx,
+    db::LoaderCtx,
     guards::auth,
     ids::parse_id,
     lifecycle::{self, Lifecycle},
@@ -101,15 +101,9 @@ impl InvoiceQuery {
     ) -> Result<Connection<OpaqueCursor<InvoiceCursor>, Invoice>> {
         let st = state(ctx)?;
         let page = Page::<InvoiceCursor>::new(first, after.as_deref(), st.settings.limits.page_size)?;
-        let mut tx = TenantTx::begin(&st.pool, auth(ctx)?).await?;
-        let rows = db::page(
-            &mut tx,
-            status.map(InvoiceStatus::as_db),
-            page.after.as_ref(),
-            page.fetch(),
-        )
-        .await?;
-        tx.commit().await?;
+        let rows = LoaderCtx::of(ctx)?
+            .run(async |c| db::page(c, status.map(InvoiceStatus::as_db), page.after.as_ref(), page.fetch()).await)
+            .await?;
         Ok(page.connection(
             rows,
             |i| InvoiceCursor {

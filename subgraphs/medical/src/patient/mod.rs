@@ -10,7 +10,7 @@ use async_graphql::{
 };
 use chrono::{NaiveDate, Utc};
 use platform::{
-    db::TenantTx,
+    db::LoaderCtx,
     guards::auth,
     ids::{parse_id, parse_key},
     mutation::{mutate, Audit},
@@ -156,9 +156,9 @@ impl PatientQuery {
         let st = state(ctx)?;
         let page = Page::<PatientCursor>::new(first, after.as_deref(), st.settings.limits.page_size)?;
         let search = optional_text("search", search.as_deref(), 100)?;
-        let mut tx = TenantTx::begin(&st.pool, auth(ctx)?).await?;
-        let rows = db::page(&mut tx, search.as_deref(), page.after.as_ref(), page.fetch()).await?;
-        tx.commit().await?;
+        let rows = LoaderCtx::of(ctx)?
+            .run(async |c| db::page(c, search.as_deref(), page.after.as_ref(), page.fetch()).await)
+            .await?;
         Ok(page.connection(
             rows,
             |p| PatientCursor {
