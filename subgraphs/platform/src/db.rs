@@ -97,11 +97,13 @@ impl TenantTx {
     }
 }
 
-/// Sets the tenant, user and roles of the current transaction (the first
-/// statement of every scoped transaction; also how a flow moves between the
-/// tenants it is entitled to, e.g. ending a user's sessions everywhere).
+/// Sets the tenant, user and roles of the current transaction (how a flow
+/// moves between the tenants it is entitled to, e.g. ending a user's
+/// sessions everywhere; every scoped transaction starts with the same SQL,
+/// sent with its `BEGIN`).
 pub async fn set_scope(conn: &mut PgConnection, scope: &Scope) -> AppResult<()> {
-    let roles = scope.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",");
+    // A prepared statement with parameters (cached per connection); the
+    // same settings as `begin_scope_sql`, which has to inline them.
     // Dynamic on purpose: platform code, run by every subgraph, touches no table.
     sqlx::query(
         "select set_config('app.organization_id', $1, true),
@@ -110,24 +112,29 @@ pub async fn set_scope(conn: &mut PgConnection, scope: &Scope) -> AppResult<()> 
     )
     .bind(scope.organization_id.to_string())
     .bind(scope.user_id.map(|u| u.to_string()).unwrap_or_default())
-    .bind(roles)
+    .bind(roles_setting(scope))
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// `BEGIN` followed by the scope's `set_config`s, as one simple query. The
-/// simple protocol takes no parameters, so the values are written inline:
-/// only UUIDs (hyphenated hex) and role names from the closed `Role` enum,
-/// none of which can hold a quote.
+/// `BEGIN` and the scope's `set_config`s as one simple query: one round trip
+/// to open a scoped transaction. The simple protocol takes no parameters, so
+/// the values are written inline: only UUIDs (hyphenated hex) and role names
+/// from the closed `Role` enum, none of which can hold a quote.
 fn begin_scope_sql(scope: &Scope) -> String {
-    let roles = scope.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",");
     let user = scope.user_id.map(|u| u.to_string()).unwrap_or_default();
     format!(
         "begin; select set_config('app.organization_id', '{}', true), \
-         set_config('app.user_id', '{user}', true), set_config('app.roles', '{roles}', true)",
-        scope.organization_id
+         set_config('app.user_id', '{user}', true), set_config('app.roles', '{}', true)",
+        scope.organization_id,
+        roles_setting(scope)
     )
+}
+
+/// `app.roles` as the policies read it (`has_app_role`): comma-separated.
+fn roles_setting(scope: &Scope) -> String {
+    scope.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
 }
 
 impl Deref for TenantTx {
@@ -141,19 +148,6 @@ impl DerefMut for TenantTx {
     fn deref_mut(&mut self) -> &mut PgConnection {
         &mut self.tx
     }
-}
-
-/// Runs `f` in its own transaction scoped to `scope`, then commits: the shape
-/// of every DataLoader batch. Errors come back shared, as DataLoader needs.
-pub async fn scoped<T>(
-    pool: &PgPool,
-    scope: &Scope,
-    f: impl AsyncFnOnce(&mut PgConnection) -> AppResult<T>,
-) -> Result<T, Arc<AppError>> {
-    let mut tx = TenantTx::begin_scoped(pool, scope).await?;
-    let value = f(&mut tx).await?;
-    tx.commit().await?;
-    Ok(value)
 }
 
 /// Per-request loaders with a per-request cache: rows a resolver prefetched

@@ -126,13 +126,12 @@ async fn graphql<E: Executor>(State(svc): State<Arc<Service<E>>>, headers: Heade
         return resp;
     }
 
-    let request = req.into_inner();
+    let mut request = req.into_inner();
     if let Err(e) = crate::validate::refuse_nul(&request.query, &request.variables) {
         svc.metrics.graphql_errors.with_label_values(&[e.code().as_str()]).inc();
         svc.metrics.http_requests.with_label_values(&["/graphql", "200"]).inc();
         return error_response(StatusCode::OK, &e, locale);
     }
-    let mut request = request;
     // Parsed once here, for the `_entities` cap, and handed to the executor.
     if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
         if let Err(e) = crate::limits::check_entities(&doc, &request.variables, svc.settings.limits.entities) {
