@@ -226,7 +226,7 @@ pub struct Platform {
     pub tenants: Tenants,
     pub http: reqwest::Client,
     subgraph_env: Vec<(String, String)>,
-    _db: TestDb,
+    db: TestDb,
 }
 
 /// The subgraph that issues tokens and publishes the JWKS.
@@ -298,7 +298,7 @@ impl Platform {
             tenants,
             http: reqwest::Client::new(),
             subgraph_env: common,
-            _db: db,
+            db,
         }
     }
 
@@ -379,7 +379,7 @@ impl Platform {
     pub async fn seed_demo(&self) {
         for sg in SUBGRAPHS {
             // The same development keys the running subgraphs seal with.
-            let figment = sg.figment().merge(("database.url", self._db.url.clone())).merge((
+            let figment = sg.figment().merge(("database.url", self.db.url.clone())).merge((
                 format!("{}.keys_dir", sg.name),
                 self.dir.join("keys").display().to_string(),
             ));
