@@ -70,6 +70,12 @@ pub const DEMO: &[DemoOrg] = &[
             ("sales", "Hugo Ventes", &["supplier_admin"]),
         ],
     },
+    DemoOrg {
+        slug: "nettoyage-express",
+        name: "Nettoyage Express",
+        verticals: &["public"],
+        users: &[("sales", "Inès Propre", &["supplier_admin"])],
+    },
 ];
 
 pub fn email(org: &DemoOrg, local: &str) -> String {

@@ -14,7 +14,7 @@ use sqlx::{postgres::PgPoolOptions, PgConnection, PgPool, Postgres, Transaction}
 use uuid::Uuid;
 
 use crate::{
-    auth::{AuthContext, Role},
+    auth::{AuthContext, Role, Vertical},
     config::DatabaseSettings,
     error::{AppError, AppResult},
 };
@@ -39,22 +39,21 @@ pub fn connect(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
         .connect_lazy_with(opts))
 }
 
-/// What a transaction is allowed to see: one organization, as one user, with roles.
-#[derive(Debug, Clone)]
+/// What a transaction is allowed to see: one organization, as one user, with
+/// roles, in the verticals the organization has (policies of data shared
+/// across organizations of a vertical read them: `has_vertical`).
+#[derive(Debug, Clone, Default)]
 pub struct Scope {
     pub organization_id: Uuid,
     pub user_id: Option<Uuid>,
     pub roles: Vec<Role>,
+    pub verticals: Vec<Vertical>,
 }
 
 impl Scope {
     /// The caller's scope; anonymous callers get no tenant, so RLS returns nothing.
     pub fn for_caller(caller: Option<&AuthContext>) -> Self {
-        caller.map(Scope::from).unwrap_or(Scope {
-            organization_id: Uuid::nil(),
-            user_id: None,
-            roles: vec![],
-        })
+        caller.map(Scope::from).unwrap_or_default()
     }
 }
 
@@ -64,6 +63,7 @@ impl From<&AuthContext> for Scope {
             organization_id: a.organization_id,
             user_id: a.user_id(),
             roles: a.roles.clone(),
+            verticals: a.verticals.clone(),
         }
     }
 }
@@ -108,11 +108,13 @@ pub async fn set_scope(conn: &mut PgConnection, scope: &Scope) -> AppResult<()> 
     sqlx::query(
         "select set_config('app.organization_id', $1, true),
                 set_config('app.user_id', $2, true),
-                set_config('app.roles', $3, true)",
+                set_config('app.roles', $3, true),
+                set_config('app.verticals', $4, true)",
     )
     .bind(scope.organization_id.to_string())
     .bind(scope.user_id.map(|u| u.to_string()).unwrap_or_default())
     .bind(roles_setting(scope))
+    .bind(verticals_setting(scope))
     .execute(conn)
     .await?;
     Ok(())
@@ -121,20 +123,27 @@ pub async fn set_scope(conn: &mut PgConnection, scope: &Scope) -> AppResult<()> 
 /// `BEGIN` and the scope's `set_config`s as one simple query: one round trip
 /// to open a scoped transaction. The simple protocol takes no parameters, so
 /// the values are written inline: only UUIDs (hyphenated hex) and role names
-/// from the closed `Role` enum, none of which can hold a quote.
+/// from the closed `Role` and `Vertical` enums, none of which can hold a quote.
 fn begin_scope_sql(scope: &Scope) -> String {
     let user = scope.user_id.map(|u| u.to_string()).unwrap_or_default();
     format!(
         "begin; select set_config('app.organization_id', '{}', true), \
-         set_config('app.user_id', '{user}', true), set_config('app.roles', '{}', true)",
+         set_config('app.user_id', '{user}', true), set_config('app.roles', '{}', true), \
+         set_config('app.verticals', '{}', true)",
         scope.organization_id,
-        roles_setting(scope)
+        roles_setting(scope),
+        verticals_setting(scope)
     )
 }
 
 /// `app.roles` as the policies read it (`has_app_role`): comma-separated.
 fn roles_setting(scope: &Scope) -> String {
     scope.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+}
+
+/// `app.verticals` as the policies read it (`has_vertical`): comma-separated.
+fn verticals_setting(scope: &Scope) -> String {
+    scope.verticals.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(",")
 }
 
 impl Deref for TenantTx {

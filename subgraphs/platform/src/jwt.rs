@@ -2,6 +2,13 @@
 //! accepted, the key is found by `kid` in the JWKS (never from a URL or key
 //! inside the token), and `exp`, `nbf`, `iss`, `aud` are checked with an
 //! explicit leeway. Unknown `kid`s trigger one JWKS refresh (rate-limited).
+//!
+//! Every subgraph fetch carries the caller's token, so one client request is
+//! verified by each subgraph it reaches; a signature check costs more than
+//! the rest of a small fetch. Tokens that verified are remembered (bounded,
+//! by their exact bytes) until they expire; the time claims are checked again
+//! on every use, the cache is emptied when the key set changes, and the
+//! revocation check is never cached.
 
 use std::{
     str::FromStr,
@@ -25,6 +32,11 @@ use crate::{
 pub const ALLOWED_ALGORITHMS: [Algorithm; 2] = [Algorithm::EdDSA, Algorithm::RS256];
 
 const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Verified tokens kept per process: a few thousand concurrent sessions.
+const VERIFIED_CAPACITY: u64 = 8192;
+/// No verified token is trusted from memory longer than this, whatever its `exp`.
+const VERIFIED_TTL: Duration = Duration::from_secs(300);
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum VerifyError {
@@ -61,6 +73,7 @@ pub struct JwtVerifier {
     last_refresh: Mutex<Option<Instant>>,
     min_refresh_interval: Duration,
     kv: Kv,
+    verified: moka::sync::Cache<String, Arc<Claims>>,
 }
 
 impl JwtVerifier {
@@ -90,6 +103,10 @@ impl JwtVerifier {
             last_refresh: Mutex::new(None),
             min_refresh_interval: MIN_REFRESH_INTERVAL,
             kv,
+            verified: moka::sync::Cache::builder()
+                .max_capacity(VERIFIED_CAPACITY)
+                .time_to_live(VERIFIED_TTL)
+                .build(),
         }
     }
 
@@ -105,7 +122,7 @@ impl JwtVerifier {
     /// revoked. When Redis cannot answer the token is accepted but marked
     /// `revocation_checked = false` so writes that depend on it are refused.
     pub async fn authenticate(&self, token: &str) -> Result<AuthContext, VerifyError> {
-        let claims = self.verify(token).await?;
+        let claims = self.verified(token).await?;
         let mut checked = true;
         if let Some(sid) = claims.sid {
             match self.kv.is_session_revoked(claims.org, sid).await {
@@ -124,6 +141,27 @@ impl JwtVerifier {
 
     /// Signature and claim checks only.
     pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        self.verified(token).await.map(|c| (*c).clone())
+    }
+
+    /// [`Self::verify`], answered from memory for a token already verified
+    /// while its time claims still hold.
+    async fn verified(&self, token: &str) -> Result<Arc<Claims>, VerifyError> {
+        if let Some(claims) = self.verified.get(token) {
+            let now = jsonwebtoken::get_current_timestamp() as i64;
+            let leeway = self.leeway as i64;
+            if claims.exp + leeway > now && claims.nbf - leeway <= now {
+                return Ok(claims);
+            }
+            self.verified.invalidate(token);
+            return Err(VerifyError::Invalid("ExpiredSignature".into()));
+        }
+        let claims = Arc::new(self.check_signature(token).await?);
+        self.verified.insert(token.to_string(), claims.clone());
+        Ok(claims)
+    }
+
+    async fn check_signature(&self, token: &str) -> Result<Claims, VerifyError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
         if !ALLOWED_ALGORITHMS.contains(&header.alg) {
             return Err(VerifyError::AlgorithmNotAllowed);
@@ -168,7 +206,14 @@ impl JwtVerifier {
         }
         *last = Some(Instant::now());
         match fetch_jwks(http, url).await {
-            Ok(set) => *self.keys.write().await = set,
+            Ok(set) => {
+                let mut keys = self.keys.write().await;
+                if *keys != set {
+                    // A key taken out of the set must stop vouching for tokens at once.
+                    self.verified.invalidate_all();
+                }
+                *keys = set;
+            }
             Err(e) => tracing::warn!(error = %e, %url, "JWKS refresh failed"),
         }
     }
@@ -189,4 +234,56 @@ fn key_fits(jwk: &Jwk, alg: Algorithm) -> bool {
         (&jwk.algorithm, alg),
         (AlgorithmParameters::OctetKeyPair(_), Algorithm::EdDSA) | (AlgorithmParameters::RSA(_), Algorithm::RS256)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{auth::Role, keys::KeyRing, kv::Kv};
+
+    fn claims(exp_in: i64) -> Claims {
+        let now = jsonwebtoken::get_current_timestamp() as i64;
+        Claims {
+            iss: "hub".into(),
+            aud: "hub-api".into(),
+            sub: uuid::Uuid::new_v4().to_string(),
+            org: uuid::Uuid::new_v4(),
+            roles: vec![Role::Practitioner],
+            verticals: vec![],
+            sid: None,
+            jti: uuid::Uuid::new_v4(),
+            iat: now,
+            nbf: now,
+            exp: now + exp_in,
+            amr: vec!["pwd".into()],
+            client: None,
+            scopes: vec![],
+        }
+    }
+
+    /// A remembered token is still refused once it expires, and a token
+    /// differing by one byte is verified on its own (and fails).
+    #[tokio::test]
+    async fn remembered_tokens_expire_and_tampering_is_still_caught() {
+        let ring = KeyRing::from_pems(&[crate::keys::generate_ed25519_pem().unwrap()]).unwrap();
+        let verifier = JwtVerifier::with_static_keys("hub", "hub-api", 0, ring.jwks(), Kv::disabled());
+        let token = ring.sign(&claims(2)).unwrap();
+        let first = verifier.authenticate(&token).await.unwrap();
+        assert_eq!(
+            verifier.authenticate(&token).await.unwrap().organization_id,
+            first.organization_id
+        );
+
+        let mut tampered = token.clone().into_bytes();
+        let last = tampered.len() - 2;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        assert!(matches!(verifier.verify(&tampered).await, Err(VerifyError::Invalid(_))));
+
+        tokio::time::sleep(Duration::from_millis(3100)).await;
+        assert!(matches!(
+            verifier.authenticate(&token).await,
+            Err(VerifyError::Invalid(_))
+        ));
+    }
 }

@@ -37,7 +37,8 @@ pub trait SubgraphApp: Send + Sync + Sized + 'static {
     const SCHEMA: &'static str;
     /// PostgreSQL extensions its migrations need, created by the admin first.
     const EXTENSIONS: &'static [&'static str] = &[];
-    /// Extra routes anyone may call without the router secret (by design).
+    /// Extra routes anyone may call without the router secret (by design);
+    /// an entry ending in `/*` opens every path under it.
     const PUBLIC_PATHS: &'static [&'static str] = &[];
 
     type Query: ObjectType + Default + 'static;

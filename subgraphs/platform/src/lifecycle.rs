@@ -104,6 +104,16 @@ pub trait Lifecycle: Sized + Send + Unpin + for<'r> FromRow<'r, PgRow> {
     ) -> impl std::future::Future<Output = AppResult<()>> + Send {
         async { Ok(()) }
     }
+
+    /// What else a step writes, in its transaction, once the record moved
+    /// (a publication, an event); its failure undoes the step.
+    fn after_move(
+        _conn: &mut PgConnection,
+        _record: &Self,
+        _to: &str,
+    ) -> impl std::future::Future<Output = AppResult<()>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// Moves the record `id` from one of `from` to `to`, in the caller's tenant
@@ -124,6 +134,7 @@ pub async fn step<T: Lifecycle>(ctx: &Context<'_>, id: &ID, from: &[T::Status], 
                 "the {noun} is {current} and cannot become {to}"
             )));
         };
+        T::after_move(conn, &moved.record, to).await?;
         let audit = Audit::new(format!("{}.{to}", T::ACTION), T::ENTITY, id)
             .details(serde_json::json!({ "from": moved.previous, "to": to }));
         Ok((moved.record, audit))

@@ -102,6 +102,12 @@ $$;
 create or replace function has_app_role(role text) returns boolean language sql stable as $$
   select role = any(string_to_array(coalesce(current_setting('app.roles', true), ''), ','))
 $$;
+-- The caller's organization has this vertical: data shared by the organizations
+-- of a vertical (published tenders) is readable with it, never without a scope.
+create or replace function has_vertical(vertical text) returns boolean language sql stable as $$
+  select current_org() is not null
+     and vertical = any(string_to_array(coalesce(current_setting('app.verticals', true), ''), ','))
+$$;
 
 -- RLS enabled and forced (the owner is filtered too), one policy on the
 -- tenant setting: with no tenant set, no row is visible or writable.

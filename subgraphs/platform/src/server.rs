@@ -196,7 +196,7 @@ pub fn guard_extra_routes(extra: Router, settings: Arc<Settings>, public: &'stat
         move |req: axum::extract::Request, next: axum::middleware::Next| {
             let settings = settings.clone();
             async move {
-                if !public.contains(&req.uri().path()) {
+                if !is_public(public, req.uri().path()) {
                     let locale = Locale::from_accept_language(
                         req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()),
                     );
@@ -208,6 +208,14 @@ pub fn guard_extra_routes(extra: Router, settings: Arc<Settings>, public: &'stat
             }
         },
     ))
+}
+
+/// `path` is one of `public`, or under an entry ending in `/*`.
+fn is_public(public: &[&str], path: &str) -> bool {
+    public.iter().any(|p| match p.strip_suffix("/*") {
+        Some(prefix) => path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/') && rest.len() > 1),
+        None => *p == path,
+    })
 }
 
 fn check_router_secret(settings: &Settings, headers: &HeaderMap, locale: Locale) -> Option<Response> {
@@ -360,5 +368,16 @@ mod tests {
             status(&app, "/internal/export", Some("0123456789abcdef-secret")).await,
             200
         );
+    }
+
+    #[test]
+    fn a_public_prefix_opens_the_paths_under_it_only() {
+        let public = ["/ocds/releases", "/ocds/records/*"];
+        assert!(is_public(&public, "/ocds/releases"));
+        assert!(is_public(&public, "/ocds/records/ocds-abc123-1"));
+        assert!(!is_public(&public, "/ocds/records"));
+        assert!(!is_public(&public, "/ocds/records/"));
+        assert!(!is_public(&public, "/ocds/recordsX/1"));
+        assert!(!is_public(&public, "/ocds/releases/x"));
     }
 }

@@ -8,7 +8,11 @@ use std::path::Path;
 use platform::kit::describe;
 pub use platform::kit::Subgraph;
 
-pub const SUBGRAPHS: &[Subgraph] = &[describe::<identity::Identity>(), describe::<medical::Medical>()];
+pub const SUBGRAPHS: &[Subgraph] = &[
+    describe::<identity::Identity>(),
+    describe::<medical::Medical>(),
+    describe::<public::Public>(),
+];
 
 /// A registered subgraph by name.
 pub fn get(name: &str) -> Option<&'static Subgraph> {

@@ -71,6 +71,7 @@ impl AccountMutation {
                 organization_id: org.id,
                 user_id: None,
                 roles: vec![],
+                ..Default::default()
             },
         )
         .await?;
@@ -122,6 +123,7 @@ impl AccountMutation {
                 organization_id: token.organization_id,
                 user_id: None,
                 roles: vec![],
+                ..Default::default()
             },
         )
         .await?;
@@ -140,6 +142,7 @@ impl AccountMutation {
             organization_id: token.organization_id,
             user_id: Some(user_id),
             roles: vec![],
+            ..Default::default()
         };
         session::end_everywhere(&mut tx, st, user_id, &home, "password_reset").await?;
         audit::record(

@@ -219,6 +219,7 @@ impl MemberMutation {
             organization_id: token.organization_id,
             user_id: None,
             roles: vec![],
+            ..Default::default()
         };
         let mut tx = TenantTx::begin_scoped(&st.pool, &scope).await?;
         // Read the user while the invitation is still pending: RLS shows an

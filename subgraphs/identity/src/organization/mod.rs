@@ -96,6 +96,7 @@ impl OrganizationMutation {
             organization_id: org.id,
             user_id: caller.user_id(),
             roles: caller.roles.clone(),
+            ..Default::default()
         })
         .await?;
         let mut actor = actor(ctx)?;

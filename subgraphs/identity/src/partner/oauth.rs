@@ -216,6 +216,7 @@ async fn issue(st: &State, client_id: &str, secret: &str, scope: Option<&str>) -
             organization_id: org_id,
             user_id: None,
             roles: vec![],
+            ..Default::default()
         },
     )
     .await

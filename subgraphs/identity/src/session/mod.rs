@@ -85,6 +85,7 @@ impl SessionMutation {
             organization_id: org.id,
             user_id: None,
             roles: vec![],
+            ..Default::default()
         };
         let mut tx = TenantTx::begin_scoped(&st.pool, &scope).await?;
         let creds = user::db::member_credentials(&mut tx, &email).await?;
@@ -142,6 +143,7 @@ impl SessionMutation {
             organization_id: token.organization_id,
             user_id: None,
             roles: vec![],
+            ..Default::default()
         };
         let mut tx = TenantTx::begin_scoped(&st.pool, &scope).await?;
         let session_id = match db::use_refresh(&mut tx, &token.hash()).await? {
@@ -175,6 +177,7 @@ impl SessionMutation {
             organization_id: token.organization_id,
             user_id: Some(session.user_id),
             roles: vec![],
+            ..Default::default()
         })
         .await?;
         let org = load_org(&mut tx, token.organization_id).await?;
@@ -238,6 +241,7 @@ impl SessionMutation {
             organization_id: target,
             user_id: Some(user_id),
             roles: vec![],
+            ..Default::default()
         };
         let mut tx = TenantTx::begin_scoped(&st.pool, &scope).await?;
         // Membership is checked in the target tenant's scope: not a member, not found.
@@ -285,6 +289,7 @@ pub async fn start_session(
         organization_id: org.id,
         user_id: Some(user_id),
         roles: vec![],
+        ..Default::default()
     })
     .await?;
     let roles = member::db::roles_for_update(tx, user_id)
@@ -352,6 +357,7 @@ pub async fn end_everywhere(
         organization_id: org,
         user_id: Some(user),
         roles: vec![],
+        ..Default::default()
     };
     set_scope(conn, &as_user(home.organization_id)).await?;
     let mut ended = vec![];

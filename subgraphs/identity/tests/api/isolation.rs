@@ -146,6 +146,7 @@ async fn row_level_security_alone_hides_other_tenants_when_guards_are_bypassed()
         organization_id: org_a,
         user_id: None,
         roles: vec![],
+        ..Default::default()
     };
     let mut tx = TenantTx::begin_scoped(pool, &scope).await.unwrap();
     assert!(user::db::by_ids(&mut tx, &[t.user_b]).await.unwrap().is_empty());

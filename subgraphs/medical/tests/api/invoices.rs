@@ -63,6 +63,7 @@ async fn an_invoice_is_drafted_issued_and_paid_with_its_lines_frozen_once_issued
         organization_id: w.org,
         user_id: Some(w.user),
         roles: vec![Role::BillingClerk],
+        ..Default::default()
     };
     let mut tx = TenantTx::begin_scoped(&app.state.pool, &scope).await.unwrap();
     let err = sqlx::query("update invoice_lines set unit_price_cents = 1")

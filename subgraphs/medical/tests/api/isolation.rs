@@ -191,6 +191,7 @@ async fn row_level_security_alone_hides_other_tenants_when_guards_are_bypassed()
         organization_id: t.a.org,
         user_id: Some(t.a.user),
         roles: vec![Role::Practitioner],
+        ..Default::default()
     };
     let mut tx = TenantTx::begin_scoped(&t.app.state.pool, &scope).await.unwrap();
     assert!(patient::db::by_ids(&mut tx, &[t.b_patient]).await.unwrap().is_empty());

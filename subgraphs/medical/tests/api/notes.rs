@@ -65,6 +65,7 @@ async fn a_signed_note_never_changes_neither_through_the_api_nor_in_the_database
         organization_id: w.org,
         user_id: Some(w.user),
         roles: vec![Role::Practitioner],
+        ..Default::default()
     };
     let mut tx = TenantTx::begin_scoped(&app.state.pool, &scope).await.unwrap();
     let err = sqlx::query("update clinical_notes set body_enc = '\\x00'")

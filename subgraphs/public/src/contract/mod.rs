@@ -1,0 +1,213 @@
+//! The award (one transaction: awards, contracts, accepted and rejected
+//! bids, the tender awarded) and the contracts' lifecycle.
+
+pub mod db;
+pub mod loader;
+pub mod model;
+
+use std::collections::HashSet;
+
+use async_graphql::{
+    connection::{Connection, OpaqueCursor},
+    Context, InputObject, Object, Result, ID,
+};
+use platform::{
+    guards::auth,
+    ids::{parse_id, parse_key},
+    lifecycle::{self, Lifecycle},
+    mutation::{mutate, Audit},
+    pagination::Page,
+    scalars::Date,
+    AppError,
+    Role::*,
+};
+use serde_json::json;
+
+use crate::{
+    access::{public_or_partner, public_write, require_or_partner, MEMBERS},
+    bid, ocds, state,
+    tender::{
+        self,
+        model::{Tender, TenderStatus},
+    },
+    Loaded,
+};
+use db::ContractCursor;
+use loader::ContractLoader;
+use model::{Contract, ContractStatus};
+
+#[derive(InputObject)]
+pub struct AwardChoice {
+    /// The lot, for a tender divided into lots.
+    pub lot_id: Option<ID>,
+    /// The winning bid (submitted, on this tender and lot).
+    pub bid_id: ID,
+}
+
+#[derive(InputObject)]
+pub struct AwardTenderInput {
+    pub tender_id: ID,
+    /// One choice per lot, or one for an undivided tender.
+    pub awards: Vec<AwardChoice>,
+    pub contract_start: Date,
+    pub contract_end: Date,
+}
+
+impl Lifecycle for Contract {
+    const ENTITY: &'static str = "Contract";
+    const ACTION: &'static str = "contract";
+    const TABLE: &'static str = "contracts";
+    const COLUMNS: &'static str = db::COLUMNS;
+    const ON_MOVE: &'static str = "signed_at = case when $2 = 'active' then now() else signed_at end";
+    type Status = ContractStatus;
+
+    fn db_name(status: ContractStatus) -> &'static str {
+        status.as_db()
+    }
+
+    /// Signature and end of a contract are OCDS releases of its tender.
+    async fn after_move(conn: &mut sqlx::PgConnection, c: &Contract, to: &str) -> platform::AppResult<()> {
+        ocds::record(conn, c.tender_id, ocds::contract_tags(to)).await
+    }
+}
+
+#[derive(Default)]
+pub struct ContractQuery;
+
+#[Object]
+impl ContractQuery {
+    /// Contracts of the vertical, oldest first.
+    #[graphql(guard = "public_or_partner(MEMBERS)")]
+    async fn contracts(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<ContractStatus>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<OpaqueCursor<ContractCursor>, Contract>> {
+        let st = state(ctx)?;
+        let page = Page::<ContractCursor>::new(first, after.as_deref(), st.settings.limits.page_size)?;
+        let rows = platform::db::LoaderCtx::of(ctx)?
+            .run(async |c| db::page(c, status.map(ContractStatus::as_db), page.after.as_ref(), page.fetch()).await)
+            .await?;
+        Ok(page.connection(
+            rows,
+            |c| ContractCursor {
+                created_at: c.created_at,
+                id: c.id,
+            },
+            |c| c,
+        ))
+    }
+
+    /// One contract.
+    #[graphql(guard = "public_or_partner(MEMBERS)")]
+    async fn contract(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Contract>> {
+        let id = parse_id("id", &id)?;
+        Ok(ctx.data::<Loaded<ContractLoader>>()?.load_one(id).await?)
+    }
+
+    // async-graphql ignores guards on entity resolvers: check here.
+    #[graphql(entity)]
+    async fn find_contract_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Contract>> {
+        require_or_partner(ctx, &MEMBERS)?;
+        let Some(id) = parse_key(&id) else { return Ok(None) };
+        Ok(ctx.data::<Loaded<ContractLoader>>()?.load_one(id).await?)
+    }
+}
+
+#[derive(Default)]
+pub struct ContractMutation;
+
+#[Object]
+impl ContractMutation {
+    /// Awards a tender after its deadline: one submitted bid per lot. In one
+    /// transaction the awards and their (pending) contracts are written, the
+    /// chosen bids accepted, every other submitted bid rejected and the
+    /// tender marked awarded; if anything is refused, nothing is written.
+    #[graphql(guard = "public_write([ProcurementOfficer])")]
+    async fn award_tender(&self, ctx: &Context<'_>, input: AwardTenderInput) -> Result<Tender> {
+        let org = auth(ctx)?.organization_id;
+        let tender_id = parse_id("tenderId", &input.tender_id)?;
+        if input.contract_end.0 < input.contract_start.0 {
+            return Err(AppError::bad_input("contractEnd", "must not be before contractStart").into());
+        }
+        let choices = input
+            .awards
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let lot = a.lot_id.as_ref().map(|l| parse_id(&format!("awards[{i}].lotId"), l)).transpose()?;
+                Ok((lot, parse_id(&format!("awards[{i}].bidId"), &a.bid_id)?))
+            })
+            .collect::<Result<Vec<_>, AppError>>()?;
+        let (start, end) = (input.contract_start.0, input.contract_end.0);
+        Ok(mutate(ctx, async |tx| {
+            let Some(t) = tender::db::lock_own(tx, org, tender_id).await? else {
+                return Err(AppError::NotFound("Tender"));
+            };
+            if !t.deadline_passed || !matches!(t.status, TenderStatus::Published | TenderStatus::Closed) {
+                return Err(AppError::Conflict(
+                    "a tender is awarded once its deadline has passed, before it is awarded or cancelled".into(),
+                ));
+            }
+            let lots = bid::db::lot_ids(tx, tender_id).await?;
+            let wanted: HashSet<Option<uuid::Uuid>> = if lots.is_empty() {
+                HashSet::from([None])
+            } else {
+                lots.iter().copied().map(Some).collect()
+            };
+            let given: HashSet<Option<uuid::Uuid>> = choices.iter().map(|(l, _)| *l).collect();
+            if given != wanted || given.len() != choices.len() {
+                return Err(AppError::bad_input(
+                    "awards",
+                    "give exactly one bid per lot (one for an undivided tender)",
+                ));
+            }
+            let bids = bid::db::by_ids(tx, &choices.iter().map(|(_, b)| *b).collect::<Vec<_>>()).await?;
+            let mut awarded = vec![];
+            for (i, (lot, bid_id)) in choices.iter().enumerate() {
+                let bid = bids.iter().find(|b| b.id == *bid_id && b.tender_id == tender_id && b.lot_id == *lot);
+                let Some(bid) = bid.filter(|b| b.status == bid::model::BidStatus::Submitted) else {
+                    return Err(AppError::bad_input(
+                        format!("awards[{i}].bidId"),
+                        "is not a submitted bid on this tender and lot",
+                    ));
+                };
+                let award = db::insert_award(tx, org, bid).await?;
+                let contract = db::insert_contract(tx, org, &award, start, end).await?;
+                awarded.push(json!({ "lot": lot, "bid": bid.id, "award": award.id, "contract": contract.id }));
+            }
+            let accepted: Vec<uuid::Uuid> = choices.iter().map(|(_, b)| *b).collect();
+            let decided = db::decide_bids(tx, tender_id, &accepted).await?;
+            db::mark_awarded(tx, tender_id).await?;
+            ocds::record(tx, tender_id, ocds::tender_tags("awarded")).await?;
+            let tender = tender::db::lock_own(tx, org, tender_id)
+                .await?
+                .ok_or(AppError::NotFound("Tender"))?;
+            let audit = Audit::new("tender.awarded", "Tender", tender_id)
+                .details(json!({ "awards": awarded, "bidsDecided": decided }));
+            Ok((tender, audit))
+        })
+        .await?)
+    }
+
+    /// Records the signature of a pending contract: it becomes active.
+    #[graphql(guard = "public_write([ProcurementOfficer])")]
+    async fn sign_contract(&self, ctx: &Context<'_>, id: ID) -> Result<Contract> {
+        Ok(lifecycle::step::<Contract>(ctx, &id, &[ContractStatus::Pending], ContractStatus::Active).await?)
+    }
+
+    /// Ends an active contract as agreed.
+    #[graphql(guard = "public_write([ProcurementOfficer])")]
+    async fn complete_contract(&self, ctx: &Context<'_>, id: ID) -> Result<Contract> {
+        Ok(lifecycle::step::<Contract>(ctx, &id, &[ContractStatus::Active], ContractStatus::Completed).await?)
+    }
+
+    /// Ends an active contract early.
+    #[graphql(guard = "public_write([ProcurementOfficer])")]
+    async fn terminate_contract(&self, ctx: &Context<'_>, id: ID) -> Result<Contract> {
+        Ok(lifecycle::step::<Contract>(ctx, &id, &[ContractStatus::Active], ContractStatus::Terminated).await?)
+    }
+}
+

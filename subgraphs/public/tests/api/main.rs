@@ -1,0 +1,7 @@
+//! The public procurement subgraph's integration tests: one binary, real
+//! PostgreSQL and Redis.
+
+mod helpers;
+
+mod bids;
+mod tenders;
