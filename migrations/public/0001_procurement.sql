@@ -14,6 +14,11 @@
 -- deadline is judged by the database clock (`now()`), for RLS and for the
 -- mutations alike.
 
+-- Functions that read tables carry the schema's search path (`from
+-- current`), so they work from any session; pg_temp last, as security
+-- definer functions need.
+select set_config('search_path', current_schema() || ', pg_temp', true);
+
 create function valid_cpv(codes text[]) returns boolean language sql immutable as $$
   select coalesce(bool_and(c ~ '^[0-9]{8}(-[0-9])?$'), true) from unnest(codes) c
 $$;
@@ -54,6 +59,7 @@ create table lots (
   tender_id uuid not null,
   foreign key (organization_id, tender_id) references tenders (organization_id, id) on delete cascade,
   constraint lots_tender_id_key unique (tender_id, id),
+  constraint lots_org_tender_id_key unique (organization_id, tender_id, id),
   number int not null check (number between 1 and 100),
   constraint lots_tender_number_key unique (tender_id, number),
   title text not null check (length(btrim(title)) between 1 and 200),
@@ -119,7 +125,8 @@ create index compliance_documents_supplier_idx on compliance_documents (supplier
 -- Compliant: at least one document and none expired; expiring: one expires
 -- within 30 days; by the database's date. Reads the documents the caller
 -- may see (the supplier itself when it bids).
-create function compliance_status(supplier uuid) returns text language sql stable as $$
+create function compliance_status(supplier uuid) returns text language sql stable
+  set search_path from current as $$
   select case when count(*) = 0 or bool_or(expires_on < current_date) then 'non_compliant'
               when bool_or(expires_on < current_date + 30) then 'expiring'
               else 'compliant' end
@@ -158,7 +165,7 @@ create table awards (
   tender_id uuid not null,
   foreign key (organization_id, tender_id) references tenders (organization_id, id),
   lot_id uuid,
-  foreign key (tender_id, lot_id) references lots (tender_id, id),
+  foreign key (organization_id, tender_id, lot_id) references lots (organization_id, tender_id, id),
   constraint awards_one_per_lot_key unique nulls not distinct (tender_id, lot_id),
   supplier_id uuid not null,
   bid_id uuid not null,
@@ -244,7 +251,8 @@ create policy compliance_documents_to_buyers on compliance_documents for select
 
 -- Sealed bids: the supplier always (tenant policy); the buyer's procurement
 -- officers once the tender's deadline has passed, never a draft; no one else.
-create function tender_opened(buyer uuid, tender uuid) returns boolean language sql stable as $$
+create function tender_opened(buyer uuid, tender uuid) returns boolean language sql stable
+  set search_path from current as $$
   select exists (select 1 from tenders t where t.organization_id = buyer and t.id = tender and t.submission_deadline <= now())
 $$;
 create policy bids_opened_to_buyer on bids for select
@@ -269,7 +277,6 @@ create policy releases_published on releases for select using (has_vertical('pub
 -- the schema owner for tenders the caller can see. The owner-only policy
 -- lets this function, and nothing the service runs, count every bid.
 create policy bids_counted_by_owner on bids for select to current_user using (true);
-select set_config('search_path', current_schema() || ', pg_temp', true);
 create function bid_counts(tender_ids uuid[]) returns table (tender_id uuid, bids bigint)
   language sql stable security definer set search_path from current as $$
   select b.tender_id, count(*) from bids b

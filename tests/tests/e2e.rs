@@ -537,3 +537,53 @@ async fn one_request_id_follows_a_request_through_both_subgraphs_into_the_logs_a
     let header = header.unwrap_or_default();
     assert!(uuid::Uuid::parse_str(&header).is_ok(), "{header}");
 }
+
+#[tokio::test]
+async fn a_buyer_lists_tenders_with_their_buyers_names_and_a_supplier_sees_only_its_own_bid() {
+    use identity::seed::DEMO_PASSWORD;
+    let p = Platform::start().await;
+    p.seed_demo().await;
+    let r = p.router(RouterOptions::default()).await;
+    let buyer = p
+        .login_with(&r, "ville-de-lyon", "buyer@ville-de-lyon.example", DEMO_PASSWORD)
+        .await;
+    let (status, d) = p
+        .post(
+            &r,
+            json!({ "query": "{ tenders(status: PUBLISHED) { nodes { id reference buyer { name } bidCount bids { id } lots { number } } } }" }),
+            Some(&buyer),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let open = &d["data"]["tenders"]["nodes"][0];
+    assert_eq!(open["reference"], "VDL-2026-002", "{d}");
+    assert_eq!(open["buyer"]["name"], "Ville de Lyon", "the name comes from identity");
+    assert_eq!(open["bidCount"], 2);
+    assert_eq!(open["bids"], json!([]), "sealed until the deadline");
+    let tender = open["id"].as_str().expect("id").to_string();
+
+    let acme = p
+        .login_with(&r, "acme-fournitures", "sales@acme-fournitures.example", DEMO_PASSWORD)
+        .await;
+    let q = json!({ "query": "query($id: ID!) { tender(id: $id) { bids { amount { amount } supplier { legalName organization { name } } } } }",
+                    "variables": { "id": tender } });
+    let (_, d) = p.post(&r, q.clone(), Some(&acme)).await;
+    assert_eq!(
+        d["data"]["tender"]["bids"],
+        json!([{ "amount": { "amount": 19_500_000 }, "supplier": { "legalName": "ACME Fournitures SAS", "organization": { "name": "ACME Fournitures" } } }]),
+        "{d}"
+    );
+    let bati = p.login_with(&r, "bati-sud", "sales@bati-sud.example", DEMO_PASSWORD).await;
+    let (_, d) = p.post(&r, q, Some(&bati)).await;
+    assert_eq!(d["data"]["tender"]["bids"][0]["supplier"]["legalName"], "Bati Sud SARL");
+    assert_eq!(d["data"]["tender"]["bids"].as_array().map(Vec::len), Some(1));
+    // identity's Organization gains its supplier profile through the supergraph.
+    let (_, d) = p
+        .post(&r, json!({ "query": "{ currentOrganization { name supplierProfile { registrationNumber complianceStatus } } }" }), Some(&bati))
+        .await;
+    assert_eq!(
+        d["data"]["currentOrganization"],
+        json!({ "name": "Bati Sud", "supplierProfile": { "registrationNumber": "RCS-MARS-798765432", "complianceStatus": "COMPLIANT" } }),
+        "{d}"
+    );
+}

@@ -3,27 +3,139 @@
 //! async-graphql's `DataLoader` collects keys for a fixed delay, on a timer
 //! in another task: under load the timer fires while the request's task is
 //! still resolving a list's items, and one list's nested loads arrive in
-//! several batches (2, 4, 6 … keys, each its own transaction). Here a batch
-//! is cut by the request itself: a load registers its key and yields once,
-//! so every sibling resolver in the same pass registers its key too; the
-//! first load to run again takes all the keys registered so far and runs the
-//! batch, the others wait for that batch. The fetch runs inside the
-//! request's own task (no spawn, no timer thread), and the number of batches
-//! depends only on the query's shape, never on the machine's load.
+//! several batches (2, 4, 6 … keys, each its own transaction). Yielding once
+//! instead is not enough either: a long list's items are polled in slices
+//! (`FuturesUnordered` returns after two of its futures yield), so one
+//! "pass" of the executor does not reach every sibling.
+//!
+//! Here a batch is cut when the request is idle: the request's execution
+//! runs inside [`drive`], which polls it until it can make no more progress
+//! on its own (pending, without having woken itself); only then are the
+//! loads that registered keys released, the first of them takes every key
+//! registered so far and runs the batch, the others wait for that batch.
+//! That is the moment every sibling resolver has registered its key, at any
+//! length and any load: the number of batches depends only on the query's
+//! shape. The fetch runs inside the request's own task (no spawn, no timer
+//! thread). Outside [`drive`] (tests of a loader alone) a load yields once.
 //!
 //! Results (including "no row") are cached for the request; nothing outlives
 //! it or crosses tenants, since each request builds its own loaders.
 
 use std::{
     collections::{HashMap, HashSet},
+    future::Future,
     hash::Hash,
     marker::PhantomData,
-    sync::{Arc, Mutex},
+    pin::Pin,
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    task::{Context, Poll, Wake, Waker},
 };
 
 use async_graphql::dataloader::Loader;
 use futures::future::{BoxFuture, FutureExt, Shared};
 use uuid::Uuid;
+
+/// The loads of one request waiting for it to go idle.
+#[derive(Default)]
+struct Dispatcher {
+    /// Bumped each time the waiting loads are released.
+    generation: AtomicU64,
+    waiters: Mutex<Vec<Waker>>,
+}
+
+tokio::task_local! {
+    static DISPATCHER: Arc<Dispatcher>;
+}
+
+/// Runs a request's execution so that its loads batch at idle points.
+pub async fn drive<F: Future>(fut: F) -> F::Output {
+    let dispatcher = Arc::new(Dispatcher::default());
+    DISPATCHER
+        .scope(
+            dispatcher.clone(),
+            Drive {
+                fut: Box::pin(fut),
+                dispatcher,
+            },
+        )
+        .await
+}
+
+struct Drive<F: Future> {
+    fut: Pin<Box<F>>,
+    dispatcher: Arc<Dispatcher>,
+}
+
+/// Wakes the task and remembers that the execution woke itself.
+struct Noting {
+    task: Waker,
+    woken: AtomicBool,
+}
+
+impl Wake for Noting {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        self.task.wake_by_ref();
+    }
+}
+
+impl<F: Future> Future for Drive<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        loop {
+            let noting = Arc::new(Noting {
+                task: cx.waker().clone(),
+                woken: AtomicBool::new(false),
+            });
+            let waker = Waker::from(noting.clone());
+            if let Poll::Ready(v) = self.fut.as_mut().poll(&mut Context::from_waker(&waker)) {
+                return Poll::Ready(v);
+            }
+            if noting.woken.load(Ordering::SeqCst) {
+                // It has more to do (it yielded); the task runs again soon.
+                return Poll::Pending;
+            }
+            let waiters = std::mem::take(&mut *lock(&self.dispatcher.waiters));
+            if waiters.is_empty() {
+                // Waiting on I/O (a batch, the network): woken by it.
+                return Poll::Pending;
+            }
+            self.dispatcher.generation.fetch_add(1, Ordering::SeqCst);
+            waiters.into_iter().for_each(Waker::wake);
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave the data inconsistent in
+    // a way that matters more than the panic itself.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Until the request is idle (inside [`drive`]), or one yield outside it.
+async fn idle() {
+    match DISPATCHER.try_with(Arc::clone) {
+        Ok(d) => {
+            let since = d.generation.load(Ordering::SeqCst);
+            futures::future::poll_fn(|cx| {
+                if d.generation.load(Ordering::SeqCst) > since {
+                    return Poll::Ready(());
+                }
+                lock(&d.waiters).push(cx.waker().clone());
+                Poll::Pending
+            })
+            .await
+        }
+        Err(_) => tokio::task::yield_now().await,
+    }
+}
 
 /// A running batch: its keys and the rows found.
 type Batch<K, V, E> = Shared<BoxFuture<'static, Result<Arc<(Vec<K>, HashMap<K, V>)>, E>>>;
@@ -93,8 +205,9 @@ where
         if missing.is_empty() {
             return Ok(out);
         }
-        // Let every sibling resolver of this pass register its keys first.
-        tokio::task::yield_now().await;
+        // Let every sibling resolver register its keys first: wait until the
+        // request has nothing left to run ([`drive`]).
+        idle().await;
         for batch in self.cut_and_collect(&missing) {
             let done = batch.clone().await?;
             let (batch_keys, rows) = (&done.0, &done.1);
@@ -146,9 +259,7 @@ where
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State<K, T::Value, T::Error>> {
-        // A panic while holding the lock cannot leave the maps inconsistent
-        // in a way that matters more than the panic itself.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.state)
     }
 }
 
@@ -190,5 +301,43 @@ mod tests {
         // A failed batch fails every load that waited on it.
         let failed = futures::future::join_all([loaded.load_one(1013), loaded.load_one(1000)]).await;
         assert!(failed.iter().all(|r| r.is_err()), "{failed:?}");
+    }
+
+    /// Batches share the request's one connection (a lock), as loaders do.
+    struct Serial(Arc<AtomicUsize>, Arc<tokio::sync::Mutex<()>>);
+
+    impl Loader<u32> for Serial {
+        type Value = u32;
+        type Error = Arc<String>;
+        async fn load(&self, keys: &[u32]) -> Result<HashMap<u32, u32>, Self::Error> {
+            let _conn = self.1.lock().await;
+            self.0.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            Ok(keys.iter().map(|k| (*k, k + 1)).collect())
+        }
+    }
+
+    /// A long list whose items load two things at once (waiting on each
+    /// other's connection), then nested values: one batch per loader inside
+    /// `drive`, however the executor polls the items.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn nested_levels_of_a_long_list_are_one_batch_each() {
+        let conn = Arc::new(tokio::sync::Mutex::new(()));
+        let calls: Vec<Arc<AtomicUsize>> = (0..3).map(|_| Arc::new(AtomicUsize::new(0))).collect();
+        let first = cached(Serial(calls[0].clone(), conn.clone()));
+        let second = cached(Serial(calls[1].clone(), conn.clone()));
+        let nested = cached(Serial(calls[2].clone(), conn.clone()));
+        let item = |k: u32| {
+            let (first, second, nested) = (&first, &second, &nested);
+            async move {
+                let (a, b) = futures::future::try_join(first.load_one(k), second.load_one(0)).await?;
+                let a = a.unwrap_or_default() + b.unwrap_or_default();
+                futures::future::try_join_all((0..3).map(|j| nested.load_one(a * 4 + j))).await
+            }
+        };
+        let done = drive(futures::future::try_join_all((0..300u32).map(item))).await;
+        assert!(done.is_ok(), "{done:?}");
+        let counts: Vec<usize> = calls.iter().map(|c| c.load(Ordering::SeqCst)).collect();
+        assert_eq!(counts, [1, 1, 1], "one batch per loader");
     }
 }

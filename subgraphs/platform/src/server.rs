@@ -172,7 +172,7 @@ async fn graphql<E: Executor>(State(svc): State<Arc<Service<E>>>, headers: Heade
     if let Some(auth) = caller {
         request = request.data(auth);
     }
-    let mut response = svc.executor.execute(request).await;
+    let mut response = crate::batch::drive(svc.executor.execute(request)).await;
     crate::error::present_errors(&mut response.errors, locale);
 
     for err in &response.errors {

@@ -128,6 +128,13 @@ pub async fn seed(conn: &mut PgConnection, _rt: &Runtime) -> anyhow::Result<()> 
     if existing > 0 {
         return Ok(());
     }
+    sqlx::query(
+        "insert into buyers (organization_id, legal_name, identifier_scheme, identifier_id)
+         values ($1, 'Ville de Lyon', 'FR-SIRET', '21690123100011') on conflict do nothing",
+    )
+    .bind(buyer)
+    .execute(&mut *conn)
+    .await?;
     for (slug, name, registration, tax, level, expires_in) in SUPPLIERS {
         let org = org_id(conn, slug).await?;
         let supplier: Uuid = sqlx::query_scalar(
@@ -265,6 +272,15 @@ pub async fn seed(conn: &mut PgConnection, _rt: &Runtime) -> anyhow::Result<()> 
                 .await?;
             }
         }
+        // One release per seeded tender, for its state now (drafts publish nothing).
+        let tags = match t.status {
+            "draft" => continue,
+            "published" => crate::ocds::tender_tags("published"),
+            other => crate::ocds::tender_tags(other),
+        };
+        crate::ocds::record(conn, tender, tags)
+            .await
+            .map_err(|e| anyhow::anyhow!("OCDS release of {}: {e}", t.reference))?;
     }
     Ok(())
 }

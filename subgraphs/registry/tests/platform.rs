@@ -136,6 +136,11 @@ async fn every_tenant_table_of_every_schema_is_forced_and_empty_without_a_tenant
         "medical.patients",
         "medical.appointments",
         "medical.invoice_lines",
+        "procurement.tenders",
+        "procurement.bids",
+        "procurement.supplier_tax_ids",
+        "procurement.contracts",
+        "procurement.releases",
     ] {
         let r = reports.iter().find(|r| r.table == table).expect(table);
         assert!(r.rows_as_admin > 0, "{table} is empty after seeding");
@@ -185,7 +190,14 @@ async fn every_reference_between_tenant_tables_carries_the_tenant() {
     .fetch_all(&db.admin)
     .await
     .expect("catalog");
-    assert!(loose.is_empty(), "references that ignore the tenant: {loose:?}");
+    let documented: Vec<(String, String)> = tenancy::CROSS_ORGANIZATION_REFERENCES
+        .iter()
+        .map(|(t, c, _)| (t.to_string(), c.to_string()))
+        .collect();
+    let undocumented: Vec<_> = loose.iter().filter(|r| !documented.contains(r)).collect();
+    assert!(undocumented.is_empty(), "references that ignore the tenant: {undocumented:?}");
+    let stale: Vec<_> = documented.iter().filter(|r| !loose.contains(r)).collect();
+    assert!(stale.is_empty(), "documented cross-organization references that do not exist: {stale:?}");
 
     // And concretely, with guards and RLS out of the way (as the superuser):
     // an allergy of one clinic cannot point at another clinic's patient.

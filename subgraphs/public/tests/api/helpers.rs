@@ -69,8 +69,21 @@ impl TestApp {
         r["data"].clone()
     }
 
+    /// The buyer's OCDS identity, needed to publish.
+    pub async fn buyer(&self, buyer: Who) {
+        let t = self.token(buyer, Role::ProcurementOfficer);
+        self.ok(
+            "mutation($i: RegisterBuyerInput!) { registerBuyer(input: $i) { legalName } }",
+            json!({ "i": { "legalName": format!("Buyer {}", &buyer.org.to_string()[..8]), "identifierScheme": "FR-SIRET",
+                           "identifierId": "21690123100011" } }),
+            &t,
+        )
+        .await;
+    }
+
     /// A published tender of `buyer` in EUR, closing in a day, with `lots` lots.
     pub async fn tender(&self, buyer: Who, reference: &str, lots: usize) -> Uuid {
+        self.buyer(buyer).await;
         let t = self.token(buyer, Role::ProcurementOfficer);
         let lots: Vec<Value> = (1..=lots)
             .map(|i| json!({ "title": format!("Lot {i}"), "estimatedValue": 100_000 * i }))
@@ -144,6 +157,13 @@ impl TestApp {
         let r = self.try_bid(who, tender, lot, amount, "EUR").await;
         assert!(r["errors"].is_null(), "bid refused: {r}");
         Uuid::parse_str(r["data"]["submitBid"]["id"].as_str().expect("id")).expect("uuid")
+    }
+
+    /// `GET <path>`: status and JSON body.
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self.http.get(format!("{}{path}", self.url)).send().await.expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().await.expect("json"))
     }
 
     /// The tender's deadline, a minute ago (by the database clock).

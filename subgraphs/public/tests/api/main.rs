@@ -4,4 +4,5 @@
 mod helpers;
 
 mod bids;
+mod ocds;
 mod tenders;

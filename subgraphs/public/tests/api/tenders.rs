@@ -24,6 +24,11 @@ async fn drafts_are_the_buyers_and_published_tenders_the_verticals() {
     let (buyer, other) = (Who::new(), Who::new());
     let officer = app.token(buyer, Role::ProcurementOfficer);
     let d = app.ok(CREATE, draft("D-1", 5), &officer).await;
+    let unnamed = app
+        .gql("mutation($id: ID!) { publishTender(id: $id) { status } }", json!({ "id": d["createTender"]["id"] }), &officer)
+        .await;
+    assert_eq!(code(&unnamed), Some("CONFLICT"), "OCDS needs the buyer's identity: {unnamed}");
+    app.buyer(buyer).await;
     assert_eq!(d["createTender"]["status"], "DRAFT");
     assert!(d["createTender"]["ocid"].is_null());
     let id = d["createTender"]["id"].clone();
@@ -60,6 +65,7 @@ async fn publication_and_amendments_check_the_deadlines() {
     let app = TestApp::spawn().await;
     let buyer = Who::new();
     let officer = app.token(buyer, Role::ProcurementOfficer);
+    app.buyer(buyer).await;
     let past = app.ok(CREATE, draft("P-1", -1), &officer).await;
     let r = app
         .gql("mutation($id: ID!) { publishTender(id: $id) { status } }", json!({ "id": past["createTender"]["id"] }), &officer)
