@@ -573,7 +573,9 @@ async fn a_buyer_lists_tenders_with_their_buyers_names_and_a_supplier_sees_only_
         json!([{ "amount": { "amount": 19_500_000 }, "supplier": { "legalName": "ACME Fournitures SAS", "organization": { "name": "ACME Fournitures" } } }]),
         "{d}"
     );
-    let bati = p.login_with(&r, "bati-sud", "sales@bati-sud.example", DEMO_PASSWORD).await;
+    let bati = p
+        .login_with(&r, "bati-sud", "sales@bati-sud.example", DEMO_PASSWORD)
+        .await;
     let (_, d) = p.post(&r, q, Some(&bati)).await;
     assert_eq!(d["data"]["tender"]["bids"][0]["supplier"]["legalName"], "Bati Sud SARL");
     assert_eq!(d["data"]["tender"]["bids"].as_array().map(Vec::len), Some(1));

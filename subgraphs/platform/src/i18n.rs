@@ -191,6 +191,46 @@ fn reason_in(reason: &str, locale: Locale) -> String {
             "le total de la facture est trop élevé",
             "die Rechnungssumme ist zu hoch",
         ),
+        "is not an ISO {n} currency" => ("n'est pas une devise ISO {n}", "ist keine ISO-{n}-Währung"),
+        "give {n} to {m} codes" => ("indiquez de {n} à {m} codes", "geben Sie {n} bis {m} Codes an"),
+        "is not a CPV code ({n} digits, optionally a dash and a check digit)" => (
+            "n'est pas un code CPV ({n} chiffres, éventuellement un tiret et un chiffre de contrôle)",
+            "ist kein CPV-Code ({n} Ziffern, optional ein Bindestrich und eine Prüfziffer)",
+        ),
+        "must not be after submissionDeadline" => (
+            "ne doit pas être postérieur à submissionDeadline",
+            "darf nicht nach submissionDeadline liegen",
+        ),
+        "give at most {n} lots" => ("indiquez au plus {n} lots", "geben Sie höchstens {n} Lose an"),
+        "must be in the future" => ("doit être dans le futur", "muss in der Zukunft liegen"),
+        "may only be extended" => ("ne peut qu'être prolongé", "darf nur verlängert werden"),
+        "changes nothing" => ("ne change rien", "ändert nichts"),
+        "no such tender" => ("appel d'offres inconnu", "unbekannte Ausschreibung"),
+        "must be more than {n}" => ("doit être supérieur à {n}", "muss größer als {n} sein"),
+        "must be in the tender's currency" => (
+            "doit être dans la devise de l'appel d'offres",
+            "muss in der Währung der Ausschreibung sein",
+        ),
+        "the tender is divided into lots: name one" => (
+            "l'appel d'offres est divisé en lots : indiquez-en un",
+            "die Ausschreibung ist in Lose geteilt: nennen Sie eines",
+        ),
+        "is not a lot of this tender" => (
+            "n'est pas un lot de cet appel d'offres",
+            "ist kein Los dieser Ausschreibung",
+        ),
+        "must not be before contractStart" => (
+            "ne doit pas être antérieur à contractStart",
+            "darf nicht vor contractStart liegen",
+        ),
+        "give exactly one bid per lot (one for an undivided tender)" => (
+            "indiquez exactement une offre par lot (une pour un appel d'offres non divisé)",
+            "geben Sie genau ein Angebot pro Los an (eines für eine ungeteilte Ausschreibung)",
+        ),
+        "is not a submitted bid on this tender and lot" => (
+            "n'est pas une offre déposée pour cet appel d'offres et ce lot",
+            "ist kein eingereichtes Angebot für diese Ausschreibung und dieses Los",
+        ),
         "use letters, digits and spaces" => (
             "lettres, chiffres et espaces uniquement",
             "nur Buchstaben, Ziffern und Leerzeichen",

@@ -213,7 +213,9 @@ pub fn guard_extra_routes(extra: Router, settings: Arc<Settings>, public: &'stat
 /// `path` is one of `public`, or under an entry ending in `/*`.
 fn is_public(public: &[&str], path: &str) -> bool {
     public.iter().any(|p| match p.strip_suffix("/*") {
-        Some(prefix) => path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/') && rest.len() > 1),
+        Some(prefix) => path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('/') && rest.len() > 1),
         None => *p == path,
     })
 }

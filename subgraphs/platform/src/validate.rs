@@ -72,9 +72,26 @@ pub fn optional_text(field: &str, value: Option<&str>, max: usize) -> Result<Opt
     }
 }
 
+/// A user's search words as a `LIKE`/`ILIKE` pattern: `%`, `_` and `\\`
+/// match themselves, then `%` is put where the words may be surrounded.
+pub fn like_pattern(words: &str, anywhere: bool) -> String {
+    let escaped = words.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    if anywhere {
+        format!("%{escaped}%")
+    } else {
+        format!("{escaped}%")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_words_match_themselves_in_a_like_pattern() {
+        assert_eq!(like_pattern("50%_off\\", true), "%50\\%\\_off\\\\%");
+        assert_eq!(like_pattern("Dup", false), "Dup%");
+    }
 
     #[test]
     fn text_is_trimmed_and_bounded() {

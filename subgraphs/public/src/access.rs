@@ -7,7 +7,13 @@ use platform::{access, AppError, AuthContext, Role, Role::*, Vertical::Public};
 
 /// Everyone of the vertical: published tenders, supplier profiles, awards,
 /// contracts. Suppliers read tenders to bid on them; org admins read too.
-pub const MEMBERS: [Role; 5] = [ProcurementOfficer, ProcurementViewer, SupplierAdmin, SupplierUser, OrgAdmin];
+pub const MEMBERS: [Role; 5] = [
+    ProcurementOfficer,
+    ProcurementViewer,
+    SupplierAdmin,
+    SupplierUser,
+    OrgAdmin,
+];
 /// A buyer's staff: its drafts, its tenders' details.
 pub const BUYER: [Role; 2] = [ProcurementOfficer, ProcurementViewer];
 /// Whoever decides for the buyer: tenders' lifecycle, opened bids, awards, tax ids.

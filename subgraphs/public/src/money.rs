@@ -37,7 +37,9 @@ impl ScalarType for Amount {
         match &value {
             Value::Number(n) => match n.as_i64() {
                 Some(v) if (0..=MAX_AMOUNT).contains(&v) => Ok(Amount(v)),
-                _ => Err(InputValueError::custom("expected an integer from 0 to 9007199254740991")),
+                _ => Err(InputValueError::custom(
+                    "expected an integer from 0 to 9007199254740991",
+                )),
             },
             _ => Err(InputValueError::expected_type(value)),
         }
@@ -79,7 +81,10 @@ pub struct MoneyInput {
 pub fn valid(field: &str, m: &MoneyInput) -> AppResult<(i64, String)> {
     let currency = m.currency.trim().to_ascii_uppercase();
     if !CURRENCIES.contains(currency.as_str()) {
-        return Err(AppError::bad_input(format!("{field}.currency"), "is not an ISO 4217 currency"));
+        return Err(AppError::bad_input(
+            format!("{field}.currency"),
+            "is not an ISO 4217 currency",
+        ));
     }
     Ok((m.amount.0, currency))
 }

@@ -13,9 +13,30 @@ use uuid::Uuid;
 
 /// (slug, legal name, registration number, tax id, level, certificate expires in days)
 const SUPPLIERS: &[(&str, &str, &str, &str, &str, i64)] = &[
-    ("acme-fournitures", "ACME Fournitures SAS", "RCS-LYON-812345678", "FR40812345678", "certified", 400),
-    ("bati-sud", "Bati Sud SARL", "RCS-MARS-798765432", "FR21798765432", "qualified", 200),
-    ("nettoyage-express", "Nettoyage Express SAS", "RCS-LYON-887766554", "FR77887766554", "basic", -20),
+    (
+        "acme-fournitures",
+        "ACME Fournitures SAS",
+        "RCS-LYON-812345678",
+        "FR40812345678",
+        "certified",
+        400,
+    ),
+    (
+        "bati-sud",
+        "Bati Sud SARL",
+        "RCS-MARS-798765432",
+        "FR21798765432",
+        "qualified",
+        200,
+    ),
+    (
+        "nettoyage-express",
+        "Nettoyage Express SAS",
+        "RCS-LYON-887766554",
+        "FR77887766554",
+        "basic",
+        -20,
+    ),
 ];
 
 struct DemoTender {
@@ -119,7 +140,9 @@ async fn org_id(conn: &mut PgConnection, slug: &str) -> anyhow::Result<Uuid> {
 }
 
 pub async fn seed(conn: &mut PgConnection, _rt: &Runtime) -> anyhow::Result<()> {
-    sqlx::raw_sql("set search_path to procurement").execute(&mut *conn).await?;
+    sqlx::raw_sql("set search_path to procurement")
+        .execute(&mut *conn)
+        .await?;
     let buyer = org_id(conn, "ville-de-lyon").await?;
     let existing: i64 = sqlx::query_scalar("select count(*) from tenders where organization_id = $1")
         .bind(buyer)

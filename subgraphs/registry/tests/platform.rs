@@ -195,9 +195,15 @@ async fn every_reference_between_tenant_tables_carries_the_tenant() {
         .map(|(t, c, _)| (t.to_string(), c.to_string()))
         .collect();
     let undocumented: Vec<_> = loose.iter().filter(|r| !documented.contains(r)).collect();
-    assert!(undocumented.is_empty(), "references that ignore the tenant: {undocumented:?}");
+    assert!(
+        undocumented.is_empty(),
+        "references that ignore the tenant: {undocumented:?}"
+    );
     let stale: Vec<_> = documented.iter().filter(|r| !loose.contains(r)).collect();
-    assert!(stale.is_empty(), "documented cross-organization references that do not exist: {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "documented cross-organization references that do not exist: {stale:?}"
+    );
 
     // And concretely, with guards and RLS out of the way (as the superuser):
     // an allergy of one clinic cannot point at another clinic's patient.

@@ -47,7 +47,7 @@ pub async fn page(
     after: Option<&PatientCursor>,
     limit: i64,
 ) -> AppResult<Vec<Patient>> {
-    let pattern = search.map(|s| format!("{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let pattern = search.map(|s| platform::validate::like_pattern(s, false));
     Ok(sqlx::query_as!(
         Patient,
         r#"select id, organization_id, mrn, given_name, family_name, birth_date, sex as "sex: _",

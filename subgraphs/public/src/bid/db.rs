@@ -124,7 +124,9 @@ pub async fn move_before_deadline(
 
 /// The lots of a tender the caller can see (to check a bid's or an award's lot).
 pub async fn lot_ids(conn: &mut PgConnection, tender: Uuid) -> AppResult<Vec<Uuid>> {
-    Ok(sqlx::query_scalar!("select id from lots where tender_id = $1 order by number", tender)
-        .fetch_all(conn)
-        .await?)
+    Ok(
+        sqlx::query_scalar!("select id from lots where tender_id = $1 order by number", tender)
+            .fetch_all(conn)
+            .await?,
+    )
 }

@@ -118,13 +118,20 @@ impl BidMutation {
             if t.currency != currency {
                 return Err(AppError::bad_input(
                     "amount.currency",
-                    format!("must be the tender's currency, {}", t.currency),
+                    "must be in the tender's currency",
                 ));
             }
             let lots = db::lot_ids(tx, tender_id).await?;
             match lot_id {
-                None if !lots.is_empty() => return Err(AppError::bad_input("lotId", "the tender is divided into lots: name one")),
-                Some(l) if !lots.contains(&l) => return Err(AppError::bad_input("lotId", "is not a lot of this tender")),
+                None if !lots.is_empty() => {
+                    return Err(AppError::bad_input(
+                        "lotId",
+                        "the tender is divided into lots: name one",
+                    ))
+                }
+                Some(l) if !lots.contains(&l) => {
+                    return Err(AppError::bad_input("lotId", "is not a lot of this tender"))
+                }
                 _ => {}
             }
             let new = db::NewBid {
@@ -161,7 +168,10 @@ impl BidMutation {
                 Some(_) => {}
             }
             let bid = moved(tx, org, id, "draft", "submitted").await?;
-            Ok((bid, Audit::new("bid.submitted", "Bid", id).details(json!({ "from": "draft" }))))
+            Ok((
+                bid,
+                Audit::new("bid.submitted", "Bid", id).details(json!({ "from": "draft" })),
+            ))
         })
         .await?)
     }
@@ -173,7 +183,10 @@ impl BidMutation {
         let id = parse_id("id", &id)?;
         Ok(mutate(ctx, async |tx| {
             let bid = moved(tx, org, id, "submitted", "withdrawn").await?;
-            Ok((bid, Audit::new("bid.withdrawn", "Bid", id).details(json!({ "from": "submitted" }))))
+            Ok((
+                bid,
+                Audit::new("bid.withdrawn", "Bid", id).details(json!({ "from": "submitted" })),
+            ))
         })
         .await?)
     }

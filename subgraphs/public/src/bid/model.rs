@@ -58,7 +58,8 @@ impl Bid {
     /// supplier's staff see their own bids; the buyer's procurement officers
     /// see submitted bids once the deadline has passed; no one else.
     pub fn visible_to(&self, a: &AuthContext) -> bool {
-        let supplier = a.organization_id == self.organization_id && (a.has_role(SupplierAdmin) || a.has_role(SupplierUser));
+        let supplier =
+            a.organization_id == self.organization_id && (a.has_role(SupplierAdmin) || a.has_role(SupplierUser));
         let buyer = a.organization_id == self.buyer_id
             && a.has_role(ProcurementOfficer)
             && self.opened
@@ -87,7 +88,10 @@ impl Bid {
     }
     /// The bidding supplier's profile.
     async fn supplier(&self, ctx: &Context<'_>) -> Result<Option<Supplier>> {
-        Ok(ctx.data::<Loaded<SupplierOfOrgLoader>>()?.load_one(self.organization_id).await?)
+        Ok(ctx
+            .data::<Loaded<SupplierOfOrgLoader>>()?
+            .load_one(self.organization_id)
+            .await?)
     }
     /// The price offered.
     async fn amount(&self) -> Money {

@@ -65,8 +65,9 @@ pub async fn of_awards(conn: &mut PgConnection, awards: &[Uuid]) -> AppResult<Ve
 pub async fn awards_of(conn: &mut PgConnection, tenders: &[Uuid]) -> AppResult<Vec<Award>> {
     Ok(sqlx::query_as!(
         Award,
-        r#"select id, tender_id, lot_id, supplier_id, bid_id, amount, currency, awarded_at
-             from awards where tender_id = any($1) order by tender_id, awarded_at, id"#,
+        r#"select a.id, a.tender_id, a.lot_id, a.supplier_id, a.bid_id, a.amount, a.currency, a.awarded_at
+             from awards a left join lots l on l.id = a.lot_id
+            where a.tender_id = any($1) order by a.tender_id, l.number nulls first, a.id"#,
         tenders
     )
     .fetch_all(conn)

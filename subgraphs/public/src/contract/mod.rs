@@ -137,7 +137,11 @@ impl ContractMutation {
             .iter()
             .enumerate()
             .map(|(i, a)| {
-                let lot = a.lot_id.as_ref().map(|l| parse_id(&format!("awards[{i}].lotId"), l)).transpose()?;
+                let lot = a
+                    .lot_id
+                    .as_ref()
+                    .map(|l| parse_id(&format!("awards[{i}].lotId"), l))
+                    .transpose()?;
                 Ok((lot, parse_id(&format!("awards[{i}].bidId"), &a.bid_id)?))
             })
             .collect::<Result<Vec<_>, AppError>>()?;
@@ -167,7 +171,9 @@ impl ContractMutation {
             let bids = bid::db::by_ids(tx, &choices.iter().map(|(_, b)| *b).collect::<Vec<_>>()).await?;
             let mut awarded = vec![];
             for (i, (lot, bid_id)) in choices.iter().enumerate() {
-                let bid = bids.iter().find(|b| b.id == *bid_id && b.tender_id == tender_id && b.lot_id == *lot);
+                let bid = bids
+                    .iter()
+                    .find(|b| b.id == *bid_id && b.tender_id == tender_id && b.lot_id == *lot);
                 let Some(bid) = bid.filter(|b| b.status == bid::model::BidStatus::Submitted) else {
                     return Err(AppError::bad_input(
                         format!("awards[{i}].bidId"),
@@ -210,4 +216,3 @@ impl ContractMutation {
         Ok(lifecycle::step::<Contract>(ctx, &id, &[ContractStatus::Active], ContractStatus::Terminated).await?)
     }
 }
-

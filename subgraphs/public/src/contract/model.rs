@@ -64,7 +64,10 @@ impl Award {
     }
     /// The winning supplier's profile.
     async fn supplier(&self, ctx: &Context<'_>) -> Result<Option<Supplier>> {
-        Ok(ctx.data::<Loaded<SupplierOfOrgLoader>>()?.load_one(self.supplier_id).await?)
+        Ok(ctx
+            .data::<Loaded<SupplierOfOrgLoader>>()?
+            .load_one(self.supplier_id)
+            .await?)
     }
     /// The winning bid's price.
     async fn value(&self) -> Money {
@@ -137,4 +140,3 @@ impl Contract {
         self.created_at
     }
 }
-

@@ -109,7 +109,12 @@ fn parse_time(field: &str, v: Option<&str>) -> Result<Option<DateTime<Utc>>, Res
     v.map(|s| {
         DateTime::parse_from_rfc3339(s)
             .map(|d| d.with_timezone(&Utc))
-            .map_err(|_| problem(StatusCode::BAD_REQUEST, &format!("{field} must be an RFC 3339 date-time")))
+            .map_err(|_| {
+                problem(
+                    StatusCode::BAD_REQUEST,
+                    &format!("{field} must be an RFC 3339 date-time"),
+                )
+            })
     })
     .transpose()
 }
@@ -119,7 +124,10 @@ async fn releases(AxumState(st): AxumState<Arc<State>>, Query(p): Query<ReleaseP
         Ok(b) => b,
         Err(_) => return problem(StatusCode::BAD_REQUEST, "buyer must be an organization id"),
     };
-    let (since, until) = match (parse_time("since", p.since.as_deref()), parse_time("until", p.until.as_deref())) {
+    let (since, until) = match (
+        parse_time("since", p.since.as_deref()),
+        parse_time("until", p.until.as_deref()),
+    ) {
         (Ok(s), Ok(u)) => (s, u),
         (Err(e), _) | (_, Err(e)) => return e,
     };
@@ -238,9 +246,12 @@ async fn record_package(AxumState(st): AxumState<Arc<State>>, Path(ocid): Path<S
     compiled["tag"] = json!(["compiled"]);
     let buyer: Option<Uuid> = public_reads(&st)
         .run(async |c| {
-            Ok(sqlx::query_scalar!("select organization_id from releases where tender_id = $1 limit 1", tender)
-                .fetch_optional(c)
-                .await?)
+            Ok(sqlx::query_scalar!(
+                "select organization_id from releases where tender_id = $1 limit 1",
+                tender
+            )
+            .fetch_optional(c)
+            .await?)
         })
         .await
         .ok()

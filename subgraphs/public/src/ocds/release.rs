@@ -15,7 +15,7 @@ use crate::{
     bid::{self, model::BidStatus},
     contract::{
         self,
-        model::{ContractStatus, Contract},
+        model::{Contract, ContractStatus},
     },
     supplier,
     tender::{
@@ -154,7 +154,8 @@ async fn build(conn: &mut PgConnection, t: &Tender) -> AppResult<Value> {
     let mut buyer_party = buyer_ref.clone();
     buyer_party["roles"] = json!(["buyer", "procuringEntity"]);
     if let Some(b) = &buyer {
-        buyer_party["identifier"] = json!({ "scheme": b.identifier_scheme, "id": b.identifier_id, "legalName": b.legal_name });
+        buyer_party["identifier"] =
+            json!({ "scheme": b.identifier_scheme, "id": b.identifier_id, "legalName": b.legal_name });
     }
     let mut parties = vec![buyer_party];
     let winners: HashSet<Uuid> = awards.iter().map(|a| a.supplier_id).collect();
@@ -175,8 +176,10 @@ async fn build(conn: &mut PgConnection, t: &Tender) -> AppResult<Value> {
     let classification = |code: &String| json!({ "scheme": "CPV", "id": code.split('-').next().unwrap_or(code) });
     let extra: Vec<Value> = more_cpv.iter().map(classification).collect();
     let items: Vec<Value> = if lots.is_empty() {
-        vec![json!({ "id": "1", "description": t.title, "classification": first_cpv.map(classification),
-                     "additionalClassifications": extra })]
+        vec![
+            json!({ "id": "1", "description": t.title, "classification": first_cpv.map(classification),
+                     "additionalClassifications": extra }),
+        ]
     } else {
         lots.iter()
             .map(|l| {

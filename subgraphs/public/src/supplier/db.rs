@@ -18,7 +18,7 @@ pub async fn page(
     after: Option<&SupplierCursor>,
     limit: i64,
 ) -> AppResult<Vec<Supplier>> {
-    let search = search.map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let search = search.map(|s| platform::validate::like_pattern(s, true));
     Ok(sqlx::query_as!(
         Supplier,
         r#"select id, organization_id, legal_name, registration_number,

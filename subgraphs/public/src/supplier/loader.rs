@@ -45,7 +45,12 @@ impl Loader<Uuid> for TaxIdLoader {
     type Error = Arc<AppError>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, String>, Self::Error> {
-        Ok(self.0.run(async |c| db::tax_ids(c, keys).await).await?.into_iter().collect())
+        Ok(self
+            .0
+            .run(async |c| db::tax_ids(c, keys).await)
+            .await?
+            .into_iter()
+            .collect())
     }
 }
 
@@ -68,6 +73,11 @@ impl Loader<Uuid> for ComplianceLoader {
     type Error = Arc<AppError>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, ComplianceStatus>, Self::Error> {
-        Ok(self.0.run(async |c| db::compliance(c, keys).await).await?.into_iter().collect())
+        Ok(self
+            .0
+            .run(async |c| db::compliance(c, keys).await)
+            .await?
+            .into_iter()
+            .collect())
     }
 }

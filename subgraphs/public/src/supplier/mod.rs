@@ -152,4 +152,3 @@ impl SupplierMutation {
         .await?)
     }
 }
-

@@ -34,7 +34,7 @@ pub async fn page(
     after: Option<&TenderCursor>,
     limit: i64,
 ) -> AppResult<Vec<Tender>> {
-    let search = f.search.map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let search = f.search.map(|s| platform::validate::like_pattern(s, true));
     let cpv = f.cpv.map(|c| format!("{c}%"));
     Ok(sqlx::query_as!(
         Tender,

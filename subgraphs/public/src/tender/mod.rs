@@ -106,7 +106,10 @@ fn valid_cpv(codes: &[String]) -> AppResult<Vec<String>> {
 
 fn valid_deadlines(enquiry: Option<DateTime<Utc>>, submission: DateTime<Utc>) -> AppResult<()> {
     if enquiry.is_some_and(|e| e > submission) {
-        return Err(AppError::bad_input("enquiryDeadline", "must not be after submissionDeadline"));
+        return Err(AppError::bad_input(
+            "enquiryDeadline",
+            "must not be after submissionDeadline",
+        ));
     }
     Ok(())
 }
@@ -203,8 +206,15 @@ impl TenderQuery {
         let st = state(ctx)?;
         let page = Page::<TenderCursor>::new(first, after.as_deref(), st.settings.limits.page_size)?;
         let cpv = optional_text("cpv", cpv.as_deref(), 10)?;
-        if cpv.as_deref().is_some_and(|c| !c.bytes().all(|b| b.is_ascii_digit() || b == b'-')) {
-            return Err(AppError::bad_input("cpv", "is not a CPV code (8 digits, optionally a dash and a check digit)").into());
+        if cpv
+            .as_deref()
+            .is_some_and(|c| !c.bytes().all(|b| b.is_ascii_digit() || b == b'-'))
+        {
+            return Err(AppError::bad_input(
+                "cpv",
+                "is not a CPV code (8 digits, optionally a dash and a check digit)",
+            )
+            .into());
         }
         let search = optional_text("search", search.as_deref(), 100)?;
         let auth = auth(ctx)?;
@@ -223,7 +233,10 @@ impl TenderQuery {
             .run(async |c| db::page(c, &filter, page.after.as_ref(), page.fetch()).await)
             .await?;
         let partner = auth.user_id().is_none();
-        let rows = rows.into_iter().filter(|t| !partner || t.status != TenderStatus::Draft).collect();
+        let rows = rows
+            .into_iter()
+            .filter(|t| !partner || t.status != TenderStatus::Draft)
+            .collect();
         Ok(page.connection(
             rows,
             |t| TenderCursor {
@@ -279,7 +292,12 @@ impl TenderMutation {
             .lots
             .iter()
             .enumerate()
-            .map(|(i, l)| Ok((text(&format!("lots[{i}].title"), &l.title, 1, 200)?, l.estimated_value.0)))
+            .map(|(i, l)| {
+                Ok((
+                    text(&format!("lots[{i}].title"), &l.title, 1, 200)?,
+                    l.estimated_value.0,
+                ))
+            })
             .collect::<AppResult<Vec<_>>>()?;
         let new = db::NewTender {
             reference: &reference,
@@ -377,9 +395,21 @@ impl TenderMutation {
             };
             note("title", json!(t.title), json!(amended.title));
             note("description", json!(t.description), json!(amended.description));
-            note("estimatedValue", json!(t.estimated_amount), json!(amended.estimated_amount));
-            note("enquiryDeadline", json!(t.enquiry_deadline), json!(amended.enquiry_deadline));
-            note("submissionDeadline", json!(t.submission_deadline), json!(amended.submission_deadline));
+            note(
+                "estimatedValue",
+                json!(t.estimated_amount),
+                json!(amended.estimated_amount),
+            );
+            note(
+                "enquiryDeadline",
+                json!(t.enquiry_deadline),
+                json!(amended.enquiry_deadline),
+            );
+            note(
+                "submissionDeadline",
+                json!(t.submission_deadline),
+                json!(amended.submission_deadline),
+            );
             if changes.is_empty() {
                 return Err(AppError::bad_input("input", "changes nothing"));
             }
@@ -415,9 +445,14 @@ impl TenderMutation {
             let Some(t) = db::lock_own(tx, caller.organization_id, id).await? else {
                 return Err(AppError::NotFound("Tender"));
             };
-            if !matches!(t.status, TenderStatus::Draft | TenderStatus::Published | TenderStatus::Closed) {
+            if !matches!(
+                t.status,
+                TenderStatus::Draft | TenderStatus::Published | TenderStatus::Closed
+            ) {
                 let status = t.status.as_db();
-                return Err(AppError::Conflict(format!("the tender is {status} and cannot become cancelled")));
+                return Err(AppError::Conflict(format!(
+                    "the tender is {status} and cannot become cancelled"
+                )));
             }
             let tender = db::cancel(tx, id, &reason).await?;
             if tender.published_at.is_some() {

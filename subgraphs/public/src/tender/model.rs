@@ -122,7 +122,10 @@ impl Tender {
     }
     /// The OCDS open contracting id, once published.
     async fn ocid(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        Ok(self.published_at.map(|_| state(ctx).map(|s| s.ocid(self.id))).transpose()?)
+        Ok(self
+            .published_at
+            .map(|_| state(ctx).map(|s| s.ocid(self.id)))
+            .transpose()?)
     }
     /// The buyer's reference, unique per buyer.
     async fn reference(&self) -> &str {
@@ -197,7 +200,11 @@ impl Tender {
     }
     /// How many bids were submitted (the count is public; amounts are sealed).
     async fn bid_count(&self, ctx: &Context<'_>) -> Result<i32> {
-        Ok(ctx.data::<Loaded<BidCountLoader>>()?.load_one(self.id).await?.unwrap_or(0))
+        Ok(ctx
+            .data::<Loaded<BidCountLoader>>()?
+            .load_one(self.id)
+            .await?
+            .unwrap_or(0))
     }
     /// The bids the caller may see: a supplier its own, the buyer's
     /// procurement officers every submitted bid once the deadline has passed.
@@ -208,7 +215,11 @@ impl Tender {
         }
         let caller = platform::guards::auth(ctx)?;
         let rows = ctx.data::<Loaded<BidsOfTenderLoader>>()?.load_one(self.id).await?;
-        Ok(rows.unwrap_or_default().into_iter().filter(|b| b.visible_to(caller)).collect())
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|b| b.visible_to(caller))
+            .collect())
     }
     /// Its awards, one per lot (or one for an undivided tender).
     async fn awards(&self, ctx: &Context<'_>) -> Result<Vec<Award>> {

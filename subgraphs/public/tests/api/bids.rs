@@ -29,13 +29,23 @@ async fn bids_are_sealed_until_the_deadline_and_then_open_to_the_buyers_officers
     // Before the deadline: the count is public, the bids are not.
     let before = app.ok(TENDER_BIDS, json!({ "id": tender }), &officer).await;
     assert_eq!(before["tender"]["bidCount"], 2);
-    assert_eq!(before["tender"]["bids"], json!([]), "the buyer sees no bid before the deadline");
+    assert_eq!(
+        before["tender"]["bids"],
+        json!([]),
+        "the buyer sees no bid before the deadline"
+    );
     let ent = app.ok(ENTITY_BIDS, rep.clone(), &officer).await;
     assert_eq!(ent["_entities"][0]["bids"], json!([]), "nor through _entities");
     let own = app.ok(TENDER_BIDS, json!({ "id": tender }), &acme_user).await;
-    assert_eq!(own["tender"]["bids"], json!([{ "id": acme_bid.to_string(), "amount": { "amount": 90_000 } }]));
+    assert_eq!(
+        own["tender"]["bids"],
+        json!([{ "id": acme_bid.to_string(), "amount": { "amount": 90_000 } }])
+    );
     let own = app.ok(ENTITY_BIDS, rep.clone(), &bati_admin).await;
-    assert_eq!(own["_entities"][0]["bids"], json!([{ "id": bati_bid.to_string(), "amount": { "amount": 80_000 } }]));
+    assert_eq!(
+        own["_entities"][0]["bids"],
+        json!([{ "id": bati_bid.to_string(), "amount": { "amount": 80_000 } }])
+    );
     // RLS alone says the same.
     let count = "select count(*) from procurement.bids";
     assert_eq!(app.count_as(buyer, "procurement_officer", count).await, 0);
@@ -82,6 +92,20 @@ async fn bidding_rules_refuse_and_write_nothing() {
     let wrong = app.try_bid(acme, tender, None, 1_000, "USD").await;
     assert_eq!(code(&wrong), Some("BAD_USER_INPUT"), "{wrong}");
     assert_eq!(wrong["errors"][0]["extensions"]["field"], "amount.currency");
+    // The reason reaches the client in its language.
+    let (_, fr) = app
+        .kit
+        .gql_response(
+            "mutation($i: CreateBidInput!) { createBid(input: $i) { id } }",
+            json!({ "i": { "tenderId": tender, "amount": { "amount": 5, "currency": "CHF" } } }),
+            Some(&app.token(acme, Role::SupplierUser)),
+            &[("accept-language", "fr")],
+        )
+        .await;
+    assert_eq!(
+        fr["errors"][0]["message"],
+        "Valeur invalide pour amount.currency : doit être dans la devise de l'appel d'offres."
+    );
     let negative = app.try_bid(acme, tender, None, 0, "EUR").await;
     assert_eq!(code(&negative), Some("BAD_USER_INPUT"), "{negative}");
 
@@ -90,7 +114,11 @@ async fn bidding_rules_refuse_and_write_nothing() {
     assert_eq!(code(&twice), Some("CONFLICT"), "one active bid per supplier: {twice}");
 
     let blocked = app.try_bid(lapsed, tender, None, 1_000, "EUR").await;
-    assert_eq!(code(&blocked), Some("CONFLICT"), "an expired certificate blocks: {blocked}");
+    assert_eq!(
+        code(&blocked),
+        Some("CONFLICT"),
+        "an expired certificate blocks: {blocked}"
+    );
     let none = app.try_bid(unregistered, tender, None, 1_000, "EUR").await;
     assert_eq!(code(&none), Some("CONFLICT"), "{none}");
     assert_eq!(app.count(bids).await, 1);
@@ -104,9 +132,17 @@ async fn bidding_rules_refuse_and_write_nothing() {
         .unwrap();
     let t = app.token(acme, Role::SupplierAdmin);
     let withdraw = app
-        .gql("mutation($id: ID!) { withdrawBid(id: $id) { id } }", json!({ "id": acme_bid }), &t)
+        .gql(
+            "mutation($id: ID!) { withdrawBid(id: $id) { id } }",
+            json!({ "id": acme_bid }),
+            &t,
+        )
         .await;
-    assert_eq!(code(&withdraw), Some("CONFLICT"), "no withdrawal after the deadline: {withdraw}");
+    assert_eq!(
+        code(&withdraw),
+        Some("CONFLICT"),
+        "no withdrawal after the deadline: {withdraw}"
+    );
     assert_eq!(app.count(bids).await, 1);
 }
 
@@ -140,9 +176,14 @@ async fn an_award_is_all_or_nothing() {
     assert_eq!(wrong["errors"][0]["extensions"]["field"], "awards[1].bidId");
     assert_eq!(app.count("select count(*) from procurement.awards").await, 0);
     assert_eq!(app.count("select count(*) from procurement.contracts").await, 0);
-    assert_eq!(app.count("select count(*) from procurement.bids where status <> 'submitted'").await, 0);
     assert_eq!(
-        app.count("select count(*) from procurement.tenders where status = 'published'").await,
+        app.count("select count(*) from procurement.bids where status <> 'submitted'")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.count("select count(*) from procurement.tenders where status = 'published'")
+            .await,
         1
     );
 
@@ -169,5 +210,9 @@ async fn an_award_is_all_or_nothing() {
     assert_eq!(status(a1).await, "rejected");
     assert_eq!(status(b1).await, "accepted");
     assert_eq!(status(b2).await, "accepted");
-    assert_eq!(code(&app.gql(AWARD, input(b2), &officer).await), Some("CONFLICT"), "awarded once");
+    assert_eq!(
+        code(&app.gql(AWARD, input(b2), &officer).await),
+        Some("CONFLICT"),
+        "awarded once"
+    );
 }

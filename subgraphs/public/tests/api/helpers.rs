@@ -102,8 +102,12 @@ impl TestApp {
             )
             .await;
         let id = d["createTender"]["id"].as_str().expect("id").to_string();
-        self.ok("mutation($id: ID!) { publishTender(id: $id) { id } }", json!({ "id": id }), &t)
-            .await;
+        self.ok(
+            "mutation($id: ID!) { publishTender(id: $id) { id } }",
+            json!({ "id": id }),
+            &t,
+        )
+        .await;
         Uuid::parse_str(&id).expect("uuid")
     }
 
@@ -149,8 +153,12 @@ impl TestApp {
             return r;
         }
         let id = r["data"]["createBid"]["id"].clone();
-        self.gql("mutation($id: ID!) { submitBid(id: $id) { id status } }", json!({ "id": id }), &t)
-            .await
+        self.gql(
+            "mutation($id: ID!) { submitBid(id: $id) { id status } }",
+            json!({ "id": id }),
+            &t,
+        )
+        .await
     }
 
     pub async fn bid(&self, who: Who, tender: Uuid, lot: Option<Uuid>, amount: i64) -> Uuid {
@@ -161,7 +169,12 @@ impl TestApp {
 
     /// `GET <path>`: status and JSON body.
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self.http.get(format!("{}{path}", self.url)).send().await.expect("request");
+        let r = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("request");
         let status = r.status().as_u16();
         (status, r.json().await.expect("json"))
     }
@@ -191,7 +204,10 @@ impl TestApp {
         .execute(&mut *tx)
         .await
         .expect("scope");
-        let n = sqlx::query_scalar(sql).fetch_one(&mut *tx).await.expect("count as the service");
+        let n = sqlx::query_scalar(sql)
+            .fetch_one(&mut *tx)
+            .await
+            .expect("count as the service");
         tx.rollback().await.expect("rollback");
         n
     }

@@ -4,5 +4,6 @@
 mod helpers;
 
 mod bids;
+mod isolation;
 mod ocds;
 mod tenders;

@@ -13,7 +13,9 @@ use crate::helpers::*;
 const BASE: &str = "https://standard.open-contracting.org/schema/1__1__5/";
 
 fn read(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/ocds-1.1.5").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/ocds-1.1.5")
+        .join(name);
     serde_json::from_str(&std::fs::read_to_string(&path).expect("schema file")).expect("schema json")
 }
 
@@ -37,7 +39,10 @@ struct Local(HashMap<String, Value>);
 
 impl jsonschema::Retrieve for Local {
     fn retrieve(&self, uri: &jsonschema::Uri<String>) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
-        self.0.get(uri.as_str()).cloned().ok_or_else(|| format!("not vendored: {uri}").into())
+        self.0
+            .get(uri.as_str())
+            .cloned()
+            .ok_or_else(|| format!("not vendored: {uri}").into())
     }
 }
 
@@ -59,7 +64,10 @@ fn validator(package: &str) -> jsonschema::Validator {
 }
 
 fn assert_valid(v: &jsonschema::Validator, doc: &Value) {
-    let errors: Vec<String> = v.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    let errors: Vec<String> = v
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
     assert!(errors.is_empty(), "not valid OCDS: {errors:#?}\n{doc:#}");
 }
 
@@ -86,7 +94,12 @@ fn assert_parties(release: &Value) {
             assert!(has(&s["id"], "supplier"), "award supplier {s} is no supplier party");
         }
     }
-    let awards: Vec<&Value> = release["awards"].as_array().into_iter().flatten().map(|a| &a["id"]).collect();
+    let awards: Vec<&Value> = release["awards"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| &a["id"])
+        .collect();
     for c in release["contracts"].as_array().into_iter().flatten() {
         assert!(awards.contains(&&c["awardID"]), "contract {c} names no award");
     }
@@ -117,12 +130,25 @@ async fn a_whole_process_is_published_as_valid_ocds_and_bids_stay_sealed_until_t
     let (status, sealed) = app.get(&path).await;
     assert_eq!(status, 200, "{sealed}");
     let text = sealed.to_string();
-    for secret in ["123456", "1234.56", "654321", "6543.21", "TAX-Acme", "TAX-Bati", &b1.to_string()] {
+    for secret in [
+        "123456",
+        "1234.56",
+        "654321",
+        "6543.21",
+        "TAX-Acme",
+        "TAX-Bati",
+        &b1.to_string(),
+    ] {
         assert!(!text.contains(secret), "{secret} published before the deadline: {text}");
     }
 
     app.pass_deadline(tender).await;
-    app.ok("mutation($id: ID!) { closeTender(id: $id) { status } }", json!({ "id": tender }), &officer).await;
+    app.ok(
+        "mutation($id: ID!) { closeTender(id: $id) { status } }",
+        json!({ "id": tender }),
+        &officer,
+    )
+    .await;
     let awarded = app
         .ok(
             "mutation($i: AwardTenderInput!) { awardTender(input: $i) { awards { contract { id } } } }",
@@ -132,7 +158,12 @@ async fn a_whole_process_is_published_as_valid_ocds_and_bids_stay_sealed_until_t
         )
         .await;
     let contract = awarded["awardTender"]["awards"][0]["contract"]["id"].clone();
-    app.ok("mutation($id: ID!) { signContract(id: $id) { status } }", json!({ "id": contract }), &officer).await;
+    app.ok(
+        "mutation($id: ID!) { signContract(id: $id) { status } }",
+        json!({ "id": contract }),
+        &officer,
+    )
+    .await;
 
     let packages = validator("release-package-schema.json");
     let (_, package) = app.get(&path).await;
@@ -163,7 +194,10 @@ async fn a_whole_process_is_published_as_valid_ocds_and_bids_stay_sealed_until_t
     assert_eq!(last["tender"]["status"], "complete");
     assert_eq!(last["tender"]["numberOfTenderers"], 2);
     assert_eq!(last["bids"]["statistics"][0]["value"], 3);
-    assert_eq!(last["awards"][0]["value"], json!({ "amount": 1234.56, "currency": "EUR" }));
+    assert_eq!(
+        last["awards"][0]["value"],
+        json!({ "amount": 1234.56, "currency": "EUR" })
+    );
     assert_eq!(last["contracts"][0]["status"], "active");
     assert!(!package.to_string().contains("TAX-"), "tax ids are never published");
 
@@ -175,7 +209,9 @@ async fn a_whole_process_is_published_as_valid_ocds_and_bids_stay_sealed_until_t
     assert_eq!(compiled["contracts"][0]["status"], "active");
     assert_eq!(record["records"][0]["releases"].as_array().unwrap().len(), 5);
 
-    let (status, _) = app.get("/ocds/records/ocds-hubdev-00000000-0000-0000-0000-000000000000").await;
+    let (status, _) = app
+        .get("/ocds/records/ocds-hubdev-00000000-0000-0000-0000-000000000000")
+        .await;
     assert_eq!(status, 404);
     let (status, _) = app.get("/ocds/releases?since=yesterday").await;
     assert_eq!(status, 400);
