@@ -105,15 +105,16 @@ impl State {
     }
 }
 
-fn parse_time(field: &str, v: Option<&str>) -> Result<Option<DateTime<Utc>>, Response> {
+/// `Err` is the 400 answer, already written.
+fn parse_time(field: &str, v: Option<&str>) -> Result<Option<DateTime<Utc>>, Box<Response>> {
     v.map(|s| {
         DateTime::parse_from_rfc3339(s)
             .map(|d| d.with_timezone(&Utc))
             .map_err(|_| {
-                problem(
+                Box::new(problem(
                     StatusCode::BAD_REQUEST,
                     &format!("{field} must be an RFC 3339 date-time"),
-                )
+                ))
             })
     })
     .transpose()
@@ -129,7 +130,7 @@ async fn releases(AxumState(st): AxumState<Arc<State>>, Query(p): Query<ReleaseP
         parse_time("until", p.until.as_deref()),
     ) {
         (Ok(s), Ok(u)) => (s, u),
-        (Err(e), _) | (_, Err(e)) => return e,
+        (Err(e), _) | (_, Err(e)) => return *e,
     };
     let after = match p.after.as_deref().map(parse_cursor).transpose() {
         Ok(a) => a,

@@ -289,7 +289,7 @@ fn period_end(c: &Contract) -> String {
 fn strip_nulls(v: &mut Value) {
     match v {
         Value::Object(map) => {
-            map.retain(|_, x| !x.is_null() && !(x.is_array() && x.as_array().is_some_and(Vec::is_empty)));
+            map.retain(|_, x| !(x.is_null() || x.as_array().is_some_and(Vec::is_empty)));
             map.values_mut().for_each(strip_nulls);
         }
         Value::Array(items) => items.iter_mut().for_each(strip_nulls),
