@@ -109,6 +109,11 @@ async fn run(root: &Path) -> anyhow::Result<()> {
     }
     println!("  JWKS           http://127.0.0.1:4001/.well-known/jwks.json");
     println!("  Partner tokens POST http://127.0.0.1:4001/oauth/token");
+    if let Some(port) = ports.get("public") {
+        println!(
+            "  OCDS           http://127.0.0.1:{port}/ocds/releases  /ocds/records/{{ocid}}  (public data, no token)"
+        );
+    }
     println!("Logs: {}/<service>.log", logs.display());
     identity::seed::print_logins();
     println!("Press Ctrl-C to stop.");
