@@ -277,10 +277,14 @@ create policy releases_published on releases for select using (has_vertical('pub
 -- the schema owner for tenders the caller can see. The owner-only policy
 -- lets this function, and nothing the service runs, count every bid.
 create policy bids_counted_by_owner on bids for select to current_user using (true);
+-- plpgsql: its plan is cached per connection (a security definer SQL
+-- function is planned again on every call).
 create function bid_counts(tender_ids uuid[]) returns table (tender_id uuid, bids bigint)
-  language sql stable security definer set search_path from current as $$
-  select b.tender_id, count(*) from bids b
-   where b.tender_id = any(tender_ids) and b.status in ('submitted', 'accepted', 'rejected')
-     and exists (select 1 from tenders t where t.id = b.tender_id)
-   group by b.tender_id
-$$;
+  language plpgsql stable security definer set search_path from current as $$
+begin
+  return query
+    select b.tender_id, count(*) from bids b
+     where b.tender_id = any(tender_ids) and b.status in ('submitted', 'accepted', 'rejected')
+       and exists (select 1 from tenders t where t.id = b.tender_id)
+     group by b.tender_id;
+end $$;

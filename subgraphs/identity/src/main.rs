@@ -1,4 +1,1 @@
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    platform::kit::run::<identity::Identity>().await
-}
+platform::subgraph_main!(identity::Identity);

@@ -1,4 +1,1 @@
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    platform::kit::run::<medical::Medical>().await
-}
+platform::subgraph_main!(medical::Medical);

@@ -1,4 +1,1 @@
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    platform::kit::run::<public::Public>().await
-}
+platform::subgraph_main!(public::Public);
