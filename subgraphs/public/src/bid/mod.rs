@@ -33,11 +33,13 @@ use model::{Bid, BidStatus};
 
 #[derive(InputObject)]
 pub struct CreateBidInput {
+    /// A published tender whose deadline is ahead.
     pub tender_id: ID,
     /// Required for a tender divided into lots.
     pub lot_id: Option<ID>,
     /// In the tender's currency; more than zero.
     pub amount: MoneyInput,
+    /// What is offered, up to 5,000 characters.
     #[graphql(default)]
     pub technical_summary: String,
 }

@@ -77,6 +77,7 @@ impl Bid {
     async fn id(&self) -> ID {
         ID(self.id.to_string())
     }
+    /// The tender bid on.
     async fn tender(&self, ctx: &Context<'_>) -> Result<Tender> {
         tender::load_visible(ctx, self.tender_id)
             .await?
@@ -97,15 +98,19 @@ impl Bid {
     async fn amount(&self) -> Money {
         Money::new(self.amount, &self.currency)
     }
+    /// What is offered.
     async fn technical_summary(&self) -> &str {
         &self.technical_summary
     }
+    /// Where the bid is in its life.
     async fn status(&self) -> BidStatus {
         self.status
     }
+    /// When it was submitted.
     async fn submitted_at(&self) -> Option<DateTime<Utc>> {
         self.submitted_at
     }
+    /// When the draft was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.created_at
     }

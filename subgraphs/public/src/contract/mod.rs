@@ -46,10 +46,13 @@ pub struct AwardChoice {
 
 #[derive(InputObject)]
 pub struct AwardTenderInput {
+    /// A tender of the caller's organization whose deadline has passed.
     pub tender_id: ID,
     /// One choice per lot, or one for an undivided tender.
     pub awards: Vec<AwardChoice>,
+    /// First day of the contracts.
     pub contract_start: Date,
+    /// Last day of the contracts; not before the first.
     pub contract_end: Date,
 }
 

@@ -73,6 +73,7 @@ impl Award {
     async fn value(&self) -> Money {
         Money::new(self.amount, &self.currency)
     }
+    /// When the buyer decided.
     async fn awarded_at(&self) -> DateTime<Utc> {
         self.awarded_at
     }
@@ -116,26 +117,33 @@ impl Contract {
     async fn supplier(&self) -> Organization {
         Organization { id: self.supplier_id }
     }
+    /// The tender it follows from.
     async fn tender(&self, ctx: &Context<'_>) -> Result<Tender> {
         tender::load_visible(ctx, self.tender_id)
             .await?
             .ok_or_else(|| AppError::NotFound("Tender").into())
     }
+    /// The contract's value (the winning bid's price).
     async fn value(&self) -> Money {
         Money::new(self.amount, &self.currency)
     }
+    /// First day.
     async fn period_start(&self) -> Date {
         Date(self.period_start)
     }
+    /// Last day.
     async fn period_end(&self) -> Date {
         Date(self.period_end)
     }
+    /// Where the contract is in its life.
     async fn status(&self) -> ContractStatus {
         self.status
     }
+    /// When it was signed.
     async fn signed_at(&self) -> Option<DateTime<Utc>> {
         self.signed_at
     }
+    /// When it was awarded.
     async fn created_at(&self) -> DateTime<Utc> {
         self.created_at
     }

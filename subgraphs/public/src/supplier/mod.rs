@@ -32,14 +32,19 @@ use model::{CertificationLevel, ComplianceDocumentKind, ComplianceDocumentView, 
 pub struct RegisterSupplierInput {
     /// The name the organization contracts under.
     pub legal_name: String,
+    /// Registration in the trade register.
     pub registration_number: String,
+    /// Read only by the supplier and buyers' procurement officers.
     pub tax_id: String,
+    /// How far the supplier was vetted.
     pub certification_level: CertificationLevel,
 }
 
 #[derive(InputObject)]
 pub struct AddComplianceDocumentInput {
+    /// What the document attests.
     pub kind: ComplianceDocumentKind,
+    /// Its name, e.g. the issuing body's title for it.
     pub title: String,
     /// Last day the document is valid.
     pub expires_on: Date,

@@ -120,6 +120,7 @@ impl Supplier {
     async fn registration_number(&self) -> &str {
         &self.registration_number
     }
+    /// How far the supplier was vetted.
     async fn certification_level(&self) -> CertificationLevel {
         self.certification_level
     }
@@ -149,6 +150,7 @@ impl Supplier {
             .await?
             .unwrap_or(ComplianceStatus::NonCompliant))
     }
+    /// When the profile was registered.
     async fn created_at(&self) -> DateTime<Utc> {
         self.created_at
     }
@@ -164,9 +166,11 @@ impl ComplianceDocumentView {
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
+    /// What the document attests.
     async fn kind(&self) -> ComplianceDocumentKind {
         self.0.kind
     }
+    /// Its name.
     async fn title(&self) -> &str {
         &self.0.title
     }

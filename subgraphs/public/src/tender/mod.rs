@@ -38,7 +38,9 @@ const MAX_CPV: usize = 20;
 
 #[derive(InputObject)]
 pub struct LotInput {
+    /// What the lot covers.
     pub title: String,
+    /// The buyer's estimate, in the tender's currency (minor units).
     pub estimated_value: Amount,
 }
 
@@ -46,15 +48,22 @@ pub struct LotInput {
 pub struct CreateTenderInput {
     /// Unique per buyer: letters, digits and `. _ / -`, up to 40.
     pub reference: String,
+    /// 1 to 200 characters.
     pub title: String,
+    /// Up to 5,000 characters.
     #[graphql(default)]
     pub description: String,
+    /// How suppliers are admitted.
     pub procurement_method: ProcurementMethod,
+    /// What is bought.
     pub main_category: MainCategory,
     /// 1 to 20 CPV codes: 8 digits, optionally `-` and a check digit.
     pub cpv_codes: Vec<String>,
+    /// The buyer's estimate of the whole tender; its currency is the bids' currency.
     pub estimated_value: MoneyInput,
+    /// Until when suppliers may ask questions; not after the submission deadline.
     pub enquiry_deadline: Option<DateTime<Utc>>,
+    /// Until when bids are accepted; must be ahead when the tender is published.
     pub submission_deadline: DateTime<Utc>,
     /// Optional lots, numbered in the order given; in the tender's currency.
     #[graphql(default)]
@@ -64,7 +73,9 @@ pub struct CreateTenderInput {
 /// What an amendment changes; fields left out keep their value.
 #[derive(InputObject)]
 pub struct AmendTenderInput {
+    /// A new title.
     pub title: Option<String>,
+    /// A new description.
     pub description: Option<String>,
     /// In the tender's currency.
     pub estimated_value: Option<Amount>,
@@ -170,17 +181,21 @@ async fn step(ctx: &Context<'_>, id: &ID, from: &[TenderStatus], to: TenderStatu
 /// A buyer's identity in OCDS publications.
 #[derive(async_graphql::SimpleObject, Debug, Clone)]
 pub struct BuyerProfile {
+    /// The name the buyer publishes under (OCDS party name).
     pub legal_name: String,
     /// An org-id.guide list code, e.g. `FR-RCS`.
     pub identifier_scheme: String,
+    /// The buyer's id in that list.
     pub identifier_id: String,
 }
 
 #[derive(InputObject)]
 pub struct RegisterBuyerInput {
+    /// The name the buyer publishes under (OCDS party name).
     pub legal_name: String,
     /// An org-id.guide list code, e.g. `FR-RCS`, `FR-SIRET`, `GB-COH`.
     pub identifier_scheme: String,
+    /// The buyer's id in that list.
     pub identifier_id: String,
 }
 

@@ -131,15 +131,19 @@ impl Tender {
     async fn reference(&self) -> &str {
         &self.reference
     }
+    /// What is bought, in a line.
     async fn title(&self) -> &str {
         &self.title
     }
+    /// What is bought, in full.
     async fn description(&self) -> &str {
         &self.description
     }
+    /// How suppliers are admitted.
     async fn procurement_method(&self) -> ProcurementMethod {
         self.procurement_method
     }
+    /// What is bought: goods, works or services.
     async fn main_category(&self) -> MainCategory {
         self.main_category
     }
@@ -163,6 +167,7 @@ impl Tender {
     async fn deadline_passed(&self) -> bool {
         self.deadline_passed
     }
+    /// Where the tender is in its life.
     async fn status(&self) -> TenderStatus {
         self.status
     }
@@ -170,9 +175,11 @@ impl Tender {
     async fn cancellation_reason(&self) -> Option<&str> {
         self.cancellation_reason.as_deref()
     }
+    /// When it was published.
     async fn published_at(&self) -> Option<DateTime<Utc>> {
         self.published_at
     }
+    /// When the draft was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.created_at
     }
@@ -241,6 +248,7 @@ pub struct Lot {
     pub tender_id: Uuid,
     /// 1, 2, … within the tender.
     pub number: i32,
+    /// What the lot covers.
     pub title: String,
     #[graphql(skip)]
     pub estimated_amount: i64,
@@ -267,8 +275,10 @@ pub struct Amendment {
     pub id: Uuid,
     #[graphql(skip)]
     pub tender_id: Uuid,
+    /// Why the tender changed.
     pub rationale: String,
     /// `{field: {from, to}}` for each field changed.
     pub changes: serde_json::Value,
+    /// When it changed.
     pub amended_at: DateTime<Utc>,
 }
