@@ -48,11 +48,26 @@ fn binary(name: &str) -> PathBuf {
     p
 }
 
+/// A port for a child process to listen on. Not the kernel's `bind(0)`:
+/// that port is free again once probed, and with several platforms starting
+/// in parallel the kernel hands the same ephemeral port to another test
+/// before the child binds it ("address already in use"). Ports come from a
+/// counter below Linux's ephemeral range (32768–60999), so no two requests
+/// of this process get the same one and no outgoing connection takes it.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    // Another test binary running at the same time starts elsewhere.
+    let start = std::process::id() * 97 % SPAN;
+    for _ in 0..SPAN {
+        let port = (LOW + (start + NEXT.fetch_add(1, Ordering::SeqCst)) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between {LOW} and {}", LOW + SPAN)
 }
 
 /// A child process killed when dropped.
