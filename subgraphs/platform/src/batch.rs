@@ -59,6 +59,7 @@ pub async fn drive<F: Future>(fut: F) -> F::Output {
             Drive {
                 fut: Box::pin(fut),
                 dispatcher,
+                noting: None,
             },
         )
         .await
@@ -67,11 +68,13 @@ pub async fn drive<F: Future>(fut: F) -> F::Output {
 struct Drive<F: Future> {
     fut: Pin<Box<F>>,
     dispatcher: Arc<Dispatcher>,
+    /// Made once per request (not per poll: this is every request's hot path).
+    noting: Option<(Arc<Noting>, Waker)>,
 }
 
 /// Wakes the task and remembers that the execution woke itself.
 struct Noting {
-    task: Waker,
+    task: Mutex<Waker>,
     woken: AtomicBool,
 }
 
@@ -81,7 +84,7 @@ impl Wake for Noting {
     }
     fn wake_by_ref(self: &Arc<Self>) {
         self.woken.store(true, Ordering::SeqCst);
-        self.task.wake_by_ref();
+        lock(&self.task).wake_by_ref();
     }
 }
 
@@ -89,12 +92,27 @@ impl<F: Future> Future for Drive<F> {
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let (noting, waker) = match &self.noting {
+            Some((n, w)) => {
+                let mut task = lock(&n.task);
+                if !task.will_wake(cx.waker()) {
+                    *task = cx.waker().clone();
+                }
+                drop(task);
+                (n.clone(), w.clone())
+            }
+            None => {
+                let n = Arc::new(Noting {
+                    task: Mutex::new(cx.waker().clone()),
+                    woken: AtomicBool::new(false),
+                });
+                let w = Waker::from(n.clone());
+                self.noting = Some((n.clone(), w.clone()));
+                (n, w)
+            }
+        };
         loop {
-            let noting = Arc::new(Noting {
-                task: cx.waker().clone(),
-                woken: AtomicBool::new(false),
-            });
-            let waker = Waker::from(noting.clone());
+            noting.woken.store(false, Ordering::SeqCst);
             if let Poll::Ready(v) = self.fut.as_mut().poll(&mut Context::from_waker(&waker)) {
                 return Poll::Ready(v);
             }

@@ -108,7 +108,9 @@ impl BidMutation {
         }
         let summary = optional_text("technicalSummary", Some(&input.technical_summary), 5000)?.unwrap_or_default();
         Ok(mutate(ctx, async |tx| {
-            let Some(t) = tender::db::open_for_bids(tx, tender_id).await? else {
+            // Not locked: closing needs the deadline behind, and submitting
+            // checks the deadline again in its own statement.
+            let Some(t) = tender::db::by_ids(tx, &[tender_id]).await?.pop() else {
                 return Err(AppError::bad_input("tenderId", "no such tender"));
             };
             if t.organization_id == org {

@@ -53,6 +53,7 @@ struct ReleaseParams {
 
 struct Stored {
     id: Uuid,
+    organization_id: Uuid,
     tender_id: Uuid,
     seq: i32,
     tags: Vec<String>,
@@ -144,7 +145,7 @@ async fn releases(AxumState(st): AxumState<Arc<State>>, Query(p): Query<ReleaseP
         .run(async |c| {
             Ok(sqlx::query_as!(
                 Stored,
-                r#"select id, tender_id, seq, tags, released_at, body from releases
+                r#"select id, organization_id, tender_id, seq, tags, released_at, body from releases
                     where ($1::uuid is null or organization_id = $1)
                       and ($2::timestamptz is null or released_at >= $2)
                       and ($3::timestamptz is null or released_at < $3)
@@ -224,7 +225,8 @@ async fn record_package(AxumState(st): AxumState<Arc<State>>, Path(ocid): Path<S
         .run(async |c| {
             Ok(sqlx::query_as!(
                 Stored,
-                "select id, tender_id, seq, tags, released_at, body from releases where tender_id = $1 order by seq",
+                "select id, organization_id, tender_id, seq, tags, released_at, body from releases
+                  where tender_id = $1 order by seq",
                 tender
             )
             .fetch_all(c)
@@ -245,21 +247,9 @@ async fn record_package(AxumState(st): AxumState<Arc<State>>, Path(ocid): Path<S
     let mut compiled = releases.last().cloned().unwrap_or_default();
     compiled["id"] = json!(format!("{ocid}-compiled"));
     compiled["tag"] = json!(["compiled"]);
-    let buyer: Option<Uuid> = public_reads(&st)
-        .run(async |c| {
-            Ok(sqlx::query_scalar!(
-                "select organization_id from releases where tender_id = $1 limit 1",
-                tender
-            )
-            .fetch_optional(c)
-            .await?)
-        })
-        .await
-        .ok()
-        .flatten();
     let mut package = st.package_meta(format!("{}/ocds/records/{ocid}", st.public.public_url));
-    let releases_url = match buyer {
-        Some(b) => format!("{}/ocds/releases?buyer={b}", st.public.public_url),
+    let releases_url = match rows.first() {
+        Some(r) => format!("{}/ocds/releases?buyer={}", st.public.public_url, r.organization_id),
         None => format!("{}/ocds/releases", st.public.public_url),
     };
     package["packages"] = json!([releases_url]);

@@ -24,6 +24,8 @@ pub struct Filter<'a> {
     pub deadline_after: Option<DateTime<Utc>>,
     /// Words in the reference, title or description.
     pub search: Option<&'a str>,
+    /// Whether the caller's own drafts are listed (partners never see any).
+    pub drafts: bool,
 }
 
 /// The tenders the caller sees (RLS: its own, and published ones of the
@@ -49,6 +51,7 @@ pub async fn page(
               and ($3::timestamptz is null or submission_deadline > $3)
               and ($4::text is null or reference ilike $4 or title ilike $4 or description ilike $4)
               and ($5::timestamptz is null or (submission_deadline, id) > ($5, $6))
+              and ($8 or status <> 'draft')
             order by submission_deadline, id limit $7"#,
         f.status,
         cpv,
@@ -56,7 +59,8 @@ pub async fn page(
         search,
         after.map(|c| c.submission_deadline),
         after.map(|c| c.id),
-        limit
+        limit,
+        f.drafts
     )
     .fetch_all(conn)
     .await?)
@@ -88,23 +92,6 @@ pub async fn lock_own(conn: &mut PgConnection, org: Uuid, id: Uuid) -> AppResult
                   cancellation_reason, published_at, created_at
              from tenders where organization_id = $1 and id = $2 for update"#,
         org,
-        id
-    )
-    .fetch_optional(conn)
-    .await?)
-}
-
-/// A published tender open for bids, read (and share-locked, so the buyer
-/// cannot close it meanwhile) by a supplier.
-pub async fn open_for_bids(conn: &mut PgConnection, id: Uuid) -> AppResult<Option<Tender>> {
-    Ok(sqlx::query_as!(
-        Tender,
-        r#"select id, organization_id, reference, title, description,
-                  procurement_method as "procurement_method: _", main_category as "main_category: _",
-                  cpv_codes, estimated_amount, currency, enquiry_deadline, submission_deadline,
-                  (submission_deadline <= now()) as "deadline_passed!", status as "status: _",
-                  cancellation_reason, published_at, created_at
-             from tenders where id = $1"#,
         id
     )
     .fetch_optional(conn)

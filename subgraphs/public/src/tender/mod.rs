@@ -232,26 +232,17 @@ impl TenderQuery {
             .into());
         }
         let search = optional_text("search", search.as_deref(), 100)?;
-        let auth = auth(ctx)?;
-        // Partners read published tenders only: never a draft of their own organization.
-        let status = match (auth.user_id(), status) {
-            (None, Some(TenderStatus::Draft)) => return Ok(Connection::new(false, false)),
-            (_, s) => s,
-        };
         let filter = db::Filter {
             status: status.map(TenderStatus::as_db),
             cpv: cpv.as_deref(),
             deadline_after,
             search: search.as_deref(),
+            // Partners read published tenders only, never a draft of their own organization.
+            drafts: auth(ctx)?.user_id().is_some(),
         };
         let rows = platform::db::LoaderCtx::of(ctx)?
             .run(async |c| db::page(c, &filter, page.after.as_ref(), page.fetch()).await)
             .await?;
-        let partner = auth.user_id().is_none();
-        let rows = rows
-            .into_iter()
-            .filter(|t| !partner || t.status != TenderStatus::Draft)
-            .collect();
         Ok(page.connection(
             rows,
             |t| TenderCursor {
