@@ -33,15 +33,11 @@ impl FieldCipher {
     pub fn from_spec(spec: &str) -> anyhow::Result<Self> {
         let mut keys = HashMap::new();
         let mut active = None;
-        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (id, b64) = part
-                .split_once(':')
-                .ok_or_else(|| anyhow::anyhow!("encryption key entries look like `id:base64`"))?;
-            let bytes = STANDARD.decode(b64.trim())?;
+        for (id, bytes) in parse_key_spec(spec, "encryption")? {
             anyhow::ensure!(bytes.len() == 32, "encryption key `{id}` must be 32 bytes (AES-256)");
             let cipher = Aes256Gcm::new_from_slice(&bytes).map_err(|_| anyhow::anyhow!("bad key `{id}`"))?;
-            keys.insert(id.to_string(), cipher);
-            active.get_or_insert_with(|| id.to_string());
+            active.get_or_insert_with(|| id.clone());
+            keys.insert(id, cipher);
         }
         let active = active.ok_or_else(|| anyhow::anyhow!("no encryption key configured"))?;
         Ok(FieldCipher { active, keys })
@@ -49,19 +45,7 @@ impl FieldCipher {
 
     /// The configured keys, or in development a key generated once into `dir`.
     pub fn load(spec: Option<&str>, dir: &Path, name: &str, development: bool) -> anyhow::Result<Self> {
-        if let Some(spec) = spec.filter(|s| !s.trim().is_empty()) {
-            return Self::from_spec(spec);
-        }
-        anyhow::ensure!(development, "no field encryption key configured for {name}");
-        let path = dir.join(format!("{name}-field.key"));
-        if let Ok(spec) = fs::read_to_string(&path) {
-            return Self::from_spec(&spec);
-        }
-        fs::create_dir_all(dir)?;
-        let spec = format!("dev1:{}", generate_key());
-        fs::write(&path, &spec)?;
-        tracing::info!(path = %path.display(), "generated a development field-encryption key");
-        Self::from_spec(&spec)
+        Self::from_spec(&key_spec(spec, dir, &format!("{name}-field.key"), development)?)
     }
 
     pub fn seal(&self, plaintext: &[u8], aad: &str) -> Result<Sealed, AppError> {
@@ -126,6 +110,39 @@ pub fn sha256_hex(text: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// A key ring as configured: `id:base64[,id:base64…]`, the first entry the
+/// active key, the others still accepted (rotation).
+pub fn parse_key_spec(spec: &str, what: &str) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let mut keys = vec![];
+    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (id, b64) = part
+            .split_once(':')
+            .ok_or_else(|| anyhow::anyhow!("{what} key entries look like `id:base64`"))?;
+        keys.push((id.to_string(), STANDARD.decode(b64.trim())?));
+    }
+    anyhow::ensure!(!keys.is_empty(), "no {what} key configured");
+    Ok(keys)
+}
+
+/// The configured key ring, or in development one of a random 256-bit key
+/// generated once into `dir/file` (so restarts keep reading what it sealed
+/// or signed). Outside development a missing key is an error.
+pub fn key_spec(spec: Option<&str>, dir: &Path, file: &str, development: bool) -> anyhow::Result<String> {
+    if let Some(spec) = spec.filter(|s| !s.trim().is_empty()) {
+        return Ok(spec.to_string());
+    }
+    let path = dir.join(file);
+    anyhow::ensure!(development, "no key configured (development would generate {})", path.display());
+    if let Ok(spec) = fs::read_to_string(&path) {
+        return Ok(spec);
+    }
+    fs::create_dir_all(dir)?;
+    let spec = format!("dev1:{}", generate_key());
+    fs::write(&path, &spec)?;
+    tracing::info!(path = %path.display(), "generated a development key");
+    Ok(spec)
 }
 
 /// A fresh random AES-256 key, base64.

@@ -95,9 +95,12 @@ pub fn app<E: Executor + Clone>(svc: Service<E>, extra: Router, public: &'static
         .route("/ready", get(ready::<E>))
         .route("/metrics", get(metrics::<E>))
         .with_state(svc)
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        // Extra routes keep the limit for bodies they extract whole (JSON,
+        // forms); a route that streams its body (the content service's
+        // uploads) enforces its own, per signed URL.
         .merge(extra)
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(RequestBodyLimitLayer::new(body_limit))
         // One access-log line per request, carrying the request id the
         // router settled (or one generated here), like every line logged
         // while the request runs.

@@ -12,6 +12,7 @@ pub const SUBGRAPHS: &[Subgraph] = &[
     describe::<identity::Identity>(),
     describe::<medical::Medical>(),
     describe::<public::Public>(),
+    describe::<content::Content>(),
 ];
 
 /// A registered subgraph by name.

@@ -1,0 +1,68 @@
+//! Who reads and writes which document: its classification decides. The
+//! same rule is the restrictive row policy `documents_by_classification`
+//! of `migrations/content`; here it narrows queries and refuses writes with
+//! a clear error before the database would.
+
+use platform::{AppError, AuthContext, Role, Role::*, Vertical};
+
+use crate::document::model::Classification::{self, *};
+
+/// Medical staff who read clinical documents.
+pub const CLINICAL: [Role; 2] = [Practitioner, Nurse];
+/// Every medical role: administrative documents.
+pub const MEDICAL: [Role; 4] = [Practitioner, Nurse, Secretary, BillingClerk];
+/// Buyer's staff: internal procurement files.
+pub const BUYER: [Role; 2] = [ProcurementOfficer, ProcurementViewer];
+/// Everyone of the public vertical: a published tender's public documents.
+pub const PUBLIC_MEMBERS: [Role; 5] = [
+    ProcurementOfficer,
+    ProcurementViewer,
+    SupplierAdmin,
+    SupplierUser,
+    OrgAdmin,
+];
+
+fn any(a: &AuthContext, roles: &[Role]) -> bool {
+    roles.iter().any(|r| a.has_role(*r))
+}
+
+/// Classifications the caller may read in its own organization (other
+/// organizations' rows also need the router's word: see `owners`).
+pub fn readable(a: &AuthContext) -> Vec<Classification> {
+    readable_in(&a.roles, &a.verticals)
+}
+
+/// [`readable`] from a scope's roles and verticals (loaders).
+pub fn readable_in(roles: &[Role], verticals: &[Vertical]) -> Vec<Classification> {
+    let medical = verticals.contains(&Vertical::Medical);
+    let public = verticals.contains(&Vertical::Public);
+    let any = |rs: &[Role]| rs.iter().any(|r| roles.contains(r));
+    [
+        (Clinical, medical && any(&CLINICAL)),
+        (Administrative, medical && any(&MEDICAL)),
+        (ProcurementPublic, public && any(&PUBLIC_MEMBERS)),
+        (ProcurementInternal, public && any(&BUYER)),
+        (Compliance, public && any(&[SupplierAdmin, SupplierUser, ProcurementOfficer])),
+    ]
+    .into_iter()
+    .filter_map(|(c, ok)| ok.then_some(c))
+    .collect()
+}
+
+/// Who adds documents and versions of a classification: clinical staff for
+/// patients' records, any medical role for administrative papers, a
+/// buyer's procurement officers for tender and contract files, a supplier's
+/// admin for its certificates.
+pub fn require_write(a: &AuthContext, c: Classification) -> Result<(), AppError> {
+    let ok = match c {
+        Clinical => a.has_vertical(Vertical::Medical) && any(a, &CLINICAL),
+        Administrative => a.has_vertical(Vertical::Medical) && any(a, &MEDICAL),
+        ProcurementPublic | ProcurementInternal => a.has_vertical(Vertical::Public) && a.has_role(ProcurementOfficer),
+        Compliance => a.has_vertical(Vertical::Public) && a.has_role(SupplierAdmin),
+    };
+    if ok && a.user_id().is_some() {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden)
+    }
+}

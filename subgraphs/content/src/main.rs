@@ -1,0 +1,1 @@
+platform::subgraph_main!(content::Content);
