@@ -1,0 +1,8 @@
+//! The content subgraph's integration tests: one binary, real PostgreSQL
+//! and Redis, the local store and a real S3-compatible server (moto).
+
+mod helpers;
+
+mod access;
+mod s3;
+mod transfer;
