@@ -53,11 +53,14 @@ fn problem(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 fn refused(r: Refused) -> Response {
-    let message = match r {
-        Refused::Expired => "this link has expired: ask for a new one",
-        Refused::Malformed | Refused::UnknownKey | Refused::BadSignature => "this link is not valid",
-    };
-    problem(StatusCode::FORBIDDEN, "FORBIDDEN", message)
+    match r {
+        // Not a URL this service makes.
+        Refused::Malformed => problem(StatusCode::NOT_FOUND, "NOT_FOUND", "no such file link"),
+        Refused::Expired => problem(StatusCode::FORBIDDEN, "FORBIDDEN", "this link has expired: ask for a new one"),
+        Refused::UnknownKey | Refused::BadSignature => {
+            problem(StatusCode::FORBIDDEN, "FORBIDDEN", "this link is not valid")
+        }
+    }
 }
 
 fn internal(e: impl std::fmt::Display) -> Response {

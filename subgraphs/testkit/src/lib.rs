@@ -286,6 +286,11 @@ pub fn test_figment(subgraph: &Subgraph, db_url: &str, dir: &Path) -> Figment {
             format!("{name}.encryption_keys"),
             format!("test1:{}", platform::crypto::generate_key()),
         ))
+        // Read by subgraphs that sign transfer URLs (content).
+        .merge((
+            format!("{name}.url_keys"),
+            format!("test1:{}", platform::crypto::generate_key()),
+        ))
 }
 
 /// `extensions.code` of the first error, if any.

@@ -88,6 +88,21 @@ pub const EXTRA_READ_POLICIES: &[(&str, &str, &str)] = &[
         "has_vertical'public'::text",
         "OCDS releases are public by construction (nothing sealed is written into them)",
     ),
+    (
+        "content.documents",
+        "classification=ANYARRAY['procurement_public'::text,'compliance'::text]ANDhas_vertical'public'::textANDvouchedorganization_id,owner_id",
+        "a published tender's public documents and a supplier's certificates, for owners the router vouched for in the request (app.vouched_owners); the restrictive documents_by_classification policy then applies the role rule",
+    ),
+    (
+        "content.document_versions",
+        "EXISTSSELECT1FROMdocumentsdWHEREd.organization_id=document_versions.organization_idANDd.id=document_versions.document_id",
+        "a version is read by whoever reads its document",
+    ),
+    (
+        "content.document_versions",
+        "true",
+        "versions_swept_by_owner: only the schema owner, for the expired-upload sweep functions; the service role never has it",
+    ),
 ];
 
 /// References from one organization's row to another organization's row,
