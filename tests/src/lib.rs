@@ -291,6 +291,16 @@ impl Platform {
                 format!("HUB_{}__KEYS_DIR", sg.name.to_uppercase()),
                 keys.display().to_string(),
             ));
+            // The content store, in the run's directory (seeded by `seed_demo`).
+            env.push((
+                "HUB_CONTENT__STORE__DIR".into(),
+                dir.join(".hub/content").display().to_string(),
+            ));
+            // Where clients reach it directly (OCDS links, signed file URLs).
+            env.push((
+                format!("HUB_{}__PUBLIC_URL", sg.name.to_uppercase()),
+                format!("http://127.0.0.1:{port}"),
+            ));
             let proc = spawn(sg.name, &binary(sg.name), &[], &env, &dir);
             subgraphs.push(Subgraph {
                 name: sg.name,
@@ -397,6 +407,11 @@ impl Platform {
             let figment = sg.figment().merge(("database.url", self.db.url.clone())).merge((
                 format!("{}.keys_dir", sg.name),
                 self.dir.join("keys").display().to_string(),
+            ));
+            // The store the running content service reads (HUB_CONTENT__STORE__DIR).
+            let figment = figment.merge((
+                "content.store.dir",
+                self.dir.join(".hub/content").display().to_string(),
             ));
             (sg.seed)(figment)
                 .await

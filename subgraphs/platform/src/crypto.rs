@@ -105,11 +105,13 @@ impl FieldCipher {
 
 /// Lowercase hex SHA-256 of a text: persisted-query ids, stored secret hashes.
 pub fn sha256_hex(text: &str) -> String {
+    sha256_hex_bytes(text.as_bytes())
+}
+
+/// Lowercase hex SHA-256 of bytes (files' checksums and ETags).
+pub fn sha256_hex_bytes(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A key ring as configured: `id:base64[,id:base64…]`, the first entry the

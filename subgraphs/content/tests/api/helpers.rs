@@ -208,7 +208,4 @@ impl TestApp {
     }
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use platform::crypto::sha256_hex_bytes as sha256_hex;
