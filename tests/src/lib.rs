@@ -409,10 +409,7 @@ impl Platform {
                 self.dir.join("keys").display().to_string(),
             ));
             // The store the running content service reads (HUB_CONTENT__STORE__DIR).
-            let figment = figment.merge((
-                "content.store.dir",
-                self.dir.join(".hub/content").display().to_string(),
-            ));
+            let figment = figment.merge(("content.store.dir", self.dir.join(".hub/content").display().to_string()));
             (sg.seed)(figment)
                 .await
                 .unwrap_or_else(|e| panic!("{} demo seed: {e}", sg.name));

@@ -597,7 +597,12 @@ async fn documents_join_patients_and_tenders_and_download_from_the_content_servi
     p.seed_demo().await;
     let r = p.router(RouterOptions::default()).await;
     let doctor = p
-        .login_with(&r, "clinique-saint-paul", "dr.martin@clinique-saint-paul.example", DEMO_PASSWORD)
+        .login_with(
+            &r,
+            "clinique-saint-paul",
+            "dr.martin@clinique-saint-paul.example",
+            DEMO_PASSWORD,
+        )
         .await;
     let (_, d) = p
         .post(
@@ -607,14 +612,22 @@ async fn documents_join_patients_and_tenders_and_download_from_the_content_servi
         )
         .await;
     let docs = &d["data"]["patients"]["nodes"][0]["documents"]["nodes"];
-    let classes: Vec<_> = docs.as_array().unwrap_or_else(|| panic!("{d}")).iter().map(|n| n["classification"].clone()).collect();
+    let classes: Vec<_> = docs
+        .as_array()
+        .unwrap_or_else(|| panic!("{d}"))
+        .iter()
+        .map(|n| n["classification"].clone())
+        .collect();
     assert_eq!(classes, vec![json!("CLINICAL"), json!("ADMINISTRATIVE")], "{d}");
     // The bytes come from the content service itself, not through the router.
     let url = docs[0]["currentVersion"]["downloadUrl"].as_str().expect("url");
     assert!(url.starts_with(p.url("content")), "{url}");
     let bytes = reqwest::get(url).await.expect("download").bytes().await.expect("bytes");
     assert!(bytes.starts_with(b"%PDF"), "{}", String::from_utf8_lossy(&bytes));
-    assert_eq!(platform::crypto::sha256_hex_bytes(&bytes), docs[0]["currentVersion"]["sha256"].as_str().unwrap());
+    assert_eq!(
+        platform::crypto::sha256_hex_bytes(&bytes),
+        docs[0]["currentVersion"]["sha256"].as_str().unwrap()
+    );
 
     // A supplier reads the open tender's public specifications, not the buyer's internal grid.
     let acme = p
@@ -627,8 +640,13 @@ async fn documents_join_patients_and_tenders_and_download_from_the_content_servi
             Some(&acme),
         )
         .await;
-    let tenders = d["data"]["tenders"]["nodes"].as_array().unwrap_or_else(|| panic!("{d}"));
-    let open = tenders.iter().find(|t| t["reference"] == "VDL-2026-002").expect("VDL-2026-002");
+    let tenders = d["data"]["tenders"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{d}"));
+    let open = tenders
+        .iter()
+        .find(|t| t["reference"] == "VDL-2026-002")
+        .expect("VDL-2026-002");
     assert_eq!(
         open["documents"]["nodes"],
         json!([{ "title": "Cahier des clauses techniques particulières", "classification": "PROCUREMENT_PUBLIC" }]),
@@ -644,7 +662,12 @@ async fn documents_join_patients_and_tenders_and_download_from_the_content_servi
             Some(&buyer),
         )
         .await;
-    let tenders = d["data"]["tenders"]["nodes"].as_array().unwrap_or_else(|| panic!("{d}"));
-    let open = tenders.iter().find(|t| t["reference"] == "VDL-2026-002").expect("VDL-2026-002");
+    let tenders = d["data"]["tenders"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{d}"));
+    let open = tenders
+        .iter()
+        .find(|t| t["reference"] == "VDL-2026-002")
+        .expect("VDL-2026-002");
     assert_eq!(open["documents"]["nodes"].as_array().map(Vec::len), Some(2), "{d}");
 }

@@ -42,7 +42,10 @@ pub fn readable_in(roles: &[Role], verticals: &[Vertical]) -> Vec<Classification
         (Administrative, medical && any(&MEDICAL)),
         (ProcurementPublic, public && any(&PUBLIC_MEMBERS)),
         (ProcurementInternal, public && any(&BUYER)),
-        (Compliance, public && any(&[SupplierAdmin, SupplierUser, ProcurementOfficer])),
+        (
+            Compliance,
+            public && any(&[SupplierAdmin, SupplierUser, ProcurementOfficer]),
+        ),
     ]
     .into_iter()
     .filter_map(|(c, ok)| ok.then_some(c))

@@ -189,7 +189,11 @@ impl Supplier {
         after: Option<String>,
         classification: Option<Classification>,
     ) -> Result<DocumentConnection> {
-        platform_access::require(ctx, Vertical::Public, &[Role::SupplierAdmin, Role::SupplierUser, Role::ProcurementOfficer])?;
+        platform_access::require(
+            ctx,
+            Vertical::Public,
+            &[Role::SupplierAdmin, Role::SupplierUser, Role::ProcurementOfficer],
+        )?;
         documents(ctx, self.id, self.organization, first, after, classification).await
     }
 }

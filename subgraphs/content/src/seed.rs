@@ -15,17 +15,56 @@ use crate::{storage, ContentSettings};
 
 /// (owner lookup, organization slug, title, classification).
 const DEMO: &[(&str, &str, &str, &str, &str)] = &[
-    ("Patient", "MRN-1001", "clinique-saint-paul", "Compte rendu de consultation", "clinical"),
-    ("Patient", "MRN-1001", "clinique-saint-paul", "Attestation de prise en charge", "administrative"),
-    ("Patient", "MRN-1002", "hopital-nord", "Compte rendu opératoire", "clinical"),
-    ("Tender", "VDL-2026-002", "ville-de-lyon", "Cahier des clauses techniques particulières", "procurement_public"),
-    ("Tender", "VDL-2026-002", "ville-de-lyon", "Grille d'analyse des offres", "procurement_internal"),
-    ("Supplier", "", "acme-fournitures", "Attestation de vigilance URSSAF", "compliance"),
+    (
+        "Patient",
+        "MRN-1001",
+        "clinique-saint-paul",
+        "Compte rendu de consultation",
+        "clinical",
+    ),
+    (
+        "Patient",
+        "MRN-1001",
+        "clinique-saint-paul",
+        "Attestation de prise en charge",
+        "administrative",
+    ),
+    (
+        "Patient",
+        "MRN-1002",
+        "hopital-nord",
+        "Compte rendu opératoire",
+        "clinical",
+    ),
+    (
+        "Tender",
+        "VDL-2026-002",
+        "ville-de-lyon",
+        "Cahier des clauses techniques particulières",
+        "procurement_public",
+    ),
+    (
+        "Tender",
+        "VDL-2026-002",
+        "ville-de-lyon",
+        "Grille d'analyse des offres",
+        "procurement_internal",
+    ),
+    (
+        "Supplier",
+        "",
+        "acme-fournitures",
+        "Attestation de vigilance URSSAF",
+        "compliance",
+    ),
 ];
 
 /// A one-page PDF saying `text`.
 fn demo_pdf(text: &str) -> Vec<u8> {
-    let ascii: String = text.chars().map(|c| if c.is_ascii() && c != '(' && c != ')' { c } else { '-' }).collect();
+    let ascii: String = text
+        .chars()
+        .map(|c| if c.is_ascii() && c != '(' && c != ')' { c } else { '-' })
+        .collect();
     let stream = format!("BT /F1 18 Tf 72 720 Td ({ascii}) Tj ET");
     format!(
         "%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n\
@@ -52,11 +91,13 @@ pub async fn seed(conn: &mut PgConnection, rt: &Runtime) -> anyhow::Result<()> {
             continue;
         };
         let owner: Option<Uuid> = match *owner_type {
-            "Patient" => sqlx::query_scalar("select id from medical.patients where organization_id = $1 and mrn = $2")
-                .bind(org)
-                .bind(natural_key)
-                .fetch_optional(&mut *conn)
-                .await?,
+            "Patient" => {
+                sqlx::query_scalar("select id from medical.patients where organization_id = $1 and mrn = $2")
+                    .bind(org)
+                    .bind(natural_key)
+                    .fetch_optional(&mut *conn)
+                    .await?
+            }
             "Tender" => {
                 sqlx::query_scalar("select id from procurement.tenders where organization_id = $1 and reference = $2")
                     .bind(org)
@@ -64,10 +105,12 @@ pub async fn seed(conn: &mut PgConnection, rt: &Runtime) -> anyhow::Result<()> {
                     .fetch_optional(&mut *conn)
                     .await?
             }
-            _ => sqlx::query_scalar("select id from procurement.suppliers where organization_id = $1")
-                .bind(org)
-                .fetch_optional(&mut *conn)
-                .await?,
+            _ => {
+                sqlx::query_scalar("select id from procurement.suppliers where organization_id = $1")
+                    .bind(org)
+                    .fetch_optional(&mut *conn)
+                    .await?
+            }
         };
         let Some(owner) = owner else { continue };
         let exists: bool =
@@ -83,7 +126,9 @@ pub async fn seed(conn: &mut PgConnection, rt: &Runtime) -> anyhow::Result<()> {
         let sha256 = platform::crypto::sha256_hex_bytes(&bytes);
         let (doc, version) = (Uuid::new_v4(), Uuid::new_v4());
         let key = format!("{org}/{doc}/{version}");
-        store.put(&Path::from(key.as_str()), PutPayload::from(bytes.clone())).await?;
+        store
+            .put(&Path::from(key.as_str()), PutPayload::from(bytes.clone()))
+            .await?;
         sqlx::query(
             "insert into content.documents (id, organization_id, owner_type, owner_id, title, classification, current_version)
              values ($1, $2, $3, $4, $5, $6, 1)",

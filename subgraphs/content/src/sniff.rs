@@ -69,9 +69,15 @@ mod tests {
 
     #[test]
     fn bytes_decide_not_names() {
-        assert_eq!(sniff(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", false), Some("application/pdf"));
+        assert_eq!(
+            sniff(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", false),
+            Some("application/pdf")
+        );
         assert_eq!(sniff(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", false), Some("image/png"));
-        assert_eq!(sniff("Compte rendu: tension 12/8, répétée.\n".as_bytes(), true), Some("text/plain"));
+        assert_eq!(
+            sniff("Compte rendu: tension 12/8, répétée.\n".as_bytes(), true),
+            Some("text/plain")
+        );
         // A Windows executable announced as a PDF sniffs as nothing allowed.
         assert_eq!(sniff(b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff\0\0", false), None);
         assert_eq!(sniff(b"\x7fELF\x02\x01\x01\0", false), None);

@@ -52,7 +52,10 @@ pub fn open(s: &StoreSettings) -> anyhow::Result<Arc<dyn ObjectStore>> {
             Arc::new(LocalFileSystem::new_with_prefix(&s.dir)?)
         }
         StoreKind::S3 => {
-            anyhow::ensure!(!s.bucket.is_empty(), "HUB_CONTENT__STORE__BUCKET is required for the s3 store");
+            anyhow::ensure!(
+                !s.bucket.is_empty(),
+                "HUB_CONTENT__STORE__BUCKET is required for the s3 store"
+            );
             let mut b = AmazonS3Builder::from_env()
                 .with_bucket_name(&s.bucket)
                 .with_region(&s.region)

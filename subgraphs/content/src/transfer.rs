@@ -56,7 +56,11 @@ fn refused(r: Refused) -> Response {
     match r {
         // Not a URL this service makes.
         Refused::Malformed => problem(StatusCode::NOT_FOUND, "NOT_FOUND", "no such file link"),
-        Refused::Expired => problem(StatusCode::FORBIDDEN, "FORBIDDEN", "this link has expired: ask for a new one"),
+        Refused::Expired => problem(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "this link has expired: ask for a new one",
+        ),
         Refused::UnknownKey | Refused::BadSignature => {
             problem(StatusCode::FORBIDDEN, "FORBIDDEN", "this link is not valid")
         }
@@ -265,7 +269,11 @@ async fn upload(
                     )
                         .into_response()
                 } else {
-                    problem(StatusCode::CONFLICT, "CONFLICT", "this version changed during the upload")
+                    problem(
+                        StatusCode::CONFLICT,
+                        "CONFLICT",
+                        "this version changed during the upload",
+                    )
                 }
             }
             Err(Outcome::Rejected(status, code, reason)) => {
@@ -274,7 +282,11 @@ async fn upload(
             }
             Err(Outcome::Broken(status)) => {
                 db::release_upload(&mut tx, v.id).await?;
-                problem(*status, "UPLOAD_INCOMPLETE", "the upload did not complete: send the file again")
+                problem(
+                    *status,
+                    "UPLOAD_INCOMPLETE",
+                    "the upload did not complete: send the file again",
+                )
             }
         };
         tx.commit().await?;
@@ -314,11 +326,7 @@ async fn receive(
     max_bytes: u64,
     declared: &str,
 ) -> Result<(u64, String, String), Outcome> {
-    let upload = st
-        .store
-        .put_multipart(key)
-        .await
-        .map_err(|e| broken(e))?;
+    let upload = st.store.put_multipart(key).await.map_err(broken)?;
     let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
     let mut scanner = match Scanner::start(st) {
         Ok(s) => s,
@@ -392,9 +400,17 @@ async fn receive(
         }
         Err(e) => return refuse(writer, broken(e)).await,
     }
-    writer.finish().await.map_err(|e| broken(e))?;
+    writer.finish().await.map_err(broken)?;
     let sha256 = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    Ok((size, sha256, if declared == "text/csv" { declared.to_string() } else { sniffed.to_string() }))
+    Ok((
+        size,
+        sha256,
+        if declared == "text/csv" {
+            declared.to_string()
+        } else {
+            sniffed.to_string()
+        },
+    ))
 }
 
 fn broken(e: impl std::fmt::Display) -> Outcome {
@@ -431,7 +447,10 @@ struct Scanner {
 impl Scanner {
     fn start(st: &State) -> std::io::Result<Self> {
         let Some((program, args)) = st.content.scanner.as_deref().and_then(|c| c.split_first()) else {
-            return Ok(Scanner { child: None, stdin: None });
+            return Ok(Scanner {
+                child: None,
+                stdin: None,
+            });
         };
         let mut child = tokio::process::Command::new(program)
             .args(args)
@@ -469,12 +488,11 @@ impl Scanner {
 /// bytes, then their row. Returns how many were swept.
 pub async fn sweep(st: &State) -> Result<usize, AppError> {
     let grace = "15 minutes";
-    let rows: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
-        "select organization_id, id, storage_key from expired_uploads($1::interval, 500)",
-    )
-    .bind(grace)
-    .fetch_all(&st.pool)
-    .await?;
+    let rows: Vec<(Uuid, Uuid, String)> =
+        sqlx::query_as("select organization_id, id, storage_key from expired_uploads($1::interval, 500)")
+            .bind(grace)
+            .fetch_all(&st.pool)
+            .await?;
     let mut swept = 0;
     for (_, id, key) in rows {
         match st.store.delete(&Path::from(key.as_str())).await {

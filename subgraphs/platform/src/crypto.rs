@@ -136,7 +136,11 @@ pub fn key_spec(spec: Option<&str>, dir: &Path, file: &str, development: bool) -
         return Ok(spec.to_string());
     }
     let path = dir.join(file);
-    anyhow::ensure!(development, "no key configured (development would generate {})", path.display());
+    anyhow::ensure!(
+        development,
+        "no key configured (development would generate {})",
+        path.display()
+    );
     if let Ok(spec) = fs::read_to_string(&path) {
         return Ok(spec);
     }

@@ -64,7 +64,11 @@ pub struct NewVersion<'a> {
 
 /// A pending version: the upload URL's target. Its bytes will live under
 /// `<organization>/<document>/<version>`.
-pub async fn insert_version(c: &mut PgConnection, n: &NewVersion<'_>, user: Option<Uuid>) -> AppResult<DocumentVersion> {
+pub async fn insert_version(
+    c: &mut PgConnection,
+    n: &NewVersion<'_>,
+    user: Option<Uuid>,
+) -> AppResult<DocumentVersion> {
     let id = Uuid::new_v4();
     let key = format!("{}/{}/{id}", n.document.organization_id, n.document.id);
     Ok(sqlx::query_as(&format!(

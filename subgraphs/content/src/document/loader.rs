@@ -89,7 +89,9 @@ impl Loader<OwnerPage> for OwnerDocumentsLoader {
                     // A document another organization attached to an id it
                     // does not own is not the owner's: only the vouched
                     // organization's documents show to outsiders.
-                    .filter(|d| d.organization_id == self.0.scope.organization_id || Some(d.organization_id) == p.vouched_by)
+                    .filter(|d| {
+                        d.organization_id == self.0.scope.organization_id || Some(d.organization_id) == p.vouched_by
+                    })
                     .collect();
                 out.insert(p.clone(), docs);
             }

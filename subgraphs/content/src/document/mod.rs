@@ -87,7 +87,12 @@ fn announced(st: &State, content_type: &str, byte_size: i32) -> Result<(String, 
 }
 
 /// The pending version's upload URL, for the caller's scope.
-fn upload(st: &State, a: &AuthContext, document: Document, version: DocumentVersion) -> Result<DocumentUpload, AppError> {
+fn upload(
+    st: &State,
+    a: &AuthContext,
+    document: Document,
+    version: DocumentVersion,
+) -> Result<DocumentUpload, AppError> {
     let expires_at = Utc::now() + Duration::seconds(st.content.upload_url_ttl_secs as i64);
     let grant = Grant::Upload {
         org: a.organization_id,
@@ -174,7 +179,9 @@ impl DocumentMutation {
         let (content_type, max_bytes) = announced(st, &input.content_type, input.byte_size)?;
         let ttl = Duration::seconds(st.content.upload_url_ttl_secs as i64);
         let (doc, version) = mutate(ctx, async |tx| {
-            let doc = db::lock(tx, id, &access::readable(a)).await?.ok_or(AppError::NotFound("document"))?;
+            let doc = db::lock(tx, id, &access::readable(a))
+                .await?
+                .ok_or(AppError::NotFound("document"))?;
             access::require_write(a, doc.classification)?;
             let version = db::insert_version(
                 tx,
@@ -190,8 +197,8 @@ impl DocumentMutation {
             .on_constraint(&[("document_versions_number_key", || {
                 AppError::Conflict("another version was added at the same time; try again".into())
             })])?;
-            let audit = Audit::new("document.version.create", "Document", doc.id)
-                .details(json!({ "version": version.number }));
+            let audit =
+                Audit::new("document.version.create", "Document", doc.id).details(json!({ "version": version.number }));
             Ok(((doc, version), audit))
         })
         .await?;
@@ -205,12 +212,16 @@ impl DocumentMutation {
         let a = auth(ctx)?;
         let id = parse_id("documentId", &document_id)?;
         Ok(mutate(ctx, async |tx| {
-            let doc = db::lock(tx, id, &access::readable(a)).await?.ok_or(AppError::NotFound("document"))?;
+            let doc = db::lock(tx, id, &access::readable(a))
+                .await?
+                .ok_or(AppError::NotFound("document"))?;
             access::require_write(a, doc.classification)?;
             let restored = db::restore(tx, &doc, number, a.user_id())
                 .await?
                 .ok_or_else(|| AppError::bad_input("number", "is not an available version of this document"))?;
-            let doc = db::lock(tx, id, &access::readable(a)).await?.ok_or(AppError::NotFound("document"))?;
+            let doc = db::lock(tx, id, &access::readable(a))
+                .await?
+                .ok_or(AppError::NotFound("document"))?;
             let audit = Audit::new("document.version.restore", "Document", doc.id)
                 .details(json!({ "restored": number, "version": restored }));
             Ok((doc, audit))
@@ -225,7 +236,9 @@ impl DocumentMutation {
         let a = auth(ctx)?;
         let id = parse_id("id", &id)?;
         Ok(mutate(ctx, async |tx| {
-            let doc = db::lock(tx, id, &access::readable(a)).await?.ok_or(AppError::NotFound("document"))?;
+            let doc = db::lock(tx, id, &access::readable(a))
+                .await?
+                .ok_or(AppError::NotFound("document"))?;
             access::require_write(a, doc.classification)?;
             let doc = db::soft_delete(tx, doc.id).await?;
             Ok((doc, Audit::new("document.delete", "Document", id)))

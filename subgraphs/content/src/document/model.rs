@@ -5,11 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use platform::scalars::Date;
 use uuid::Uuid;
 
-use crate::{
-    document::loader::VersionsLoader,
-    signing::Grant,
-    sniff, state, Loaded,
-};
+use crate::{document::loader::VersionsLoader, signing::Grant, sniff, state, Loaded};
 
 /// What kind of record a document is, which decides who reads it.
 #[derive(Enum, sqlx::Type, Copy, Clone, Eq, PartialEq, Debug, Hash)]
@@ -247,7 +243,13 @@ impl DocumentVersion {
 pub fn filename(title: &str, number: i32, content_type: &str) -> String {
     let clean: String = title
         .chars()
-        .map(|c| if c.is_control() || "/\\:*?\"<>|".contains(c) { '_' } else { c })
+        .map(|c| {
+            if c.is_control() || "/\\:*?\"<>|".contains(c) {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect();
     format!("{} (v{number}).{}", clean.trim(), sniff::extension(content_type))
 }

@@ -10,7 +10,11 @@ use crate::helpers::*;
 fn titles(entities: &serde_json::Value, i: usize) -> Vec<String> {
     entities[i]["documents"]["nodes"]
         .as_array()
-        .map(|a| a.iter().map(|n| n["classification"].as_str().unwrap().to_string()).collect())
+        .map(|a| {
+            a.iter()
+                .map(|n| n["classification"].as_str().unwrap().to_string())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -20,21 +24,55 @@ async fn each_medical_role_sees_its_classifications() {
     let clinic = Who::new();
     let patient = Uuid::new_v4();
     let doctor = app.medical(clinic, Practitioner);
-    let clinical = app.uploaded(&doctor, ("PATIENT", patient), "CLINICAL", PDF.to_vec()).await;
-    let secretary = app.medical(Who { user: Uuid::new_v4(), ..clinic }, Secretary);
-    app.uploaded(&secretary, ("PATIENT", patient), "ADMINISTRATIVE", PDF.to_vec()).await;
+    let clinical = app
+        .uploaded(&doctor, ("PATIENT", patient), "CLINICAL", PDF.to_vec())
+        .await;
+    let secretary = app.medical(
+        Who {
+            user: Uuid::new_v4(),
+            ..clinic
+        },
+        Secretary,
+    );
+    app.uploaded(&secretary, ("PATIENT", patient), "ADMINISTRATIVE", PDF.to_vec())
+        .await;
     let rep = json!([{ "__typename": "Patient", "id": patient }]);
 
-    let nurse = app.medical(Who { user: Uuid::new_v4(), ..clinic }, Nurse);
-    assert_eq!(titles(&app.owner_documents(&nurse, rep.clone()).await, 0), ["CLINICAL", "ADMINISTRATIVE"]);
-    assert_eq!(titles(&app.owner_documents(&secretary, rep.clone()).await, 0), ["ADMINISTRATIVE"]);
-    let billing = app.medical(Who { user: Uuid::new_v4(), ..clinic }, BillingClerk);
+    let nurse = app.medical(
+        Who {
+            user: Uuid::new_v4(),
+            ..clinic
+        },
+        Nurse,
+    );
+    assert_eq!(
+        titles(&app.owner_documents(&nurse, rep.clone()).await, 0),
+        ["CLINICAL", "ADMINISTRATIVE"]
+    );
+    assert_eq!(
+        titles(&app.owner_documents(&secretary, rep.clone()).await, 0),
+        ["ADMINISTRATIVE"]
+    );
+    let billing = app.medical(
+        Who {
+            user: Uuid::new_v4(),
+            ..clinic
+        },
+        BillingClerk,
+    );
     assert_eq!(
         titles(&app.owner_documents(&billing, rep.clone()).await, 0),
         ["ADMINISTRATIVE"]
     );
     // The secretary can neither read the clinical report by id nor write one.
-    assert!(app.ok("query($id: ID!) { document(id: $id) { id } }", json!({ "id": clinical }), &secretary).await["document"].is_null());
+    assert!(app
+        .ok(
+            "query($id: ID!) { document(id: $id) { id } }",
+            json!({ "id": clinical }),
+            &secretary
+        )
+        .await["document"]
+        .is_null());
     let r = app
         .gql(
             UPLOAD,
@@ -71,11 +109,25 @@ async fn another_tenant_sees_nothing_on_any_path_nor_at_the_database() {
     let app = TestApp::spawn().await;
     let (a, b) = (Who::new(), Who::new());
     let patient = Uuid::new_v4();
-    let doc_a = app.uploaded(&app.medical(a, Practitioner), ("PATIENT", patient), "CLINICAL", PDF.to_vec()).await;
+    let doc_a = app
+        .uploaded(
+            &app.medical(a, Practitioner),
+            ("PATIENT", patient),
+            "CLINICAL",
+            PDF.to_vec(),
+        )
+        .await;
     let tb = app.medical(b, Practitioner);
 
     // Root field, entity, nested field.
-    assert!(app.ok("query($id: ID!) { document(id: $id) { id } }", json!({ "id": doc_a }), &tb).await["document"].is_null());
+    assert!(app
+        .ok(
+            "query($id: ID!) { document(id: $id) { id } }",
+            json!({ "id": doc_a }),
+            &tb
+        )
+        .await["document"]
+        .is_null());
     let e = app
         .ok(
             "query($r: [_Any!]!) { _entities(representations: $r) { ... on Document { id } } }",
@@ -84,7 +136,9 @@ async fn another_tenant_sees_nothing_on_any_path_nor_at_the_database() {
         )
         .await;
     assert!(e["_entities"][0].is_null());
-    let e = app.owner_documents(&tb, json!([{ "__typename": "Patient", "id": patient }])).await;
+    let e = app
+        .owner_documents(&tb, json!([{ "__typename": "Patient", "id": patient }]))
+        .await;
     assert!(titles(&e, 0).is_empty());
     // Writes on A's document.
     for (q, vars) in [
@@ -96,7 +150,10 @@ async fn another_tenant_sees_nothing_on_any_path_nor_at_the_database() {
             "mutation($id: ID!) { restoreDocumentVersion(documentId: $id, number: 1) { id } }",
             json!({ "id": doc_a }),
         ),
-        ("mutation($id: ID!) { deleteDocument(id: $id) { id } }", json!({ "id": doc_a })),
+        (
+            "mutation($id: ID!) { deleteDocument(id: $id) { id } }",
+            json!({ "id": doc_a }),
+        ),
     ] {
         assert_eq!(code(&app.gql(q, vars, &tb).await), Some("NOT_FOUND"), "{q}");
     }
@@ -110,10 +167,12 @@ async fn another_tenant_sees_nothing_on_any_path_nor_at_the_database() {
     .execute(&mut *tx)
     .await
     .unwrap();
-    let seen: i64 = sqlx::query_scalar("select (select count(*) from content.documents) + (select count(*) from content.document_versions)")
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
+    let seen: i64 = sqlx::query_scalar(
+        "select (select count(*) from content.documents) + (select count(*) from content.document_versions)",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
     assert_eq!(seen, 0);
     // Even claiming the router vouched for the patient: vouching opens public documents only.
     sqlx::raw_sql(&format!(
@@ -123,7 +182,10 @@ async fn another_tenant_sees_nothing_on_any_path_nor_at_the_database() {
     .execute(&mut *tx)
     .await
     .unwrap();
-    let seen: i64 = sqlx::query_scalar("select count(*) from content.documents").fetch_one(&mut *tx).await.unwrap();
+    let seen: i64 = sqlx::query_scalar("select count(*) from content.documents")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
     assert_eq!(seen, 0);
 }
 
@@ -133,15 +195,20 @@ async fn public_documents_of_a_published_tender_reach_other_organizations_of_the
     let (buyer, supplier, intruder) = (Who::new(), Who::new(), Who::new());
     let tender = Uuid::new_v4();
     let officer = app.public(buyer, ProcurementOfficer);
-    app.uploaded(&officer, ("TENDER", tender), "PROCUREMENT_PUBLIC", PDF.to_vec()).await;
-    app.uploaded(&officer, ("TENDER", tender), "PROCUREMENT_INTERNAL", PDF.to_vec()).await;
-    // Another organization attaches its own "public" document to the buyer's tender id.
-    app.uploaded(&app.public(intruder, ProcurementOfficer), ("TENDER", tender), "PROCUREMENT_PUBLIC", PDF.to_vec())
+    app.uploaded(&officer, ("TENDER", tender), "PROCUREMENT_PUBLIC", PDF.to_vec())
         .await;
+    app.uploaded(&officer, ("TENDER", tender), "PROCUREMENT_INTERNAL", PDF.to_vec())
+        .await;
+    // Another organization attaches its own "public" document to the buyer's tender id.
+    app.uploaded(
+        &app.public(intruder, ProcurementOfficer),
+        ("TENDER", tender),
+        "PROCUREMENT_PUBLIC",
+        PDF.to_vec(),
+    )
+    .await;
 
-    let published = |buyer_org: Uuid| {
-        json!([{ "__typename": "Tender", "id": tender, "publishedAt": "2026-11-01T10:00:00Z", "buyer": { "id": buyer_org } }])
-    };
+    let published = |buyer_org: Uuid| json!([{ "__typename": "Tender", "id": tender, "publishedAt": "2026-11-01T10:00:00Z", "buyer": { "id": buyer_org } }]);
     let draft = json!([{ "__typename": "Tender", "id": tender, "publishedAt": null, "buyer": { "id": buyer.org } }]);
 
     // The buyer's staff: both of its own.
@@ -151,7 +218,10 @@ async fn public_documents_of_a_published_tender_reach_other_organizations_of_the
     );
     let ts = app.public(supplier, SupplierUser);
     // A supplier: the public one, once published, and only the buyer's.
-    assert_eq!(titles(&app.owner_documents(&ts, published(buyer.org)).await, 0), ["PROCUREMENT_PUBLIC"]);
+    assert_eq!(
+        titles(&app.owner_documents(&ts, published(buyer.org)).await, 0),
+        ["PROCUREMENT_PUBLIC"]
+    );
     assert!(titles(&app.owner_documents(&ts, draft).await, 0).is_empty());
     // Vouching for the wrong organization shows nothing of the buyer's.
     let wrong = app.owner_documents(&ts, published(supplier.org)).await;
@@ -164,8 +234,24 @@ async fn public_documents_of_a_published_tender_reach_other_organizations_of_the
             &ts,
         )
         .await;
-    let url = app.local(d["_entities"][0]["documents"]["nodes"][0]["currentVersion"]["downloadUrl"].as_str().unwrap());
-    assert_eq!(app.kit.http.get(&url).send().await.unwrap().bytes().await.unwrap().as_ref(), PDF);
+    let url = app.local(
+        d["_entities"][0]["documents"]["nodes"][0]["currentVersion"]["downloadUrl"]
+            .as_str()
+            .unwrap(),
+    );
+    assert_eq!(
+        app.kit
+            .http
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .as_ref(),
+        PDF
+    );
     // An organization without the public vertical sees nothing.
     let medical = app.medical(supplier, Practitioner);
     let r = app
@@ -184,14 +270,30 @@ async fn compliance_documents_reach_the_supplier_and_buyers_officers_only() {
     let (supplier, buyer, rival) = (Who::new(), Who::new(), Who::new());
     let profile = Uuid::new_v4();
     let admin = app.public(supplier, SupplierAdmin);
-    app.uploaded(&admin, ("SUPPLIER", profile), "COMPLIANCE", PDF.to_vec()).await;
+    app.uploaded(&admin, ("SUPPLIER", profile), "COMPLIANCE", PDF.to_vec())
+        .await;
     let rep = json!([{ "__typename": "Supplier", "id": profile, "organization": { "id": supplier.org } }]);
 
-    assert_eq!(titles(&app.owner_documents(&admin, rep.clone()).await, 0), ["COMPLIANCE"]);
-    let colleague = app.public(Who { user: Uuid::new_v4(), ..supplier }, SupplierUser);
-    assert_eq!(titles(&app.owner_documents(&colleague, rep.clone()).await, 0), ["COMPLIANCE"]);
+    assert_eq!(
+        titles(&app.owner_documents(&admin, rep.clone()).await, 0),
+        ["COMPLIANCE"]
+    );
+    let colleague = app.public(
+        Who {
+            user: Uuid::new_v4(),
+            ..supplier
+        },
+        SupplierUser,
+    );
+    assert_eq!(
+        titles(&app.owner_documents(&colleague, rep.clone()).await, 0),
+        ["COMPLIANCE"]
+    );
     let officer = app.public(buyer, ProcurementOfficer);
-    assert_eq!(titles(&app.owner_documents(&officer, rep.clone()).await, 0), ["COMPLIANCE"]);
+    assert_eq!(
+        titles(&app.owner_documents(&officer, rep.clone()).await, 0),
+        ["COMPLIANCE"]
+    );
     // Another supplier's staff do not read a rival's certificates.
     let r = app.owner_documents(&app.public(rival, SupplierAdmin), rep).await;
     assert!(titles(&r, 0).is_empty());
@@ -213,10 +315,21 @@ async fn contract_files_are_the_buyers_and_deleted_documents_leave_lists() {
     let (buyer, supplier) = (Who::new(), Who::new());
     let contract = Uuid::new_v4();
     let officer = app.public(buyer, ProcurementOfficer);
-    let id = app.uploaded(&officer, ("CONTRACT", contract), "PROCUREMENT_INTERNAL", PDF.to_vec()).await;
+    let id = app
+        .uploaded(&officer, ("CONTRACT", contract), "PROCUREMENT_INTERNAL", PDF.to_vec())
+        .await;
     let rep = json!([{ "__typename": "Contract", "id": contract }]);
-    let viewer = app.public(Who { user: Uuid::new_v4(), ..buyer }, ProcurementViewer);
-    assert_eq!(titles(&app.owner_documents(&viewer, rep.clone()).await, 0), ["PROCUREMENT_INTERNAL"]);
+    let viewer = app.public(
+        Who {
+            user: Uuid::new_v4(),
+            ..buyer
+        },
+        ProcurementViewer,
+    );
+    assert_eq!(
+        titles(&app.owner_documents(&viewer, rep.clone()).await, 0),
+        ["PROCUREMENT_INTERNAL"]
+    );
     let r = app
         .gql(
             "query($r: [_Any!]!) { _entities(representations: $r) { ... on Contract { documents { nodes { id } } } } }",
@@ -225,7 +338,11 @@ async fn contract_files_are_the_buyers_and_deleted_documents_leave_lists() {
         )
         .await;
     assert_eq!(code(&r), Some("FORBIDDEN"));
-    app.ok("mutation($id: ID!) { deleteDocument(id: $id) { deletedAt } }", json!({ "id": id }), &officer)
-        .await;
+    app.ok(
+        "mutation($id: ID!) { deleteDocument(id: $id) { deletedAt } }",
+        json!({ "id": id }),
+        &officer,
+    )
+    .await;
     assert!(titles(&app.owner_documents(&viewer, rep).await, 0).is_empty());
 }

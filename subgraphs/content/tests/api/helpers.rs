@@ -52,7 +52,8 @@ impl Who {
     }
 }
 
-pub const PDF: &[u8] = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+pub const PDF: &[u8] =
+    b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
 
 /// A PDF-looking file of `n` bytes (a PDF header, then filler).
 pub fn pdf_of(n: usize) -> Vec<u8> {
@@ -157,7 +158,9 @@ impl TestApp {
 
     /// A document with one available version of `bytes`: its id.
     pub async fn uploaded(&self, token: &str, owner: (&str, Uuid), classification: &str, bytes: Vec<u8>) -> String {
-        let (id, url) = self.create(token, owner, classification, "application/pdf", bytes.len()).await;
+        let (id, url) = self
+            .create(token, owner, classification, "application/pdf", bytes.len())
+            .await;
         let (status, body) = self.put(&url, bytes, "application/pdf").await;
         assert_eq!(status, 201, "upload: {body}");
         id

@@ -14,7 +14,9 @@ async fn an_upload_streams_in_and_downloads_with_checksum_etag_and_ranges() {
     let clinic = Who::new();
     let doctor = app.medical(clinic, Practitioner);
     let bytes = pdf_of(300_000);
-    let id = app.uploaded(&doctor, ("PATIENT", Uuid::new_v4()), "CLINICAL", bytes.clone()).await;
+    let id = app
+        .uploaded(&doctor, ("PATIENT", Uuid::new_v4()), "CLINICAL", bytes.clone())
+        .await;
 
     let d = app.versions(&doctor, &id).await;
     let v = &d["versions"][0];
@@ -30,17 +32,41 @@ async fn an_upload_streams_in_and_downloads_with_checksum_etag_and_ranges() {
     assert_eq!(r.headers()["etag"], format!("\"{}\"", sha256_hex(&bytes)).as_str());
     assert_eq!(r.headers()["content-type"], "application/pdf");
     let disposition = r.headers()["content-disposition"].to_str().unwrap().to_string();
-    assert!(disposition.starts_with("attachment;") && disposition.contains("CLINICAL report (v1).pdf"), "{disposition}");
+    assert!(
+        disposition.starts_with("attachment;") && disposition.contains("CLINICAL report (v1).pdf"),
+        "{disposition}"
+    );
     assert_eq!(r.bytes().await.unwrap().as_ref(), bytes.as_slice());
 
-    let r = app.kit.http.get(&url).header("range", "bytes=100-199").send().await.unwrap();
+    let r = app
+        .kit
+        .http
+        .get(&url)
+        .header("range", "bytes=100-199")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 206);
     assert_eq!(r.headers()["content-range"], "bytes 100-199/300000");
     assert_eq!(r.bytes().await.unwrap().as_ref(), &bytes[100..200]);
-    let r = app.kit.http.get(&url).header("range", "bytes=-10").send().await.unwrap();
+    let r = app
+        .kit
+        .http
+        .get(&url)
+        .header("range", "bytes=-10")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 206);
     assert_eq!(r.bytes().await.unwrap().as_ref(), &bytes[bytes.len() - 10..]);
-    let r = app.kit.http.get(&url).header("range", "bytes=400000-").send().await.unwrap();
+    let r = app
+        .kit
+        .http
+        .get(&url)
+        .header("range", "bytes=400000-")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 416);
     let r = app
         .kit
@@ -98,21 +124,31 @@ async fn oversize_and_disguised_files_are_refused_and_nothing_stays() {
 
     // A Windows executable announced (and sent) as a PDF.
     let exe = [b"MZ\x90\x00\x03\x00\x00\x00".as_slice(), &[0u8; 600]].concat();
-    let (fake, url) = app.create(&doctor, patient, "CLINICAL", "application/pdf", exe.len()).await;
+    let (fake, url) = app
+        .create(&doctor, patient, "CLINICAL", "application/pdf", exe.len())
+        .await;
     let (status, body) = app.put(&url, exe, "application/pdf").await;
     assert_eq!(status, 415, "{body}");
     assert_eq!(body["error"]["code"], "UNSUPPORTED_MEDIA_TYPE");
     let d = app.versions(&doctor, &fake).await;
     assert_eq!(d["versions"][0]["status"], "REJECTED");
-    assert!(d["versions"][0]["rejectionReason"].as_str().unwrap().contains("not application/pdf"));
+    assert!(d["versions"][0]["rejectionReason"]
+        .as_str()
+        .unwrap()
+        .contains("not application/pdf"));
     assert!(d["versions"][0]["downloadUrl"].is_null());
 
     // A PNG announced as a PDF: the bytes decide.
     let png = [b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".as_slice(), &[0u8; 100]].concat();
-    let (_, url) = app.create(&doctor, patient, "CLINICAL", "application/pdf", png.len()).await;
+    let (_, url) = app
+        .create(&doctor, patient, "CLINICAL", "application/pdf", png.len())
+        .await;
     let (status, body) = app.put(&url, png, "application/pdf").await;
     assert_eq!(status, 415);
-    assert!(body["error"]["message"].as_str().unwrap().contains("image/png"), "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("image/png"),
+        "{body}"
+    );
 
     // A type outside the allow-list is refused when announced.
     let r = app
@@ -124,7 +160,11 @@ async fn oversize_and_disguised_files_are_refused_and_nothing_stays() {
         )
         .await;
     assert_eq!(code(&r), Some("BAD_USER_INPUT"));
-    assert!(app.stored_files().is_empty(), "refused bytes stayed: {:?}", app.stored_files());
+    assert!(
+        app.stored_files().is_empty(),
+        "refused bytes stayed: {:?}",
+        app.stored_files()
+    );
 }
 
 #[tokio::test]
@@ -133,7 +173,13 @@ async fn a_broken_upload_leaves_nothing_available_and_can_be_sent_again() {
     let doctor = app.medical(Who::new(), Practitioner);
     let bytes = pdf_of(3 * 1024 * 1024);
     let (id, url) = app
-        .create(&doctor, ("PATIENT", Uuid::new_v4()), "CLINICAL", "application/pdf", bytes.len())
+        .create(
+            &doctor,
+            ("PATIENT", Uuid::new_v4()),
+            "CLINICAL",
+            "application/pdf",
+            bytes.len(),
+        )
         .await;
     // The client dies after 1 MiB: the body stream fails.
     let first = bytes[..1024 * 1024].to_vec();
@@ -155,7 +201,10 @@ async fn a_broken_upload_leaves_nothing_available_and_can_be_sent_again() {
     // The server notices the broken body asynchronously.
     let mut status = String::new();
     for _ in 0..50 {
-        status = app.versions(&doctor, &id).await["versions"][0]["status"].as_str().unwrap().to_string();
+        status = app.versions(&doctor, &id).await["versions"][0]["status"]
+            .as_str()
+            .unwrap()
+            .to_string();
         if status == "PENDING" {
             break;
         }
@@ -179,8 +228,14 @@ async fn a_broken_upload_leaves_nothing_available_and_can_be_sent_again() {
 async fn expired_tampered_and_foreign_urls_give_no_bytes() {
     let app = TestApp::spawn().await;
     let doctor = app.medical(Who::new(), Practitioner);
-    let id = app.uploaded(&doctor, ("PATIENT", Uuid::new_v4()), "CLINICAL", PDF.to_vec()).await;
-    let url = app.local(app.versions(&doctor, &id).await["versions"][0]["downloadUrl"].as_str().unwrap());
+    let id = app
+        .uploaded(&doctor, ("PATIENT", Uuid::new_v4()), "CLINICAL", PDF.to_vec())
+        .await;
+    let url = app.local(
+        app.versions(&doctor, &id).await["versions"][0]["downloadUrl"]
+            .as_str()
+            .unwrap(),
+    );
     assert_eq!(app.kit.http.get(&url).send().await.unwrap().status(), 200);
 
     // One character of the grant changed.
@@ -190,7 +245,10 @@ async fn expired_tampered_and_foreign_urls_give_no_bytes() {
     let tampered = format!("{base}/{}", chars.into_iter().collect::<String>());
     let r = app.kit.http.get(&tampered).send().await.unwrap();
     assert_eq!(r.status(), 403);
-    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"]["code"], "FORBIDDEN");
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["error"]["code"],
+        "FORBIDDEN"
+    );
 
     // Expired: a grant signed by the service itself, a second ago.
     let expired = app
@@ -213,7 +271,16 @@ async fn expired_tampered_and_foreign_urls_give_no_bytes() {
 
     // A forged signature.
     let other = [&token[..token.len() - 4], "AAAA"].concat();
-    assert_eq!(app.kit.http.get(format!("{base}/{other}")).send().await.unwrap().status(), 403);
+    assert_eq!(
+        app.kit
+            .http
+            .get(format!("{base}/{other}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
     // A download URL does not upload.
     let (status, _) = app.put(&url, PDF.to_vec(), "application/pdf").await;
     assert_eq!(status, 403);
@@ -224,7 +291,9 @@ async fn versions_are_kept_and_restoring_makes_a_new_one() {
     let app = TestApp::spawn().await;
     let doctor = app.medical(Who::new(), Practitioner);
     let first = pdf_of(2000);
-    let id = app.uploaded(&doctor, ("PATIENT", Uuid::new_v4()), "CLINICAL", first.clone()).await;
+    let id = app
+        .uploaded(&doctor, ("PATIENT", Uuid::new_v4()), "CLINICAL", first.clone())
+        .await;
     let d = app
         .ok(
             "mutation($i: CreateDocumentVersionInput!) { createDocumentVersion(input: $i) { uploadUrl version { number } } }",
@@ -248,13 +317,33 @@ async fn versions_are_kept_and_restoring_makes_a_new_one() {
         )
         .await;
     assert_eq!(d["restoreDocumentVersion"]["currentVersion"]["number"], 3);
-    assert_eq!(d["restoreDocumentVersion"]["currentVersion"]["sha256"], sha256_hex(&first));
+    assert_eq!(
+        d["restoreDocumentVersion"]["currentVersion"]["sha256"],
+        sha256_hex(&first)
+    );
     let d = app.versions(&doctor, &id).await;
-    let numbers: Vec<_> = d["versions"].as_array().unwrap().iter().map(|v| v["number"].clone()).collect();
+    let numbers: Vec<_> = d["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["number"].clone())
+        .collect();
     assert_eq!(numbers, vec![json!(3), json!(2), json!(1)]);
     assert_eq!(d["versions"][0]["restoredFrom"], 1);
     let url = app.local(d["versions"][0]["downloadUrl"].as_str().unwrap());
-    assert_eq!(app.kit.http.get(&url).send().await.unwrap().bytes().await.unwrap().as_ref(), first.as_slice());
+    assert_eq!(
+        app.kit
+            .http
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .as_ref(),
+        first.as_slice()
+    );
 
     // Not a version one can restore.
     let r = app
@@ -274,21 +363,22 @@ async fn versions_are_kept_and_restoring_makes_a_new_one() {
 
 #[tokio::test]
 async fn the_scanner_must_approve_a_version() {
-    let app = TestApp::spawn_with(|f| {
-        f.merge((
-            "content.scanner",
-            vec!["sh", "-c", "! grep -q EICAR-HUB-TEST-MARKER"],
-        ))
-    })
-    .await;
+    let app =
+        TestApp::spawn_with(|f| f.merge(("content.scanner", vec!["sh", "-c", "! grep -q EICAR-HUB-TEST-MARKER"])))
+            .await;
     let doctor = app.medical(Who::new(), Practitioner);
     let patient = ("PATIENT", Uuid::new_v4());
     let clean = app.uploaded(&doctor, patient, "CLINICAL", pdf_of(5000)).await;
-    assert_eq!(app.versions(&doctor, &clean).await["versions"][0]["status"], "AVAILABLE");
+    assert_eq!(
+        app.versions(&doctor, &clean).await["versions"][0]["status"],
+        "AVAILABLE"
+    );
 
     let mut infected = pdf_of(5000);
     infected.extend_from_slice(b"EICAR-HUB-TEST-MARKER");
-    let (id, url) = app.create(&doctor, patient, "CLINICAL", "application/pdf", infected.len()).await;
+    let (id, url) = app
+        .create(&doctor, patient, "CLINICAL", "application/pdf", infected.len())
+        .await;
     let (status, body) = app.put(&url, infected, "application/pdf").await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], "MALWARE_DETECTED");
@@ -318,7 +408,11 @@ async fn the_sweep_removes_what_expired_uploads_left() {
 
     assert_eq!(content::transfer::sweep(&app.state).await.unwrap(), 1);
     assert!(!orphan.exists());
-    assert_eq!(app.count("select count(*) from content.document_versions where status = 'pending'").await, 0);
+    assert_eq!(
+        app.count("select count(*) from content.document_versions where status = 'pending'")
+            .await,
+        0
+    );
     assert_eq!(app.stored_files().len(), 1);
     assert_eq!(app.versions(&doctor, &kept).await["versions"][0]["status"], "AVAILABLE");
     assert_eq!(content::transfer::sweep(&app.state).await.unwrap(), 0, "idempotent");
