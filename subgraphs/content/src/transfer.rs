@@ -401,7 +401,7 @@ async fn receive(
         Err(e) => return refuse(writer, broken(e)).await,
     }
     writer.finish().await.map_err(broken)?;
-    let sha256 = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let sha256 = platform::crypto::hex(&hasher.finalize());
     Ok((
         size,
         sha256,

@@ -111,7 +111,12 @@ pub fn sha256_hex(text: &str) -> String {
 /// Lowercase hex SHA-256 of bytes (files' checksums and ETags).
 pub fn sha256_hex_bytes(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(bytes))
+}
+
+/// Lowercase hex of bytes (digests computed while streaming).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A key ring as configured: `id:base64[,id:base64…]`, the first entry the

@@ -86,6 +86,24 @@ fn announced(st: &State, content_type: &str, byte_size: i32) -> Result<(String, 
     Ok((ct, byte_size as i64))
 }
 
+/// A pending version of `doc`, its upload URL valid for `ttl`.
+async fn pending_version(
+    tx: &mut sqlx::PgConnection,
+    a: &AuthContext,
+    doc: &Document,
+    content_type: &str,
+    max_bytes: i64,
+    ttl: Duration,
+) -> Result<DocumentVersion, AppError> {
+    let new = db::NewVersion {
+        document: doc,
+        content_type,
+        max_bytes,
+        expires_at: Utc::now() + ttl,
+    };
+    db::insert_version(tx, &new, a.user_id()).await
+}
+
 /// The pending version's upload URL, for the caller's scope.
 fn upload(
     st: &State,
@@ -144,17 +162,7 @@ impl DocumentMutation {
         let ttl = Duration::seconds(st.content.upload_url_ttl_secs as i64);
         let (doc, version) = mutate(ctx, async |tx| {
             let doc = db::insert(tx, &new, a.user_id()).await?;
-            let version = db::insert_version(
-                tx,
-                &db::NewVersion {
-                    document: &doc,
-                    content_type: &content_type,
-                    max_bytes,
-                    expires_at: Utc::now() + ttl,
-                },
-                a.user_id(),
-            )
-            .await?;
+            let version = pending_version(tx, a, &doc, &content_type, max_bytes, ttl).await?;
             let audit = Audit::new("document.create", "Document", doc.id).details(json!({
                 "owner_type": doc.owner_type.as_db(), "owner_id": doc.owner_id,
                 "classification": doc.classification.as_db(), "version": version.number,
@@ -183,20 +191,11 @@ impl DocumentMutation {
                 .await?
                 .ok_or(AppError::NotFound("document"))?;
             access::require_write(a, doc.classification)?;
-            let version = db::insert_version(
-                tx,
-                &db::NewVersion {
-                    document: &doc,
-                    content_type: &content_type,
-                    max_bytes,
-                    expires_at: Utc::now() + ttl,
-                },
-                a.user_id(),
-            )
-            .await
-            .on_constraint(&[("document_versions_number_key", || {
-                AppError::Conflict("another version was added at the same time; try again".into())
-            })])?;
+            let version = pending_version(tx, a, &doc, &content_type, max_bytes, ttl)
+                .await
+                .on_constraint(&[("document_versions_number_key", || {
+                    AppError::Conflict("another version was added at the same time; try again".into())
+                })])?;
             let audit =
                 Audit::new("document.version.create", "Document", doc.id).details(json!({ "version": version.number }));
             Ok(((doc, version), audit))
