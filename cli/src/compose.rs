@@ -32,6 +32,15 @@ struct SchemaSource {
     file: PathBuf,
 }
 
+/// Where `hub compose` writes the API schema (what clients see: no
+/// federation internals), which the frontend code generator reads.
+pub const API_SCHEMA_FILE: &str = "frontend-codegen/api-schema.graphql";
+
+/// The API schema of a supergraph, as SDL.
+pub fn api_schema_sdl(supergraph: &str) -> anyhow::Result<String> {
+    Ok(crate::schema::api_schema(supergraph)?.to_string())
+}
+
 /// A successful composition.
 pub struct Composed {
     pub supergraph: String,

@@ -3,6 +3,7 @@
 mod compose;
 mod postgres;
 mod pq;
+mod schema;
 mod sqlx_data;
 mod up;
 
@@ -64,6 +65,37 @@ enum PqCommand {
 enum SchemaCommand {
     /// Write each subgraph's federation SDL to subgraphs/<name>/schema.graphql.
     Export,
+    /// Review the working tree's schema against a base: golden files,
+    /// composition, API changes (breaking/dangerous/non-breaking) and the
+    /// known operations they affect, lint. Writes a Markdown and a JSON report.
+    Check {
+        /// The git ref to compare with (default: the merge base with `main`).
+        #[arg(long)]
+        base: Option<String>,
+        /// Fail on breaking changes that no known operation uses, too.
+        #[arg(long, env = "HUB_SCHEMA_FAIL_ON_UNUSED_BREAKING")]
+        fail_on_unused_breaking: bool,
+        /// Where to write report.md and report.json.
+        #[arg(long, default_value = "target/schema-review")]
+        out: PathBuf,
+    },
+    /// Compare two SDL files (or supergraphs) with the same rules.
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        /// Operations to check against NEW: *.graphql files (client = their
+        /// folder) and persisted query manifests (client = file stem).
+        #[arg(long)]
+        operations: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: Format,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Json,
+    Markdown,
 }
 
 /// Provisions and migrates every registered subgraph's schema.
@@ -150,6 +182,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                     std::fs::write(root.join("supergraph.graphql"), &c.supergraph)?;
                     println!("wrote {}", root.join("supergraph.graphql").display());
+                    let api = root.join(compose::API_SCHEMA_FILE);
+                    std::fs::write(&api, compose::api_schema_sdl(&c.supergraph)?)?;
+                    println!("wrote {}", api.display());
                     Ok(())
                 }
                 Err(failure) => {
@@ -173,6 +208,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Sqlx { check } => sqlx_data::prepare(&repo_root(), check).await,
         Command::Schema {
+            command:
+                SchemaCommand::Check {
+                    base,
+                    fail_on_unused_breaking,
+                    out,
+                },
+        } => schema_check(base, fail_on_unused_breaking, out),
+        Command::Schema {
+            command:
+                SchemaCommand::Diff {
+                    old,
+                    new,
+                    operations,
+                    format,
+                },
+        } => schema_diff(&old, &new, operations.as_deref(), format),
+        Command::Schema {
             command: SchemaCommand::Export,
         } => {
             for sg in SUBGRAPHS {
@@ -183,4 +235,74 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn schema_check(base: Option<String>, fail_on_unused_breaking: bool, out: PathBuf) -> anyhow::Result<()> {
+    let root = repo_root();
+    let report = schema::check::check(
+        &root,
+        &schema::check::Options {
+            base,
+            fail_on_unused_breaking,
+        },
+    )?;
+    let markdown = schema::report::check(&report);
+    let out = if out.is_absolute() { out } else { root.join(out) };
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(out.join("report.md"), &markdown)?;
+    std::fs::write(out.join("report.json"), serde_json::to_string_pretty(&report)? + "\n")?;
+    print!("{markdown}");
+    println!(
+        "\n(reports: {}, {})",
+        out.join("report.md").display(),
+        out.join("report.json").display()
+    );
+    if !report.failures.is_empty() {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// A file as an API schema: a supergraph is reduced to its API schema, any
+/// other SDL is taken as it is.
+fn load_schema(path: &Path) -> anyhow::Result<apollo_compiler::validation::Valid<apollo_compiler::Schema>> {
+    let sdl = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if sdl.contains("https://specs.apollo.dev/join/") {
+        schema::api_schema(&sdl)
+    } else {
+        schema::parse_sdl(&sdl, &path.display().to_string())
+    }
+}
+
+fn schema_diff(old: &Path, new: &Path, operations: Option<&Path>, format: Format) -> anyhow::Result<()> {
+    let (o, n) = (load_schema(old)?, load_schema(new)?);
+    let ops = match operations {
+        Some(dir) => schema::operations::load(dir, Path::new(""))?,
+        None => vec![],
+    };
+    let (changes, reports) = schema::review(&o, &n, &ops);
+    match format {
+        Format::Json => {
+            let changes: Vec<_> = changes.iter().map(|c| &c.change).collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({ "changes": changes, "operations": reports }))?
+            );
+        }
+        Format::Markdown => {
+            let mut md = format!("## {} → {}\n", old.display(), new.display());
+            schema::report::changes(&mut md, &changes);
+            schema::report::operations(&mut md, &reports);
+            print!("{md}");
+        }
+    }
+    // Without operations every breaking change counts (graphql-inspector's
+    // rule); with them, only what breaks a known operation.
+    let breaking = changes
+        .iter()
+        .any(|c| c.change.level == schema::diff::Level::Breaking && (ops.is_empty() || !c.used_by.is_empty()));
+    if breaking || reports.iter().any(|r| !r.valid) {
+        std::process::exit(1);
+    }
+    Ok(())
 }
