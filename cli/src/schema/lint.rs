@@ -65,7 +65,11 @@ pub fn lint(schema: &Schema) -> Vec<Finding> {
         let root = schema.root_operation(apollo_compiler::ast::OperationType::Query) == Some(name)
             || schema.root_operation(apollo_compiler::ast::OperationType::Mutation) == Some(name)
             || schema.root_operation(apollo_compiler::ast::OperationType::Subscription) == Some(name);
-        if !described && !root {
+        // A Relay connection's shape is its documentation (and async-graphql
+        // generates these types without one).
+        let relay_connection = matches!(ty, ExtendedType::Object(t)
+            if name.ends_with("Connection") && t.fields.contains_key("pageInfo") && t.fields.contains_key("edges"));
+        if !described && !root && !relay_connection {
             out.push(error(
                 "description",
                 name.as_str(),

@@ -203,6 +203,7 @@ pub struct Organization {
     pub id: Uuid,
 }
 
+/// An organization (identity subgraph): a tenant of the platform.
 #[Object]
 impl Organization {
     async fn id(&self) -> ID {

@@ -21,6 +21,7 @@ use crate::{access, signing::Grant, sniff, state, Loaded, State};
 use loader::DocumentLoader;
 use model::{Classification, Document, DocumentUpload, DocumentVersion, OwnerType};
 
+/// A new document attached to an entity of the caller's organization, and the first version's file to upload.
 #[derive(InputObject)]
 pub struct CreateDocumentInput {
     /// The kind of entity to attach it to.
@@ -42,8 +43,10 @@ pub struct CreateDocumentInput {
     pub retention_until: Option<Date>,
 }
 
+/// A new version of an existing document (the previous ones stay).
 #[derive(InputObject)]
 pub struct CreateDocumentVersionInput {
+    /// The document to add a version to.
     pub document_id: ID,
     /// The new file's type (see `CreateDocumentInput.contentType`).
     pub content_type: String,

@@ -83,6 +83,8 @@ pub enum VersionStatus {
     Rejected,
 }
 
+/// A file attached to a patient, tender, contract or supplier profile, with
+/// its versions; who reads it follows its classification.
 #[derive(sqlx::FromRow, Clone, Debug, SimpleObject)]
 #[graphql(complex)]
 pub struct Document {
@@ -175,6 +177,7 @@ impl DocumentVersion {
     async fn number(&self) -> i32 {
         self.number
     }
+    /// Where the version is in its upload, check and publication.
     async fn status(&self) -> VersionStatus {
         self.status
     }
@@ -206,9 +209,11 @@ impl DocumentVersion {
     async fn uploaded_by(&self) -> Option<ID> {
         self.uploaded_by.map(|u| ID(u.to_string()))
     }
+    /// When the upload was announced.
     async fn created_at(&self) -> DateTime<Utc> {
         self.created_at
     }
+    /// When the bytes were checked and became readable.
     async fn available_at(&self) -> Option<DateTime<Utc>> {
         self.available_at
     }
@@ -257,10 +262,13 @@ pub fn filename(title: &str, number: i32, content_type: &str) -> String {
 /// What `createDocument` and `createDocumentVersion` return: where to `PUT` the bytes.
 #[derive(SimpleObject)]
 pub struct DocumentUpload {
+    /// The document (new, or the one getting a version).
     pub document: Document,
+    /// The version waiting for its bytes.
     pub version: DocumentVersion,
     /// `PUT` the file here (with its `Content-Type`), before `expiresAt`.
     pub upload_url: String,
+    /// After this instant the upload URL is refused.
     pub expires_at: DateTime<Utc>,
     /// The upload is refused beyond this many bytes.
     pub max_bytes: i32,

@@ -150,12 +150,14 @@ pub async fn create_invitation(
     })
 }
 
+/// Whom to invite into the caller's organization, and with which roles.
 #[derive(InputObject)]
 pub struct InviteUserInput {
     pub email: String,
     pub roles: Vec<Role>,
 }
 
+/// What an invitee sends to join: the invitation's token and, for a new account, their name and password.
 #[derive(InputObject)]
 pub struct AcceptInviteInput {
     /// The secret from the invitation message.

@@ -15,6 +15,7 @@ pub struct Member {
     pub joined_at: DateTime<Utc>,
 }
 
+/// A user's membership of an organization, with their roles there.
 #[Object]
 impl Member {
     /// Membership identifier.

@@ -50,6 +50,7 @@ pub struct AuthPayload {
     pub organization: Organization,
 }
 
+/// Credentials for `login`: the organization to sign in to, e-mail and password (and a TOTP code with MFA).
 #[derive(InputObject)]
 pub struct LoginInput {
     /// Organization slug, e.g. `clinique-saint-paul`.

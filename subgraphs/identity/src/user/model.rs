@@ -31,6 +31,7 @@ pub enum UserStatus {
     Disabled,
 }
 
+/// A person who signs in; their roles depend on the organization of the token.
 #[Object]
 impl User {
     /// Stable identifier.

@@ -51,6 +51,7 @@ pub fn validate_range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>, re
     }
 }
 
+/// A slot to book for a patient with a practitioner of the organization.
 #[derive(InputObject)]
 pub struct ScheduleAppointmentInput {
     pub patient_id: ID,

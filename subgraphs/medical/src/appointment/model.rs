@@ -51,6 +51,7 @@ impl AppointmentStatus {
     }
 }
 
+/// A booked slot between a patient and a practitioner.
 #[Object(guard = "medical_or(ADMINISTRATIVE, READ)")]
 impl Appointment {
     /// Stable identifier.

@@ -32,6 +32,7 @@ use model::{Invoice, InvoiceStatus};
 
 const MAX_LINES: usize = 200;
 
+/// One billed item of an invoice.
 #[derive(InputObject)]
 pub struct InvoiceLineInput {
     pub code: String,
@@ -42,6 +43,7 @@ pub struct InvoiceLineInput {
     pub unit_price_cents: i32,
 }
 
+/// A draft invoice for a patient, with its lines.
 #[derive(InputObject)]
 pub struct CreateInvoiceInput {
     pub patient_id: ID,

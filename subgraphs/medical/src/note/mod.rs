@@ -21,6 +21,7 @@ use crate::{
 };
 use model::{body_aad, ClinicalNote};
 
+/// A clinical note about a patient, written unsigned by the caller.
 #[derive(InputObject)]
 pub struct WriteClinicalNoteInput {
     pub patient_id: ID,

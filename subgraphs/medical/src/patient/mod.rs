@@ -31,6 +31,7 @@ use db::PatientCursor;
 use loader::PatientLoader;
 use model::{contact_aad, insurance_aad, Allergy, BloodType, Contact, Patient, Severity, Sex};
 
+/// A new patient record: identity, birth date and the encrypted contact and insurance details.
 #[derive(InputObject)]
 pub struct CreatePatientInput {
     /// Medical record number: letters, digits, dashes; unique in the organization.
@@ -55,6 +56,7 @@ pub struct UpdatePatientInput {
     pub insurance_number: Option<String>,
 }
 
+/// An allergy to record for a patient.
 #[derive(InputObject)]
 pub struct AllergyInput {
     pub substance: String,

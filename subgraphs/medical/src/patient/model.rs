@@ -115,8 +115,11 @@ impl BloodType {
 #[derive(SimpleObject, InputObject, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[graphql(input_name = "ContactInput")]
 pub struct Contact {
+    /// Phone number, as given.
     pub phone: Option<String>,
+    /// E-mail address.
     pub email: Option<String>,
+    /// Postal address, on one line.
     pub address: Option<String>,
 }
 

@@ -18,6 +18,7 @@ use serde_json::json;
 use crate::{access::medical_write, appointment, patient};
 use model::Procedure;
 
+/// A procedure the calling practitioner performed on a patient.
 #[derive(InputObject)]
 pub struct RecordProcedureInput {
     pub patient_id: ID,

@@ -31,6 +31,7 @@ use crate::{
 use db::BidCursor;
 use model::{Bid, BidStatus};
 
+/// A draft bid of the caller's supplier profile on a published tender.
 #[derive(InputObject)]
 pub struct CreateBidInput {
     /// A published tender whose deadline is ahead.

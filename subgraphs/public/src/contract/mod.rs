@@ -36,6 +36,7 @@ use db::ContractCursor;
 use loader::ContractLoader;
 use model::{Contract, ContractStatus};
 
+/// The bid a lot (or the tender) is awarded to.
 #[derive(InputObject)]
 pub struct AwardChoice {
     /// The lot, for a tender divided into lots.
@@ -44,6 +45,7 @@ pub struct AwardChoice {
     pub bid_id: ID,
 }
 
+/// The winning bids of a closed tender: one award per lot (or one for the tender).
 #[derive(InputObject)]
 pub struct AwardTenderInput {
     /// A tender of the caller's organization whose deadline has passed.

@@ -28,6 +28,7 @@ use db::SupplierCursor;
 use loader::{SupplierLoader, SupplierOfOrgLoader};
 use model::{CertificationLevel, ComplianceDocumentKind, ComplianceDocumentView, Supplier};
 
+/// The caller's organization's registration as a supplier.
 #[derive(InputObject)]
 pub struct RegisterSupplierInput {
     /// The name the organization contracts under.
@@ -40,6 +41,7 @@ pub struct RegisterSupplierInput {
     pub certification_level: CertificationLevel,
 }
 
+/// A compliance document (certificate, attestation) of the caller's supplier profile, with its validity.
 #[derive(InputObject)]
 pub struct AddComplianceDocumentInput {
     /// What the document attests.

@@ -43,6 +43,7 @@ pub enum ComplianceStatus {
     NonCompliant,
 }
 
+/// The kinds of compliance document a supplier files.
 #[derive(Enum, sqlx::Type, Copy, Clone, Eq, PartialEq, Debug)]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum ComplianceDocumentKind {

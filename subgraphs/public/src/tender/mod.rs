@@ -36,6 +36,7 @@ use model::{MainCategory, ProcurementMethod, Tender, TenderStatus};
 const MAX_LOTS: usize = 100;
 const MAX_CPV: usize = 20;
 
+/// One lot of a new tender.
 #[derive(InputObject)]
 pub struct LotInput {
     /// What the lot covers.
@@ -44,6 +45,7 @@ pub struct LotInput {
     pub estimated_value: Amount,
 }
 
+/// A draft tender of the caller's organization, with its lots.
 #[derive(InputObject)]
 pub struct CreateTenderInput {
     /// Unique per buyer: letters, digits and `. _ / -`, up to 40.
@@ -189,6 +191,7 @@ pub struct BuyerProfile {
     pub identifier_id: String,
 }
 
+/// How the caller's organization is named as a buyer in OCDS releases.
 #[derive(InputObject)]
 pub struct RegisterBuyerInput {
     /// The name the buyer publishes under (OCDS party name).
