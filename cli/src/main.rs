@@ -239,13 +239,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn schema_check(base: Option<String>, fail_on_unused_breaking: bool, out: PathBuf) -> anyhow::Result<()> {
     let root = repo_root();
-    let report = schema::check::check(
-        &root,
-        &schema::check::Options {
-            base,
-            fail_on_unused_breaking,
-        },
-    )?;
+    let report = schema::check::check(&root, &schema::check::Options::new(base, fail_on_unused_breaking))?;
     let markdown = schema::report::check(&report);
     let out = if out.is_absolute() { out } else { root.join(out) };
     std::fs::create_dir_all(&out)?;

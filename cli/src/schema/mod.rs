@@ -6,6 +6,8 @@ pub mod diff;
 pub mod lint;
 pub mod operations;
 pub mod report;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeSet;
 
