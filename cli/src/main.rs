@@ -2,7 +2,6 @@
 
 mod compose;
 mod postgres;
-mod pq;
 mod schema;
 mod sqlx_data;
 mod up;
@@ -31,11 +30,6 @@ enum Command {
     Reset,
     /// Compose supergraph.yaml into supergraph.graphql (errors fail, hints are printed).
     Compose,
-    /// Persisted queries.
-    Pq {
-        #[command(subcommand)]
-        command: PqCommand,
-    },
     /// Schema tools.
     Schema {
         #[command(subcommand)]
@@ -53,12 +47,6 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
-}
-
-#[derive(Subcommand)]
-enum PqCommand {
-    /// Write frontend-codegen/persisted-query-manifest.json from frontend-codegen/operations/.
-    Manifest,
 }
 
 #[derive(Subcommand)]
@@ -194,17 +182,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     Err(failure.into())
                 }
             }
-        }
-        Command::Pq {
-            command: PqCommand::Manifest,
-        } => {
-            let dir = repo_root().join("frontend-codegen");
-            std::fs::write(
-                dir.join("persisted-query-manifest.json"),
-                pq::manifest(&dir.join("operations"))?,
-            )?;
-            println!("wrote {}", dir.join("persisted-query-manifest.json").display());
-            Ok(())
         }
         Command::Sqlx { check } => sqlx_data::prepare(&repo_root(), check).await,
         Command::Schema {

@@ -77,6 +77,14 @@ async fn run(root: &Path) -> anyhow::Result<()> {
     let mut router_env = env.clone();
     router_env.push(("HUB_ROUTER_INTROSPECTION", "true".into()));
     router_env.push(("HUB_ROUTER_ALLOW_AD_HOC", "true".into()));
+    // The example page's Vite development server (frontend-codegen/example-web),
+    // unless the environment names other origins.
+    if std::env::var_os("HUB_ROUTER_CORS_ORIGINS").is_none() {
+        router_env.push((
+            "HUB_ROUTER_CORS_ORIGINS",
+            r"^http://(localhost|127\.0\.0\.1):5173$".into(),
+        ));
+    }
     let router_config = router_yaml.display().to_string();
     let router_args = ["--config", router_config.as_str(), "--supergraph", "supergraph.graphql"];
     let router = spawn(

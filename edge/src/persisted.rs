@@ -34,60 +34,87 @@ pub struct ManifestOperation {
 
 type Operations = Arc<HashMap<String, Arc<ManifestOperation>>>;
 
+/// The files a manifest path names, with their modification times: the file
+/// itself, or every `*.json` in a directory (one manifest per client).
+type Snapshot = Vec<(PathBuf, Option<SystemTime>)>;
+
 /// The safelist, swapped atomically on reload.
 pub struct ManifestStore {
     path: PathBuf,
     operations: RwLock<Operations>,
-    loaded_mtime: RwLock<Option<SystemTime>>,
+    loaded: RwLock<Option<Snapshot>>,
 }
 
 impl ManifestStore {
+    /// Loads a manifest file, or every manifest (`*.json`) in a directory.
     pub fn load(path: &Path) -> anyhow::Result<Arc<Self>> {
         let store = ManifestStore {
             path: path.to_path_buf(),
             operations: RwLock::new(Arc::new(HashMap::new())),
-            loaded_mtime: RwLock::new(None),
+            loaded: RwLock::new(None),
         };
         store.reload()?;
         Ok(Arc::new(store))
     }
 
-    /// Reads and validates the manifest; on error the previous list stays.
+    fn snapshot(&self) -> anyhow::Result<Snapshot> {
+        let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        if !self.path.is_dir() {
+            return Ok(vec![(self.path.clone(), mtime(&self.path))]);
+        }
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.path)
+            .map_err(|e| anyhow::anyhow!("persisted query manifests {}: {e}", self.path.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        anyhow::ensure!(
+            !files.is_empty(),
+            "persisted query manifests {}: no *.json manifest in the directory",
+            self.path.display()
+        );
+        Ok(files.into_iter().map(|p| (mtime(&p), p)).map(|(m, p)| (p, m)).collect())
+    }
+
+    /// Reads and validates every manifest; on error the previous list stays.
     pub fn reload(&self) -> anyhow::Result<usize> {
-        let mtime = std::fs::metadata(&self.path).and_then(|m| m.modified()).ok();
-        let text = std::fs::read_to_string(&self.path)
-            .map_err(|e| anyhow::anyhow!("persisted query manifest {}: {e}", self.path.display()))?;
-        let ops = parse(&text).map_err(|e| anyhow::anyhow!("persisted query manifest {}: {e}", self.path.display()))?;
+        let snapshot = self.snapshot()?;
+        let mut ops = HashMap::new();
+        for (file, _) in &snapshot {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| anyhow::anyhow!("persisted query manifest {}: {e}", file.display()))?;
+            ops.extend(parse(&text).map_err(|e| anyhow::anyhow!("persisted query manifest {}: {e}", file.display()))?);
+        }
         let n = ops.len();
         if let Ok(mut w) = self.operations.write() {
             *w = Arc::new(ops);
         }
-        if let Ok(mut m) = self.loaded_mtime.write() {
-            *m = mtime;
+        if let Ok(mut m) = self.loaded.write() {
+            *m = Some(snapshot);
         }
         Ok(n)
     }
 
-    /// Reloads when the file's modification time changed.
+    /// Reloads when a manifest was added, removed or modified.
     pub fn reload_if_changed(&self) -> anyhow::Result<bool> {
-        let mtime = std::fs::metadata(&self.path).and_then(|m| m.modified()).ok();
-        let known = self.loaded_mtime.read().ok().and_then(|m| *m);
-        if mtime.is_some() && mtime != known {
+        let now = self.snapshot()?;
+        let changed = self.loaded.read().ok().is_some_and(|known| known.as_ref() != Some(&now));
+        if changed {
             let n = self.reload()?;
-            tracing::info!(path = %self.path.display(), operations = n, "persisted query manifest reloaded");
+            tracing::info!(path = %self.path.display(), operations = n, "persisted query manifests reloaded");
             return Ok(true);
         }
         Ok(false)
     }
 
-    /// Polls the file every `interval` on the current Tokio runtime.
+    /// Polls the manifests every `interval` on the current Tokio runtime.
     pub fn watch(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
         let store = Arc::clone(self);
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(interval).await;
                 if let Err(e) = store.reload_if_changed() {
-                    tracing::error!(error = %e, "keeping the previous persisted query manifest");
+                    tracing::error!(error = %e, "keeping the previous persisted query manifests");
                 }
             }
         })
@@ -313,5 +340,46 @@ mod tests {
             "operations": [{ "id": "deadbeef", "name": "X", "type": "query", "body": "{ x }" }] });
         std::fs::write(&path, m.to_string()).unwrap();
         assert!(ManifestStore::load(&path).is_err());
+    }
+
+    fn manifest_json(bodies: &[(&str, &str)]) -> String {
+        let ops: Vec<_> = bodies
+            .iter()
+            .map(|(name, body)| serde_json::json!({ "id": sha256_hex(body), "name": name, "type": "query", "body": body }))
+            .collect();
+        serde_json::json!({ "format": "apollo-persisted-query-manifest", "version": 1, "operations": ops }).to_string()
+    }
+
+    #[test]
+    fn a_directory_merges_every_clients_manifest_and_follows_new_ones() {
+        let dir = std::env::temp_dir().join(format!("pq-dir-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (me, org, appts) = (
+            "query Me { me { id } }",
+            "query Org { currentOrganization { id } }",
+            "query A { appointments { nodes { id } } }",
+        );
+        std::fs::write(dir.join("web.json"), manifest_json(&[("Me", me), ("Org", org)])).unwrap();
+        std::fs::write(dir.join("partner.json"), manifest_json(&[("A", appts)])).unwrap();
+        std::fs::write(dir.join("README.txt"), "not a manifest").unwrap();
+        let s = ManifestStore::load(&dir).unwrap();
+        assert_eq!(s.len(), 3);
+        assert!(!s.reload_if_changed().unwrap(), "nothing changed");
+
+        let new = "query New { me { displayName } }";
+        std::fs::write(dir.join("other.json"), manifest_json(&[("New", new), ("Me", me)])).unwrap();
+        assert!(s.reload_if_changed().unwrap());
+        assert_eq!(s.len(), 4, "an operation in two manifests counts once");
+        std::fs::remove_file(dir.join("partner.json")).unwrap();
+        assert!(s.reload_if_changed().unwrap());
+        assert!(s.get(&sha256_hex(appts)).is_none() && s.get(&sha256_hex(new)).is_some());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_committed_client_manifests_load() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../frontend-codegen/manifests");
+        let s = ManifestStore::load(&dir).unwrap();
+        assert!(s.len() >= 9, "{} operations", s.len());
     }
 }

@@ -155,6 +155,11 @@ pub struct RouterOptions {
     /// Proxies in front of the router that append to `X-Forwarded-For`.
     pub trusted_proxy_hops: usize,
     pub redis_url: String,
+    /// The persisted query manifests: the platform's own file (`persist`)
+    /// unless set, e.g. to the committed `frontend-codegen/manifests`.
+    pub manifests: Option<PathBuf>,
+    /// `HUB_ROUTER_CORS_ORIGINS`: the origins browsers may call from.
+    pub cors_origins: Option<String>,
 }
 
 impl Default for RouterOptions {
@@ -168,6 +173,8 @@ impl Default for RouterOptions {
             anonymous_burst: 1000,
             trusted_proxy_hops: 0,
             redis_url: "redis://127.0.0.1:6379".into(),
+            manifests: None,
+            cors_origins: None,
         }
     }
 }
@@ -202,6 +209,18 @@ impl RouterOptions {
     /// How many reverse proxies in front of the router append to `X-Forwarded-For`.
     pub fn trusted_proxy_hops(mut self, hops: usize) -> Self {
         self.trusted_proxy_hops = hops;
+        self
+    }
+
+    /// Loads these persisted query manifests (a file or a directory of them).
+    pub fn manifests(mut self, path: PathBuf) -> Self {
+        self.manifests = Some(path);
+        self
+    }
+
+    /// Lets browsers call from origins matching this regular expression.
+    pub fn cors_origins(mut self, pattern: &str) -> Self {
+        self.cors_origins = Some(pattern.to_string());
         self
     }
 
@@ -361,7 +380,10 @@ impl Platform {
             ("HUB_ROUTER_LISTEN".into(), format!("127.0.0.1:{port}")),
             ("HUB_ROUTER_HEALTH_LISTEN".into(), format!("127.0.0.1:{health}")),
             ("HUB_ROUTER_METRICS_LISTEN".into(), format!("127.0.0.1:{metrics}")),
-            ("HUB_ROUTER_PQ_MANIFEST".into(), self.manifest.display().to_string()),
+            (
+                "HUB_ROUTER_PQ_MANIFEST".into(),
+                opts.manifests.as_ref().unwrap_or(&self.manifest).display().to_string(),
+            ),
             ("HUB_ROUTER_ALLOW_AD_HOC".into(), opts.allow_ad_hoc.to_string()),
             ("HUB_ROUTER_INTROSPECTION".into(), opts.introspection.to_string()),
             (
@@ -388,6 +410,9 @@ impl Platform {
             ),
             ("APOLLO_TELEMETRY_DISABLED".into(), "true".into()),
         ]);
+        if let Some(origins) = &opts.cors_origins {
+            env.push(("HUB_ROUTER_CORS_ORIGINS".into(), origins.clone()));
+        }
         let config = config.display().to_string();
         let args = ["--config", config.as_str(), "--supergraph", "supergraph.graphql"];
         let name = format!("router-{port}");
