@@ -2,7 +2,7 @@
 // (medical organizations) or the open tenders (procurement), with the
 // server's own localized messages on errors.
 import { createHubClient, errorsOf } from "../src/client";
-import { OpenTendersDocument, SignInDocument, TodayAppointmentsDocument } from "../src/gql/graphql";
+import { MeDocument, OpenTendersDocument, SignInDocument, TodayAppointmentsDocument } from "../src/gql/graphql";
 
 const ROUTER_URL: string = import.meta.env.VITE_HUB_ROUTER_URL ?? "http://127.0.0.1:4000/";
 
@@ -132,10 +132,16 @@ $<HTMLFormElement>("#sign-in").addEventListener("submit", async (event) => {
       return;
     }
     token = data.login.accessToken;
-    $("#who").textContent = `${data.login.user.displayName} — ${data.login.organization.name}`;
+    const me = await client().query({ query: MeDocument });
+    const org = me.data?.currentOrganization;
+    if (!org) {
+      showError(errorEl, me.error);
+      return;
+    }
+    $("#who").textContent = `${data.login.user.displayName} — ${org.name}`;
     $("#sign-in").hidden = true;
     $("#sign-out").hidden = false;
-    const verticals = data.login.organization.verticals;
+    const verticals = org.verticals;
     if (verticals.includes("MEDICAL")) await loadAppointments();
     if (verticals.includes("PUBLIC")) await loadTenders();
   } catch (error) {

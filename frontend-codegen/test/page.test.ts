@@ -116,6 +116,7 @@ describe("the example page", () => {
     const forbidden = row.first().locator(".field-error");
     expect(await forbidden.textContent()).toBe("Vous n'êtes pas autorisé à effectuer cette action.");
     expect(await page.getByTestId("who").textContent()).toContain("Sophie Dupont");
+    expect(await page.getByTestId("sign-in").isHidden()).toBe(true);
     await page.screenshot({ path: join(SHOTS, "example-web-appointments.png"), fullPage: true });
   });
 

@@ -23,7 +23,7 @@ type Documents = {
     "query PartnerInvoices($status: InvoiceStatus, $first: Int, $after: String) {\n  invoices(status: $status, first: $first, after: $after) {\n    nodes {\n      id\n      status\n      currency\n      totalCents\n      issuedAt\n      paidAt\n      patient {\n        id\n        givenName\n        familyName\n      }\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}": typeof types.PartnerInvoicesDocument,
     "query OpenTenders($first: Int, $after: String) {\n  tenders(status: PUBLISHED, first: $first, after: $after) {\n    nodes {\n      id\n      reference\n      title\n      submissionDeadline\n      estimatedValue {\n        amount\n        currency\n      }\n      buyer {\n        id\n        name\n      }\n      bidCount\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}": typeof types.OpenTendersDocument,
     "query Me {\n  me {\n    id\n    email\n    displayName\n    roles\n  }\n  currentOrganization {\n    id\n    name\n    verticals\n  }\n}": typeof types.MeDocument,
-    "mutation SignIn($input: LoginInput!) {\n  login(input: $input) {\n    accessToken\n    expiresAt\n    user {\n      id\n      displayName\n      roles\n    }\n    organization {\n      id\n      name\n      verticals\n    }\n  }\n}": typeof types.SignInDocument,
+    "mutation SignIn($input: LoginInput!) {\n  login(input: $input) {\n    accessToken\n    expiresAt\n    user {\n      id\n      displayName\n    }\n  }\n}": typeof types.SignInDocument,
 };
 const documents: Documents = {
     "query Appointments($from: DateTime, $to: DateTime, $first: Int, $after: String) {\n  appointments(from: $from, to: $to, first: $first, after: $after) {\n    edges {\n      node {\n        id\n        startsAt\n        status\n        patient {\n          familyName\n        }\n        practitioner {\n          displayName\n        }\n      }\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}": types.AppointmentsDocument,
@@ -35,7 +35,7 @@ const documents: Documents = {
     "query PartnerInvoices($status: InvoiceStatus, $first: Int, $after: String) {\n  invoices(status: $status, first: $first, after: $after) {\n    nodes {\n      id\n      status\n      currency\n      totalCents\n      issuedAt\n      paidAt\n      patient {\n        id\n        givenName\n        familyName\n      }\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}": types.PartnerInvoicesDocument,
     "query OpenTenders($first: Int, $after: String) {\n  tenders(status: PUBLISHED, first: $first, after: $after) {\n    nodes {\n      id\n      reference\n      title\n      submissionDeadline\n      estimatedValue {\n        amount\n        currency\n      }\n      buyer {\n        id\n        name\n      }\n      bidCount\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}": types.OpenTendersDocument,
     "query Me {\n  me {\n    id\n    email\n    displayName\n    roles\n  }\n  currentOrganization {\n    id\n    name\n    verticals\n  }\n}": types.MeDocument,
-    "mutation SignIn($input: LoginInput!) {\n  login(input: $input) {\n    accessToken\n    expiresAt\n    user {\n      id\n      displayName\n      roles\n    }\n    organization {\n      id\n      name\n      verticals\n    }\n  }\n}": types.SignInDocument,
+    "mutation SignIn($input: LoginInput!) {\n  login(input: $input) {\n    accessToken\n    expiresAt\n    user {\n      id\n      displayName\n    }\n  }\n}": types.SignInDocument,
 };
 
 /**
@@ -91,7 +91,7 @@ export function graphql(source: "query Me {\n  me {\n    id\n    email\n    disp
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "mutation SignIn($input: LoginInput!) {\n  login(input: $input) {\n    accessToken\n    expiresAt\n    user {\n      id\n      displayName\n      roles\n    }\n    organization {\n      id\n      name\n      verticals\n    }\n  }\n}"): (typeof documents)["mutation SignIn($input: LoginInput!) {\n  login(input: $input) {\n    accessToken\n    expiresAt\n    user {\n      id\n      displayName\n      roles\n    }\n    organization {\n      id\n      name\n      verticals\n    }\n  }\n}"];
+export function graphql(source: "mutation SignIn($input: LoginInput!) {\n  login(input: $input) {\n    accessToken\n    expiresAt\n    user {\n      id\n      displayName\n    }\n  }\n}"): (typeof documents)["mutation SignIn($input: LoginInput!) {\n  login(input: $input) {\n    accessToken\n    expiresAt\n    user {\n      id\n      displayName\n    }\n  }\n}"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};
