@@ -98,7 +98,11 @@ impl ManifestStore {
     /// Reloads when a manifest was added, removed or modified.
     pub fn reload_if_changed(&self) -> anyhow::Result<bool> {
         let now = self.snapshot()?;
-        let changed = self.loaded.read().ok().is_some_and(|known| known.as_ref() != Some(&now));
+        let changed = self
+            .loaded
+            .read()
+            .ok()
+            .is_some_and(|known| known.as_ref() != Some(&now));
         if changed {
             let n = self.reload()?;
             tracing::info!(path = %self.path.display(), operations = n, "persisted query manifests reloaded");

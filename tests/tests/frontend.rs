@@ -66,5 +66,7 @@ async fn the_generated_client_and_the_example_page_run_against_the_router() {
     for suite in ["client.test.ts", "page.test.ts", "inspector.test.ts"] {
         assert!(stdout.contains(suite), "{suite} did not run:\n{stdout}");
     }
-    assert!(repo_root().join("target/frontend/example-web-appointments.png").exists());
+    assert!(repo_root()
+        .join("target/frontend/example-web-appointments.png")
+        .exists());
 }

@@ -231,14 +231,14 @@ pub fn check(root: &Path, opts: &Options) -> anyhow::Result<CheckReport> {
     let broken: Vec<_> = operations
         .iter()
         .filter(|o| {
-            !o.valid
-                && !(!o.affected_by.is_empty()
-                    && o.affected_by.iter().all(|p| {
-                        changes
-                            .iter()
-                            .filter(|c| &c.change.path == p)
-                            .all(|c| c.accepted.is_some())
-                    }))
+            let all_accepted = !o.affected_by.is_empty()
+                && o.affected_by.iter().all(|p| {
+                    changes
+                        .iter()
+                        .filter(|c| &c.change.path == p)
+                        .all(|c| c.accepted.is_some())
+                });
+            !o.valid && !all_accepted
         })
         .collect();
     if !broken.is_empty() {

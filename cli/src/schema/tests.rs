@@ -356,7 +356,7 @@ fn drift_and_composition_errors_fail_with_the_fix() {
     let mut opts = s.options(false);
     for (name, sdl) in &mut opts.exported {
         if name == "medical" {
-            sdl.push_str("\n");
+            sdl.push('\n');
         }
     }
     let r = check::check(&s.dir, &opts).unwrap();
