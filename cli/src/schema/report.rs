@@ -73,7 +73,7 @@ pub fn operations(out: &mut String, ops: &[OperationReport]) {
     let touched: Vec<_> = ops.iter().filter(|o| o.valid && !o.affected_by.is_empty()).collect();
     let _ = writeln!(
         out,
-        "\n### Known operations ({} checked, {} broken, {} touched by a risky change)\n",
+        "\n### Known operations ({} checked, {} broken, {} still valid but touched by a risky change)\n",
         ops.len(),
         broken.len(),
         touched.len()
@@ -171,8 +171,20 @@ pub fn check(r: &CheckReport) -> String {
     }
     if !r.composition.errors.is_empty() {
         let _ = writeln!(out, "\n### Composition errors\n");
+        // A syntax error cascades into hundreds of parser errors: the first
+        // lines locate it, the JSON report keeps everything.
+        const SHOWN: usize = 40;
         for e in &r.composition.errors {
-            let _ = writeln!(out, "- {e}");
+            let lines: Vec<&str> = e.lines().collect();
+            let _ = writeln!(out, "```text\n{}", lines[..lines.len().min(SHOWN)].join("\n"));
+            if lines.len() > SHOWN {
+                let _ = writeln!(
+                    out,
+                    "… {} more lines (all of them: `cargo run -p hub -- compose`, or report.json)",
+                    lines.len() - SHOWN
+                );
+            }
+            let _ = writeln!(out, "```");
         }
     }
     changes(&mut out, &r.changes);
