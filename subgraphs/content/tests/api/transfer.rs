@@ -219,7 +219,17 @@ async fn a_broken_upload_leaves_nothing_available_and_can_be_sent_again() {
     assert!(finished.is_empty(), "a partial object became visible: {finished:?}");
     assert!(app.versions(&doctor, &id).await["currentVersion"].is_null());
 
-    let (status, body) = app.put(&url, bytes.clone(), "application/pdf").await;
+    // The version may read PENDING before the server even took the broken
+    // upload (the client failed first); until the server drops it, a resend
+    // is refused as "being uploaded now" — a client retries, as here.
+    let (mut status, mut body) = app.put(&url, bytes.clone(), "application/pdf").await;
+    for _ in 0..50 {
+        if status != 409 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        (status, body) = app.put(&url, bytes.clone(), "application/pdf").await;
+    }
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["sha256"], sha256_hex(&bytes));
 }
