@@ -254,6 +254,8 @@ pub struct Subgraph {
 
 pub struct Platform {
     pub dir: PathBuf,
+    /// Where this platform's relays write: `<events_prefix>:<family>`.
+    pub events_prefix: String,
     pub admin: PgPool,
     pub subgraphs: Vec<Subgraph>,
     pub manifest: PathBuf,
@@ -286,6 +288,8 @@ impl Platform {
             ("HUB_ENVIRONMENT".into(), "test".into()),
             ("HUB_DATABASE__URL".into(), db.url.clone()),
             ("HUB_REDIS__URL".into(), "redis://127.0.0.1:6379".into()),
+            // This platform's own event streams in the shared Redis.
+            ("HUB_REDIS__EVENTS_PREFIX".into(), format!("hub-e2e-{id}:events")),
             ("HUB_AUTH__ISSUER".into(), issuer.clone()),
             ("HUB_AUTH__JWKS_URL".into(), format!("{issuer}/.well-known/jwks.json")),
             ("HUB_AUTH__ROUTER_SECRET".into(), ROUTER_SECRET.into()),
@@ -335,6 +339,7 @@ impl Platform {
         let manifest = dir.join("manifest.json");
         write_manifest(&manifest, &[]);
         Platform {
+            events_prefix: format!("hub-e2e-{id}:events"),
             dir,
             admin: db.admin.clone(),
             subgraphs,

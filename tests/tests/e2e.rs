@@ -671,3 +671,50 @@ async fn documents_join_patients_and_tenders_and_download_from_the_content_servi
         .expect("VDL-2026-002");
     assert_eq!(open["documents"]["nodes"].as_array().map(Vec::len), Some(2), "{d}");
 }
+
+/// A booking through the router reaches the `medical.appointment` stream:
+/// written to the outbox with the booking, moved by the medical service's
+/// relay, with the envelope consumers read (tenant, type, version, request id).
+#[tokio::test]
+async fn a_booking_reaches_its_event_stream() {
+    let p = Platform::start().await;
+    let r = p.router(RouterOptions::default()).await;
+    book(&p, &r).await;
+    let client = redis::Client::open("redis://127.0.0.1:6379").unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let key = format!("{}:medical.appointment", p.events_prefix);
+    let mut entries: Vec<(String, Vec<String>)> = vec![];
+    for _ in 0..50 {
+        entries = redis::cmd("XRANGE")
+            .arg(&key)
+            .arg("-")
+            .arg("+")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if !entries.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(entries.len(), 1, "{key}: {entries:?}");
+    let fields = &entries[0].1;
+    let field = |name: &str| {
+        fields
+            .chunks(2)
+            .find(|c| c[0] == name)
+            .map(|c| c[1].clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(field("type"), "medical.appointment.scheduled");
+    assert_eq!(field("version"), "1");
+    assert_eq!(field("tenant"), p.tenants.org_a.to_string());
+    assert!(
+        !field("request_id").is_empty(),
+        "the router's request id travels with the event"
+    );
+    let payload: Value = serde_json::from_str(&field("payload")).unwrap();
+    assert_eq!(payload["startsAt"], "2030-05-06T09:00:00Z");
+    assert_eq!(payload["practitionerId"], p.tenants.doctor_a.to_string());
+    let _: () = redis::cmd("DEL").arg(&key).query_async(&mut conn).await.unwrap();
+}

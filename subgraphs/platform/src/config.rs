@@ -98,6 +98,21 @@ impl DatabaseSettings {
 pub struct RedisSettings {
     /// `None` (or empty) runs without Redis: revocation-sensitive writes are refused.
     pub url: Option<SecretString>,
+    /// Streams are `<events_prefix>:<family>` (environments sharing one Redis
+    /// use their own prefix).
+    #[serde(default = "default_events_prefix")]
+    pub events_prefix: String,
+    /// Whether this service relays its outbox to Redis Streams.
+    #[serde(default = "default_true")]
+    pub events_relay: bool,
+}
+
+fn default_events_prefix() -> String {
+    "hub:events".into()
+}
+
+fn default_true() -> bool {
+    true
 }
 
 impl RedisSettings {

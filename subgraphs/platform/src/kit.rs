@@ -227,6 +227,17 @@ pub async fn app<A: SubgraphApp>(figment: Figment, opts: Options) -> anyhow::Res
         per_request: A::loaders,
     };
     let router = server::app(service, A::routes(state.clone()), A::PUBLIC_PATHS);
+    let redis = &rt.settings.redis;
+    if rt.kv.is_configured() && redis.events_relay {
+        crate::events::spawn_relay(
+            rt.pool.clone(),
+            rt.kv.clone(),
+            crate::events::RelaySettings {
+                prefix: redis.events_prefix.clone(),
+                ..Default::default()
+            },
+        );
+    }
     Ok(App {
         router,
         runtime: rt,

@@ -276,6 +276,10 @@ pub fn test_figment(subgraph: &Subgraph, db_url: &str, dir: &Path) -> Figment {
         .merge(("database.url", db_url))
         .merge(("database.max_connections", 5))
         .merge(("redis.url", "redis://127.0.0.1:6379"))
+        // Tests read the outbox and drive the relay themselves
+        // (`platform::events::relay_once`).
+        .merge(("redis.events_relay", false))
+        .merge(("redis.events_prefix", "hub-test:events"))
         .merge(("server.port", 0))
         .merge((format!("{name}.keys_dir"), dir.display().to_string()))
         .merge((

@@ -99,6 +99,26 @@ pub const EXTRA_READ_POLICIES: &[(&str, &str, &str)] = &[
         "a version is read by whoever reads its document",
     ),
     (
+        "identity.event_outbox",
+        "true",
+        "event_outbox_relayed_by_owner: only the schema owner, for the event relay's functions; the service role never has it",
+    ),
+    (
+        "content.event_outbox",
+        "true",
+        "event_outbox_relayed_by_owner: only the schema owner, for the event relay's functions; the service role never has it",
+    ),
+    (
+        "medical.event_outbox",
+        "true",
+        "event_outbox_relayed_by_owner: only the schema owner, for the event relay's functions; the service role never has it",
+    ),
+    (
+        "procurement.event_outbox",
+        "true",
+        "event_outbox_relayed_by_owner: only the schema owner, for the event relay's functions; the service role never has it",
+    ),
+    (
         "content.document_versions",
         "true",
         "versions_swept_by_owner: only the schema owner, for the expired-upload sweep functions; the service role never has it",

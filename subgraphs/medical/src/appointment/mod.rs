@@ -212,6 +212,24 @@ impl AppointmentMutation {
             json!({ "patient": patient_id, "practitioner": practitioner_id }),
         )
         .await?;
+        platform::events::emit(
+            &mut tx,
+            &actor(ctx)?,
+            platform::events::Event {
+                family: "medical.appointment",
+                kind: "medical.appointment.scheduled",
+                version: 1,
+                entity_id: Some(appointment.id),
+                payload: json!({
+                    "appointmentId": appointment.id,
+                    "patientId": patient_id,
+                    "practitionerId": practitioner_id,
+                    "startsAt": appointment.starts_at,
+                    "endsAt": appointment.ends_at,
+                }),
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(appointment)
     }

@@ -51,6 +51,12 @@ async fn a_practitioner_is_never_double_booked_but_a_cancelled_slot_frees_up() {
     )
     .await;
     assert_eq!(app.count("select count(*) from medical.appointments").await, 3);
+    // One event per booking, written with it: the refused one left none.
+    assert_eq!(
+        app.count("select count(*) from medical.event_outbox where type = 'medical.appointment.scheduled' and published_at is null")
+            .await,
+        3
+    );
 
     app.ok(
         "mutation($id: ID!) { cancelAppointment(id: $id) { status } }",
@@ -96,6 +102,12 @@ async fn the_same_idempotency_key_books_once_even_when_requests_race() {
         app.count("select count(*) from medical.audit_log where action = 'appointment.schedule'")
             .await,
         2
+    );
+    assert_eq!(
+        app.count("select count(*) from medical.event_outbox where type = 'medical.appointment.scheduled'")
+            .await,
+        2,
+        "a replayed booking emits no second event"
     );
 
     let mut other = slot(p, doc, "2030-01-09T09:00:00Z", "2030-01-09T09:30:00Z");

@@ -1,0 +1,195 @@
+//! Domain events that are never lost: written to the subgraph's
+//! `event_outbox` in the transaction that makes the change (so an event
+//! exists exactly when its change does), then moved to Redis Streams by the
+//! service's relay, marked published only after Redis acknowledged them.
+//!
+//! Delivery is at least once: a relay that dies between Redis's answer and
+//! its own commit sends those events again, so consumers skip event ids they
+//! already processed. One relay per schema runs at a time (an advisory lock
+//! in `outbox_claim`), so events leave in the order they were written.
+
+use std::time::Duration;
+
+use sqlx::{PgConnection, PgPool, Row};
+use uuid::Uuid;
+
+use crate::{audit::Actor, error::AppResult, kv::Kv};
+
+/// One event, as a producer describes it.
+pub struct Event<'a> {
+    /// The stream it goes to, e.g. `identity.membership`.
+    pub family: &'a str,
+    /// The full name, e.g. `identity.membership.added`.
+    pub kind: &'a str,
+    /// The payload's version: bumped on an incompatible payload change.
+    pub version: i32,
+    /// The entity it is about (events of one entity stay in order).
+    pub entity_id: Option<Uuid>,
+    pub payload: serde_json::Value,
+}
+
+/// Writes `event` in the caller's transaction (tenant-scoped: the tenant is
+/// the actor's organization). Returns the event id.
+pub async fn emit(conn: &mut PgConnection, actor: &Actor, event: Event<'_>) -> AppResult<Uuid> {
+    // Dynamic on purpose: the same statement runs in every subgraph's schema.
+    let id: Uuid = sqlx::query_scalar(
+        "insert into event_outbox (organization_id, family, type, version, entity_id, payload, request_id)
+         values ($1, $2, $3, $4, $5, $6, $7) returning id",
+    )
+    .bind(actor.organization_id)
+    .bind(event.family)
+    .bind(event.kind)
+    .bind(event.version)
+    .bind(event.entity_id)
+    .bind(event.payload)
+    .bind(actor.request_id.as_deref())
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
+/// Where the relay writes: `<prefix>:<family>`.
+#[derive(Clone, Debug)]
+pub struct RelaySettings {
+    pub prefix: String,
+    pub batch: i64,
+    /// Pause when the outbox is empty.
+    pub idle: Duration,
+    /// The longest pause after failures (doubling from `idle`).
+    pub max_backoff: Duration,
+}
+
+impl Default for RelaySettings {
+    fn default() -> Self {
+        RelaySettings {
+            prefix: "hub:events".into(),
+            batch: 200,
+            idle: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The stream of an event family.
+pub fn stream_key(prefix: &str, family: &str) -> String {
+    format!("{prefix}:{family}")
+}
+
+/// Moves one batch of unpublished events to their streams. Returns how many
+/// were published; on a Redis failure the batch stays unpublished (its
+/// attempts counted, the error kept) and the error is returned.
+pub async fn relay_once(pool: &PgPool, kv: &Kv, settings: &RelaySettings) -> anyhow::Result<usize> {
+    let mut tx = pool.begin().await?;
+    let rows = sqlx::query(
+        "select id, organization_id, family, type, version, entity_id, payload::text as payload, request_id,
+                to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') as occurred_at
+           from outbox_claim($1::int)",
+    )
+    .bind(settings.batch)
+    .fetch_all(&mut *tx)
+    .await?;
+    if rows.is_empty() {
+        tx.commit().await?;
+        return Ok(0);
+    }
+    let mut pipe = redis::pipe();
+    let mut ids = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let id: Uuid = r.get("id");
+        let family: String = r.get("family");
+        let entity = r
+            .get::<Option<Uuid>, _>("entity_id")
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        // Bounded, approximately (cheap to trim): consumers are expected to
+        // keep up far within a million entries per family.
+        pipe.cmd("XADD")
+            .arg(stream_key(&settings.prefix, &family))
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(1_000_000)
+            .arg("*")
+            .arg("id")
+            .arg(id.to_string())
+            .arg("type")
+            .arg(r.get::<String, _>("type"))
+            .arg("version")
+            .arg(r.get::<i32, _>("version"))
+            .arg("tenant")
+            .arg(r.get::<Uuid, _>("organization_id").to_string())
+            .arg("entity")
+            .arg(entity)
+            .arg("occurred_at")
+            .arg(r.get::<String, _>("occurred_at"))
+            .arg("request_id")
+            .arg(r.get::<Option<String>, _>("request_id").unwrap_or_default())
+            .arg("payload")
+            .arg(r.get::<String, _>("payload"));
+        ids.push(id);
+    }
+    let sent: Result<Vec<String>, anyhow::Error> = match kv.connection() {
+        Ok(mut conn) => pipe.query_async(&mut conn).await.map_err(|e| {
+            kv.report_failure();
+            anyhow::anyhow!("redis: {e}")
+        }),
+        Err(e) => Err(anyhow::anyhow!("{e}")),
+    };
+    match sent {
+        Ok(stream_ids) => {
+            sqlx::query("select outbox_published($1, $2)")
+                .bind(&ids)
+                .bind(&stream_ids)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(ids.len())
+        }
+        Err(e) => {
+            sqlx::query("select outbox_failed($1, $2)")
+                .bind(&ids)
+                .bind(e.to_string())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Err(e)
+        }
+    }
+}
+
+/// Events written but not yet published (a gauge for operators).
+pub async fn backlog(pool: &PgPool) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar("select outbox_backlog()").fetch_one(pool).await?)
+}
+
+/// Runs the relay until the task is dropped: a full batch is followed at
+/// once by the next, an empty outbox waits `idle`, failures back off up to
+/// `max_backoff` (one log line per failure streak, one when it recovers).
+pub fn spawn_relay(pool: PgPool, kv: Kv, settings: RelaySettings) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut backoff = settings.idle;
+        let mut failing = false;
+        loop {
+            match relay_once(&pool, &kv, &settings).await {
+                Ok(n) => {
+                    if failing {
+                        tracing::info!("event relay recovered");
+                        failing = false;
+                    }
+                    backoff = settings.idle;
+                    if n as i64 == settings.batch {
+                        continue;
+                    }
+                    tokio::time::sleep(settings.idle).await;
+                }
+                Err(e) => {
+                    if !failing {
+                        tracing::warn!(error = %e, "event relay: events stay in the outbox until Redis answers");
+                        failing = true;
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(settings.max_backoff);
+                }
+            }
+        }
+    })
+}

@@ -1,0 +1,257 @@
+//! The event backbone every subgraph inherits: the outbox written in the
+//! change's transaction and the relay to Redis Streams, against the real
+//! PostgreSQL and a real Redis process this test starts (with AOF, as
+//! production must run it), stopped and restarted mid-run.
+
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use platform::{
+    audit::Actor,
+    db::{Scope, TenantTx},
+    events::{self, Event, RelaySettings},
+    kv::Kv,
+};
+use registry::SUBGRAPHS;
+use testkit::TestApp;
+use uuid::Uuid;
+
+struct Redis {
+    port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        let dir = std::env::temp_dir().join(format!("hub-events-redis-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut r = Redis { port, dir, child: None };
+        r.restart();
+        r
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn restart(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args(["--appendonly", "yes", "--appendfsync", "always"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH");
+        self.child = Some(child);
+        let until = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < until, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// A clean shutdown (SIGTERM): Redis writes its AOF and exits.
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn medical() -> &'static registry::Subgraph {
+    SUBGRAPHS.iter().find(|s| s.name == "medical").unwrap()
+}
+
+fn settings() -> RelaySettings {
+    RelaySettings {
+        prefix: format!("hub-test-events-{}", Uuid::new_v4().simple()),
+        ..RelaySettings::default()
+    }
+}
+
+fn actor(org: Uuid) -> Actor {
+    Actor {
+        organization_id: org,
+        user_id: None,
+        client_id: None,
+        request_id: Some("req-events-test".into()),
+    }
+}
+
+/// Writes `n` events about `entity` in one committed (or rolled back) transaction.
+async fn write(app: &TestApp, org: Uuid, entity: Uuid, from: usize, n: usize, commit: bool) {
+    let scope = Scope {
+        organization_id: org,
+        ..Scope::default()
+    };
+    let mut tx = TenantTx::begin_scoped(&app.runtime.pool, &scope).await.unwrap();
+    for i in from..from + n {
+        events::emit(
+            &mut tx,
+            &actor(org),
+            Event {
+                family: "medical.appointment",
+                kind: "medical.appointment.scheduled",
+                version: 1,
+                entity_id: Some(entity),
+                payload: serde_json::json!({ "n": i }),
+            },
+        )
+        .await
+        .unwrap();
+    }
+    if commit {
+        tx.commit().await.unwrap();
+    }
+}
+
+/// The stream's entries as (event id, payload n, tenant, request id).
+async fn read(url: &str, key: &str) -> Vec<(String, i64, String, String)> {
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+        .arg(key)
+        .arg("-")
+        .arg("+")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    entries
+        .into_iter()
+        .map(|(_, kv)| {
+            let field = |name: &str| {
+                kv.chunks(2)
+                    .find(|c| c[0] == name)
+                    .map(|c| c[1].clone())
+                    .unwrap_or_default()
+            };
+            let payload: serde_json::Value = serde_json::from_str(&field("payload")).unwrap();
+            (
+                field("id"),
+                payload["n"].as_i64().unwrap(),
+                field("tenant"),
+                field("request_id"),
+            )
+        })
+        .collect()
+}
+
+async fn drain(app: &TestApp, kv: &Kv, s: &RelaySettings, within: Duration) {
+    let until = Instant::now() + within;
+    loop {
+        let _ = events::relay_once(&app.runtime.pool, kv, s).await;
+        if events::backlog(&app.runtime.pool).await.unwrap() == 0 {
+            return;
+        }
+        assert!(Instant::now() < until, "events still in the outbox after {within:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_event_of_a_rolled_back_transaction_is_never_published() {
+    let app = TestApp::spawn(medical()).await;
+    let redis = Redis::start();
+    let kv = Kv::new(Some(&redis.url())).unwrap();
+    let s = settings();
+    let (org, entity) = (Uuid::new_v4(), Uuid::new_v4());
+    write(&app, org, entity, 0, 3, false).await;
+    write(&app, org, entity, 3, 2, true).await;
+    assert_eq!(events::backlog(&app.runtime.pool).await.unwrap(), 2);
+    assert_eq!(events::relay_once(&app.runtime.pool, &kv, &s).await.unwrap(), 2);
+    let got = read(&redis.url(), &events::stream_key(&s.prefix, "medical.appointment")).await;
+    assert_eq!(got.iter().map(|e| e.1).collect::<Vec<_>>(), vec![3, 4]);
+    assert!(got.iter().all(|e| e.2 == org.to_string() && e.3 == "req-events-test"));
+    assert_eq!(
+        events::relay_once(&app.runtime.pool, &kv, &s).await.unwrap(),
+        0,
+        "published once"
+    );
+}
+
+#[tokio::test]
+async fn events_written_while_redis_is_down_all_arrive_in_order_once_it_returns() {
+    let app = TestApp::spawn(medical()).await;
+    let mut redis = Redis::start();
+    let kv = Kv::new(Some(&redis.url())).unwrap();
+    let s = settings();
+    let (org, entity) = (Uuid::new_v4(), Uuid::new_v4());
+    write(&app, org, entity, 0, 5, true).await;
+    drain(&app, &kv, &s, Duration::from_secs(10)).await;
+
+    redis.stop();
+    for batch in 0..3 {
+        write(&app, org, entity, 5 + batch * 5, 5, true).await;
+        assert!(events::relay_once(&app.runtime.pool, &kv, &s).await.is_err());
+    }
+    assert_eq!(
+        events::backlog(&app.runtime.pool).await.unwrap(),
+        15,
+        "nothing lost, nothing marked sent"
+    );
+    let failed: i64 =
+        sqlx::query_scalar("select count(*) from medical.event_outbox where attempts > 0 and last_error is not null")
+            .fetch_one(&app.admin)
+            .await
+            .unwrap();
+    assert!(failed > 0, "failures are recorded on the waiting events");
+
+    redis.restart();
+    // The Kv circuit breaker waits a few seconds before asking Redis again.
+    drain(&app, &kv, &s, Duration::from_secs(20)).await;
+    let got = read(&redis.url(), &events::stream_key(&s.prefix, "medical.appointment")).await;
+    assert_eq!(
+        got.iter().map(|e| e.1).collect::<Vec<_>>(),
+        (0..20).collect::<Vec<i64>>()
+    );
+    let mut ids: Vec<_> = got.iter().map(|e| e.0.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 20, "each event once");
+}
+
+#[tokio::test]
+async fn the_service_role_reads_no_outbox_row_and_a_second_relay_waits() {
+    let app = TestApp::spawn(medical()).await;
+    let org = Uuid::new_v4();
+    write(&app, org, Uuid::new_v4(), 0, 2, true).await;
+    // With the guards out of the way: the service's role, no tenant set.
+    let visible: i64 = sqlx::query_scalar("select count(*) from event_outbox")
+        .fetch_one(&app.runtime.pool)
+        .await
+        .unwrap();
+    assert_eq!(visible, 0);
+    // One relay holds the claim; another gets nothing until it commits.
+    let mut first = app.runtime.pool.begin().await.unwrap();
+    let claimed: Vec<Uuid> = sqlx::query_scalar("select id from outbox_claim(10)")
+        .fetch_all(&mut *first)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    let second: Vec<Uuid> = sqlx::query_scalar("select id from outbox_claim(10)")
+        .fetch_all(&app.runtime.pool)
+        .await
+        .unwrap();
+    assert!(second.is_empty());
+    first.rollback().await.unwrap();
+}
