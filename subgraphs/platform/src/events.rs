@@ -193,3 +193,242 @@ pub fn spawn_relay(pool: PgPool, kv: Kv, settings: RelaySettings) -> tokio::task
         }
     })
 }
+
+/// One event as a consumer receives it.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The stream entry id (what is acknowledged).
+    pub entry: String,
+    pub id: Uuid,
+    pub kind: String,
+    pub version: i32,
+    pub tenant: Uuid,
+    pub entity: Option<Uuid>,
+    pub occurred_at: String,
+    pub request_id: String,
+    pub payload: serde_json::Value,
+}
+
+impl Delivery {
+    fn parse(entry: String, fields: &[String]) -> anyhow::Result<Self> {
+        let field = |name: &str| {
+            fields
+                .chunks(2)
+                .find(|c| c.first().is_some_and(|k| k == name))
+                .and_then(|c| c.get(1).cloned())
+                .unwrap_or_default()
+        };
+        Ok(Delivery {
+            id: field("id").parse()?,
+            kind: field("type"),
+            version: field("version").parse()?,
+            tenant: field("tenant").parse()?,
+            entity: field("entity").parse().ok(),
+            occurred_at: field("occurred_at"),
+            request_id: field("request_id"),
+            payload: serde_json::from_str(&field("payload"))?,
+            entry,
+        })
+    }
+}
+
+/// A consumer group on one family's stream.
+#[derive(Clone, Debug)]
+pub struct ConsumerSettings {
+    pub prefix: String,
+    pub family: String,
+    /// The group: one per reacting service and purpose, e.g. `medical.practitioners`.
+    pub group: String,
+    /// This process within the group.
+    pub consumer: String,
+    /// Deliveries before an event goes to the dead-letter stream.
+    pub max_attempts: u32,
+    /// Pending entries idle this long are taken over (a crashed consumer's,
+    /// or ours after a failure: the retry delay).
+    pub retry_after: Duration,
+    pub batch: usize,
+}
+
+/// What one pass did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Pass {
+    pub applied: usize,
+    /// Already processed (a redelivery): acknowledged without effect.
+    pub skipped: usize,
+    pub failed: usize,
+    pub dead: usize,
+}
+
+/// The dead-letter stream: poison events of every family and group.
+pub fn dead_letter_key(prefix: &str) -> String {
+    format!("{prefix}:dead")
+}
+
+type Entries = Vec<(String, Vec<String>)>;
+
+/// Reads what is due (entries left pending too long, then new ones), applies
+/// each in its own tenant transaction with its idempotency record, and
+/// acknowledges after the commit. A failing event stays pending and is
+/// retried after `retry_after`; after `max_attempts` it moves to the
+/// dead-letter stream (logged) and is acknowledged.
+pub async fn consume_once<F>(pool: &PgPool, kv: &Kv, s: &ConsumerSettings, handler: F) -> anyhow::Result<Pass>
+where
+    F: AsyncFn(&mut PgConnection, &Delivery) -> anyhow::Result<()>,
+{
+    consume(pool, kv, s, handler, true).await
+}
+
+/// As [`consume_once`], but never acknowledges: a consumer that dies after
+/// its commit (tests of redelivery).
+#[doc(hidden)]
+pub async fn consume_without_ack<F>(pool: &PgPool, kv: &Kv, s: &ConsumerSettings, handler: F) -> anyhow::Result<Pass>
+where
+    F: AsyncFn(&mut PgConnection, &Delivery) -> anyhow::Result<()>,
+{
+    consume(pool, kv, s, handler, false).await
+}
+
+async fn consume<F>(pool: &PgPool, kv: &Kv, s: &ConsumerSettings, handler: F, ack: bool) -> anyhow::Result<Pass>
+where
+    F: AsyncFn(&mut PgConnection, &Delivery) -> anyhow::Result<()>,
+{
+    let mut conn = kv.connection()?;
+    let key = stream_key(&s.prefix, &s.family);
+    let created: redis::RedisResult<()> = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&key)
+        .arg(&s.group)
+        .arg("0")
+        .arg("MKSTREAM")
+        .query_async(&mut conn)
+        .await;
+    if let Err(e) = created {
+        if e.code() != Some("BUSYGROUP") {
+            kv.report_failure();
+            return Err(e.into());
+        }
+    }
+    // XAUTOCLAIM answers [next-cursor, entries, deleted-ids].
+    let (_, mut entries, _): (String, Entries, Vec<String>) = redis::cmd("XAUTOCLAIM")
+        .arg(&key)
+        .arg(&s.group)
+        .arg(&s.consumer)
+        .arg(s.retry_after.as_millis() as u64)
+        .arg("0-0")
+        .arg("COUNT")
+        .arg(s.batch)
+        .query_async(&mut conn)
+        .await?;
+    let fresh: Option<Vec<(String, Entries)>> = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg(&s.group)
+        .arg(&s.consumer)
+        .arg("COUNT")
+        .arg(s.batch)
+        .arg("STREAMS")
+        .arg(&key)
+        .arg(">")
+        .query_async(&mut conn)
+        .await?;
+    entries.extend(fresh.into_iter().flatten().flat_map(|(_, e)| e));
+
+    let attempts_key = format!("{key}:attempts:{}", s.group);
+    let mut pass = Pass::default();
+    for (entry, fields) in entries {
+        let outcome = match Delivery::parse(entry.clone(), &fields) {
+            Ok(d) => apply(pool, s, &d, &handler).await,
+            Err(e) => Err(anyhow::anyhow!("unreadable entry: {e}")),
+        };
+        match outcome {
+            Ok(applied) => {
+                if applied {
+                    pass.applied += 1;
+                } else {
+                    pass.skipped += 1;
+                }
+                if ack {
+                    let _: () = redis::pipe()
+                        .cmd("XACK")
+                        .arg(&key)
+                        .arg(&s.group)
+                        .arg(&entry)
+                        .ignore()
+                        .cmd("HDEL")
+                        .arg(&attempts_key)
+                        .arg(&entry)
+                        .ignore()
+                        .query_async(&mut conn)
+                        .await?;
+                }
+            }
+            Err(e) => {
+                let n: u32 = redis::cmd("HINCRBY")
+                    .arg(&attempts_key)
+                    .arg(&entry)
+                    .arg(1)
+                    .query_async(&mut conn)
+                    .await?;
+                if n < s.max_attempts {
+                    pass.failed += 1;
+                    tracing::warn!(stream = %key, group = %s.group, entry = %entry, attempt = n, error = %e, "event failed; retried later");
+                    continue;
+                }
+                let mut dead = redis::pipe();
+                let cmd = dead
+                    .cmd("XADD")
+                    .arg(dead_letter_key(&s.prefix))
+                    .arg("*")
+                    .arg("stream")
+                    .arg(&key)
+                    .arg("group")
+                    .arg(&s.group)
+                    .arg("entry")
+                    .arg(&entry)
+                    .arg("attempts")
+                    .arg(n)
+                    .arg("error")
+                    .arg(e.to_string());
+                for f in &fields {
+                    cmd.arg(f);
+                }
+                cmd.ignore();
+                dead.cmd("XACK").arg(&key).arg(&s.group).arg(&entry).ignore();
+                dead.cmd("HDEL").arg(&attempts_key).arg(&entry).ignore();
+                let _: () = dead.query_async(&mut conn).await?;
+                pass.dead += 1;
+                tracing::error!(stream = %key, group = %s.group, entry = %entry, attempts = n, error = %e, "event moved to the dead-letter stream");
+            }
+        }
+    }
+    Ok(pass)
+}
+
+/// Applies one event unless this group already did: `Ok(false)` for a
+/// redelivery. The idempotency record and the effect commit together.
+async fn apply<F>(pool: &PgPool, s: &ConsumerSettings, d: &Delivery, handler: &F) -> anyhow::Result<bool>
+where
+    F: AsyncFn(&mut PgConnection, &Delivery) -> anyhow::Result<()>,
+{
+    let scope = crate::db::Scope {
+        organization_id: d.tenant,
+        ..Default::default()
+    };
+    let mut tx = crate::db::TenantTx::begin_scoped(pool, &scope).await?;
+    let first = sqlx::query(
+        "insert into processed_events (consumer, event_id, organization_id) values ($1, $2, $3)
+         on conflict do nothing",
+    )
+    .bind(&s.group)
+    .bind(d.id)
+    .bind(d.tenant)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if !first {
+        return Ok(false);
+    }
+    handler(&mut tx, d).await?;
+    tx.commit().await?;
+    Ok(true)
+}

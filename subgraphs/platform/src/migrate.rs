@@ -193,6 +193,18 @@ create or replace function outbox_failed(ids uuid[], error text) returns void
 begin
   update event_outbox set attempts = attempts + 1, last_error = error where id = any(ids);
 end $$;
+-- Events this schema's consumers applied: the idempotency record, written
+-- in the consumer's transaction with its effect.
+create table if not exists processed_events (
+  consumer text not null,
+  event_id uuid not null,
+  organization_id uuid not null,
+  processed_at timestamptz not null default now(),
+  primary key (consumer, event_id)
+);
+call enable_tenancy('processed_events');
+grant select, insert on processed_events to {login};
+
 create or replace function outbox_backlog() returns bigint
   language plpgsql stable security definer set search_path from current as $$
 begin

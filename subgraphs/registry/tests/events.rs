@@ -255,3 +255,118 @@ async fn the_service_role_reads_no_outbox_row_and_a_second_relay_waits() {
     assert!(second.is_empty());
     first.rollback().await.unwrap();
 }
+
+fn consumer(prefix: &str, name: &str) -> events::ConsumerSettings {
+    events::ConsumerSettings {
+        prefix: prefix.to_string(),
+        family: "medical.appointment".into(),
+        group: "test.effects".into(),
+        consumer: name.into(),
+        max_attempts: 3,
+        retry_after: Duration::ZERO,
+        batch: 50,
+    }
+}
+
+/// The effect a test consumer applies: one audit row per event.
+async fn effect(conn: &mut sqlx::PgConnection, d: &events::Delivery) -> anyhow::Result<()> {
+    sqlx::query(
+        "insert into audit_log (organization_id, action, entity_type, entity_id, details) values ($1, 'test.effect', 'Event', $2, '{}')",
+    )
+    .bind(d.tenant)
+    .bind(d.id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn effects(app: &TestApp) -> i64 {
+    sqlx::query_scalar("select count(*) from medical.audit_log where action = 'test.effect'")
+        .fetch_one(&app.admin)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_consumer_that_dies_before_acknowledging_does_not_apply_an_event_twice() {
+    let app = TestApp::spawn(medical()).await;
+    let redis = Redis::start();
+    let kv = Kv::new(Some(&redis.url())).unwrap();
+    let s = settings();
+    let org = Uuid::new_v4();
+    write(&app, org, Uuid::new_v4(), 0, 4, true).await;
+    drain(&app, &kv, &s, Duration::from_secs(10)).await;
+
+    // Committed its effects, then died: nothing acknowledged.
+    let crashed = events::consume_without_ack(&app.runtime.pool, &kv, &consumer(&s.prefix, "a"), effect)
+        .await
+        .unwrap();
+    assert_eq!(crashed.applied, 4);
+    assert_eq!(effects(&app).await, 4);
+    // Another member of the group takes the pending entries over.
+    let retried = events::consume_once(&app.runtime.pool, &kv, &consumer(&s.prefix, "b"), effect)
+        .await
+        .unwrap();
+    assert_eq!((retried.applied, retried.skipped), (0, 4));
+    assert_eq!(effects(&app).await, 4, "no effect twice");
+    // All acknowledged: nothing is due any more.
+    let after = events::consume_once(&app.runtime.pool, &kv, &consumer(&s.prefix, "b"), effect)
+        .await
+        .unwrap();
+    assert_eq!(after, events::Pass::default());
+}
+
+#[tokio::test]
+async fn a_poison_event_lands_in_the_dead_letter_stream_after_its_attempts() {
+    let app = TestApp::spawn(medical()).await;
+    let redis = Redis::start();
+    let kv = Kv::new(Some(&redis.url())).unwrap();
+    let s = settings();
+    let org = Uuid::new_v4();
+    write(&app, org, Uuid::new_v4(), 0, 2, true).await;
+    drain(&app, &kv, &s, Duration::from_secs(10)).await;
+
+    // Event n = 1 always fails; n = 0 is applied.
+    let picky = async |conn: &mut sqlx::PgConnection, d: &events::Delivery| -> anyhow::Result<()> {
+        anyhow::ensure!(d.payload["n"] != 1, "cannot handle n = 1");
+        effect(conn, d).await
+    };
+    let c = consumer(&s.prefix, "a");
+    let first = events::consume_once(&app.runtime.pool, &kv, &c, picky).await.unwrap();
+    assert_eq!((first.applied, first.failed, first.dead), (1, 1, 0));
+    let second = events::consume_once(&app.runtime.pool, &kv, &c, picky).await.unwrap();
+    assert_eq!((second.failed, second.dead), (1, 0));
+    let third = events::consume_once(&app.runtime.pool, &kv, &c, picky).await.unwrap();
+    assert_eq!((third.failed, third.dead), (0, 1));
+    assert_eq!(effects(&app).await, 1, "a failed attempt leaves nothing behind");
+
+    let dead = read_raw(&redis.url(), &events::dead_letter_key(&s.prefix)).await;
+    assert_eq!(dead.len(), 1);
+    let f = |name: &str| {
+        dead[0]
+            .chunks(2)
+            .find(|c| c[0] == name)
+            .map(|c| c[1].clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(f("group"), "test.effects");
+    assert_eq!(f("attempts"), "3");
+    assert!(f("error").contains("cannot handle"));
+    assert_eq!(f("type"), "medical.appointment.scheduled");
+    // Nothing left pending for the group.
+    let after = events::consume_once(&app.runtime.pool, &kv, &c, picky).await.unwrap();
+    assert_eq!(after, events::Pass::default());
+}
+
+async fn read_raw(url: &str, key: &str) -> Vec<Vec<String>> {
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+        .arg(key)
+        .arg("-")
+        .arg("+")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    entries.into_iter().map(|(_, f)| f).collect()
+}
