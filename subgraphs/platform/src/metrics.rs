@@ -1,7 +1,7 @@
 //! Prometheus metrics of one service instance (own registry, so several
 //! instances can run in one test process).
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -9,6 +9,8 @@ pub struct Metrics {
     pub http_requests: IntCounterVec,
     pub graphql_duration: HistogramVec,
     pub graphql_errors: IntCounterVec,
+    /// Events written to the outbox and not yet in Redis (read at scrape time).
+    pub event_outbox_backlog: IntGauge,
 }
 
 impl Metrics {
@@ -32,12 +34,18 @@ impl Metrics {
         )?;
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(graphql_duration.clone()))?;
+        let event_outbox_backlog = IntGauge::new(
+            "event_outbox_backlog",
+            "Domain events written but not yet relayed to Redis Streams",
+        )?;
         registry.register(Box::new(graphql_errors.clone()))?;
+        registry.register(Box::new(event_outbox_backlog.clone()))?;
         Ok(Metrics {
             registry,
             http_requests,
             graphql_duration,
             graphql_errors,
+            event_outbox_backlog,
         })
     }
 

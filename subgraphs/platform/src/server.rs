@@ -296,6 +296,10 @@ async fn ready<E>(State(svc): State<Arc<Service<E>>>) -> Response {
 }
 
 async fn metrics<E>(State(svc): State<Arc<Service<E>>>) -> Response {
+    // Read at scrape time; a database outage shows in /ready, not here.
+    if let Ok(n) = crate::events::backlog(&svc.pool).await {
+        svc.metrics.event_outbox_backlog.set(n);
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         svc.metrics.render(),

@@ -178,6 +178,11 @@ async fn an_event_of_a_rolled_back_transaction_is_never_published() {
     write(&app, org, entity, 0, 3, false).await;
     write(&app, org, entity, 3, 2, true).await;
     assert_eq!(events::backlog(&app.runtime.pool).await.unwrap(), 2);
+    let metrics = app.get_text("/metrics").await;
+    assert!(
+        metrics.contains("hub_event_outbox_backlog{service=\"medical\"} 2"),
+        "{metrics}"
+    );
     assert_eq!(events::relay_once(&app.runtime.pool, &kv, &s).await.unwrap(), 2);
     let got = read(&redis.url(), &events::stream_key(&s.prefix, "medical.appointment")).await;
     assert_eq!(got.iter().map(|e| e.1).collect::<Vec<_>>(), vec![3, 4]);
