@@ -126,14 +126,16 @@ pub fn check(root: &Path, opts: &Options) -> anyhow::Result<CheckReport> {
 
     // 2. Composition of the committed golden files.
     let mut composition = Composition::default();
-    let mut new_supergraph = None;
+    // The new API schema, built once for the drift check, the diff and lint.
+    let mut new_api = None;
     match compose::compose(&root.join("supergraph.yaml"))? {
         Ok(c) => {
             composition.ok = true;
             composition.hints = c.hints;
+            let api = api_schema(&c.supergraph)?;
             for (file, generated) in [
                 ("supergraph.graphql", c.supergraph.clone()),
-                (compose::API_SCHEMA_FILE, compose::api_schema_sdl(&c.supergraph)?),
+                (compose::API_SCHEMA_FILE, api.to_string()),
             ] {
                 let committed = std::fs::read_to_string(root.join(file)).unwrap_or_default();
                 if committed != generated {
@@ -144,7 +146,7 @@ pub fn check(root: &Path, opts: &Options) -> anyhow::Result<CheckReport> {
                     });
                 }
             }
-            new_supergraph = Some(c.supergraph);
+            new_api = Some(api);
         }
         Err(f) => {
             composition.errors = f.errors;
@@ -176,15 +178,14 @@ pub fn check(root: &Path, opts: &Options) -> anyhow::Result<CheckReport> {
         from_manifests.retain(|m| !ops.iter().any(|o| o.client == m.client && o.name == m.name));
         ops.extend(from_manifests);
     }
-    let (mut changes, operations) = match &new_supergraph {
-        Some(sdl) => {
-            let new = api_schema(sdl)?;
+    let (mut changes, operations) = match &new_api {
+        Some(new) => {
             let old = match git(root, &["show", &format!("{base_commit}:supergraph.graphql")]) {
                 Ok(old_sdl) => api_schema(&old_sdl)?,
                 // A base before the first supergraph: everything is new.
                 Err(_) => new.clone(),
             };
-            review(&old, &new, &ops)
+            review(&old, new, &ops)
         }
         None => (vec![], vec![]),
     };
@@ -254,8 +255,8 @@ pub fn check(root: &Path, opts: &Options) -> anyhow::Result<CheckReport> {
     }
 
     // 5. Lint.
-    let lint = match &new_supergraph {
-        Some(sdl) => lint::lint(api_schema(sdl)?.as_ref()),
+    let lint = match &new_api {
+        Some(api) => lint::lint(api.as_ref()),
         None => vec![],
     };
     let lint_errors = lint.iter().filter(|f| f.level == "error").count();

@@ -127,18 +127,10 @@ async fn write(app: &TestApp, org: Uuid, entity: Uuid, from: usize, n: usize, co
 
 /// The stream's entries as (event id, payload n, tenant, request id).
 async fn read(url: &str, key: &str) -> Vec<(String, i64, String, String)> {
-    let client = redis::Client::open(url).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
-        .arg(key)
-        .arg("-")
-        .arg("+")
-        .query_async(&mut conn)
+    read_raw(url, key)
         .await
-        .unwrap();
-    entries
         .into_iter()
-        .map(|(_, kv)| {
+        .map(|kv| {
             let field = |name: &str| {
                 kv.chunks(2)
                     .find(|c| c[0] == name)
