@@ -1,6 +1,7 @@
 //! The `hub` command: run, migrate, seed and check the Hub platform.
 
 mod compose;
+mod events;
 mod postgres;
 mod schema;
 mod sqlx_data;
@@ -30,6 +31,11 @@ enum Command {
     Reset,
     /// Compose supergraph.yaml into supergraph.graphql (errors fail, hints are printed).
     Compose,
+    /// Medical's practitioner projection (fed by identity's membership events).
+    Practitioners {
+        #[command(subcommand)]
+        command: PractitionersCommand,
+    },
     /// Schema tools.
     Schema {
         #[command(subcommand)]
@@ -47,6 +53,13 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum PractitionersCommand {
+    /// Empty it and refill it from a membership snapshot identity publishes
+    /// (the running services apply it): when the projection was lost.
+    Rebuild,
 }
 
 #[derive(Subcommand)]
@@ -183,6 +196,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Practitioners {
+            command: PractitionersCommand::Rebuild,
+        } => events::rebuild_practitioners().await,
         Command::Sqlx { check } => sqlx_data::prepare(&repo_root(), check).await,
         Command::Schema {
             command:

@@ -240,6 +240,10 @@ pub struct Router {
 pub struct Tenants {
     pub org_a: Uuid,
     pub doctor_a: Uuid,
+    /// A practitioner of clinic-b.
+    pub doctor_b: Uuid,
+    /// Clinic-a's org admin is `admin@a.example`; its nurse, `nurse@a.example`.
+    pub nurse_a: Uuid,
     pub partner_client_id: String,
     pub partner_secret: String,
 }
@@ -335,6 +339,8 @@ impl Platform {
             let ready = format!("{}/ready", s.url);
             wait_ready(&mut s.proc, &ready).await;
         }
+        // Identity relays the snapshot, medical's consumer projects it.
+        wait_for(&db.admin, "select count(*) from medical.practitioners where active", 5).await;
 
         let manifest = dir.join("manifest.json");
         write_manifest(&manifest, &[]);
@@ -550,6 +556,23 @@ fn write_manifest(path: &Path, bodies: &[&str]) -> Vec<String> {
     ids
 }
 
+/// Waits (up to 20 s) until `count_sql` counts at least `n`: what events do
+/// happens shortly after the change that caused them.
+pub async fn wait_for(admin: &PgPool, count_sql: &str, n: i64) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let got: i64 = sqlx::query_scalar(count_sql).fetch_one(admin).await.unwrap_or(0);
+        if got >= n {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "still {got} < {n} after 20 s: {count_sql}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 async fn seed(admin: &PgPool) -> Tenants {
     let hash = identity::password::hash(PASSWORD).await.expect("hash");
     let mut ids = vec![];
@@ -570,6 +593,8 @@ async fn seed(admin: &PgPool) -> Tenants {
         (ids[0], "doc@a.example", "Dr Alice", "practitioner"),
         (ids[0], "desk@a.example", "Desk A", "secretary"),
         (ids[1], "doc@b.example", "Dr Bob", "practitioner"),
+        (ids[0], "nurse@a.example", "Nurse A", "nurse"),
+        (ids[0], "admin@a.example", "Admin A", "org_admin"),
     ] {
         let user: Uuid = sqlx::query_scalar(
             "insert into identity.users (email, display_name, password_hash) values ($1, $2, $3) returning id",
@@ -589,6 +614,21 @@ async fn seed(admin: &PgPool) -> Tenants {
             .expect("membership");
         users.push(user);
     }
+    // Written behind identity's back, so medical learns these members the way
+    // `hub practitioners rebuild` teaches a lost projection: a snapshot event.
+    let mut conn = admin.acquire().await.expect("admin connection");
+    sqlx::raw_sql("set search_path to identity")
+        .execute(&mut *conn)
+        .await
+        .expect("search path");
+    identity::events::membership_snapshots(&mut conn)
+        .await
+        .expect("membership snapshot");
+    sqlx::raw_sql("reset search_path")
+        .execute(&mut *conn)
+        .await
+        .expect("search path");
+    drop(conn);
     let client_id = identity::partner::new_client_id(ids[0]);
     let secret = identity::tokens::random_secret();
     sqlx::query("insert into identity.partner_clients (organization_id, name, client_id, secret_hash, scopes) values ($1, 'Insurer', $2, $3, '{medical:read}')")
@@ -601,6 +641,8 @@ async fn seed(admin: &PgPool) -> Tenants {
     Tenants {
         org_a: ids[0],
         doctor_a: users[0],
+        doctor_b: users[2],
+        nurse_a: users[3],
         partner_client_id: client_id,
         partner_secret: secret,
     }

@@ -718,3 +718,78 @@ async fn a_booking_reaches_its_event_stream() {
     assert_eq!(payload["practitionerId"], p.tenants.doctor_a.to_string());
     let _: () = redis::cmd("DEL").arg(&key).query_async(&mut conn).await.unwrap();
 }
+
+/// Medical learns who may be booked from identity's membership events: a
+/// practitioner of another clinic and a nurse are refused; a member the
+/// admin removes stops being bookable moments later, their booking flagged.
+#[tokio::test]
+async fn only_current_practitioners_of_the_clinic_can_be_booked() {
+    let p = Platform::start().await;
+    let r = p.router(RouterOptions::default()).await;
+    book(&p, &r).await;
+    let desk = p.login(&r, "clinic-a", "desk@a.example").await;
+    let (_, d) = p
+        .post(
+            &r,
+            json!({ "query": "{ patients { edges { node { id } } } }" }),
+            Some(&desk),
+        )
+        .await;
+    let patient = d["data"]["patients"]["edges"][0]["node"]["id"].clone();
+    let booking = |practitioner: String, hour: u32| {
+        json!({ "query": "mutation($i: ScheduleAppointmentInput!) { scheduleAppointment(input: $i) { id } }",
+                "variables": { "i": { "patientId": patient, "practitionerId": practitioner,
+                    "startsAt": format!("2030-05-07T{hour:02}:00:00Z"), "endsAt": format!("2030-05-07T{hour:02}:30:00Z") } } })
+    };
+    for (who, message) in [
+        (p.tenants.doctor_b, "is not a member of this organization"),
+        (p.tenants.nurse_a, "is not a practitioner of this organization"),
+    ] {
+        let (_, d) = p.post(&r, booking(who.to_string(), 9), Some(&desk)).await;
+        assert_eq!(code(&d), Some("BAD_USER_INPUT"), "{d}");
+        assert_eq!(d["errors"][0]["extensions"]["field"], "practitionerId");
+        assert!(d["errors"][0]["message"].as_str().unwrap().contains(message), "{d}");
+    }
+
+    let admin = p.login(&r, "clinic-a", "admin@a.example").await;
+    let (_, d) = p
+        .post(
+            &r,
+            json!({ "query": "mutation($u: ID!) { removeMember(userId: $u) }", "variables": { "u": p.tenants.doctor_a } }),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(d["data"]["removeMember"], true, "{d}");
+    hub_e2e::wait_for(
+        &p.admin,
+        &format!(
+            "select count(*) from medical.practitioners where user_id = '{}' and not active",
+            p.tenants.doctor_a
+        ),
+        1,
+    )
+    .await;
+    let (_, d) = p
+        .post(&r, booking(p.tenants.doctor_a.to_string(), 11), Some(&desk))
+        .await;
+    assert_eq!(code(&d), Some("BAD_USER_INPUT"), "{d}");
+    assert!(
+        d["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no longer a member"),
+        "{d}"
+    );
+    let (_, d) = p
+        .post(
+            &r,
+            json!({ "query": "{ appointments { edges { node { status practitionerRemoved } } } }" }),
+            Some(&desk),
+        )
+        .await;
+    assert_eq!(
+        d["data"]["appointments"]["edges"],
+        json!([{ "node": { "status": "SCHEDULED", "practitionerRemoved": true } }]),
+        "the existing booking stays, flagged"
+    );
+}

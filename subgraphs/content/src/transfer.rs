@@ -260,6 +260,25 @@ async fn upload(
                         json!({ "version": v.number, "bytes": size, "sha256": sha256, "content_type": sniffed }),
                     )
                     .await?;
+                    let (owner_type, owner_id, classification): (String, Uuid, String) =
+                        sqlx::query_as("select owner_type, owner_id, classification from documents where id = $1")
+                            .bind(document)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    platform::events::emit(
+                        &mut tx,
+                        &actor,
+                        platform::events::Event::new(
+                            "content.document.available",
+                            document,
+                            json!({
+                                "documentId": document, "version": v.number, "ownerType": owner_type,
+                                "ownerId": owner_id, "classification": classification, "byteSize": size,
+                                "contentType": sniffed, "uploadedBy": user,
+                            }),
+                        ),
+                    )
+                    .await?;
                     (
                         StatusCode::CREATED,
                         Json(json!({

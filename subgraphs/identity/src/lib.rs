@@ -3,6 +3,7 @@
 //! service verifies access tokens with.
 
 pub mod account;
+pub mod events;
 pub mod member;
 pub mod mfa;
 pub mod organization;
@@ -44,6 +45,7 @@ pub struct Mutation(
     account::AccountMutation,
     mfa::MfaMutation,
     partner::PartnerMutation,
+    user::UserMutation,
 );
 
 /// What identity's resolvers share.

@@ -8,6 +8,7 @@ pub mod appointment;
 pub mod invoice;
 pub mod note;
 pub mod patient;
+pub mod practitioner;
 pub mod procedure;
 pub mod seed;
 pub mod user;
@@ -81,6 +82,7 @@ impl SubgraphApp for Medical {
     fn loaders(req: async_graphql::Request, ctx: LoaderCtx) -> async_graphql::Request {
         use {appointment::loader::*, invoice::loader::*, note::loader::*, patient::loader::*};
         req.data(cached(PatientLoader(ctx.clone())))
+            .data(cached(practitioner::loader::PractitionerLoader(ctx.clone())))
             .data(cached(AllergiesLoader(ctx.clone())))
             .data(cached(NotesByPatientLoader(ctx.clone())))
             .data(cached(ProceduresByPatientLoader(ctx.clone())))
@@ -90,6 +92,10 @@ impl SubgraphApp for Medical {
             .data(cached(InvoiceLinesLoader(ctx.clone())))
             .data(cached(InvoicesByPatientLoader(ctx.clone())))
             .data(cached(InvoiceLoader(ctx)))
+    }
+
+    fn subscriptions(_: &Arc<State>) -> Vec<platform::events::Subscription> {
+        practitioner::subscriptions()
     }
 
     fn seed<'a>(conn: &'a mut PgConnection, rt: &'a Runtime) -> LocalBoxFuture<'a, anyhow::Result<()>> {

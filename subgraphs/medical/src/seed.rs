@@ -60,6 +60,18 @@ async fn seed_clinic(
         .bind(practitioner_email)
         .fetch_one(&mut *conn)
         .await?;
+    // The demo clinic's members as the practitioner consumer would have
+    // projected them (seeding, like the rows above, reads identity directly;
+    // the running service only ever learns them from events).
+    sqlx::query(
+        "insert into practitioners (organization_id, user_id, display_name, roles, active, last_seq)
+         select m.organization_id, m.user_id, u.display_name, m.roles, true, 0
+           from identity.memberships m join identity.users u on u.id = m.user_id where m.organization_id = $1
+         on conflict do nothing",
+    )
+    .bind(org)
+    .execute(&mut *conn)
+    .await?;
     let existing: i64 = sqlx::query_scalar("select count(*) from patients where organization_id = $1")
         .bind(org)
         .fetch_one(&mut *conn)

@@ -49,7 +49,10 @@ async fn every_list_costs_the_same_statements_at_any_length_and_under_load() {
         .await;
         patients.push(p);
     }
-    let doctors: Vec<Uuid> = (0..4).map(|_| Uuid::new_v4()).collect();
+    let mut doctors: Vec<Uuid> = vec![];
+    for _ in 0..4 {
+        doctors.push(app.practitioner(w.org).await);
+    }
     let sec = app.token(w, Role::Secretary);
     for i in 0..100 {
         let start =

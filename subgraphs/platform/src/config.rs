@@ -105,6 +105,23 @@ pub struct RedisSettings {
     /// Whether this service relays its outbox to Redis Streams.
     #[serde(default = "default_true")]
     pub events_relay: bool,
+    /// Whether this service runs its event consumers (its subscriptions).
+    #[serde(default = "default_true")]
+    pub events_consumers: bool,
+    /// Deliveries of a failing event before it moves to the dead-letter stream.
+    #[serde(default = "default_max_attempts")]
+    pub events_max_attempts: u32,
+    /// How long a failed (or a crashed consumer's) event waits before it is retried.
+    #[serde(default = "default_retry_after_ms")]
+    pub events_retry_after_ms: u64,
+}
+
+fn default_max_attempts() -> u32 {
+    5
+}
+
+fn default_retry_after_ms() -> u64 {
+    5_000
 }
 
 fn default_events_prefix() -> String {

@@ -8,19 +8,21 @@
 //! already processed. One relay per schema runs at a time (an advisory lock
 //! in `outbox_claim`), so events leave in the order they were written.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
+use futures::future::BoxFuture;
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
-use crate::{audit::Actor, error::AppResult, kv::Kv};
+use crate::{audit::Actor, error::AppResult, kv::Kv, metrics::Metrics};
 
 /// One event, as a producer describes it.
-pub struct Event<'a> {
+#[derive(Debug, Clone)]
+pub struct Event {
     /// The stream it goes to, e.g. `identity.membership`.
-    pub family: &'a str,
+    pub family: &'static str,
     /// The full name, e.g. `identity.membership.added`.
-    pub kind: &'a str,
+    pub kind: &'static str,
     /// The payload's version: bumped on an incompatible payload change.
     pub version: i32,
     /// The entity it is about (events of one entity stay in order).
@@ -28,9 +30,23 @@ pub struct Event<'a> {
     pub payload: serde_json::Value,
 }
 
+impl Event {
+    /// Version 1 of `kind` (`<family>.<name>`) about `entity`.
+    pub fn new(kind: &'static str, entity: Uuid, payload: serde_json::Value) -> Self {
+        let family = kind.rsplit_once('.').map_or(kind, |(f, _)| f);
+        Event {
+            family,
+            kind,
+            version: 1,
+            entity_id: Some(entity),
+            payload,
+        }
+    }
+}
+
 /// Writes `event` in the caller's transaction (tenant-scoped: the tenant is
 /// the actor's organization). Returns the event id.
-pub async fn emit(conn: &mut PgConnection, actor: &Actor, event: Event<'_>) -> AppResult<Uuid> {
+pub async fn emit(conn: &mut PgConnection, actor: &Actor, event: Event) -> AppResult<Uuid> {
     // Dynamic on purpose: the same statement runs in every subgraph's schema.
     let id: Uuid = sqlx::query_scalar(
         "insert into event_outbox (organization_id, family, type, version, entity_id, payload, request_id)
@@ -81,7 +97,7 @@ pub fn stream_key(prefix: &str, family: &str) -> String {
 pub async fn relay_once(pool: &PgPool, kv: &Kv, settings: &RelaySettings) -> anyhow::Result<usize> {
     let mut tx = pool.begin().await?;
     let rows = sqlx::query(
-        "select id, organization_id, family, type, version, entity_id, payload::text as payload, request_id,
+        "select seq, id, organization_id, family, type, version, entity_id, payload::text as payload, request_id,
                 to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') as occurred_at
            from outbox_claim($1::int)",
     )
@@ -111,6 +127,8 @@ pub async fn relay_once(pool: &PgPool, kv: &Kv, settings: &RelaySettings) -> any
             .arg("*")
             .arg("id")
             .arg(id.to_string())
+            .arg("seq")
+            .arg(r.get::<i64, _>("seq"))
             .arg("type")
             .arg(r.get::<String, _>("type"))
             .arg("version")
@@ -200,6 +218,9 @@ pub struct Delivery {
     /// The stream entry id (what is acknowledged).
     pub entry: String,
     pub id: Uuid,
+    /// The producer's outbox sequence: increases with every event a
+    /// subgraph writes (per producer, not across producers).
+    pub seq: i64,
     pub kind: String,
     pub version: i32,
     pub tenant: Uuid,
@@ -210,7 +231,7 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    fn parse(entry: String, fields: &[String]) -> anyhow::Result<Self> {
+    pub fn parse(entry: String, fields: &[String]) -> anyhow::Result<Self> {
         let field = |name: &str| {
             fields
                 .chunks(2)
@@ -220,6 +241,7 @@ impl Delivery {
         };
         Ok(Delivery {
             id: field("id").parse()?,
+            seq: field("seq").parse().unwrap_or_default(),
             kind: field("type"),
             version: field("version").parse()?,
             tenant: field("tenant").parse()?,
@@ -271,41 +293,83 @@ type Entries = Vec<(String, Vec<String>)>;
 /// acknowledges after the commit. A failing event stays pending and is
 /// retried after `retry_after`; after `max_attempts` it moves to the
 /// dead-letter stream (logged) and is acknowledged.
-pub async fn consume_once<F>(pool: &PgPool, kv: &Kv, s: &ConsumerSettings, handler: F) -> anyhow::Result<Pass>
-where
-    F: AsyncFn(&mut PgConnection, &Delivery) -> anyhow::Result<()>,
-{
-    consume(pool, kv, s, handler, true).await
+pub async fn consume_once(pool: &PgPool, kv: &Kv, s: &ConsumerSettings, handler: &Handler) -> anyhow::Result<Pass> {
+    consume(
+        pool,
+        kv,
+        s,
+        handler,
+        Read {
+            ack: true,
+            ensure_group: true,
+            block: None,
+        },
+    )
+    .await
 }
 
 /// As [`consume_once`], but never acknowledges: a consumer that dies after
 /// its commit (tests of redelivery).
 #[doc(hidden)]
-pub async fn consume_without_ack<F>(pool: &PgPool, kv: &Kv, s: &ConsumerSettings, handler: F) -> anyhow::Result<Pass>
-where
-    F: AsyncFn(&mut PgConnection, &Delivery) -> anyhow::Result<()>,
-{
-    consume(pool, kv, s, handler, false).await
+pub async fn consume_without_ack(
+    pool: &PgPool,
+    kv: &Kv,
+    s: &ConsumerSettings,
+    handler: &Handler,
+) -> anyhow::Result<Pass> {
+    consume(
+        pool,
+        kv,
+        s,
+        handler,
+        Read {
+            ack: false,
+            ensure_group: true,
+            block: None,
+        },
+    )
+    .await
 }
 
-async fn consume<F>(pool: &PgPool, kv: &Kv, s: &ConsumerSettings, handler: F, ack: bool) -> anyhow::Result<Pass>
+/// A [`Handler`] from a function of the connection and the delivery
+/// returning a boxed future (`|c, d| apply(c, d).boxed()`).
+pub fn handler<F>(f: F) -> Handler
 where
-    F: AsyncFn(&mut PgConnection, &Delivery) -> anyhow::Result<()>,
+    F: for<'c> Fn(&'c mut PgConnection, &'c Delivery) -> BoxFuture<'c, anyhow::Result<()>> + Send + Sync + 'static,
 {
+    Arc::new(f)
+}
+
+/// How one pass reads.
+#[derive(Clone, Copy)]
+struct Read {
+    ack: bool,
+    /// Create the group first (once per loop, and again after an error: a
+    /// Redis that lost its data lost the group too).
+    ensure_group: bool,
+    /// Wait this long for new entries (a dedicated connection only).
+    block: Option<Duration>,
+}
+
+async fn consume(pool: &PgPool, kv: &Kv, s: &ConsumerSettings, handler: &Handler, read: Read) -> anyhow::Result<Pass> {
+    let ack = read.ack;
     let mut conn = kv.connection()?;
     let key = stream_key(&s.prefix, &s.family);
-    let created: redis::RedisResult<()> = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg(&key)
-        .arg(&s.group)
-        .arg("0")
-        .arg("MKSTREAM")
-        .query_async(&mut conn)
-        .await;
-    if let Err(e) = created {
-        if e.code() != Some("BUSYGROUP") {
-            kv.report_failure();
-            return Err(e.into());
+    if read.ensure_group {
+        // From the stream's start: a new group sees the history it missed.
+        let created: redis::RedisResult<()> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(&key)
+            .arg(&s.group)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(&mut conn)
+            .await;
+        if let Err(e) = created {
+            if e.code() != Some("BUSYGROUP") {
+                kv.report_failure();
+                return Err(e.into());
+            }
         }
     }
     // XAUTOCLAIM answers [next-cursor, entries, deleted-ids].
@@ -319,24 +383,24 @@ where
         .arg(s.batch)
         .query_async(&mut conn)
         .await?;
-    let fresh: Option<Vec<(String, Entries)>> = redis::cmd("XREADGROUP")
+    let mut xread = redis::cmd("XREADGROUP");
+    xread
         .arg("GROUP")
         .arg(&s.group)
         .arg(&s.consumer)
         .arg("COUNT")
-        .arg(s.batch)
-        .arg("STREAMS")
-        .arg(&key)
-        .arg(">")
-        .query_async(&mut conn)
-        .await?;
+        .arg(s.batch);
+    if let (Some(block), true) = (read.block, entries.is_empty()) {
+        xread.arg("BLOCK").arg(block.as_millis() as u64);
+    }
+    let fresh: Option<Vec<(String, Entries)>> = xread.arg("STREAMS").arg(&key).arg(">").query_async(&mut conn).await?;
     entries.extend(fresh.into_iter().flatten().flat_map(|(_, e)| e));
 
     let attempts_key = format!("{key}:attempts:{}", s.group);
     let mut pass = Pass::default();
     for (entry, fields) in entries {
         let outcome = match Delivery::parse(entry.clone(), &fields) {
-            Ok(d) => apply(pool, s, &d, &handler).await,
+            Ok(d) => apply(pool, s, &d, handler).await,
             Err(e) => Err(anyhow::anyhow!("unreadable entry: {e}")),
         };
         match outcome {
@@ -405,10 +469,7 @@ where
 
 /// Applies one event unless this group already did: `Ok(false)` for a
 /// redelivery. The idempotency record and the effect commit together.
-async fn apply<F>(pool: &PgPool, s: &ConsumerSettings, d: &Delivery, handler: &F) -> anyhow::Result<bool>
-where
-    F: AsyncFn(&mut PgConnection, &Delivery) -> anyhow::Result<()>,
-{
+async fn apply(pool: &PgPool, s: &ConsumerSettings, d: &Delivery, handler: &Handler) -> anyhow::Result<bool> {
     let scope = crate::db::Scope {
         organization_id: d.tenant,
         ..Default::default()
@@ -431,4 +492,158 @@ where
     handler(&mut tx, d).await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// A handler of one family's events: applies `delivery` with `conn`, the
+/// transaction (scoped to the event's tenant) its idempotency record
+/// commits in.
+pub type Handler =
+    Arc<dyn for<'c> Fn(&'c mut PgConnection, &'c Delivery) -> BoxFuture<'c, anyhow::Result<()>> + Send + Sync>;
+
+/// What a service reacts to: its consumer group on one family's stream. The
+/// kit runs one loop per subscription (see [`crate::kit::SubgraphApp::subscriptions`]).
+#[derive(Clone)]
+pub struct Subscription {
+    pub family: &'static str,
+    /// Unique per purpose, e.g. `medical.practitioners`.
+    pub group: &'static str,
+    pub handler: Handler,
+}
+
+impl Subscription {
+    pub fn new<F>(family: &'static str, group: &'static str, handler: F) -> Self
+    where
+        F: for<'c> Fn(&'c mut PgConnection, &'c Delivery) -> BoxFuture<'c, anyhow::Result<()>> + Send + Sync + 'static,
+    {
+        Subscription {
+            family,
+            group,
+            handler: Arc::new(handler),
+        }
+    }
+
+    /// Applies what is due once (tests and commands drive it this way).
+    pub async fn consume_once(&self, pool: &PgPool, kv: &Kv, s: &ConsumerSettings) -> anyhow::Result<Pass> {
+        consume_once(pool, kv, s, &self.handler).await
+    }
+
+    /// Its consumer settings under the service's Redis settings.
+    pub fn settings(&self, redis: &crate::config::RedisSettings, consumer: &str) -> ConsumerSettings {
+        ConsumerSettings {
+            prefix: redis.events_prefix.clone(),
+            family: self.family.to_string(),
+            group: self.group.to_string(),
+            consumer: consumer.to_string(),
+            max_attempts: redis.events_max_attempts.max(1),
+            retry_after: Duration::from_millis(redis.events_retry_after_ms),
+            batch: 100,
+        }
+    }
+}
+
+/// Runs a subscription until the task is dropped, on `kv` (its own
+/// connection: reads block up to `block` waiting for new entries). Failures
+/// back off like the relay's; dead letters and outcomes are counted.
+pub fn spawn_consumer(
+    pool: PgPool,
+    kv: Kv,
+    sub: Subscription,
+    settings: ConsumerSettings,
+    block: Duration,
+    metrics: Option<Metrics>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(250);
+        let mut read = Read {
+            ack: true,
+            ensure_group: true,
+            block: Some(block),
+        };
+        let mut failing = false;
+        loop {
+            match consume(&pool, &kv, &settings, &sub.handler, read).await {
+                Ok(pass) => {
+                    if failing {
+                        tracing::info!(group = %settings.group, "event consumer recovered");
+                        failing = false;
+                    }
+                    read.ensure_group = false;
+                    backoff = Duration::from_millis(250);
+                    if let Some(m) = &metrics {
+                        m.count_events(&settings.group, &pass);
+                    }
+                    if pass.failed > 0 {
+                        // Failed entries come back after `retry_after`; don't spin on them.
+                        tokio::time::sleep(settings.retry_after.min(Duration::from_millis(250))).await;
+                    }
+                }
+                Err(e) => {
+                    if !failing {
+                        tracing::warn!(group = %settings.group, error = %e, "event consumer: retrying");
+                        failing = true;
+                    }
+                    read.ensure_group = true;
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    })
+}
+
+/// A consumer group's position: entries not yet delivered to it (`lag`,
+/// `None` when Redis cannot tell) and delivered but unacknowledged (`pending`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct GroupStats {
+    pub lag: Option<i64>,
+    pub pending: i64,
+}
+
+/// Reads [`GroupStats`] (`XINFO GROUPS`); a group not created yet lags by
+/// the whole stream.
+pub async fn group_stats(kv: &Kv, prefix: &str, family: &str, group: &str) -> anyhow::Result<GroupStats> {
+    let mut conn = kv.connection()?;
+    let key = stream_key(prefix, family);
+    let groups: redis::RedisResult<Vec<std::collections::HashMap<String, redis::Value>>> =
+        redis::cmd("XINFO").arg("GROUPS").arg(&key).query_async(&mut conn).await;
+    let groups = match groups {
+        Ok(g) => g,
+        // No stream yet: nothing was ever published, nothing lags.
+        Err(e) if e.to_string().contains("no such key") => {
+            return Ok(GroupStats {
+                lag: Some(0),
+                pending: 0,
+            })
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let int = |v: Option<&redis::Value>| match v {
+        Some(redis::Value::Int(n)) => Some(*n),
+        _ => None,
+    };
+    match groups
+        .iter()
+        .find(|g| matches!(g.get("name"), Some(redis::Value::BulkString(n)) if n == group.as_bytes()))
+    {
+        Some(g) => Ok(GroupStats {
+            lag: int(g.get("lag")),
+            pending: int(g.get("pending")).unwrap_or(0),
+        }),
+        None => {
+            let len: i64 = redis::cmd("XLEN").arg(&key).query_async(&mut conn).await?;
+            Ok(GroupStats {
+                lag: Some(len),
+                pending: 0,
+            })
+        }
+    }
+}
+
+/// Entries in the dead-letter stream (what operators must look at).
+pub async fn dead_letters(kv: &Kv, prefix: &str) -> anyhow::Result<i64> {
+    let mut conn = kv.connection()?;
+    Ok(redis::cmd("XLEN")
+        .arg(dead_letter_key(prefix))
+        .query_async(&mut conn)
+        .await?)
 }

@@ -70,6 +70,12 @@ pub trait SubgraphApp: Send + Sync + Sized + 'static {
         None
     }
 
+    /// The events it reacts to: one consumer loop each, run by the kit when
+    /// Redis is configured (`HUB_REDIS__EVENTS_CONSUMERS`, default true).
+    fn subscriptions(_state: &Arc<Self::State>) -> Vec<crate::events::Subscription> {
+        vec![]
+    }
+
     /// Development demo data, written as the database admin. Idempotent.
     fn seed<'a>(_conn: &'a mut PgConnection, _rt: &'a Runtime) -> LocalBoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async { Ok(()) })
@@ -217,17 +223,23 @@ pub async fn app<A: SubgraphApp>(figment: Figment, opts: Options) -> anyhow::Res
             .data(state.clone())
             .data(rt.clone())
             .finish();
+    let redis = &rt.settings.redis;
+    let subscriptions = A::subscriptions(&state);
+    let metrics = Metrics::new(A::NAME)?;
     let service = Service {
         executor: schema,
         settings: rt.settings.clone(),
         verifier,
         pool: rt.pool.clone(),
         kv: rt.kv.clone(),
-        metrics: Metrics::new(A::NAME)?,
+        metrics: metrics.clone(),
         per_request: A::loaders,
+        events: server::EventGroups {
+            prefix: redis.events_prefix.clone(),
+            groups: subscriptions.iter().map(|s| (s.family, s.group)).collect(),
+        },
     };
     let router = server::app(service, A::routes(state.clone()), A::PUBLIC_PATHS);
-    let redis = &rt.settings.redis;
     if rt.kv.is_configured() && redis.events_relay {
         crate::events::spawn_relay(
             rt.pool.clone(),
@@ -237,6 +249,27 @@ pub async fn app<A: SubgraphApp>(figment: Figment, opts: Options) -> anyhow::Res
                 ..Default::default()
             },
         );
+    }
+    if rt.kv.is_configured() && redis.events_consumers {
+        let me = format!(
+            "{}@{}-{}",
+            A::NAME,
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into()),
+            std::process::id()
+        );
+        for sub in subscriptions {
+            // Its own connection: a blocking read must not stall requests.
+            let kv = Kv::with_response_timeout(redis.url(), std::time::Duration::from_secs(3))?;
+            let settings = sub.settings(redis, &me);
+            crate::events::spawn_consumer(
+                rt.pool.clone(),
+                kv,
+                sub,
+                settings,
+                std::time::Duration::from_secs(1),
+                Some(metrics.clone()),
+            );
+        }
     }
     Ok(App {
         router,

@@ -34,13 +34,20 @@ pub enum KvError {
 impl Kv {
     /// Connects lazily, so a service starts (and reports not-ready) when Redis is down.
     pub fn new(url: Option<&str>) -> anyhow::Result<Self> {
+        Self::with_response_timeout(url, Duration::from_millis(500))
+    }
+
+    /// A separate connection whose commands may take up to `timeout`: for
+    /// blocking reads (event consumers), which must not hold up the
+    /// request path's shared connection.
+    pub fn with_response_timeout(url: Option<&str>, timeout: Duration) -> anyhow::Result<Self> {
         let Some(url) = url else {
             return Ok(Kv::disabled());
         };
         let client = redis::Client::open(url)?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_millis(500)))
-            .set_response_timeout(Some(Duration::from_millis(500)))
+            .set_response_timeout(Some(timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(200));
         let conn = ConnectionManager::new_lazy_with_config(client, config)?;
@@ -94,6 +101,15 @@ impl Kv {
         let mut c = self.conn.clone().ok_or(KvError::NotConfigured)?;
         let _: String = redis::cmd("PING").query_async(&mut c).await?;
         Ok(())
+    }
+
+    /// Whether Redis writes an append-only file, so streams survive its
+    /// restart (`INFO persistence`, which managed Redis allows where
+    /// `CONFIG GET` is often disabled).
+    pub async fn persists_streams(&self) -> Result<bool, KvError> {
+        let mut c = self.conn.clone().ok_or(KvError::NotConfigured)?;
+        let info: String = redis::cmd("INFO").arg("persistence").query_async(&mut c).await?;
+        Ok(info.lines().any(|l| l.trim() == "aof_enabled:1"))
     }
 
     /// Marks a session revoked until its last access token has expired.

@@ -114,6 +114,11 @@ pub trait Lifecycle: Sized + Send + Unpin + for<'r> FromRow<'r, PgRow> {
     ) -> impl std::future::Future<Output = AppResult<()>> + Send {
         async { Ok(()) }
     }
+
+    /// The domain event of a step, if it has one (written with the audit record).
+    fn event(_record: &Self, _to: &str) -> Option<crate::events::Event> {
+        None
+    }
 }
 
 /// Moves the record `id` from one of `from` to `to`, in the caller's tenant
@@ -135,8 +140,11 @@ pub async fn step<T: Lifecycle>(ctx: &Context<'_>, id: &ID, from: &[T::Status], 
             )));
         };
         T::after_move(conn, &moved.record, to).await?;
-        let audit = Audit::new(format!("{}.{to}", T::ACTION), T::ENTITY, id)
+        let mut audit = Audit::new(format!("{}.{to}", T::ACTION), T::ENTITY, id)
             .details(serde_json::json!({ "from": moved.previous, "to": to }));
+        if let Some(event) = T::event(&moved.record, to) {
+            audit = audit.event(event);
+        }
         Ok((moved.record, audit))
     })
     .await

@@ -1,7 +1,9 @@
 //! Prometheus metrics of one service instance (own registry, so several
 //! instances can run in one test process).
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -11,6 +13,16 @@ pub struct Metrics {
     pub graphql_errors: IntCounterVec,
     /// Events written to the outbox and not yet in Redis (read at scrape time).
     pub event_outbox_backlog: IntGauge,
+    /// Per consumer group: entries not yet delivered (read at scrape time).
+    pub event_consumer_lag: IntGaugeVec,
+    /// Per consumer group: delivered, not yet acknowledged (read at scrape time).
+    pub event_consumer_pending: IntGaugeVec,
+    /// Events this instance's consumers applied, skipped (redelivered), failed.
+    pub events_consumed: IntCounterVec,
+    /// Events this instance's consumers moved to the dead-letter stream.
+    pub event_dead_letters: IntCounterVec,
+    /// Entries in the shared dead-letter stream (read at scrape time).
+    pub event_dead_letter_backlog: IntGauge,
 }
 
 impl Metrics {
@@ -40,13 +52,74 @@ impl Metrics {
         )?;
         registry.register(Box::new(graphql_errors.clone()))?;
         registry.register(Box::new(event_outbox_backlog.clone()))?;
+        let event_consumer_lag = IntGaugeVec::new(
+            Opts::new(
+                "event_consumer_lag",
+                "Stream entries not yet delivered to the consumer group",
+            ),
+            &["group", "family"],
+        )?;
+        let event_consumer_pending = IntGaugeVec::new(
+            Opts::new(
+                "event_consumer_pending",
+                "Stream entries delivered to the consumer group and not yet acknowledged",
+            ),
+            &["group", "family"],
+        )?;
+        let events_consumed = IntCounterVec::new(
+            Opts::new(
+                "events_consumed_total",
+                "Events handled by this instance's consumers, by outcome (applied, skipped, failed)",
+            ),
+            &["group", "outcome"],
+        )?;
+        let event_dead_letters = IntCounterVec::new(
+            Opts::new(
+                "event_dead_letters_total",
+                "Events this instance moved to the dead-letter stream after their last attempt",
+            ),
+            &["group"],
+        )?;
+        let event_dead_letter_backlog = IntGauge::new(
+            "event_dead_letter_backlog",
+            "Entries in the dead-letter stream (every family and group)",
+        )?;
+        registry.register(Box::new(event_consumer_lag.clone()))?;
+        registry.register(Box::new(event_consumer_pending.clone()))?;
+        registry.register(Box::new(events_consumed.clone()))?;
+        registry.register(Box::new(event_dead_letters.clone()))?;
+        registry.register(Box::new(event_dead_letter_backlog.clone()))?;
         Ok(Metrics {
             registry,
             http_requests,
             graphql_duration,
             graphql_errors,
             event_outbox_backlog,
+            event_consumer_lag,
+            event_consumer_pending,
+            events_consumed,
+            event_dead_letters,
+            event_dead_letter_backlog,
         })
+    }
+
+    pub fn count_events(&self, group: &str, pass: &crate::events::Pass) {
+        for (outcome, n) in [
+            ("applied", pass.applied),
+            ("skipped", pass.skipped),
+            ("failed", pass.failed),
+        ] {
+            if n > 0 {
+                self.events_consumed
+                    .with_label_values(&[group, outcome])
+                    .inc_by(n as u64);
+            }
+        }
+        if pass.dead > 0 {
+            self.event_dead_letters
+                .with_label_values(&[group])
+                .inc_by(pass.dead as u64);
+        }
     }
 
     pub fn render(&self) -> String {

@@ -164,6 +164,9 @@ create table if not exists event_outbox (
   stream_id text
 );
 create index if not exists event_outbox_pending_idx on event_outbox (seq) where published_at is null;
+-- When the event was written (after the change's row locks), not when its
+-- transaction began: what consumers see as `occurred_at`.
+alter table event_outbox alter column occurred_at set default clock_timestamp();
 call enable_tenancy('event_outbox');
 drop policy if exists event_outbox_relayed_by_owner on event_outbox;
 create policy event_outbox_relayed_by_owner on event_outbox for all to current_user using (true);

@@ -11,6 +11,7 @@ use crate::{
     audit::{self, actor},
     db::TenantTx,
     error::AppResult,
+    events::{self, Event},
     guards::auth,
     kit::runtime,
 };
@@ -23,6 +24,8 @@ pub struct Audit {
     pub entity: &'static str,
     pub id: Uuid,
     pub details: serde_json::Value,
+    /// Domain events of the change, written to the outbox beside the record.
+    pub events: Vec<Event>,
 }
 
 impl Audit {
@@ -32,7 +35,14 @@ impl Audit {
             entity,
             id,
             details: serde_json::Value::Object(Default::default()),
+            events: vec![],
         }
+    }
+
+    /// Adds a domain event (see `docs/events.md`).
+    pub fn event(mut self, event: Event) -> Self {
+        self.events.push(event);
+        self
     }
 
     pub fn details(mut self, details: serde_json::Value) -> Self {
@@ -42,7 +52,7 @@ impl Audit {
 }
 
 /// Runs `work` in the caller's tenant transaction, records the audit entry it
-/// returns, and commits.
+/// returns with its events, and commits.
 pub async fn mutate<T>(
     ctx: &Context<'_>,
     work: impl AsyncFnOnce(&mut PgConnection) -> AppResult<(T, Audit)>,
@@ -50,15 +60,11 @@ pub async fn mutate<T>(
     let rt = runtime(ctx)?;
     let mut tx = TenantTx::begin(&rt.pool, auth(ctx)?).await?;
     let (value, entry) = work(&mut tx).await?;
-    audit::record(
-        &mut tx,
-        &actor(ctx)?,
-        &entry.action,
-        entry.entity,
-        entry.id,
-        entry.details,
-    )
-    .await?;
+    let actor = actor(ctx)?;
+    for event in entry.events {
+        events::emit(&mut tx, &actor, event).await?;
+    }
+    audit::record(&mut tx, &actor, &entry.action, entry.entity, entry.id, entry.details).await?;
     tx.commit().await?;
     Ok(value)
 }

@@ -49,6 +49,15 @@ pub struct Service<E> {
     pub kv: Kv,
     pub metrics: Metrics,
     pub per_request: RequestHook,
+    /// The events prefix and this service's consumer groups (family, group),
+    /// for `/metrics`.
+    pub events: EventGroups,
+}
+
+#[derive(Clone, Default)]
+pub struct EventGroups {
+    pub prefix: String,
+    pub groups: Vec<(&'static str, &'static str)>,
 }
 
 /// A schema with the platform's limits, federation and localization applied.
@@ -261,7 +270,8 @@ async fn health<E>(State(svc): State<Arc<Service<E>>>) -> Response {
 /// Ready when PostgreSQL answers. Redis being down is reported but does not
 /// make the service unready: the platform keeps serving with fallbacks.
 /// Anyone may call it, so it says only `ok`/`degraded`/`down` (or `disabled`)
-/// per dependency; the causes go to the log.
+/// per dependency, and `redis_persistence` `ok`/`off` (with a warning: Redis
+/// without AOF loses unconsumed events on restart); the causes go to the log.
 async fn ready<E>(State(svc): State<Arc<Service<E>>>) -> Response {
     let db = match sqlx::query_scalar::<_, i32>("select 1").fetch_one(&svc.pool).await {
         Ok(_) => "ok",
@@ -281,6 +291,24 @@ async fn ready<E>(State(svc): State<Arc<Service<E>>>) -> Response {
             }
         }
     };
+    // Events relayed and not yet consumed live only in Redis: without an
+    // append-only file a Redis restart loses them. Ready still (the service
+    // works), but said plainly.
+    let mut warnings = vec![];
+    let persistence = match (redis, svc.kv.persists_streams().await) {
+        ("ok", Ok(true)) => "ok",
+        ("ok", Ok(false)) => {
+            warnings.push(
+                "redis does not persist event streams (appendonly no): events not yet consumed are lost if Redis restarts; run it with appendonly yes",
+            );
+            "off"
+        }
+        ("ok", Err(e)) => {
+            tracing::warn!(error = %e, "readiness: cannot read redis persistence");
+            "unknown"
+        }
+        (other, _) => other,
+    };
     let ok = db == "ok";
     let status = if ok {
         StatusCode::OK
@@ -290,7 +318,8 @@ async fn ready<E>(State(svc): State<Arc<Service<E>>>) -> Response {
     let body = json!({
         "status": if ok { "ready" } else { "unavailable" },
         "service": svc.settings.service,
-        "checks": { "database": db, "redis": redis },
+        "checks": { "database": db, "redis": redis, "redis_persistence": persistence },
+        "warnings": warnings,
     });
     (status, Json(body)).into_response()
 }
@@ -299,6 +328,24 @@ async fn metrics<E>(State(svc): State<Arc<Service<E>>>) -> Response {
     // Read at scrape time; a database outage shows in /ready, not here.
     if let Ok(n) = crate::events::backlog(&svc.pool).await {
         svc.metrics.event_outbox_backlog.set(n);
+    }
+    if svc.kv.is_configured() {
+        let prefix = &svc.events.prefix;
+        for (family, group) in &svc.events.groups {
+            if let Ok(g) = crate::events::group_stats(&svc.kv, prefix, family, group).await {
+                let labels = [*group, *family];
+                svc.metrics
+                    .event_consumer_pending
+                    .with_label_values(&labels)
+                    .set(g.pending);
+                if let Some(lag) = g.lag {
+                    svc.metrics.event_consumer_lag.with_label_values(&labels).set(lag);
+                }
+            }
+        }
+        if let Ok(n) = crate::events::dead_letters(&svc.kv, prefix).await {
+            svc.metrics.event_dead_letter_backlog.set(n);
+        }
     }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

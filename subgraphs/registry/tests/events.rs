@@ -9,6 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use futures::FutureExt;
 use platform::{
     audit::Actor,
     db::{Scope, TenantTx},
@@ -277,6 +278,12 @@ async fn effect(conn: &mut sqlx::PgConnection, d: &events::Delivery) -> anyhow::
     Ok(())
 }
 
+/// Event n = 1 always fails; the others are applied.
+async fn picky(conn: &mut sqlx::PgConnection, d: &events::Delivery) -> anyhow::Result<()> {
+    anyhow::ensure!(d.payload["n"] != 1, "cannot handle n = 1");
+    effect(conn, d).await
+}
+
 async fn effects(app: &TestApp) -> i64 {
     sqlx::query_scalar("select count(*) from medical.audit_log where action = 'test.effect'")
         .fetch_one(&app.admin)
@@ -295,19 +302,20 @@ async fn a_consumer_that_dies_before_acknowledging_does_not_apply_an_event_twice
     drain(&app, &kv, &s, Duration::from_secs(10)).await;
 
     // Committed its effects, then died: nothing acknowledged.
-    let crashed = events::consume_without_ack(&app.runtime.pool, &kv, &consumer(&s.prefix, "a"), effect)
+    let effect = events::handler(|c, d| effect(c, d).boxed());
+    let crashed = events::consume_without_ack(&app.runtime.pool, &kv, &consumer(&s.prefix, "a"), &effect)
         .await
         .unwrap();
     assert_eq!(crashed.applied, 4);
     assert_eq!(effects(&app).await, 4);
     // Another member of the group takes the pending entries over.
-    let retried = events::consume_once(&app.runtime.pool, &kv, &consumer(&s.prefix, "b"), effect)
+    let retried = events::consume_once(&app.runtime.pool, &kv, &consumer(&s.prefix, "b"), &effect)
         .await
         .unwrap();
     assert_eq!((retried.applied, retried.skipped), (0, 4));
     assert_eq!(effects(&app).await, 4, "no effect twice");
     // All acknowledged: nothing is due any more.
-    let after = events::consume_once(&app.runtime.pool, &kv, &consumer(&s.prefix, "b"), effect)
+    let after = events::consume_once(&app.runtime.pool, &kv, &consumer(&s.prefix, "b"), &effect)
         .await
         .unwrap();
     assert_eq!(after, events::Pass::default());
@@ -323,17 +331,13 @@ async fn a_poison_event_lands_in_the_dead_letter_stream_after_its_attempts() {
     write(&app, org, Uuid::new_v4(), 0, 2, true).await;
     drain(&app, &kv, &s, Duration::from_secs(10)).await;
 
-    // Event n = 1 always fails; n = 0 is applied.
-    let picky = async |conn: &mut sqlx::PgConnection, d: &events::Delivery| -> anyhow::Result<()> {
-        anyhow::ensure!(d.payload["n"] != 1, "cannot handle n = 1");
-        effect(conn, d).await
-    };
+    let picky = events::handler(|c, d| picky(c, d).boxed());
     let c = consumer(&s.prefix, "a");
-    let first = events::consume_once(&app.runtime.pool, &kv, &c, picky).await.unwrap();
+    let first = events::consume_once(&app.runtime.pool, &kv, &c, &picky).await.unwrap();
     assert_eq!((first.applied, first.failed, first.dead), (1, 1, 0));
-    let second = events::consume_once(&app.runtime.pool, &kv, &c, picky).await.unwrap();
+    let second = events::consume_once(&app.runtime.pool, &kv, &c, &picky).await.unwrap();
     assert_eq!((second.failed, second.dead), (1, 0));
-    let third = events::consume_once(&app.runtime.pool, &kv, &c, picky).await.unwrap();
+    let third = events::consume_once(&app.runtime.pool, &kv, &c, &picky).await.unwrap();
     assert_eq!((third.failed, third.dead), (0, 1));
     assert_eq!(effects(&app).await, 1, "a failed attempt leaves nothing behind");
 
@@ -351,7 +355,7 @@ async fn a_poison_event_lands_in_the_dead_letter_stream_after_its_attempts() {
     assert!(f("error").contains("cannot handle"));
     assert_eq!(f("type"), "medical.appointment.scheduled");
     // Nothing left pending for the group.
-    let after = events::consume_once(&app.runtime.pool, &kv, &c, picky).await.unwrap();
+    let after = events::consume_once(&app.runtime.pool, &kv, &c, &picky).await.unwrap();
     assert_eq!(after, events::Pass::default());
 }
 
@@ -366,4 +370,97 @@ async fn read_raw(url: &str, key: &str) -> Vec<Vec<String>> {
         .await
         .unwrap();
     entries.into_iter().map(|(_, f)| f).collect()
+}
+
+/// A running service consumes on its own: medical's practitioner consumer
+/// applies an identity event it finds in the stream, reports its lag on
+/// /metrics, dead-letters an event it cannot understand, and /ready says
+/// the Redis it uses persists streams.
+#[tokio::test]
+async fn a_running_service_consumes_reports_lag_and_dead_letters() {
+    let redis = Redis::start();
+    let prefix = format!("hub-test-events-{}", Uuid::new_v4().simple());
+    let url = redis.url();
+    let app = TestApp::spawn_with(medical(), |f| {
+        f.merge(("redis.url", url.clone()))
+            .merge(("redis.events_consumers", true))
+            .merge(("redis.events_prefix", prefix.clone()))
+            .merge(("redis.events_max_attempts", 2))
+            .merge(("redis.events_retry_after_ms", 100))
+    })
+    .await;
+    let ready = app.get_json("/ready").await;
+    assert_eq!(ready["checks"]["redis_persistence"], "ok", "{ready}");
+    assert_eq!(ready["warnings"], serde_json::json!([]));
+
+    let (org, user) = (Uuid::new_v4(), Uuid::new_v4());
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let key = events::stream_key(&prefix, "identity.membership");
+    for (seq, version) in [(1, 1), (2, 2)] {
+        let payload = serde_json::json!({ "userId": user, "roles": ["practitioner"], "displayName": "Dr Stream" });
+        let _: String = redis::cmd("XADD")
+            .arg(&key)
+            .arg("*")
+            .arg("id")
+            .arg(Uuid::new_v4().to_string())
+            .arg("seq")
+            .arg(seq)
+            .arg("type")
+            .arg("identity.membership.added")
+            .arg("version")
+            .arg(version)
+            .arg("tenant")
+            .arg(org.to_string())
+            .arg("entity")
+            .arg(user.to_string())
+            .arg("occurred_at")
+            .arg("2030-01-01T00:00:00Z")
+            .arg("request_id")
+            .arg("req-stream")
+            .arg("payload")
+            .arg(payload.to_string())
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let metrics = app.get_text("/metrics").await;
+        let projected: i64 =
+            sqlx::query_scalar("select count(*) from medical.practitioners where user_id = $1 and active")
+                .bind(user)
+                .fetch_one(&app.admin)
+                .await
+                .unwrap();
+        let dead =
+            metrics.contains("hub_event_dead_letters_total{group=\"medical.practitioners\",service=\"medical\"} 1");
+        let caught_up = metrics.contains(
+            "hub_event_consumer_lag{family=\"identity.membership\",group=\"medical.practitioners\",service=\"medical\"} 0",
+        );
+        if projected == 1 && dead && caught_up {
+            assert!(
+                metrics.contains("hub_event_dead_letter_backlog{service=\"medical\"} 1"),
+                "{metrics}"
+            );
+            assert!(
+                metrics.contains(
+                    "hub_event_consumer_pending{family=\"identity.membership\",group=\"medical.practitioners\",service=\"medical\"} 0"
+                ),
+                "{metrics}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "consumer did not catch up: {projected} {metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let dead = read_raw(&url, &events::dead_letter_key(&prefix)).await;
+    assert_eq!(dead.len(), 1);
+    assert!(
+        dead[0].iter().any(|f| f.contains("version 2 is not understood")),
+        "{dead:?}"
+    );
 }

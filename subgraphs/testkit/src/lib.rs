@@ -279,6 +279,7 @@ pub fn test_figment(subgraph: &Subgraph, db_url: &str, dir: &Path) -> Figment {
         // Tests read the outbox and drive the relay themselves
         // (`platform::events::relay_once`).
         .merge(("redis.events_relay", false))
+        .merge(("redis.events_consumers", false))
         .merge(("redis.events_prefix", "hub-test:events"))
         .merge(("server.port", 0))
         .merge((format!("{name}.keys_dir"), dir.display().to_string()))

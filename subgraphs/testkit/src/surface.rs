@@ -16,7 +16,7 @@ pub async fn health_ready_and_metrics_answer(sg: &'static Subgraph) {
     let ready = app.get_json("/ready").await;
     assert_eq!(
         ready["checks"],
-        json!({ "database": "ok", "redis": "ok" }),
+        json!({ "database": "ok", "redis": "ok", "redis_persistence": "off" }),
         "{}: {ready}",
         sg.name
     );

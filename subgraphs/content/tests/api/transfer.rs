@@ -25,6 +25,17 @@ async fn an_upload_streams_in_and_downloads_with_checksum_etag_and_ranges() {
     assert_eq!(v["contentType"], "application/pdf");
     assert_eq!(v["sha256"], sha256_hex(&bytes));
     assert_eq!(d["currentVersion"]["number"], 1);
+    // Buyers, practices and notifications hear of it: one event, with the upload.
+    let (kind, payload): (String, serde_json::Value) =
+        sqlx::query_as("select type, payload from content.event_outbox where entity_id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&app.admin)
+            .await
+            .unwrap();
+    assert_eq!(kind, "content.document.available");
+    assert_eq!(payload["version"], 1);
+    assert_eq!(payload["classification"], "clinical");
+    assert_eq!(payload["byteSize"], 300_000);
 
     let url = app.local(v["downloadUrl"].as_str().expect("download url"));
     let r = app.kit.http.get(&url).send().await.unwrap();

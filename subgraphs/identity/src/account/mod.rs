@@ -10,7 +10,7 @@ use platform::{
 };
 use serde_json::json;
 
-use crate::{member, organization, password, session, state, tokens::OpaqueToken, user};
+use crate::{organization, password, session, state, tokens::OpaqueToken, user};
 
 #[derive(Default)]
 pub struct AccountMutation;
@@ -89,12 +89,24 @@ impl AccountMutation {
         )
         .execute(&mut *tx)
         .await?;
-        member::db::outbox(
+        let locale: String = sqlx::query_scalar("select locale from users where id = $1")
+            .bind(creds.id)
+            .fetch_one(&mut *tx)
+            .await?;
+        crate::events::emit_with_secret(
             &mut tx,
             &st.cipher,
-            org.id,
-            "password.reset_requested",
-            serde_json::json!({ "email": email, "organization": org.slug }),
+            &Actor::user(org.id, Some(creds.id), Some(ctx)),
+            "identity.password_reset.requested",
+            creds.id,
+            serde_json::json!({
+                "userId": creds.id,
+                "email": email,
+                "organizationName": org.name,
+                "organizationSlug": org.slug,
+                "locale": locale,
+                "ttlSeconds": st.identity.reset_ttl_secs,
+            }),
             &token.value,
         )
         .await?;

@@ -176,54 +176,6 @@ pub async fn is_member_email(conn: &mut PgConnection, email: &str) -> AppResult<
     .await?)
 }
 
-/// Queues a message for delivery. `secret` (a link's token) is sealed with
-/// the service's field cipher, bound to the row, so nothing readable at rest
-/// lets anyone take over an invitation or a reset; the delivery step opens
-/// it with [`open_outbox_secret`].
-pub async fn outbox(
-    conn: &mut PgConnection,
-    cipher: &platform::crypto::FieldCipher,
-    org: Uuid,
-    topic: &str,
-    mut payload: serde_json::Value,
-    secret: &str,
-) -> AppResult<()> {
-    use base64::{engine::general_purpose::STANDARD, Engine};
-    let id = Uuid::new_v4();
-    let sealed = cipher.seal_str(secret, &outbox_aad(id))?;
-    payload["secret"] = serde_json::json!({ "key": sealed.key_id, "data": STANDARD.encode(&sealed.data) });
-    sqlx::query!(
-        r#"insert into outbox (id, organization_id, topic, payload) values ($1, $2, $3, $4)"#,
-        id,
-        org,
-        topic,
-        payload
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-fn outbox_aad(id: Uuid) -> String {
-    format!("identity.outbox.secret:{id}")
-}
-
-/// The sealed secret of an outbox message (for its delivery).
-pub fn open_outbox_secret(
-    cipher: &platform::crypto::FieldCipher,
-    id: Uuid,
-    payload: &serde_json::Value,
-) -> AppResult<String> {
-    use base64::{engine::general_purpose::STANDARD, Engine};
-    let invalid = || platform::AppError::Internal(anyhow::anyhow!("outbox message {id} has no sealed secret"));
-    let sealed = &payload["secret"];
-    let data = STANDARD
-        .decode(sealed["data"].as_str().ok_or_else(invalid)?)
-        .map_err(|_| invalid())?;
-    let key_id = sealed["key"].as_str().ok_or_else(invalid)?.to_string();
-    cipher.open_str(&platform::crypto::Sealed { data, key_id }, &outbox_aad(id))
-}
-
 /// The organizations a user belongs to; visible only with that user set as
 /// `app.user_id` (policy `memberships_own`).
 pub async fn organizations_of(conn: &mut PgConnection, user: Uuid) -> AppResult<Vec<Uuid>> {

@@ -11,6 +11,7 @@ use platform::{
     audit::{self, actor, Actor},
     db::{LoaderCtx, Scope, TenantTx},
     guards::{auth, HasRole, RevocationChecked, UserOnly},
+    i18n::Locale,
     ids::parse_id,
     pagination::Page,
     AppError, AppResult, OnConstraint, Role,
@@ -37,6 +38,16 @@ fn roles_to_db(roles: &[Role]) -> Vec<String> {
     v.sort();
     v.dedup();
     v
+}
+
+/// One of the supported languages, or `BAD_USER_INPUT` on `locale`.
+pub fn parse_locale(l: &str) -> AppResult<Locale> {
+    match l.trim() {
+        "en" => Ok(Locale::En),
+        "fr" => Ok(Locale::Fr),
+        "de" => Ok(Locale::De),
+        _ => Err(AppError::bad_input("locale", "use en, fr or de")),
+    }
 }
 
 pub fn normalize_email(email: &str) -> AppResult<String> {
@@ -109,6 +120,7 @@ pub async fn create_invitation(
     org: &Organization,
     email: &str,
     roles: &[Role],
+    locale: Locale,
 ) -> AppResult<Invitation> {
     let token = OpaqueToken::generate(org.id);
     let row = db::insert_invitation(
@@ -124,12 +136,23 @@ pub async fn create_invitation(
     .on_constraint(&[("invitations_pending_email_key", || {
         AppError::Conflict("this email already has a pending invitation".into())
     })])?;
-    db::outbox(
+    crate::events::emit_with_secret(
         conn,
         &st.cipher,
-        org.id,
-        "user.invited",
-        serde_json::json!({ "email": email, "organization": org.slug, "roles": roles_to_db(roles) }),
+        actor,
+        "identity.invitation.created",
+        row.id,
+        serde_json::json!({
+            "invitationId": row.id,
+            "email": email,
+            "roles": roles_to_db(roles),
+            "expiresAt": row.expires_at,
+            "organizationId": org.id,
+            "organizationName": org.name,
+            "organizationSlug": org.slug,
+            "locale": locale.as_str(),
+            "invitedBy": actor.user_id,
+        }),
         &token.value,
     )
     .await?;
@@ -155,6 +178,9 @@ pub async fn create_invitation(
 pub struct InviteUserInput {
     pub email: String,
     pub roles: Vec<Role>,
+    /// The invitation mail's language (`en`, `fr`, `de`); by default the
+    /// inviter's (`Accept-Language`).
+    pub locale: Option<String>,
 }
 
 /// What an invitee sends to join: the invitation's token and, for a new account, their name and password.
@@ -197,6 +223,10 @@ impl MemberMutation {
         let caller = auth(ctx)?;
         let email = normalize_email(&input.email)?;
         check_grantable(&input.roles, &caller.verticals)?;
+        let locale = match input.locale.as_deref() {
+            Some(l) => parse_locale(l)?,
+            None => ctx.data_opt::<Locale>().copied().unwrap_or_default(),
+        };
         let mut tx = TenantTx::begin(&st.pool, caller).await?;
         if db::is_member_email(&mut tx, &email).await? {
             return Err(AppError::Conflict("this person is already a member".into()).into());
@@ -207,7 +237,7 @@ impl MemberMutation {
             .next()
             .ok_or(AppError::NotFound("organization"))?;
         let actor = actor(ctx)?;
-        let inv = create_invitation(&mut tx, st, &actor, &org, &email, &input.roles).await?;
+        let inv = create_invitation(&mut tx, st, &actor, &org, &email, &input.roles, locale).await?;
         tx.commit().await?;
         Ok(inv)
     }
@@ -234,7 +264,7 @@ impl MemberMutation {
         .await?;
         let email = pending_email.ok_or(AppError::InvalidToken)?;
         let existing = user::db::by_email(&mut tx, &email).await?;
-        let user_id = match existing {
+        let (user_id, display_name) = match existing {
             Some(u) => {
                 let creds = user::db::credentials(&mut tx, u.id).await?;
                 if !password::verify(&input.password, creds.as_ref().map(|c| c.password_hash.as_str())).await {
@@ -244,7 +274,7 @@ impl MemberMutation {
                 if !creds.as_ref().is_some_and(session::may_sign_in) {
                     return Err(AppError::InvalidCredentials.into());
                 }
-                u.id
+                (u.id, u.display_name)
             }
             None => {
                 let name = input.display_name.as_deref().map(str::trim).unwrap_or_default();
@@ -253,7 +283,7 @@ impl MemberMutation {
                 }
                 password::validate("password", &input.password)?;
                 let hash = password::hash(&input.password).await?;
-                user::db::insert(&mut tx, &email, name, &hash).await?
+                (user::db::insert(&mut tx, &email, name, &hash).await?, name.to_string())
             }
         };
         let inv = db::accept_invitation(&mut tx, &token.hash())
@@ -264,9 +294,19 @@ impl MemberMutation {
             .on_constraint(&[("memberships_org_user_key", || {
                 AppError::Conflict("already a member".into())
             })])?;
+        let joined = Actor::user(token.organization_id, Some(user_id), Some(ctx));
+        crate::events::membership(
+            &mut tx,
+            &joined,
+            "identity.membership.added",
+            user_id,
+            &inv.roles,
+            Some(&display_name),
+        )
+        .await?;
         audit::record(
             &mut tx,
-            &Actor::user(token.organization_id, Some(user_id), Some(ctx)),
+            &joined,
             "invitation.accept",
             "Invitation",
             inv.id,
@@ -313,6 +353,15 @@ impl MemberMutation {
         .await?;
         end_sessions(&mut tx, st, caller.organization_id, target, "roles_changed").await?;
         let row = db::member(&mut tx, target).await?.ok_or(AppError::NotFound("member"))?;
+        crate::events::membership(
+            &mut tx,
+            &actor,
+            "identity.membership.roles_changed",
+            target,
+            &new_roles,
+            Some(&row.user.display_name),
+        )
+        .await?;
         tx.commit().await?;
         Ok(Member {
             id: row.membership_id,
@@ -338,6 +387,7 @@ impl MemberMutation {
         end_sessions(&mut tx, st, caller.organization_id, target, "member_removed").await?;
         db::delete(&mut tx, target).await?;
         let actor = actor(ctx)?;
+        crate::events::membership(&mut tx, &actor, "identity.membership.removed", target, &current, None).await?;
         audit::record(
             &mut tx,
             &actor,

@@ -110,7 +110,8 @@ impl OrganizationMutation {
             serde_json::json!({ "slug": slug }),
         )
         .await?;
-        member::create_invitation(&mut tx, st, &actor, &org, &email, &[Role::OrgAdmin]).await?;
+        let locale = ctx.data_opt::<platform::i18n::Locale>().copied().unwrap_or_default();
+        member::create_invitation(&mut tx, st, &actor, &org, &email, &[Role::OrgAdmin], locale).await?;
         tx.commit().await?;
         Ok(org)
     }

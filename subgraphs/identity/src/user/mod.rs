@@ -4,10 +4,11 @@ pub mod db;
 pub mod loader;
 pub mod model;
 
-use async_graphql::{Context, Object, Result, ID};
+use async_graphql::{Context, InputObject, Object, Result, ID};
 use platform::{
-    db::Loaded,
-    guards::{auth, UserOnly},
+    audit::{self, actor, Actor},
+    db::{Loaded, Scope, TenantTx},
+    guards::{auth, RevocationChecked, UserOnly},
     ids::parse_key,
     AppError, AppResult,
 };
@@ -43,5 +44,101 @@ impl UserQuery {
             return Ok(None);
         };
         Ok(ctx.data::<Loaded<UserLoader>>()?.load_one(id).await?)
+    }
+}
+
+/// What the signed-in user may change about themself; absent fields stay.
+#[derive(InputObject)]
+pub struct UpdateProfileInput {
+    /// The name others see (1 to 200 characters).
+    pub display_name: Option<String>,
+    /// The language of mails and messages: `en`, `fr` or `de`.
+    pub locale: Option<String>,
+}
+
+#[derive(Default)]
+pub struct UserMutation;
+
+#[Object]
+impl UserMutation {
+    /// Changes the signed-in user's name or language. Every organization
+    /// they belong to hears of it (`identity.user.updated`).
+    #[graphql(guard = "UserOnly.and(RevocationChecked)")]
+    async fn update_profile(&self, ctx: &Context<'_>, input: UpdateProfileInput) -> Result<User> {
+        let st = crate::state(ctx)?;
+        let caller = auth(ctx)?;
+        let id = caller.user_id().ok_or(AppError::Forbidden)?;
+        let name = match input.display_name.as_deref().map(str::trim) {
+            Some(n) if n.is_empty() || n.chars().count() > 200 => {
+                return Err(AppError::bad_input("displayName", "must be 1 to 200 characters").into())
+            }
+            other => other,
+        };
+        let locale = input
+            .locale
+            .as_deref()
+            .map(crate::member::parse_locale)
+            .transpose()?
+            .map(|l| l.as_str());
+        let mut changed = vec![];
+        if name.is_some() {
+            changed.push("displayName");
+        }
+        if locale.is_some() {
+            changed.push("locale");
+        }
+        let mut tx = TenantTx::begin(&st.pool, caller).await?;
+        let (display_name, locale): (String, String) = sqlx::query_as(
+            "update users set display_name = coalesce($2, display_name), locale = coalesce($3, locale), updated_at = now()
+              where id = $1 returning display_name, locale",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(locale)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(AppError::NotFound("user"))?;
+        let me = actor(ctx)?;
+        audit::record(
+            &mut tx,
+            &me,
+            "user.update",
+            "User",
+            id,
+            serde_json::json!({ "changed": changed }),
+        )
+        .await?;
+        let user = db::by_ids(&mut tx, &[id])
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(AppError::NotFound("user"))?;
+        if !changed.is_empty() {
+            // Each organization's event is written in its own tenant scope.
+            for org in crate::member::db::organizations_of(&mut tx, id).await? {
+                tx.rescope(&Scope {
+                    organization_id: org,
+                    user_id: Some(id),
+                    ..Default::default()
+                })
+                .await?;
+                let actor = Actor {
+                    organization_id: org,
+                    ..me.clone()
+                };
+                platform::events::emit(
+                    &mut tx,
+                    &actor,
+                    platform::events::Event::new(
+                        "identity.user.updated",
+                        id,
+                        serde_json::json!({ "userId": id, "displayName": display_name, "locale": locale, "changed": changed }),
+                    ),
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(user)
     }
 }

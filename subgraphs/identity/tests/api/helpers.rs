@@ -96,18 +96,18 @@ impl TestApp {
             .to_string()
     }
 
-    /// The secret link token of the latest message to `email`, opened as the
-    /// delivery step will; it is never readable in the table itself.
-    pub async fn outbox_token(&self, topic: &str, email: &str) -> String {
-        let (id, payload): (Uuid, Value) = sqlx::query_as(
-            "select id, payload from identity.outbox where topic = $1 and payload->>'email' = $2 order by created_at desc limit 1",
+    /// The secret link token of the latest event of `kind` to `email`,
+    /// opened as the mail consumer will; it is never readable in the outbox.
+    pub async fn outbox_token(&self, kind: &str, email: &str) -> String {
+        let (entity, payload): (Uuid, Value) = sqlx::query_as(
+            "select entity_id, payload from identity.event_outbox where type = $1 and payload->>'email' = $2 order by seq desc limit 1",
         )
-        .bind(topic)
+        .bind(kind)
         .bind(email)
         .fetch_one(&self.admin)
         .await
-        .expect("outbox message");
-        let token = identity::member::db::open_outbox_secret(&self.state.cipher, id, &payload).expect("sealed secret");
+        .expect("outbox event");
+        let token = identity::events::open_secret(&self.state.cipher, entity, &payload).expect("sealed secret");
         assert!(
             !payload.to_string().contains(&token),
             "the token is readable at rest: {payload}"

@@ -151,13 +151,19 @@ async fn password_reset_sends_a_single_use_link_and_the_new_password_works() {
         .gql(q, json!({ "o": "clinic", "e": "ghost@clinic.example" }), None)
         .await;
     assert_eq!(r["data"]["requestPasswordReset"], true);
-    assert_eq!(app.count("select count(*) from identity.outbox").await, 0);
+    assert_eq!(
+        app.count("select count(*) from identity.event_outbox where type = 'identity.invitation.created'")
+            .await,
+        0
+    );
 
     let r = app
         .gql(q, json!({ "o": "clinic", "e": "A@clinic.example" }), None)
         .await;
     assert_eq!(r["data"]["requestPasswordReset"], true);
-    let token = app.outbox_token("password.reset_requested", "a@clinic.example").await;
+    let token = app
+        .outbox_token("identity.password_reset.requested", "a@clinic.example")
+        .await;
     let stored: i64 = app
         .count(&format!(
             "select count(*) from identity.password_resets where token_hash = sha256('{token}'::bytea)"
@@ -310,7 +316,9 @@ async fn a_password_reset_ends_the_users_sessions_in_every_organization() {
     let q = "mutation($o: String!, $e: String!) { requestPasswordReset(organization: $o, email: $e) }";
     app.gql(q, json!({ "o": "clinic-a", "e": "dr@example.com" }), None)
         .await;
-    let token = app.outbox_token("password.reset_requested", "dr@example.com").await;
+    let token = app
+        .outbox_token("identity.password_reset.requested", "dr@example.com")
+        .await;
     let reset = "mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }";
     let r = app
         .gql(reset, json!({ "t": token, "p": "a-brand-new-passphrase" }), None)
@@ -338,7 +346,7 @@ async fn a_disabled_account_neither_accepts_invitations_nor_switches_organizatio
         )
         .await;
     assert!(r["errors"].is_null(), "{r}");
-    let invite = app.outbox_token("user.invited", "dr@example.com").await;
+    let invite = app.outbox_token("identity.invitation.created", "dr@example.com").await;
     sqlx::query("update identity.users set status = 'disabled' where email = 'dr@example.com'")
         .execute(&app.admin)
         .await

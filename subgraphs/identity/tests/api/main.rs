@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod events;
 mod isolation;
 mod login;
 mod members;

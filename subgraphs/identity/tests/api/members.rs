@@ -25,7 +25,9 @@ async fn an_invited_person_accepts_creates_an_account_and_is_signed_in() {
         .await;
     assert_eq!(r["data"]["inviteUser"]["email"], "new.nurse@clinic.example", "{r}");
     assert_eq!(r["data"]["inviteUser"]["roles"], json!(["NURSE"]));
-    let token = app.outbox_token("user.invited", "new.nurse@clinic.example").await;
+    let token = app
+        .outbox_token("identity.invitation.created", "new.nurse@clinic.example")
+        .await;
 
     let r = app
         .gql(
@@ -72,7 +74,9 @@ async fn an_existing_account_joins_another_organization_only_with_its_password()
         Some(&admin),
     )
     .await;
-    let token = app.outbox_token("user.invited", "person@b.example").await;
+    let token = app
+        .outbox_token("identity.invitation.created", "person@b.example")
+        .await;
 
     let r = app
         .gql(
@@ -130,7 +134,11 @@ async fn invitations_are_validated_and_a_refused_one_writes_nothing() {
         .await;
     assert_eq!(code(&r), Some("FORBIDDEN"));
     assert_eq!(app.count("select count(*) from identity.invitations").await, 0);
-    assert_eq!(app.count("select count(*) from identity.outbox").await, 0);
+    assert_eq!(
+        app.count("select count(*) from identity.event_outbox where type = 'identity.invitation.created'")
+            .await,
+        0
+    );
     assert_eq!(
         app.count("select count(*) from identity.audit_log where action like 'invitation%'")
             .await,
@@ -298,7 +306,9 @@ async fn only_platform_admins_create_organizations_and_slugs_are_unique() {
     assert_eq!(app.count("select count(*) from identity.organizations").await, 3);
 
     // The first admin is invited and, on accepting, administers the new organization.
-    let token = app.outbox_token("user.invited", "boss@new.example").await;
+    let token = app
+        .outbox_token("identity.invitation.created", "boss@new.example")
+        .await;
     let r = app
         .gql(
             ACCEPT,

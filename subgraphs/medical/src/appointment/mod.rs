@@ -27,7 +27,7 @@ use crate::{
     access::{can, medical_or, medical_write, require_or, ADMINISTRATIVE, CLINICAL, READ},
     patient,
     patient::loader::{AllergiesLoader, PatientLoader},
-    state,
+    practitioner, state,
     user::User,
     Loaded,
 };
@@ -187,6 +187,7 @@ impl AppointmentMutation {
         if patient::db::live(&mut tx, patient_id).await?.is_none() {
             return Err(AppError::bad_input("patientId", "no such patient").into());
         }
+        practitioner::require_bookable(&mut tx, "practitionerId", practitioner_id).await?;
         let inserted = db::insert(&mut tx, &new)
             .await
             .on_constraint(&[("appointments_no_overlap", || {
@@ -215,19 +216,7 @@ impl AppointmentMutation {
         platform::events::emit(
             &mut tx,
             &actor(ctx)?,
-            platform::events::Event {
-                family: "medical.appointment",
-                kind: "medical.appointment.scheduled",
-                version: 1,
-                entity_id: Some(appointment.id),
-                payload: json!({
-                    "appointmentId": appointment.id,
-                    "patientId": patient_id,
-                    "practitionerId": practitioner_id,
-                    "startsAt": appointment.starts_at,
-                    "endsAt": appointment.ends_at,
-                }),
-            },
+            event("medical.appointment.scheduled", &appointment),
         )
         .await?;
         tx.commit().await?;
@@ -316,4 +305,23 @@ impl Lifecycle for Appointment {
     fn db_name(status: AppointmentStatus) -> &'static str {
         status.as_db()
     }
+
+    fn event(a: &Appointment, to: &str) -> Option<platform::events::Event> {
+        (to == "cancelled").then(|| event("medical.appointment.cancelled", a))
+    }
+}
+
+/// `medical.appointment.*` v1 (docs/events.md).
+fn event(kind: &'static str, a: &Appointment) -> platform::events::Event {
+    platform::events::Event::new(
+        kind,
+        a.id,
+        json!({
+            "appointmentId": a.id,
+            "patientId": a.patient_id,
+            "practitionerId": a.practitioner_id,
+            "startsAt": a.starts_at,
+            "endsAt": a.ends_at,
+        }),
+    )
 }

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::{
     access::{medical_or, ADMINISTRATIVE, READ},
     patient::{loader::PatientLoader, model::Patient},
+    practitioner::loader::PractitionerLoader,
     user::User,
     Loaded,
 };
@@ -70,6 +71,16 @@ impl Appointment {
         User {
             id: self.practitioner_id,
         }
+    }
+    /// True once the practitioner has left the organization or lost the
+    /// `PRACTITIONER` role since the booking: the appointment stays, and
+    /// should be moved to someone else or cancelled.
+    async fn practitioner_removed(&self, ctx: &Context<'_>) -> Result<bool> {
+        let p = ctx
+            .data::<Loaded<PractitionerLoader>>()?
+            .load_one(self.practitioner_id)
+            .await?;
+        Ok(!p.is_some_and(|p| p.bookable()))
     }
     /// Start, inclusive.
     async fn starts_at(&self) -> DateTime<Utc> {

@@ -72,6 +72,9 @@ impl ProcedureMutation {
             if patient::db::live(tx, patient_id).await?.is_none() {
                 return Err(AppError::bad_input("patientId", "no such patient"));
             }
+            // The performer is the caller: their token may outlive a removal
+            // that medical already knows of.
+            crate::practitioner::require_bookable(tx, "performer", performer).await?;
             if let Some(a) = appointment_id {
                 let found = appointment::db::by_ids(tx, &[a]).await?;
                 if !found.iter().any(|x| x.patient_id == patient_id) {

@@ -89,6 +89,7 @@ async fn a_secretary_sees_procedures_but_never_their_notes() {
     let app = TestApp::spawn().await;
     let w = who();
     let patient = app.patient(w.org, "MRN-1", "Martin").await;
+    app.enroll(w, &[Role::Practitioner]).await;
     let doc = app.token(w, Role::Practitioner);
     app.ok(
         "mutation($i: RecordProcedureInput!) { recordProcedure(input: $i) { id } }",

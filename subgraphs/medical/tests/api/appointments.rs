@@ -20,7 +20,7 @@ async fn a_practitioner_is_never_double_booked_but_a_cancelled_slot_frees_up() {
         app.patient(w.org, "M-1", "Un").await,
         app.patient(w.org, "M-2", "Deux").await,
     );
-    let doc = Uuid::new_v4();
+    let doc = app.practitioner(w.org).await;
     let t = app.token(w, Role::Secretary);
     let first = app
         .ok(
@@ -46,7 +46,7 @@ async fn a_practitioner_is_never_double_booked_but_a_cancelled_slot_frees_up() {
     .await;
     app.ok(
         BOOK,
-        json!({ "i": slot(p2, Uuid::new_v4(), "2030-01-07T09:00:00Z", "2030-01-07T09:30:00Z") }),
+        json!({ "i": slot(p2, app.practitioner(w.org).await, "2030-01-07T09:00:00Z", "2030-01-07T09:30:00Z") }),
         &t,
     )
     .await;
@@ -77,7 +77,7 @@ async fn the_same_idempotency_key_books_once_even_when_requests_race() {
     let app = TestApp::spawn().await;
     let w = who();
     let p = app.patient(w.org, "M-1", "Un").await;
-    let doc = Uuid::new_v4();
+    let doc = app.practitioner(w.org).await;
     let t = app.token(w, Role::Secretary);
     let mut i = slot(p, doc, "2030-01-07T09:00:00Z", "2030-01-07T09:30:00Z");
     i["idempotencyKey"] = json!("booking-42");
@@ -124,7 +124,7 @@ async fn bad_bookings_are_refused_with_nothing_written() {
     let app = TestApp::spawn().await;
     let w = who();
     let p = app.patient(w.org, "M-1", "Un").await;
-    let doc = Uuid::new_v4();
+    let doc = app.practitioner(w.org).await;
     let t = app.token(w, Role::Secretary);
     for (i, field) in [
         (slot(p, doc, "2030-01-07T10:00:00Z", "2030-01-07T09:00:00Z"), "endsAt"),

@@ -75,7 +75,61 @@ impl TestApp {
         Uuid::parse_str(d["createPatient"]["id"].as_str().expect("id")).expect("uuid")
     }
 
+    /// Makes `who` a member of their organization with `roles`, as
+    /// identity's `identity.membership.added` event does through medical's
+    /// consumer (the handler itself, without the stream).
+    pub async fn enroll(&self, who: Who, roles: &[Role]) {
+        let roles: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        self.membership_event(
+            who,
+            "identity.membership.added",
+            json!({ "userId": who.user, "roles": roles, "displayName": "Dr Test" }),
+        )
+        .await;
+    }
+
+    /// Applies one identity membership event to medical's projection.
+    pub async fn membership_event(&self, who: Who, kind: &str, payload: Value) {
+        static SEQ: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1);
+        let d = delivery(
+            who.org,
+            SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
+            kind,
+            1,
+            payload,
+        );
+        self.apply(&d).await.unwrap();
+    }
+
+    /// Runs medical's practitioner consumer on `d`, in the event's tenant transaction.
+    pub async fn apply(&self, d: &platform::events::Delivery) -> anyhow::Result<()> {
+        let scope = platform::db::Scope {
+            organization_id: d.tenant,
+            ..Default::default()
+        };
+        let mut tx = platform::db::TenantTx::begin_scoped(&self.runtime.pool, &scope).await?;
+        medical::practitioner::apply(&mut tx, d).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A new practitioner of `org`, known to medical.
+    pub async fn practitioner(&self, org: Uuid) -> Uuid {
+        let user = Uuid::new_v4();
+        self.enroll(Who { org, user }, &[Role::Practitioner]).await;
+        user
+    }
+
+    /// Books `practitioner` (enrolled as a practitioner of `org` first).
     pub async fn appointment(&self, org: Uuid, patient: Uuid, practitioner: Uuid, start_hour: u32) -> Value {
+        self.enroll(
+            Who {
+                org,
+                user: practitioner,
+            },
+            &[Role::Practitioner],
+        )
+        .await;
         let t = self.token(
             Who {
                 org,
@@ -92,6 +146,22 @@ impl TestApp {
             &t,
         )
         .await
+    }
+}
+
+/// An identity event as the stream delivers it.
+pub fn delivery(org: Uuid, seq: i64, kind: &str, version: i32, payload: Value) -> platform::events::Delivery {
+    platform::events::Delivery {
+        entry: "0-1".into(),
+        id: Uuid::new_v4(),
+        seq,
+        kind: kind.into(),
+        version,
+        tenant: org,
+        entity: None,
+        occurred_at: String::new(),
+        request_id: String::new(),
+        payload,
     }
 }
 

@@ -8,3 +8,4 @@ mod invoices;
 mod isolation;
 mod notes;
 mod patients;
+mod practitioners;

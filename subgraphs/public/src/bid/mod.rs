@@ -173,9 +173,23 @@ impl BidMutation {
                 Some(_) => {}
             }
             let bid = moved(tx, org, id, "draft", "submitted").await?;
+            let event = platform::events::Event::new(
+                "procurement.bid.submitted",
+                bid.id,
+                json!({
+                    "bidId": bid.id,
+                    "tenderId": bid.tender_id,
+                    "lotId": bid.lot_id,
+                    "buyerId": bid.buyer_id,
+                    "supplierId": bid.organization_id,
+                    "submittedAt": bid.submitted_at,
+                }),
+            );
             Ok((
                 bid,
-                Audit::new("bid.submitted", "Bid", id).details(json!({ "from": "draft" })),
+                Audit::new("bid.submitted", "Bid", id)
+                    .details(json!({ "from": "draft" }))
+                    .event(event),
             ))
         })
         .await?)

@@ -74,6 +74,25 @@ impl Lifecycle for Contract {
     async fn after_move(conn: &mut sqlx::PgConnection, c: &Contract, to: &str) -> platform::AppResult<()> {
         ocds::record(conn, c.tender_id, ocds::contract_tags(to)).await
     }
+
+    /// `procurement.contract.signed` v1 (docs/events.md).
+    fn event(c: &Contract, to: &str) -> Option<platform::events::Event> {
+        (to == "active").then(|| {
+            platform::events::Event::new(
+                "procurement.contract.signed",
+                c.id,
+                serde_json::json!({
+                    "contractId": c.id,
+                    "tenderId": c.tender_id,
+                    "buyerId": c.organization_id,
+                    "supplierId": c.supplier_id,
+                    "amount": c.amount,
+                    "currency": c.currency,
+                    "signedAt": c.signed_at,
+                }),
+            )
+        })
+    }
 }
 
 #[derive(Default)]

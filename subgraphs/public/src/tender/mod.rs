@@ -148,6 +148,14 @@ impl Lifecycle for Tender {
         ocds::record(conn, t.id, ocds::tender_tags(to)).await
     }
 
+    fn event(t: &Tender, to: &str) -> Option<platform::events::Event> {
+        match to {
+            "published" => Some(event("procurement.tender.published", t, json!({}))),
+            "closed" => Some(event("procurement.tender.closed", t, json!({}))),
+            _ => None,
+        }
+    }
+
     /// Publishing needs a deadline ahead and the buyer's OCDS identity,
     /// closing a deadline behind (database clock).
     async fn precondition(conn: &mut PgConnection, id: Uuid, to: &str) -> AppResult<()> {
@@ -173,6 +181,22 @@ impl Lifecycle for Tender {
             _ => Ok(()),
         }
     }
+}
+
+/// `procurement.tender.*` v1 (docs/events.md): the tender as suppliers see
+/// it, plus what the step adds (`changes` of an amendment).
+fn event(kind: &'static str, t: &Tender, extra: serde_json::Value) -> platform::events::Event {
+    let mut payload = json!({
+        "tenderId": t.id,
+        "buyerId": t.organization_id,
+        "reference": t.reference,
+        "title": t.title,
+        "submissionDeadline": t.submission_deadline,
+    });
+    if let (Some(p), Some(e)) = (payload.as_object_mut(), extra.as_object()) {
+        p.extend(e.clone());
+    }
+    platform::events::Event::new(kind, t.id, payload)
 }
 
 /// One lifecycle step of a tender.
@@ -425,7 +449,13 @@ impl TenderMutation {
             let changes = serde_json::Value::Object(changes);
             let tender = db::amend(tx, id, &amended, &rationale, &changes).await?;
             ocds::record(tx, id, ocds::tender_tags("amended")).await?;
-            let audit = Audit::new("tender.amend", "Tender", id).details(json!({ "changes": changes }));
+            let audit = Audit::new("tender.amend", "Tender", id)
+                .details(json!({ "changes": changes }))
+                .event(event(
+                    "procurement.tender.amended",
+                    &tender,
+                    json!({ "changes": changes, "rationale": rationale }),
+                ));
             Ok((tender, audit))
         })
         .await?)

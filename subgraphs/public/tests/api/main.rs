@@ -4,6 +4,7 @@
 mod helpers;
 
 mod bids;
+mod events;
 mod isolation;
 mod ocds;
 mod tenders;

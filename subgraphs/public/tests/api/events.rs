@@ -1,0 +1,87 @@
+//! Procurement's domain events: each step of a tender's life, a submitted
+//! bid and a signed contract are announced in the step's transaction.
+
+use platform::Role;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::helpers::{code, TestApp, Who};
+
+/// (type, tenant, payload) of every procurement event, in order.
+async fn events(app: &TestApp) -> Vec<(String, Uuid, Value)> {
+    sqlx::query_as("select type, organization_id, payload from procurement.event_outbox order by seq")
+        .fetch_all(&app.admin)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_tenders_life_bids_and_contract_are_announced() {
+    let app = TestApp::spawn().await;
+    let (buyer, acme) = (Who::new(), Who::new());
+    app.supplier(acme, "Acme", 200).await;
+    let tender = app.tender(buyer, "T-EV", 1).await;
+    let officer = app.token(buyer, Role::ProcurementOfficer);
+    let amend = "mutation($id: ID!, $i: AmendTenderInput!) { amendTender(id: $id, input: $i) { id } }";
+    app.ok(
+        amend,
+        json!({ "id": tender, "i": { "title": "Cleaning, amended", "rationale": "Scope clarified" } }),
+        &officer,
+    )
+    .await;
+    // A refused amendment announces nothing.
+    let refused = app
+        .gql(
+            amend,
+            json!({ "id": tender, "i": { "rationale": "Nothing" } }),
+            &officer,
+        )
+        .await;
+    assert_eq!(code(&refused), Some("BAD_USER_INPUT"));
+    let lot = app.lots(tender).await[0];
+    let bid = app.bid(acme, tender, Some(lot), 1_000).await;
+    app.pass_deadline(tender).await;
+    app.ok(
+        "mutation($id: ID!) { closeTender(id: $id) { status } }",
+        json!({ "id": tender }),
+        &officer,
+    )
+    .await;
+    let awarded = app
+        .ok(
+            "mutation($i: AwardTenderInput!) { awardTender(input: $i) { awards { contract { id } } } }",
+            json!({ "i": { "tenderId": tender, "contractStart": "2027-01-01", "contractEnd": "2027-12-31",
+                           "awards": [{ "lotId": lot, "bidId": bid }] } }),
+            &officer,
+        )
+        .await;
+    let contract = awarded["awardTender"]["awards"][0]["contract"]["id"].clone();
+    app.ok(
+        "mutation($id: ID!) { signContract(id: $id) { status } }",
+        json!({ "id": contract }),
+        &officer,
+    )
+    .await;
+
+    let got = events(&app).await;
+    let kinds: Vec<&str> = got.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "procurement.tender.published",
+            "procurement.tender.amended",
+            "procurement.bid.submitted",
+            "procurement.tender.closed",
+            "procurement.contract.signed",
+        ]
+    );
+    let tenants: Vec<Uuid> = got.iter().map(|e| e.1).collect();
+    assert_eq!(tenants, vec![buyer.org, buyer.org, acme.org, buyer.org, buyer.org]);
+    assert_eq!(got[1].2["changes"]["title"]["to"], "Cleaning, amended");
+    assert_eq!(got[1].2["rationale"], "Scope clarified");
+    assert_eq!(got[1].2["title"], "Cleaning, amended");
+    assert_eq!(got[2].2["tenderId"], tender.to_string());
+    assert_eq!(got[2].2["buyerId"], buyer.org.to_string());
+    assert_eq!(got[4].2["contractId"], contract);
+    assert!(got[4].2["signedAt"].is_string(), "{}", got[4].2);
+}
