@@ -123,6 +123,7 @@ async fn run(root: &Path) -> anyhow::Result<()> {
         );
     }
     println!("Logs: {}/<service>.log", logs.display());
+    print_mail(root);
     identity::seed::print_logins();
     println!("Press Ctrl-C to stop.");
 
@@ -268,5 +269,21 @@ async fn stop(procs: &mut [Proc]) {
             eprintln!("{} did not stop in 10 s; killing it", p.name);
             let _ = p.child.kill().await;
         }
+    }
+}
+
+/// Where the services' mail goes, as their settings say.
+fn print_mail(root: &Path) {
+    use platform::config::MailTransport;
+    let Some(mail) = SUBGRAPHS.first().and_then(|sg| sg.settings().ok()).map(|s| s.mail) else {
+        return;
+    };
+    match mail.transport {
+        MailTransport::File => println!(
+            "Mail: written to {}/*.eml (invitations, resets, confirmations); HUB_MAIL__TRANSPORT=smtp and HUB_MAIL__SMTP_URL send it instead",
+            root.join(&mail.dir).display()
+        ),
+        MailTransport::Smtp => println!("Mail: sent through HUB_MAIL__SMTP_URL"),
+        MailTransport::Off => println!("Mail: off (HUB_MAIL__TRANSPORT=off)"),
     }
 }

@@ -65,6 +65,13 @@ export type ScheduleAppointmentInput = {
    * time instead of booking twice.
    */
   idempotencyKey?: string | null | undefined;
+  /**
+   * Where the confirmation (and a later cancellation) is mailed; kept
+   * sealed, never shown again.
+   */
+  notifyEmail?: string | null | undefined;
+  /** The mail's language: `en`, `fr` or `de` (default: the caller's). */
+  notifyLocale?: string | null | undefined;
   patientId: string | number;
   /** The practitioner's user id (identity). */
   practitionerId: string | number;

@@ -3,6 +3,7 @@
 //! service verifies access tokens with.
 
 pub mod account;
+pub mod communication;
 pub mod events;
 pub mod member;
 pub mod mfa;
@@ -58,6 +59,9 @@ pub struct State {
     /// Seals TOTP seeds.
     pub cipher: FieldCipher,
     pub token_limits: partner::oauth::TokenLimits,
+    /// Sends invitations and password resets.
+    pub mailer: platform::mail::Mailer,
+    pub templates: platform::mail::Templates,
 }
 
 pub fn state<'a>(ctx: &Context<'a>) -> Result<&'a State, AppError> {
@@ -96,6 +100,8 @@ impl SubgraphApp for Identity {
             identity,
             cipher,
             token_limits,
+            mailer: platform::mail::Mailer::new(&rt.settings.mail)?,
+            templates: communication::templates()?,
         })
     }
 
@@ -103,6 +109,10 @@ impl SubgraphApp for Identity {
         req.data(cached(user::loader::UserLoader(ctx.clone())))
             .data(cached(user::loader::RolesLoader(ctx.clone())))
             .data(cached(organization::loader::OrganizationLoader(ctx)))
+    }
+
+    fn subscriptions(state: &Arc<State>) -> Vec<platform::events::Subscription> {
+        communication::subscriptions(state)
     }
 
     fn routes(state: Arc<State>) -> Router {

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod appointment;
+pub mod communication;
 pub mod invoice;
 pub mod note;
 pub mod patient;
@@ -50,6 +51,9 @@ pub struct State {
     /// Seals contact details, insurance numbers and clinical notes.
     pub cipher: FieldCipher,
     pub settings: Arc<Settings>,
+    /// Sends appointment confirmations and cancellations.
+    pub mailer: platform::mail::Mailer,
+    pub templates: platform::mail::Templates,
 }
 
 pub fn state<'a>(ctx: &Context<'a>) -> Result<&'a State, AppError> {
@@ -76,7 +80,13 @@ impl SubgraphApp for Medical {
 
     fn state(rt: &Runtime, _: platform::kit::NoSettings) -> anyhow::Result<State> {
         let (pool, settings, cipher) = (rt.pool.clone(), rt.settings.clone(), rt.field_cipher()?);
-        Ok(State { pool, cipher, settings })
+        Ok(State {
+            pool,
+            cipher,
+            mailer: platform::mail::Mailer::new(&settings.mail)?,
+            templates: communication::templates()?,
+            settings,
+        })
     }
 
     fn loaders(req: async_graphql::Request, ctx: LoaderCtx) -> async_graphql::Request {
@@ -94,8 +104,10 @@ impl SubgraphApp for Medical {
             .data(cached(InvoiceLoader(ctx)))
     }
 
-    fn subscriptions(_: &Arc<State>) -> Vec<platform::events::Subscription> {
-        practitioner::subscriptions()
+    fn subscriptions(state: &Arc<State>) -> Vec<platform::events::Subscription> {
+        let mut subs = practitioner::subscriptions();
+        subs.extend(communication::subscriptions(state));
+        subs
     }
 
     fn seed<'a>(conn: &'a mut PgConnection, rt: &'a Runtime) -> LocalBoxFuture<'a, anyhow::Result<()>> {

@@ -38,6 +38,46 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub auth: AuthSettings,
     pub limits: LimitSettings,
+    #[serde(default)]
+    pub mail: MailSettings,
+}
+
+/// Where mail goes (`HUB_MAIL__…`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct MailSettings {
+    pub transport: MailTransport,
+    /// `file`: each message is written here as `<id>.eml`.
+    pub dir: std::path::PathBuf,
+    /// `smtp`: `smtp://host:port` (STARTTLS when offered is not attempted),
+    /// `smtp://user:pass@host:587?tls=required`, or `smtps://…` (implicit TLS).
+    pub smtp_url: Option<SecretString>,
+    /// The sender, e.g. `Hub <no-reply@example.org>`.
+    pub from: String,
+    /// Where links in mails lead: the web application's base URL.
+    pub app_url: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    /// Development default: no mail server needed.
+    File,
+    Smtp,
+    /// Nothing is sent (and nothing recorded as sent).
+    Off,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        MailSettings {
+            transport: MailTransport::File,
+            dir: ".hub/mail".into(),
+            smtp_url: None,
+            from: "Hub <no-reply@hub.localhost>".into(),
+            app_url: "http://localhost:5173".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -207,6 +247,18 @@ impl Settings {
             .role_password
             .as_ref()
             .is_none_or(|p| p.expose_secret().is_empty());
+        if self.environment == Environment::Production && self.mail.transport == MailTransport::File {
+            anyhow::bail!(
+                "{}: in production mail goes through SMTP (HUB_MAIL__TRANSPORT=smtp, HUB_MAIL__SMTP_URL) or is off \
+                 (HUB_MAIL__TRANSPORT=off), never to files",
+                self.service
+            );
+        }
+        if self.mail.transport == MailTransport::Smtp
+            && self.mail.smtp_url.as_ref().is_none_or(|u| u.expose_secret().is_empty())
+        {
+            anyhow::bail!("{}: HUB_MAIL__TRANSPORT=smtp needs HUB_MAIL__SMTP_URL", self.service);
+        }
         if self.environment == Environment::Production && no_password {
             anyhow::bail!(
                 "{}: in production the login role `{}` needs a password (HUB_DATABASE__ROLE_PASSWORD); \
@@ -340,6 +392,7 @@ mod tests {
             })))
             .merge(("environment", "production"))
             .merge(("auth.router_secret", "0123456789abcdef"))
+            .merge(("mail.transport", "off"))
         };
         let s: Settings = prod().extract().unwrap();
         let err = s.validate().unwrap_err().to_string();
@@ -348,6 +401,33 @@ mod tests {
             "{err}"
         );
         let s: Settings = prod().merge(("database.role_password", "s3cret")).extract().unwrap();
+        s.validate().unwrap();
+    }
+
+    #[test]
+    fn production_mail_goes_through_smtp_never_to_files() {
+        let prod = || {
+            Figment::from(Toml::string(&default_toml(&ServiceDefaults {
+                service: "identity",
+                port: 4001,
+                schema: "identity",
+            })))
+            .merge(("environment", "production"))
+            .merge(("auth.router_secret", "0123456789abcdef"))
+            .merge(("database.role_password", "s3cret"))
+        };
+        let s: Settings = prod().extract().unwrap();
+        assert_eq!(s.mail.transport, MailTransport::File, "the development default");
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("HUB_MAIL__TRANSPORT=smtp"), "{err}");
+        let s: Settings = prod().merge(("mail.transport", "smtp")).extract().unwrap();
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("HUB_MAIL__SMTP_URL"), "{err}");
+        let s: Settings = prod()
+            .merge(("mail.transport", "smtp"))
+            .merge(("mail.smtp_url", "smtp://mail.internal:25"))
+            .extract()
+            .unwrap();
         s.validate().unwrap();
     }
 

@@ -20,6 +20,7 @@ pub mod kit;
 pub mod kv;
 pub mod lifecycle;
 pub mod limits;
+pub mod mail;
 pub mod metrics;
 pub mod migrate;
 pub mod mutation;

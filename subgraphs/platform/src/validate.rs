@@ -5,6 +5,33 @@ use async_graphql::{Name, Value, Variables};
 
 use crate::error::AppError;
 
+/// A trimmed, lower-cased e-mail address, or BAD_USER_INPUT on `field`.
+pub fn email(field: &str, email: &str) -> Result<String, AppError> {
+    let e = email.trim().to_lowercase();
+    let valid = e.len() <= 254
+        && e.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+        })
+        && !e.chars().any(char::is_whitespace);
+    if valid {
+        Ok(e)
+    } else {
+        Err(AppError::bad_input(field, "is not a valid email address"))
+    }
+}
+
+/// One of the languages messages and mails are written in (`en`, `fr`,
+/// `de`), or BAD_USER_INPUT on `field`.
+pub fn locale(field: &str, value: &str) -> Result<crate::i18n::Locale, AppError> {
+    use crate::i18n::Locale;
+    match value.trim() {
+        "en" => Ok(Locale::En),
+        "fr" => Ok(Locale::Fr),
+        "de" => Ok(Locale::De),
+        _ => Err(AppError::bad_input(field, "use en, fr or de")),
+    }
+}
+
 /// PostgreSQL text cannot hold NUL, so a NUL reaching a query would come back
 /// as an internal error. Every request is checked once, before execution:
 /// variables (the error names the variable path, e.g. `input.email`) and

@@ -223,6 +223,37 @@ impl TestApp {
         resp.expect("request").text().await.expect("text body")
     }
 
+    /// The events of `kind` in this subgraph's outbox, as a consumer would
+    /// receive them once relayed (for driving a handler without Redis).
+    pub async fn outbox(&self, kind: &str) -> Vec<platform::events::Delivery> {
+        let sql = format!(
+            "select seq, id, organization_id, entity_id, version, payload, request_id from {}.event_outbox where type = $1 order by seq",
+            self.subgraph.schema
+        );
+        type Row = (i64, Uuid, Uuid, Option<Uuid>, i32, Value, Option<String>);
+        let rows: Vec<Row> = sqlx::query_as(&sql)
+            .bind(kind)
+            .fetch_all(&self.admin)
+            .await
+            .expect("outbox");
+        rows.into_iter()
+            .map(
+                |(seq, id, tenant, entity, version, payload, request_id)| platform::events::Delivery {
+                    entry: format!("0-{seq}"),
+                    id,
+                    seq,
+                    kind: kind.to_string(),
+                    version,
+                    tenant,
+                    entity,
+                    occurred_at: String::new(),
+                    request_id: request_id.unwrap_or_default(),
+                    payload,
+                },
+            )
+            .collect()
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql).fetch_one(&self.admin).await.expect("count")
     }
@@ -282,6 +313,8 @@ pub fn test_figment(subgraph: &Subgraph, db_url: &str, dir: &Path) -> Figment {
         .merge(("redis.events_consumers", false))
         .merge(("redis.events_prefix", "hub-test:events"))
         .merge(("server.port", 0))
+        // Mail a test does not point elsewhere lands in its own directory.
+        .merge(("mail.dir", dir.join("mail").display().to_string()))
         .merge((format!("{name}.keys_dir"), dir.display().to_string()))
         .merge((
             format!("{name}.signing_key_files"),

@@ -131,6 +131,9 @@ pub async fn production_turns_introspection_and_suggestions_off(sg: &'static Sub
             .merge(("auth.router_secret", SECRET))
             // Production requires one (this PostgreSQL trusts local connections anyway).
             .merge(("database.role_password", "production-role-password"))
+            // Production mail goes through SMTP (connected to on first send).
+            .merge(("mail.transport", "smtp"))
+            .merge(("mail.smtp_url", "smtp://127.0.0.1:2525"))
     })
     .await;
     let via_router = [("x-hub-router-secret", SECRET)];

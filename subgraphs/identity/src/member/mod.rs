@@ -42,26 +42,11 @@ fn roles_to_db(roles: &[Role]) -> Vec<String> {
 
 /// One of the supported languages, or `BAD_USER_INPUT` on `locale`.
 pub fn parse_locale(l: &str) -> AppResult<Locale> {
-    match l.trim() {
-        "en" => Ok(Locale::En),
-        "fr" => Ok(Locale::Fr),
-        "de" => Ok(Locale::De),
-        _ => Err(AppError::bad_input("locale", "use en, fr or de")),
-    }
+    platform::validate::locale("locale", l)
 }
 
 pub fn normalize_email(email: &str) -> AppResult<String> {
-    let e = email.trim().to_lowercase();
-    let valid = e.len() <= 254
-        && e.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
-        })
-        && !e.chars().any(char::is_whitespace);
-    if valid {
-        Ok(e)
-    } else {
-        Err(AppError::bad_input("email", "is not a valid email address"))
-    }
+    platform::validate::email("email", email)
 }
 
 /// Roles an org admin may grant: never `PLATFORM_ADMIN`, and only roles of

@@ -5,6 +5,7 @@ mod helpers;
 mod events;
 mod isolation;
 mod login;
+mod mail;
 mod members;
 mod mfa;
 mod partner;

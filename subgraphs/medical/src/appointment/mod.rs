@@ -63,6 +63,11 @@ pub struct ScheduleAppointmentInput {
     /// Retrying with the same key returns the appointment created the first
     /// time instead of booking twice.
     pub idempotency_key: Option<String>,
+    /// Where the confirmation (and a later cancellation) is mailed; kept
+    /// sealed, never shown again.
+    pub notify_email: Option<String>,
+    /// The mail's language: `en`, `fr` or `de` (default: the caller's).
+    pub notify_locale: Option<String>,
 }
 
 #[derive(Default)]
@@ -166,6 +171,15 @@ impl AppointmentMutation {
         }
         let reason = optional_text("reason", input.reason.as_deref(), 500)?;
         let key = optional_text("idempotencyKey", input.idempotency_key.as_deref(), 200)?;
+        let notify = input
+            .notify_email
+            .as_deref()
+            .map(|e| platform::validate::email("notifyEmail", e))
+            .transpose()?;
+        let notify_locale = match input.notify_locale.as_deref() {
+            Some(l) => platform::validate::locale("notifyLocale", l)?,
+            None => ctx.data_opt::<platform::i18n::Locale>().copied().unwrap_or_default(),
+        };
         let new = db::NewAppointment {
             organization_id: caller.organization_id,
             patient_id,
@@ -204,13 +218,25 @@ impl AppointmentMutation {
                 return Ok(same_request(existing, &new)?);
             }
         };
+        if let Some(email) = &notify {
+            let sealed = st.cipher.seal_str(email, &notify_aad(appointment.id))?;
+            sqlx::query(
+                "update appointments set notify_email_enc = $2, notify_email_key_id = $3, notify_locale = $4 where id = $1",
+            )
+            .bind(appointment.id)
+            .bind(&sealed.data)
+            .bind(&sealed.key_id)
+            .bind(notify_locale.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
         audit::record(
             &mut tx,
             &actor(ctx)?,
             "appointment.schedule",
             "Appointment",
             appointment.id,
-            json!({ "patient": patient_id, "practitioner": practitioner_id }),
+            json!({ "patient": patient_id, "practitioner": practitioner_id, "notify": notify.is_some() }),
         )
         .await?;
         platform::events::emit(
@@ -278,6 +304,11 @@ pub async fn prefetch(ctx: &Context<'_>, rows: &[Appointment], patient: [Lookahe
         ctx.data::<Loaded<AllergiesLoader>>()?.load_many(ids).await?;
     }
     Ok(())
+}
+
+/// Binds a sealed notification address to its appointment.
+pub fn notify_aad(appointment: Uuid) -> String {
+    format!("medical.appointment.notify:{appointment}")
 }
 
 /// A retried request must be the same request.

@@ -6,6 +6,7 @@ mod access;
 mod appointments;
 mod invoices;
 mod isolation;
+mod mail;
 mod notes;
 mod patients;
 mod practitioners;

@@ -1,0 +1,119 @@
+//! Identity's Communication duties: the mails of its own events
+//! (invitations, password resets). Identity sends them because it alone
+//! holds the secret links (sealed in the events with its key) and the
+//! users' addresses and languages; another service would need copies of both.
+
+use std::sync::Arc;
+
+use futures::FutureExt;
+use platform::{
+    events::{Delivery, Subscription},
+    mail::{deliver, Outgoing, Templates},
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::State;
+
+pub const MAIL_GROUP: &str = "identity.mail";
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("invitation.en", include_str!("../mail/invitation.en.txt")),
+    ("invitation.fr", include_str!("../mail/invitation.fr.txt")),
+    ("invitation.de", include_str!("../mail/invitation.de.txt")),
+    ("password_reset.en", include_str!("../mail/password_reset.en.txt")),
+    ("password_reset.fr", include_str!("../mail/password_reset.fr.txt")),
+    ("password_reset.de", include_str!("../mail/password_reset.de.txt")),
+];
+
+pub fn templates() -> anyhow::Result<Templates> {
+    Templates::new(TEMPLATES)
+}
+
+pub fn subscriptions(state: &Arc<State>) -> Vec<Subscription> {
+    let (a, b) = (state.clone(), state.clone());
+    vec![
+        Subscription::new("identity.invitation", MAIL_GROUP, move |_, d| {
+            let st = a.clone();
+            async move { invitation(&st, d).await }.boxed()
+        }),
+        Subscription::new("identity.password_reset", MAIL_GROUP, move |_, d| {
+            let st = b.clone();
+            async move { password_reset(&st, d).await }.boxed()
+        }),
+    ]
+}
+
+fn text<'a>(d: &'a Delivery, field: &str) -> anyhow::Result<&'a str> {
+    d.payload[field]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("{} has no `{field}`", d.kind))
+}
+
+fn entity(d: &Delivery) -> anyhow::Result<Uuid> {
+    d.entity.ok_or_else(|| anyhow::anyhow!("{} names no entity", d.kind))
+}
+
+async fn invitation(st: &State, d: &Delivery) -> anyhow::Result<()> {
+    if d.kind != "identity.invitation.created" {
+        return Ok(());
+    }
+    anyhow::ensure!(d.version == 1, "{} version {} is not understood", d.kind, d.version);
+    let token = crate::events::open_secret(&st.cipher, entity(d)?, &d.payload)?;
+    let expires = chrono::DateTime::parse_from_rfc3339(text(d, "expiresAt")?)?
+        .with_timezone(&chrono::Utc)
+        .format("%Y-%m-%d %H:%M")
+        .to_string();
+    let roles: Vec<&str> = d.payload["roles"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    deliver(
+        &st.pool,
+        &st.mailer,
+        &st.templates,
+        Outgoing {
+            organization_id: d.tenant,
+            event_id: d.id,
+            template: "invitation",
+            locale: text(d, "locale").unwrap_or("en"),
+            to: text(d, "email")?,
+            vars: json!({
+                "organization": text(d, "organizationName")?,
+                "roles": roles.join(", "),
+                "link": format!("{}/accept-invite?token={token}", st.mailer.app_url),
+                "expires": expires,
+            }),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn password_reset(st: &State, d: &Delivery) -> anyhow::Result<()> {
+    if d.kind != "identity.password_reset.requested" {
+        return Ok(());
+    }
+    anyhow::ensure!(d.version == 1, "{} version {} is not understood", d.kind, d.version);
+    let token = crate::events::open_secret(&st.cipher, entity(d)?, &d.payload)?;
+    let minutes = d.payload["ttlSeconds"].as_u64().unwrap_or(3600) / 60;
+    deliver(
+        &st.pool,
+        &st.mailer,
+        &st.templates,
+        Outgoing {
+            organization_id: d.tenant,
+            event_id: d.id,
+            template: "password_reset",
+            locale: text(d, "locale").unwrap_or("en"),
+            to: text(d, "email")?,
+            vars: json!({
+                "organization": text(d, "organizationName")?,
+                "minutes": minutes,
+                "link": format!("{}/reset-password?token={token}", st.mailer.app_url),
+            }),
+        },
+    )
+    .await?;
+    Ok(())
+}
