@@ -1,5 +1,6 @@
 //! Identity's Communication duties: the mails of its own events
-//! (invitations, password resets). Identity sends them because it alone
+//! (invitations, password resets), the tender mails to suppliers and the
+//! in-app notifications (`crate::notification`). Identity sends them because it alone
 //! holds the secret links (sealed in the events with its key) and the
 //! users' addresses and languages; another service would need copies of both.
 
@@ -24,6 +25,12 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("password_reset.en", include_str!("../mail/password_reset.en.txt")),
     ("password_reset.fr", include_str!("../mail/password_reset.fr.txt")),
     ("password_reset.de", include_str!("../mail/password_reset.de.txt")),
+    ("tender_amended.en", include_str!("../mail/tender_amended.en.txt")),
+    ("tender_amended.fr", include_str!("../mail/tender_amended.fr.txt")),
+    ("tender_amended.de", include_str!("../mail/tender_amended.de.txt")),
+    ("tender_deadline.en", include_str!("../mail/tender_deadline.en.txt")),
+    ("tender_deadline.fr", include_str!("../mail/tender_deadline.fr.txt")),
+    ("tender_deadline.de", include_str!("../mail/tender_deadline.de.txt")),
 ];
 
 pub fn templates() -> anyhow::Result<Templates> {
@@ -32,7 +39,8 @@ pub fn templates() -> anyhow::Result<Templates> {
 
 pub fn subscriptions(state: &Arc<State>) -> Vec<Subscription> {
     let (a, b) = (state.clone(), state.clone());
-    vec![
+    let mut subs = crate::notification::feed::subscriptions(state);
+    subs.extend([
         Subscription::new("identity.invitation", MAIL_GROUP, move |_, d| {
             let st = a.clone();
             async move { invitation(&st, d).await }.boxed()
@@ -41,7 +49,8 @@ pub fn subscriptions(state: &Arc<State>) -> Vec<Subscription> {
             let st = b.clone();
             async move { password_reset(&st, d).await }.boxed()
         }),
-    ]
+    ]);
+    subs
 }
 
 fn text<'a>(d: &'a Delivery, field: &str) -> anyhow::Result<&'a str> {

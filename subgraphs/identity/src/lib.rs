@@ -7,6 +7,7 @@ pub mod communication;
 pub mod events;
 pub mod member;
 pub mod mfa;
+pub mod notification;
 pub mod organization;
 pub mod partner;
 pub mod password;
@@ -36,7 +37,12 @@ use settings::IdentitySettings;
 use tokens::Issuer;
 
 #[derive(MergedObject, Default)]
-pub struct Query(user::UserQuery, organization::OrganizationQuery, member::MemberQuery);
+pub struct Query(
+    user::UserQuery,
+    organization::OrganizationQuery,
+    member::MemberQuery,
+    notification::NotificationQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
@@ -47,6 +53,7 @@ pub struct Mutation(
     mfa::MfaMutation,
     partner::PartnerMutation,
     user::UserMutation,
+    notification::NotificationMutation,
 );
 
 /// What identity's resolvers share.

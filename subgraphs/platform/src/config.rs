@@ -89,6 +89,10 @@ pub struct ServerSettings {
     /// Reverse proxies in front of this service that append to
     /// `X-Forwarded-For`; 0: the TCP peer is the client and the header is ignored.
     pub trusted_proxy_hops: usize,
+    /// Whether this instance runs the subgraph's periodic jobs (deadline
+    /// reminders…); every replica may, the jobs claim their work.
+    #[serde(default = "default_true")]
+    pub background_jobs: bool,
 }
 
 impl ServerSettings {

@@ -222,7 +222,10 @@ pub fn present_errors(errors: &mut [async_graphql::ServerError], locale: Locale)
             None if has_code(err) => continue,
             // async-graphql's own input coercion ("Failed to parse \"Date\": …")
             // carries no source and speaks only of the client's input.
-            None if err.source.is_none() && err.message.starts_with("Failed to parse \"") => {
+            None if err.source.is_none()
+                && (err.message.starts_with("Failed to parse \"")
+                    || err.message.starts_with("Expected input type \"")) =>
+            {
                 let message = std::mem::take(&mut err.message);
                 (message, vec![("code", ErrorCode::BadUserInput.as_str().into())])
             }

@@ -76,6 +76,12 @@ pub trait SubgraphApp: Send + Sync + Sized + 'static {
         vec![]
     }
 
+    /// Periodic jobs (each a future that runs until the process stops),
+    /// spawned when `HUB_SERVER__BACKGROUND_JOBS` is true (the default).
+    fn jobs(_state: &Arc<Self::State>) -> Vec<BoxFuture<'static, ()>> {
+        vec![]
+    }
+
     /// Development demo data, written as the database admin. Idempotent.
     fn seed<'a>(_conn: &'a mut PgConnection, _rt: &'a Runtime) -> LocalBoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async { Ok(()) })
@@ -249,6 +255,11 @@ pub async fn app<A: SubgraphApp>(figment: Figment, opts: Options) -> anyhow::Res
                 ..Default::default()
             },
         );
+    }
+    if rt.settings.server.background_jobs {
+        for job in A::jobs(&state) {
+            tokio::spawn(job);
+        }
     }
     if rt.kv.is_configured() && redis.events_consumers {
         let me = format!(

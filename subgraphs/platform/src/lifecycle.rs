@@ -115,9 +115,14 @@ pub trait Lifecycle: Sized + Send + Unpin + for<'r> FromRow<'r, PgRow> {
         async { Ok(()) }
     }
 
-    /// The domain event of a step, if it has one (written with the audit record).
-    fn event(_record: &Self, _to: &str) -> Option<crate::events::Event> {
-        None
+    /// The domain event of a step, if it has one (written with the audit
+    /// record); it may read what else the event needs.
+    fn event(
+        _conn: &mut PgConnection,
+        _record: &Self,
+        _to: &str,
+    ) -> impl std::future::Future<Output = AppResult<Option<crate::events::Event>>> + Send {
+        async { Ok(None) }
     }
 }
 
@@ -142,7 +147,7 @@ pub async fn step<T: Lifecycle>(ctx: &Context<'_>, id: &ID, from: &[T::Status], 
         T::after_move(conn, &moved.record, to).await?;
         let mut audit = Audit::new(format!("{}.{to}", T::ACTION), T::ENTITY, id)
             .details(serde_json::json!({ "from": moved.previous, "to": to }));
-        if let Some(event) = T::event(&moved.record, to) {
+        if let Some(event) = T::event(conn, &moved.record, to).await? {
             audit = audit.event(event);
         }
         Ok((moved.record, audit))

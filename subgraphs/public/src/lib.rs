@@ -43,6 +43,7 @@ pub struct Query(
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     tender::TenderMutation,
+    tender::audience::FollowMutation,
     supplier::SupplierMutation,
     bid::BidMutation,
     contract::ContractMutation,
@@ -144,6 +145,10 @@ impl SubgraphApp for Public {
             .data(cached(AwardsOfTenderLoader(ctx.clone())))
             .data(cached(ContractOfAwardLoader(ctx.clone())))
             .data(cached(ContractLoader(ctx)))
+    }
+
+    fn jobs(state: &Arc<State>) -> Vec<futures::future::BoxFuture<'static, ()>> {
+        vec![Box::pin(tender::audience::reminders(state.pool.clone()))]
     }
 
     fn routes(state: Arc<State>) -> axum::Router {

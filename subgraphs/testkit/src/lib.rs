@@ -311,6 +311,8 @@ pub fn test_figment(subgraph: &Subgraph, db_url: &str, dir: &Path) -> Figment {
         // (`platform::events::relay_once`).
         .merge(("redis.events_relay", false))
         .merge(("redis.events_consumers", false))
+        // Tests run periodic jobs themselves, when they test them.
+        .merge(("server.background_jobs", false))
         .merge(("redis.events_prefix", "hub-test:events"))
         .merge(("server.port", 0))
         // Mail a test does not point elsewhere lands in its own directory.

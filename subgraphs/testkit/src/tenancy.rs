@@ -24,6 +24,11 @@ pub const EXCEPTIONS: &[(&str, &str)] = &[
 /// with a scope set (a user, or the vertical), never with no scope at all.
 pub const EXTRA_READ_POLICIES: &[(&str, &str, &str)] = &[
     (
+        "identity.notifications",
+        "user_id=current_app_user",
+        "a user reads and marks their own notifications, whichever organization sent them",
+    ),
+    (
         "identity.memberships",
         "user_id=current_app_user",
         "a user sees their own memberships, to end their sessions everywhere on a password change",

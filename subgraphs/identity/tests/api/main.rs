@@ -8,6 +8,7 @@ mod login;
 mod mail;
 mod members;
 mod mfa;
+mod notifications;
 mod partner;
 mod server;
 mod tokens;

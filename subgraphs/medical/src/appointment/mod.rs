@@ -337,8 +337,12 @@ impl Lifecycle for Appointment {
         status.as_db()
     }
 
-    fn event(a: &Appointment, to: &str) -> Option<platform::events::Event> {
-        (to == "cancelled").then(|| event("medical.appointment.cancelled", a))
+    async fn event(
+        _: &mut sqlx::PgConnection,
+        a: &Appointment,
+        to: &str,
+    ) -> AppResult<Option<platform::events::Event>> {
+        Ok((to == "cancelled").then(|| event("medical.appointment.cancelled", a)))
     }
 }
 

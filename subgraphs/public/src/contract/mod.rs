@@ -76,8 +76,12 @@ impl Lifecycle for Contract {
     }
 
     /// `procurement.contract.signed` v1 (docs/events.md).
-    fn event(c: &Contract, to: &str) -> Option<platform::events::Event> {
-        (to == "active").then(|| {
+    async fn event(
+        _: &mut sqlx::PgConnection,
+        c: &Contract,
+        to: &str,
+    ) -> platform::AppResult<Option<platform::events::Event>> {
+        Ok((to == "active").then(|| {
             platform::events::Event::new(
                 "procurement.contract.signed",
                 c.id,
@@ -91,7 +95,7 @@ impl Lifecycle for Contract {
                     "signedAt": c.signed_at,
                 }),
             )
-        })
+        }))
     }
 }
 

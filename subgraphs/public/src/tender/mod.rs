@@ -1,6 +1,7 @@
 //! Tenders: listing and search, drafting, publication, amendments (deadlines
 //! only extended), closing after the deadline, cancellation.
 
+pub mod audience;
 pub mod db;
 pub mod loader;
 pub mod model;
@@ -148,12 +149,15 @@ impl Lifecycle for Tender {
         ocds::record(conn, t.id, ocds::tender_tags(to)).await
     }
 
-    fn event(t: &Tender, to: &str) -> Option<platform::events::Event> {
-        match to {
+    async fn event(conn: &mut PgConnection, t: &Tender, to: &str) -> AppResult<Option<platform::events::Event>> {
+        Ok(match to {
             "published" => Some(event("procurement.tender.published", t, json!({}))),
-            "closed" => Some(event("procurement.tender.closed", t, json!({}))),
+            "closed" => {
+                let bids = db::bid_counts(conn, &[t.id]).await?.first().map_or(0, |(_, n)| *n);
+                Some(event("procurement.tender.closed", t, json!({ "bids": bids })))
+            }
             _ => None,
-        }
+        })
     }
 
     /// Publishing needs a deadline ahead and the buyer's OCDS identity,
@@ -181,6 +185,21 @@ impl Lifecycle for Tender {
             _ => Ok(()),
         }
     }
+}
+
+/// Who hears of a tender's changes (`audience` in its events): supplier
+/// organizations that bid, and followers.
+pub async fn audience(conn: &mut PgConnection, tender: Uuid) -> AppResult<serde_json::Value> {
+    let rows: Vec<(Uuid, Option<Uuid>)> = sqlx::query_as("select organization_id, user_id from tender_audience($1)")
+        .bind(tender)
+        .fetch_all(conn)
+        .await?;
+    let organizations: Vec<Uuid> = rows.iter().filter(|r| r.1.is_none()).map(|r| r.0).collect();
+    let users: Vec<serde_json::Value> = rows
+        .iter()
+        .filter_map(|(org, user)| user.map(|u| json!({ "userId": u, "organizationId": org })))
+        .collect();
+    Ok(json!({ "organizations": organizations, "users": users }))
 }
 
 /// `procurement.tender.*` v1 (docs/events.md): the tender as suppliers see
@@ -449,12 +468,13 @@ impl TenderMutation {
             let changes = serde_json::Value::Object(changes);
             let tender = db::amend(tx, id, &amended, &rationale, &changes).await?;
             ocds::record(tx, id, ocds::tender_tags("amended")).await?;
+            let audience = audience(tx, id).await?;
             let audit = Audit::new("tender.amend", "Tender", id)
                 .details(json!({ "changes": changes }))
                 .event(event(
                     "procurement.tender.amended",
                     &tender,
-                    json!({ "changes": changes, "rationale": rationale }),
+                    json!({ "changes": changes, "rationale": rationale, "audience": audience }),
                 ));
             Ok((tender, audit))
         })

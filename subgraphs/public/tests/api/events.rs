@@ -85,3 +85,84 @@ async fn a_tenders_life_bids_and_contract_are_announced() {
     assert_eq!(got[4].2["contractId"], contract);
     assert!(got[4].2["signedAt"].is_string(), "{}", got[4].2);
 }
+
+#[tokio::test]
+async fn bidders_and_followers_are_the_audience_of_amendments_and_reminders() {
+    let app = TestApp::spawn().await;
+    let (buyer, acme, watcher) = (Who::new(), Who::new(), Who::new());
+    app.supplier(acme, "Acme", 200).await;
+    let tender = app.tender(buyer, "T-AUD", 1).await;
+    let lot = app.lots(tender).await[0];
+    app.bid(acme, tender, Some(lot), 1_000).await;
+    let follow = "mutation($id: ID!) { followTender(id: $id) { id } }";
+    let w = app.token(watcher, Role::SupplierUser);
+    app.ok(follow, json!({ "id": tender }), &w).await;
+    app.ok(follow, json!({ "id": tender }), &w).await;
+    // A buyer's officer cannot follow (suppliers do), a stranger's id is not found.
+    let officer = app.token(buyer, Role::ProcurementOfficer);
+    assert_eq!(
+        code(&app.gql(follow, json!({ "id": tender }), &officer).await),
+        Some("FORBIDDEN")
+    );
+    assert_eq!(
+        code(&app.gql(follow, json!({ "id": Uuid::new_v4() }), &w).await),
+        Some("NOT_FOUND")
+    );
+
+    app.ok(
+        "mutation($id: ID!, $i: AmendTenderInput!) { amendTender(id: $id, input: $i) { id } }",
+        json!({ "id": tender, "i": { "title": "New title", "rationale": "Typo" } }),
+        &officer,
+    )
+    .await;
+    let amended = &events(&app)
+        .await
+        .into_iter()
+        .find(|e| e.0 == "procurement.tender.amended")
+        .unwrap()
+        .2;
+    assert_eq!(amended["audience"]["organizations"], json!([acme.org]));
+    assert_eq!(
+        amended["audience"]["users"],
+        json!([{ "userId": watcher.user, "organizationId": watcher.org }])
+    );
+
+    // The reminder: not while the deadline is more than a day away, once when it is less.
+    let pool = app.runtime.pool.clone();
+    let day = std::time::Duration::from_secs(24 * 3600);
+    sqlx::query("update procurement.tenders set submission_deadline = now() + interval '30 hours' where id = $1")
+        .bind(tender)
+        .execute(&app.admin)
+        .await
+        .unwrap();
+    assert_eq!(public::tender::audience::remind_once(&pool, day).await.unwrap(), 0);
+    sqlx::query("update procurement.tenders set submission_deadline = now() + interval '3 hours' where id = $1")
+        .bind(tender)
+        .execute(&app.admin)
+        .await
+        .unwrap();
+    assert_eq!(public::tender::audience::remind_once(&pool, day).await.unwrap(), 1);
+    assert_eq!(
+        public::tender::audience::remind_once(&pool, day).await.unwrap(),
+        0,
+        "once"
+    );
+    let reminders: Vec<_> = events(&app)
+        .await
+        .into_iter()
+        .filter(|e| e.0 == "procurement.tender.deadline_approaching")
+        .collect();
+    assert_eq!(reminders.len(), 1);
+    assert_eq!(reminders[0].1, buyer.org);
+    assert_eq!(reminders[0].2["audience"], amended["audience"]);
+    assert_eq!(reminders[0].2["title"], "New title");
+
+    // Unfollowing leaves only the bidder.
+    app.ok(
+        "mutation($id: ID!) { unfollowTender(id: $id) { id } }",
+        json!({ "id": tender }),
+        &w,
+    )
+    .await;
+    assert_eq!(app.count("select count(*) from procurement.tender_followers").await, 0);
+}
