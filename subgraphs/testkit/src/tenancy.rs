@@ -119,6 +119,16 @@ pub const EXTRA_READ_POLICIES: &[(&str, &str, &str)] = &[
         "event_outbox_relayed_by_owner: only the schema owner, for the event relay's functions; the service role never has it",
     ),
     (
+        "procurement.tender_followers",
+        "true",
+        "tender_followers_read_by_owner: only the schema owner, for tender_audience() (who hears of a tender); the service role never has it",
+    ),
+    (
+        "procurement.tenders",
+        "true",
+        "tenders_reminded_by_owner: only the schema owner, for claim_deadline_reminders(); the service role never has it",
+    ),
+    (
         "procurement.event_outbox",
         "true",
         "event_outbox_relayed_by_owner: only the schema owner, for the event relay's functions; the service role never has it",
