@@ -298,6 +298,8 @@ impl Platform {
             ("HUB_AUTH__JWKS_URL".into(), format!("{issuer}/.well-known/jwks.json")),
             ("HUB_AUTH__ROUTER_SECRET".into(), ROUTER_SECRET.into()),
             ("HUB_AUTH__REQUIRE_ROUTER_SECRET".into(), "true".into()),
+            // Development mail (.eml files) in this platform's directory.
+            ("HUB_MAIL__DIR".into(), dir.join(".hub/mail").display().to_string()),
         ];
 
         // Migrations as `hub migrate` runs them.

@@ -793,3 +793,93 @@ async fn only_current_practitioners_of_the_clinic_can_be_booked() {
         "the existing booking stays, flagged"
     );
 }
+
+/// A supplier follows a tender in the public service; the buyer amends it;
+/// identity hears of it from procurement's event stream and the supplier
+/// finds the notification (and a mail) without any service reading another's data.
+#[tokio::test]
+async fn a_follower_is_notified_and_mailed_when_the_buyer_amends_the_tender() {
+    use identity::seed::DEMO_PASSWORD;
+    let p = Platform::start().await;
+    p.seed_demo().await;
+    let r = p.router(RouterOptions::default()).await;
+    let bati = p
+        .login_with(&r, "bati-sud", "sales@bati-sud.example", DEMO_PASSWORD)
+        .await;
+    let (_, d) = p
+        .post(
+            &r,
+            json!({ "query": "{ tenders(status: PUBLISHED) { nodes { id reference } } }" }),
+            Some(&bati),
+        )
+        .await;
+    let tender = d["data"]["tenders"]["nodes"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["reference"] == "VDL-2026-002"))
+        .unwrap_or_else(|| panic!("{d}"))["id"]
+        .clone();
+    let (_, d) = p
+        .post(
+            &r,
+            json!({ "query": "mutation($id: ID!) { followTender(id: $id) { reference } }", "variables": { "id": tender } }),
+            Some(&bati),
+        )
+        .await;
+    assert_eq!(d["data"]["followTender"]["reference"], "VDL-2026-002", "{d}");
+    let buyer = p
+        .login_with(&r, "ville-de-lyon", "buyer@ville-de-lyon.example", DEMO_PASSWORD)
+        .await;
+    let (_, d) = p
+        .post(
+            &r,
+            json!({ "query": "mutation($id: ID!, $i: AmendTenderInput!) { amendTender(id: $id, input: $i) { id } }",
+                    "variables": { "id": tender, "i": { "title": "Entretien des espaces verts (lot unique)", "rationale": "Lots regroupés" } } }),
+            Some(&buyer),
+        )
+        .await;
+    assert!(d["errors"].is_null(), "{d}");
+
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    let notification = loop {
+        let (_, d) = p
+            .post_with(
+                &r,
+                json!({ "query": "{ notifications(unreadOnly: true) { nodes { kind message subjectId } } }" }),
+                Some(&bati),
+                &[("accept-language", "fr")],
+            )
+            .await;
+        let found = d["data"]["notifications"]["nodes"]
+            .as_array()
+            .and_then(|n| n.iter().find(|n| n["kind"] == "TENDER_AMENDED").cloned());
+        if let Some(n) = found {
+            break n;
+        }
+        assert!(std::time::Instant::now() < until, "no notification after 20 s: {d}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(notification["subjectId"], tender);
+    assert_eq!(
+        notification["message"],
+        "L'appel d'offres VDL-2026-002 « Entretien des espaces verts (lot unique) » a été modifié."
+    );
+    // Development mail: an .eml file per message, here in the platform's directory.
+    let mails = p.dir.join(".hub/mail");
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let found = std::fs::read_dir(&mails)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|m| m.contains("To: sales@bati-sud.example")));
+        if found {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "no mail to the follower in {}",
+            mails.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
