@@ -1,8 +1,17 @@
-// The example page: sign in as a demo user, then today's appointments
-// (medical organizations) or the open tenders (procurement), with the
-// server's own localized messages on errors.
+// The example page: sign in as a demo user (or join through an invitation
+// link, `/accept-invite?token=…`), then the user's notifications and today's
+// appointments (medical organizations) or the open tenders (procurement),
+// with the server's own localized messages on errors.
 import { createHubClient, errorsOf } from "../src/client";
-import { MeDocument, OpenTendersDocument, SignInDocument, TodayAppointmentsDocument } from "../src/gql/graphql";
+import {
+  AcceptInviteDocument,
+  MarkNotificationsReadDocument,
+  MeDocument,
+  NotificationsDocument,
+  OpenTendersDocument,
+  SignInDocument,
+  TodayAppointmentsDocument,
+} from "../src/gql/graphql";
 
 const ROUTER_URL: string = import.meta.env.VITE_HUB_ROUTER_URL ?? "http://127.0.0.1:4000/";
 
@@ -77,6 +86,55 @@ async function loadAppointments() {
   });
 }
 
+async function loadNotifications() {
+  const section = $("#notifications");
+  const status = $('[data-testid="notifications-status"]');
+  const items = $('[data-testid="notification-items"]');
+  section.hidden = false;
+  status.className = "status";
+  status.textContent = "Loading…";
+  const { data, error } = await client().query({
+    query: NotificationsDocument,
+    variables: { first: 10 },
+    fetchPolicy: "network-only",
+  });
+  if (!data) {
+    status.className = "error";
+    showError(status, error);
+    return;
+  }
+  const unread = data.notifications.nodes.filter((n) => !n.readAt).length;
+  status.textContent = data.notifications.nodes.length === 0 ? "No notifications." : `${unread} unread.`;
+  items.replaceChildren(
+    ...data.notifications.nodes.map((n) => {
+      const li = document.createElement("li");
+      li.dataset.testid = "notification";
+      li.className = n.readAt ? "read" : "unread";
+      li.textContent = n.message;
+      return li;
+    }),
+  );
+}
+
+/** Signed in with `accessToken`: who, then what the organization's verticals show. */
+async function enter(accessToken: string, displayName: string, errorEl: HTMLElement) {
+  token = accessToken;
+  const me = await client().query({ query: MeDocument });
+  const org = me.data?.currentOrganization;
+  if (!org) {
+    showError(errorEl, me.error);
+    return;
+  }
+  $("#who").textContent = `${displayName} — ${org.name}`;
+  $("#sign-in").hidden = true;
+  $("#accept-invite").hidden = true;
+  $("#sign-out").hidden = false;
+  await loadNotifications();
+  const verticals = org.verticals;
+  if (verticals.includes("MEDICAL")) await loadAppointments();
+  if (verticals.includes("PUBLIC")) await loadTenders();
+}
+
 async function loadTenders() {
   const section = $("#tenders");
   const status = $('[data-testid="tenders-status"]');
@@ -131,25 +189,54 @@ $<HTMLFormElement>("#sign-in").addEventListener("submit", async (event) => {
       showError(errorEl, error);
       return;
     }
-    token = data.login.accessToken;
-    const me = await client().query({ query: MeDocument });
-    const org = me.data?.currentOrganization;
-    if (!org) {
-      showError(errorEl, me.error);
-      return;
-    }
-    $("#who").textContent = `${data.login.user.displayName} — ${org.name}`;
-    $("#sign-in").hidden = true;
-    $("#sign-out").hidden = false;
-    const verticals = org.verticals;
-    if (verticals.includes("MEDICAL")) await loadAppointments();
-    if (verticals.includes("PUBLIC")) await loadTenders();
+    await enter(data.login.accessToken, data.login.user.displayName, errorEl);
   } catch (error) {
     showError(errorEl, error);
   } finally {
     submit.disabled = false;
     submit.textContent = "Sign in";
   }
+});
+
+// An invitation link from the mail: `/accept-invite?token=…`.
+const inviteToken = location.pathname === "/accept-invite" ? new URLSearchParams(location.search).get("token") : null;
+if (inviteToken) {
+  locale = navigator.language.slice(0, 2);
+  $("#sign-in").hidden = true;
+  $("#accept-invite").hidden = false;
+}
+
+$<HTMLFormElement>("#accept-invite").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = new FormData(event.target as HTMLFormElement);
+  const errorEl = $('[data-testid="accept-error"]');
+  errorEl.hidden = true;
+  try {
+    const { data, error } = await client().mutate({
+      mutation: AcceptInviteDocument,
+      variables: {
+        input: {
+          token: inviteToken ?? "",
+          displayName: String(form.get("displayName") ?? "") || null,
+          password: String(form.get("password")),
+        },
+      },
+      errorPolicy: "all",
+    });
+    if (!data?.acceptInvite) {
+      showError(errorEl, error);
+      return;
+    }
+    history.replaceState(null, "", "/");
+    await enter(data.acceptInvite.accessToken, data.acceptInvite.user.displayName, errorEl);
+  } catch (error) {
+    showError(errorEl, error);
+  }
+});
+
+$("#mark-read").addEventListener("click", async () => {
+  await client().mutate({ mutation: MarkNotificationsReadDocument, variables: { all: true } });
+  await loadNotifications();
 });
 
 $("#sign-out").addEventListener("click", () => {
@@ -159,4 +246,5 @@ $("#sign-out").addEventListener("click", () => {
   $("#sign-in").hidden = false;
   $("#appointments").hidden = true;
   $("#tenders").hidden = true;
+  $("#notifications").hidden = true;
 });

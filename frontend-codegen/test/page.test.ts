@@ -2,9 +2,10 @@
 // playwright-core): sign-in errors, today's appointments with a forbidden
 // field shown as its error, open tenders; screenshots under target/frontend/.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
+import PostalMime from "postal-mime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHubClient } from "../src/client";
 import { BookAppointmentDocument, PatientsDocument, SignInDocument } from "../src/gql/graphql";
@@ -15,6 +16,8 @@ const PAGE_URL = `http://127.0.0.1:${PORT}/`;
 const CHROMIUM = process.env.HUB_CHROMIUM ?? "/usr/bin/chromium";
 const SHOTS = join(import.meta.dirname, "../../target/frontend");
 const root = join(import.meta.dirname, "..");
+// Where the platform's development mail lands (.eml files): the Rust test passes its own.
+const MAIL_DIR = process.env.HUB_MAIL_DIR ?? join(root, "../.hub/mail");
 
 let vite: ChildProcess;
 let browser: Browser;
@@ -136,6 +139,58 @@ describe("the example page", () => {
     expect(await rows.filter({ hasText: "Ville de Lyon" }).count()).toBeGreaterThan(0);
     expect(await page.getByTestId("appointments").isHidden()).toBe(true);
     await page.screenshot({ path: join(SHOTS, "example-web-tenders.png"), fullPage: true });
+  });
+
+  it("joins the clinic through the link of the invitation mail, in the invitee's language", async () => {
+    const admin = await createHubClient({ url: ROUTER_URL }).mutate({
+      mutation: SignInDocument,
+      variables: {
+        input: { organization: "clinique-saint-paul", email: "admin@clinique-saint-paul.example", password: DEMO_PASSWORD },
+      },
+    });
+    const email = `nurse-${Date.now()}@example.org`;
+    const invited = await fetch(ROUTER_URL, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${admin.data!.login.accessToken}` },
+      body: JSON.stringify({
+        query: "mutation($i: InviteUserInput!) { inviteUser(input: $i) { id } }",
+        variables: { i: { email, roles: ["NURSE"], locale: "de" } },
+      }),
+    }).then((r) => r.json());
+    expect(invited.errors).toBeUndefined();
+
+    // Identity's mail consumer writes it shortly after the invitation's event.
+    let mail: Awaited<ReturnType<typeof PostalMime.parse>> | undefined;
+    const until = Date.now() + 20_000;
+    while (!mail) {
+      for (const f of readdirSync(MAIL_DIR, { withFileTypes: true }).filter((e) => e.name.endsWith(".eml"))) {
+        const parsed = await PostalMime.parse(readFileSync(join(MAIL_DIR, f.name)));
+        if (parsed.to?.some((a) => a.address === email)) mail = parsed;
+      }
+      if (!mail && Date.now() > until) throw new Error(`no invitation mail to ${email} in ${MAIL_DIR}`);
+      if (!mail) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(mail.subject).toBe("Einladung zu Clinique Saint-Paul auf Hub");
+    const link = mail.text!.split(/\s+/).find((w) => w.includes("/accept-invite?token="))!;
+    expect(link.startsWith(PAGE_URL)).toBe(true);
+
+    await page.getByTestId("sign-out").click();
+    await page.goto(link);
+    await page.getByTestId("invite-name").fill("Nina Neu");
+    await page.getByTestId("invite-password").fill("a-long-nurse-passphrase");
+    await page.getByTestId("accept").click();
+    await page.getByTestId("notifications-status").waitFor();
+    expect(await page.getByTestId("who").textContent()).toBe("Nina Neu — Clinique Saint-Paul");
+    expect(await page.getByTestId("accept-invite").isHidden()).toBe(true);
+    await page.getByTestId("appointments-status").waitFor();
+    await page.screenshot({ path: join(SHOTS, "example-web-joined.png"), fullPage: true });
+    // The same link a second time: the server's message, nothing else.
+    await page.getByTestId("sign-out").click();
+    await page.goto(link);
+    await page.getByTestId("invite-password").fill("a-long-nurse-passphrase");
+    await page.getByTestId("accept").click();
+    await page.getByTestId("accept-error").waitFor({ state: "visible" });
+    expect(await page.getByTestId("accept-error").textContent()).not.toBe("");
   });
 
   it("passes the router's CORS and CSRF checks without console errors", () => {

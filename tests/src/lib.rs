@@ -276,6 +276,12 @@ impl Platform {
     /// Fresh database, every registered subgraph migrated and running, the
     /// e2e fixtures seeded.
     pub async fn start() -> Platform {
+        Self::start_with(&[]).await
+    }
+
+    /// As [`Platform::start`], with extra settings for every subgraph
+    /// (e.g. `HUB_MAIL__APP_URL`).
+    pub async fn start_with(extra: &[(&str, String)]) -> Platform {
         let id = Uuid::new_v4().simple().to_string();
         let dir = std::env::temp_dir().join(format!("hub-e2e-{id}"));
         std::fs::create_dir_all(&dir).expect("temp dir");
@@ -301,6 +307,10 @@ impl Platform {
             // Development mail (.eml files) in this platform's directory.
             ("HUB_MAIL__DIR".into(), dir.join(".hub/mail").display().to_string()),
         ];
+        let common: Vec<(String, String)> = common
+            .into_iter()
+            .chain(extra.iter().map(|(k, v)| (k.to_string(), v.clone())))
+            .collect();
 
         // Migrations as `hub migrate` runs them.
         for sg in SUBGRAPHS {

@@ -20,10 +20,11 @@ async fn the_generated_client_and_the_example_page_run_against_the_router() {
         dir.join("node_modules/.bin/vitest").exists(),
         "frontend-codegen has no node_modules: run `npm ci` in frontend-codegen (.ci/run does)"
     );
-    let p = Platform::start().await;
-    p.seed_demo().await;
     let page_port = free_port();
     let origin = format!("http://127.0.0.1:{page_port}");
+    // Links in mails lead to the example page.
+    let p = Platform::start_with(&[("HUB_MAIL__APP_URL", origin.clone())]).await;
+    p.seed_demo().await;
     let router = p
         .router(
             RouterOptions::default()
@@ -52,6 +53,7 @@ async fn the_generated_client_and_the_example_page_run_against_the_router() {
         .env("HUB_ROUTER_URL", &router.url)
         .env("HUB_TOKEN_URL", format!("{}/oauth/token", p.url("identity")))
         .env("HUB_PAGE_PORT", page_port.to_string())
+        .env("HUB_MAIL_DIR", p.dir.join(".hub/mail"))
         .env("NO_COLOR", "1")
         .output()
         .expect("npm");

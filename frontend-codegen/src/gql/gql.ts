@@ -22,7 +22,10 @@ type Documents = {
     "query PartnerAppointments($from: DateTime, $to: DateTime, $first: Int, $after: String) {\n  appointments(from: $from, to: $to, first: $first, after: $after) {\n    nodes {\n      id\n      startsAt\n      endsAt\n      status\n      patient {\n        id\n        givenName\n        familyName\n      }\n      practitioner {\n        id\n        displayName\n      }\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}": typeof types.PartnerAppointmentsDocument,
     "query PartnerInvoices($status: InvoiceStatus, $first: Int, $after: String) {\n  invoices(status: $status, first: $first, after: $after) {\n    nodes {\n      id\n      status\n      currency\n      totalCents\n      issuedAt\n      paidAt\n      patient {\n        id\n        givenName\n        familyName\n      }\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}": typeof types.PartnerInvoicesDocument,
     "query OpenTenders($first: Int, $after: String) {\n  tenders(status: PUBLISHED, first: $first, after: $after) {\n    nodes {\n      id\n      reference\n      title\n      submissionDeadline\n      estimatedValue {\n        amount\n        currency\n      }\n      buyer {\n        id\n        name\n      }\n      bidCount\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}": typeof types.OpenTendersDocument,
+    "mutation AcceptInvite($input: AcceptInviteInput!) {\n  acceptInvite(input: $input) {\n    accessToken\n    user {\n      id\n      displayName\n    }\n  }\n}": typeof types.AcceptInviteDocument,
+    "mutation MarkNotificationsRead($ids: [ID!], $all: Boolean) {\n  markNotificationsRead(ids: $ids, all: $all)\n}": typeof types.MarkNotificationsReadDocument,
     "query Me {\n  me {\n    id\n    email\n    displayName\n    roles\n  }\n  currentOrganization {\n    id\n    name\n    verticals\n  }\n}": typeof types.MeDocument,
+    "query Notifications($first: Int, $unreadOnly: Boolean) {\n  notifications(first: $first, unreadOnly: $unreadOnly) {\n    nodes {\n      id\n      kind\n      message\n      createdAt\n      readAt\n    }\n  }\n}": typeof types.NotificationsDocument,
     "mutation SignIn($input: LoginInput!) {\n  login(input: $input) {\n    accessToken\n    expiresAt\n    user {\n      id\n      displayName\n    }\n  }\n}": typeof types.SignInDocument,
 };
 const documents: Documents = {
@@ -34,7 +37,10 @@ const documents: Documents = {
     "query PartnerAppointments($from: DateTime, $to: DateTime, $first: Int, $after: String) {\n  appointments(from: $from, to: $to, first: $first, after: $after) {\n    nodes {\n      id\n      startsAt\n      endsAt\n      status\n      patient {\n        id\n        givenName\n        familyName\n      }\n      practitioner {\n        id\n        displayName\n      }\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}": types.PartnerAppointmentsDocument,
     "query PartnerInvoices($status: InvoiceStatus, $first: Int, $after: String) {\n  invoices(status: $status, first: $first, after: $after) {\n    nodes {\n      id\n      status\n      currency\n      totalCents\n      issuedAt\n      paidAt\n      patient {\n        id\n        givenName\n        familyName\n      }\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}": types.PartnerInvoicesDocument,
     "query OpenTenders($first: Int, $after: String) {\n  tenders(status: PUBLISHED, first: $first, after: $after) {\n    nodes {\n      id\n      reference\n      title\n      submissionDeadline\n      estimatedValue {\n        amount\n        currency\n      }\n      buyer {\n        id\n        name\n      }\n      bidCount\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}": types.OpenTendersDocument,
+    "mutation AcceptInvite($input: AcceptInviteInput!) {\n  acceptInvite(input: $input) {\n    accessToken\n    user {\n      id\n      displayName\n    }\n  }\n}": types.AcceptInviteDocument,
+    "mutation MarkNotificationsRead($ids: [ID!], $all: Boolean) {\n  markNotificationsRead(ids: $ids, all: $all)\n}": types.MarkNotificationsReadDocument,
     "query Me {\n  me {\n    id\n    email\n    displayName\n    roles\n  }\n  currentOrganization {\n    id\n    name\n    verticals\n  }\n}": types.MeDocument,
+    "query Notifications($first: Int, $unreadOnly: Boolean) {\n  notifications(first: $first, unreadOnly: $unreadOnly) {\n    nodes {\n      id\n      kind\n      message\n      createdAt\n      readAt\n    }\n  }\n}": types.NotificationsDocument,
     "mutation SignIn($input: LoginInput!) {\n  login(input: $input) {\n    accessToken\n    expiresAt\n    user {\n      id\n      displayName\n    }\n  }\n}": types.SignInDocument,
 };
 
@@ -87,7 +93,19 @@ export function graphql(source: "query OpenTenders($first: Int, $after: String) 
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
+export function graphql(source: "mutation AcceptInvite($input: AcceptInviteInput!) {\n  acceptInvite(input: $input) {\n    accessToken\n    user {\n      id\n      displayName\n    }\n  }\n}"): (typeof documents)["mutation AcceptInvite($input: AcceptInviteInput!) {\n  acceptInvite(input: $input) {\n    accessToken\n    user {\n      id\n      displayName\n    }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation MarkNotificationsRead($ids: [ID!], $all: Boolean) {\n  markNotificationsRead(ids: $ids, all: $all)\n}"): (typeof documents)["mutation MarkNotificationsRead($ids: [ID!], $all: Boolean) {\n  markNotificationsRead(ids: $ids, all: $all)\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
 export function graphql(source: "query Me {\n  me {\n    id\n    email\n    displayName\n    roles\n  }\n  currentOrganization {\n    id\n    name\n    verticals\n  }\n}"): (typeof documents)["query Me {\n  me {\n    id\n    email\n    displayName\n    roles\n  }\n  currentOrganization {\n    id\n    name\n    verticals\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query Notifications($first: Int, $unreadOnly: Boolean) {\n  notifications(first: $first, unreadOnly: $unreadOnly) {\n    nodes {\n      id\n      kind\n      message\n      createdAt\n      readAt\n    }\n  }\n}"): (typeof documents)["query Notifications($first: Int, $unreadOnly: Boolean) {\n  notifications(first: $first, unreadOnly: $unreadOnly) {\n    nodes {\n      id\n      kind\n      message\n      createdAt\n      readAt\n    }\n  }\n}"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -15,7 +15,8 @@ use crate::helpers::TestApp;
 
 /// `python -m aiosmtpd` from `HUB_AIOSMTPD_PYTHON`, or the venv `.ci/run`
 /// installs (subgraphs/identity/tests/smtp-requirements.txt), storing what
-/// it receives in a Maildir.
+/// it receives in a Maildir and refusing `bounce…@` recipients for good
+/// (tests/smtp_handlers.py).
 struct Smtp {
     port: u16,
     maildir: PathBuf,
@@ -43,9 +44,11 @@ impl Smtp {
                 std::env::var("HOME").unwrap_or_default()
             )
         });
+        let handlers = concat!(env!("CARGO_MANIFEST_DIR"), "/tests");
         let child = Command::new(&python)
+            .env("PYTHONPATH", handlers)
             .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{}", self.port)])
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .args(["-c", "smtp_handlers.Picky"])
             .arg(&self.maildir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -228,4 +231,45 @@ async fn a_reset_mail_waits_out_an_smtp_outage_and_is_sent_once() {
     // Once sent, never again (the event is acknowledged).
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(smtp.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn a_mailbox_the_server_refuses_is_recorded_bounced_and_not_retried() {
+    let mut smtp = Smtp::free();
+    smtp.start();
+    let app = app_sending_to(&smtp).await;
+    let org = app.org("clinic", &["medical"]).await;
+    app.member(org, "admin@clinic.example", &["org_admin"]).await;
+    let admin = app.token("clinic", "admin@clinic.example").await;
+    app.gql(
+        "mutation { inviteUser(input: { email: \"bounce.me@example.org\", roles: [NURSE] }) { id } }",
+        json!({}),
+        Some(&admin),
+    )
+    .await;
+    let until = Instant::now() + Duration::from_secs(20);
+    let (status, attempts, error) = loop {
+        let row: Option<(String, i32, Option<String>)> = sqlx::query_as(
+            "select status, attempts, last_error from identity.mail_deliveries where recipient = 'bounce.me@example.org'",
+        )
+        .fetch_optional(&app.admin)
+        .await
+        .unwrap();
+        if let Some(r) = row {
+            break r;
+        }
+        assert!(Instant::now() < until, "no delivery record");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(status, "bounced");
+    assert!(error.as_deref().is_some_and(|e| e.contains("550")), "{error:?}");
+    // Not retried: the event was acknowledged with its bounce.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let again: i32 =
+        sqlx::query_scalar("select attempts from identity.mail_deliveries where recipient = 'bounce.me@example.org'")
+            .fetch_one(&app.admin)
+            .await
+            .unwrap();
+    assert_eq!((attempts, again), (1, 1));
+    assert!(smtp.messages().is_empty());
 }
