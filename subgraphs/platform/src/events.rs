@@ -69,7 +69,10 @@ pub async fn emit(conn: &mut PgConnection, actor: &Actor, event: Event) -> AppRe
 pub struct RelaySettings {
     pub prefix: String,
     pub batch: i64,
-    /// Pause when the outbox is empty.
+    /// The schema whose commits wake the relay (`event_outbox.<schema>`
+    /// notifications); `None`: the relay only polls.
+    pub schema: Option<String>,
+    /// Pause when the outbox is empty (the longest, when woken by commits).
     pub idle: Duration,
     /// The longest pause after failures (doubling from `idle`).
     pub max_backoff: Duration,
@@ -80,6 +83,7 @@ impl Default for RelaySettings {
         RelaySettings {
             prefix: "hub:events".into(),
             batch: 200,
+            schema: None,
             idle: Duration::from_millis(250),
             max_backoff: Duration::from_secs(30),
         }
@@ -180,13 +184,18 @@ pub async fn backlog(pool: &PgPool) -> anyhow::Result<i64> {
 }
 
 /// Runs the relay until the task is dropped: a full batch is followed at
-/// once by the next, an empty outbox waits `idle`, failures back off up to
+/// once by the next; an empty outbox waits for a commit's notification (or
+/// `idle`, polling, when it has none); failures back off up to
 /// `max_backoff` (one log line per failure streak, one when it recovers).
 pub fn spawn_relay(pool: PgPool, kv: Kv, settings: RelaySettings) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut backoff = settings.idle;
         let mut failing = false;
+        let mut listener = None;
         loop {
+            if listener.is_none() {
+                listener = listen(&pool, settings.schema.as_deref()).await;
+            }
             match relay_once(&pool, &kv, &settings).await {
                 Ok(n) => {
                     if failing {
@@ -197,7 +206,17 @@ pub fn spawn_relay(pool: PgPool, kv: Kv, settings: RelaySettings) -> tokio::task
                     if n as i64 == settings.batch {
                         continue;
                     }
-                    tokio::time::sleep(settings.idle).await;
+                    match listener.as_mut() {
+                        // Woken by the next commit; the poll is a safety net.
+                        Some(l) => {
+                            let woken = tokio::time::timeout(settings.idle * 4, l.recv()).await;
+                            if let Ok(Err(e)) = woken {
+                                tracing::warn!(error = %e, "event relay: notifications lost, polling");
+                                listener = None;
+                            }
+                        }
+                        None => tokio::time::sleep(settings.idle).await,
+                    }
                 }
                 Err(e) => {
                     if !failing {
@@ -210,6 +229,13 @@ pub fn spawn_relay(pool: PgPool, kv: Kv, settings: RelaySettings) -> tokio::task
             }
         }
     })
+}
+
+async fn listen(pool: &PgPool, schema: Option<&str>) -> Option<sqlx::postgres::PgListener> {
+    let schema = schema?;
+    let mut l = sqlx::postgres::PgListener::connect_with(pool).await.ok()?;
+    l.listen(&format!("event_outbox.{schema}")).await.ok()?;
+    Some(l)
 }
 
 /// One event as a consumer receives it.

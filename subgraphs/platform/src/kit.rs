@@ -252,6 +252,8 @@ pub async fn app<A: SubgraphApp>(figment: Figment, opts: Options) -> anyhow::Res
             rt.kv.clone(),
             crate::events::RelaySettings {
                 prefix: redis.events_prefix.clone(),
+                // Woken by commits: one pool connection stays LISTENing.
+                schema: Some(rt.settings.database.schema.clone()),
                 ..Default::default()
             },
         );

@@ -174,6 +174,18 @@ grant select, insert on event_outbox to {login};
 revoke update, delete, truncate on event_outbox from {login};
 grant usage on sequence event_outbox_seq_seq to {login};
 
+-- Wakes the schema's relay as soon as events commit (a notification is
+-- delivered at commit, once per transaction); the relay still polls now and
+-- then, so a lost notification only delays.
+create or replace function event_outbox_notify() returns trigger language plpgsql as $$
+begin
+  perform pg_notify('event_outbox.' || tg_table_schema, '');
+  return null;
+end $$;
+drop trigger if exists event_outbox_notify on event_outbox;
+create trigger event_outbox_notify after insert on event_outbox
+  for each statement execute function event_outbox_notify();
+
 -- The unpublished events in order, to one relay at a time per schema (a
 -- transaction-scoped advisory lock): a second relay gets nothing, so events
 -- leave in the order they were written.

@@ -112,6 +112,7 @@ async fn main() {
         kv.clone(),
         RelaySettings {
             prefix: prefix.clone(),
+            schema: Some("medical".into()),
             ..RelaySettings::default()
         },
     );
