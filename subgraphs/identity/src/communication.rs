@@ -12,7 +12,6 @@ use platform::{
     mail::{deliver, Outgoing, Templates},
 };
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::State;
 
@@ -53,23 +52,13 @@ pub fn subscriptions(state: &Arc<State>) -> Vec<Subscription> {
     subs
 }
 
-fn text<'a>(d: &'a Delivery, field: &str) -> anyhow::Result<&'a str> {
-    d.payload[field]
-        .as_str()
-        .ok_or_else(|| anyhow::anyhow!("{} has no `{field}`", d.kind))
-}
-
-fn entity(d: &Delivery) -> anyhow::Result<Uuid> {
-    d.entity.ok_or_else(|| anyhow::anyhow!("{} names no entity", d.kind))
-}
-
 async fn invitation(st: &State, d: &Delivery) -> anyhow::Result<()> {
     if d.kind != "identity.invitation.created" {
         return Ok(());
     }
-    anyhow::ensure!(d.version == 1, "{} version {} is not understood", d.kind, d.version);
-    let token = crate::events::open_secret(&st.cipher, entity(d)?, &d.payload)?;
-    let expires = chrono::DateTime::parse_from_rfc3339(text(d, "expiresAt")?)?
+    d.require_version(1)?;
+    let token = crate::events::open_secret(&st.cipher, d.entity_id()?, &d.payload)?;
+    let expires = chrono::DateTime::parse_from_rfc3339(d.text("expiresAt")?)?
         .with_timezone(&chrono::Utc)
         .format("%Y-%m-%d %H:%M")
         .to_string();
@@ -85,10 +74,10 @@ async fn invitation(st: &State, d: &Delivery) -> anyhow::Result<()> {
             organization_id: d.tenant,
             event_id: d.id,
             template: "invitation",
-            locale: text(d, "locale").unwrap_or("en"),
-            to: text(d, "email")?,
+            locale: d.text("locale").unwrap_or("en"),
+            to: d.text("email")?,
             vars: json!({
-                "organization": text(d, "organizationName")?,
+                "organization": d.text("organizationName")?,
                 "roles": roles.join(", "),
                 "link": format!("{}/accept-invite?token={token}", st.mailer.app_url),
                 "expires": expires,
@@ -103,8 +92,8 @@ async fn password_reset(st: &State, d: &Delivery) -> anyhow::Result<()> {
     if d.kind != "identity.password_reset.requested" {
         return Ok(());
     }
-    anyhow::ensure!(d.version == 1, "{} version {} is not understood", d.kind, d.version);
-    let token = crate::events::open_secret(&st.cipher, entity(d)?, &d.payload)?;
+    d.require_version(1)?;
+    let token = crate::events::open_secret(&st.cipher, d.entity_id()?, &d.payload)?;
     let minutes = d.payload["ttlSeconds"].as_u64().unwrap_or(3600) / 60;
     deliver(
         &st.pool,
@@ -114,10 +103,10 @@ async fn password_reset(st: &State, d: &Delivery) -> anyhow::Result<()> {
             organization_id: d.tenant,
             event_id: d.id,
             template: "password_reset",
-            locale: text(d, "locale").unwrap_or("en"),
-            to: text(d, "email")?,
+            locale: d.text("locale").unwrap_or("en"),
+            to: d.text("email")?,
             vars: json!({
-                "organization": text(d, "organizationName")?,
+                "organization": d.text("organizationName")?,
                 "minutes": minutes,
                 "link": format!("{}/reset-password?token={token}", st.mailer.app_url),
             }),

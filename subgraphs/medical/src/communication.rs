@@ -73,7 +73,7 @@ pub async fn appointment_mail(st: &State, conn: &mut PgConnection, d: &Delivery)
         "medical.appointment.cancelled" => "appointment_cancelled",
         _ => return Ok(()),
     };
-    anyhow::ensure!(d.version == 1, "{} version {} is not understood", d.kind, d.version);
+    d.require_version(1)?;
     let id: Uuid = serde_json::from_value(d.payload["appointmentId"].clone())?;
     let row: Option<Notify> = sqlx::query_as(
         "select a.notify_email_enc, a.notify_email_key_id, a.notify_locale, a.starts_at, a.ends_at, p.display_name

@@ -257,6 +257,31 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// Refuses a payload version this build does not understand (the event
+    /// then ends in the dead-letter stream, where an operator sees it).
+    pub fn require_version(&self, version: i32) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.version == version,
+            "{} version {} is not understood",
+            self.kind,
+            self.version
+        );
+        Ok(())
+    }
+
+    /// The entity the event is about.
+    pub fn entity_id(&self) -> anyhow::Result<Uuid> {
+        self.entity
+            .ok_or_else(|| anyhow::anyhow!("{} names no entity", self.kind))
+    }
+
+    /// A text field of the payload.
+    pub fn text(&self, field: &str) -> anyhow::Result<&str> {
+        self.payload[field]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("{} has no `{field}`", self.kind))
+    }
+
     pub fn parse(entry: String, fields: &[String]) -> anyhow::Result<Self> {
         let field = |name: &str| {
             fields

@@ -6,6 +6,7 @@
 //! ([`surface`]) that run once for every registered subgraph.
 
 mod db;
+pub mod mail;
 pub mod statements;
 pub mod surface;
 pub mod tenancy;

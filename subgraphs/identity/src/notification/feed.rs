@@ -123,21 +123,12 @@ async fn notify(
     Ok(())
 }
 
-fn entity(d: &Delivery) -> anyhow::Result<Uuid> {
-    d.entity.ok_or_else(|| anyhow::anyhow!("{} names no entity", d.kind))
-}
-
-fn understood(d: &Delivery) -> anyhow::Result<()> {
-    anyhow::ensure!(d.version == 1, "{} version {} is not understood", d.kind, d.version);
-    Ok(())
-}
-
 /// An invitation to someone who already has an account.
 async fn invitation(conn: &mut PgConnection, d: &Delivery) -> anyhow::Result<()> {
     if d.kind != "identity.invitation.created" {
         return Ok(());
     }
-    understood(d)?;
+    d.require_version(1)?;
     // Visible to the inviting organization while the invitation is pending.
     let user: Option<Uuid> = sqlx::query_scalar("select id from users where email = $1")
         .bind(d.payload["email"].as_str().unwrap_or_default())
@@ -149,7 +140,7 @@ async fn invitation(conn: &mut PgConnection, d: &Delivery) -> anyhow::Result<()>
         .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
         .unwrap_or_default();
     let details = json!({ "organization": d.payload["organizationName"], "roles": roles.join(", ") });
-    notify(conn, d, &[user], "invitation", ("Invitation", entity(d)?), details).await
+    notify(conn, d, &[user], "invitation", ("Invitation", d.entity_id()?), details).await
 }
 
 fn tender_details(d: &Delivery) -> Value {
@@ -172,7 +163,7 @@ async fn tender(conn: &mut PgConnection, d: &Delivery) -> anyhow::Result<()> {
         "procurement.tender.closed" => "bids_received",
         _ => return Ok(()),
     };
-    understood(d)?;
+    d.require_version(1)?;
     let users: Vec<Uuid> = if kind == "bids_received" {
         // The buyer's officers: its bids open for evaluation.
         members(conn, d.tenant, &[Role::ProcurementOfficer.as_str()], d.tenant)
@@ -183,7 +174,7 @@ async fn tender(conn: &mut PgConnection, d: &Delivery) -> anyhow::Result<()> {
     } else {
         audience(conn, d).await?.into_iter().map(|r| r.user_id).collect()
     };
-    notify(conn, d, &users, kind, ("Tender", entity(d)?), tender_details(d)).await
+    notify(conn, d, &users, kind, ("Tender", d.entity_id()?), tender_details(d)).await
 }
 
 /// Roles of the document's organization that read a classification.
@@ -203,7 +194,7 @@ async fn document(conn: &mut PgConnection, d: &Delivery) -> anyhow::Result<()> {
     if d.kind != "content.document.available" {
         return Ok(());
     }
-    understood(d)?;
+    d.require_version(1)?;
     let roles: Vec<&str> = readers(d.payload["classification"].as_str().unwrap_or_default())
         .iter()
         .map(|r| r.as_str())
@@ -216,7 +207,15 @@ async fn document(conn: &mut PgConnection, d: &Delivery) -> anyhow::Result<()> {
         .filter(|u| Some(*u) != uploader)
         .collect();
     let details = json!({ "ownerType": d.payload["ownerType"], "version": d.payload["version"] });
-    notify(conn, d, &users, "document_available", ("Document", entity(d)?), details).await
+    notify(
+        conn,
+        d,
+        &users,
+        "document_available",
+        ("Document", d.entity_id()?),
+        details,
+    )
+    .await
 }
 
 /// Amendments and deadline reminders, mailed to the tender's audience in
@@ -227,9 +226,9 @@ async fn tender_mail(st: &State, conn: &mut PgConnection, d: &Delivery) -> anyho
         "procurement.tender.deadline_approaching" => "tender_deadline",
         _ => return Ok(()),
     };
-    understood(d)?;
+    d.require_version(1)?;
     let mut vars = tender_details(d);
-    vars["link"] = json!(format!("{}/tenders/{}", st.mailer.app_url, entity(d)?));
+    vars["link"] = json!(format!("{}/tenders/{}", st.mailer.app_url, d.entity_id()?));
     vars["rationale"] = d.payload["rationale"].clone();
     for r in audience(conn, d).await? {
         deliver(

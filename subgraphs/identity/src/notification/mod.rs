@@ -233,6 +233,15 @@ impl NotificationMutation {
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        platform::audit::record(
+            &mut tx,
+            &platform::audit::actor(ctx)?,
+            "notification.read",
+            "User",
+            user,
+            serde_json::json!({ "count": n, "all": all }),
+        )
+        .await?;
         tx.commit().await?;
         Ok(n as i32)
     }

@@ -243,23 +243,10 @@ async fn an_amendment_is_mailed_to_each_supplier_in_their_language() {
     );
     feed(&app, "procurement.tender", "identity.mail", &d).await;
     feed(&app, "procurement.tender", "identity.mail", &d).await;
-    let mut mails = vec![];
-    for e in std::fs::read_dir(&app.settings.mail.dir).unwrap().flatten() {
-        let raw = std::fs::read(e.path()).unwrap();
-        let m = mail_parser::MessageParser::default().parse(&raw).unwrap();
-        let to = m
-            .to()
-            .and_then(|t| t.first())
-            .and_then(|a| a.address())
-            .unwrap()
-            .to_string();
-        mails.push((
-            to,
-            m.subject().unwrap().to_string(),
-            m.body_text(0).unwrap().to_string(),
-        ));
-    }
-    mails.sort();
+    let mails: Vec<(String, String, String)> = testkit::mail::in_dir(&app.settings.mail.dir)
+        .into_iter()
+        .map(|m| (m.to, m.subject, m.text))
+        .collect();
     assert_eq!(mails.len(), 2, "one each, even delivered twice: {mails:?}");
     assert_eq!(mails[0].0, "boss@acme.example");
     assert_eq!(mails[0].1, "Tender T-7 was amended");

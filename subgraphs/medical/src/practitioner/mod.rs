@@ -50,7 +50,7 @@ pub async fn apply(conn: &mut PgConnection, d: &Delivery) -> anyhow::Result<()> 
         // erasure) change nothing here.
         return Ok(());
     }
-    anyhow::ensure!(d.version == 1, "{} version {} is not understood", d.kind, d.version);
+    d.require_version(1)?;
     let p = &d.payload;
     match d.kind.as_str() {
         "identity.membership.added" | "identity.membership.roles_changed" => {

@@ -24,29 +24,12 @@ async fn mail_all(app: &TestApp, kind: &str) {
     }
 }
 
+/// (to, subject, text) of what medical mailed, by subject.
 fn mails(app: &TestApp) -> Vec<(String, String, String)> {
-    let mut out = vec![];
-    for e in std::fs::read_dir(&app.settings.mail.dir)
+    let mut out: Vec<_> = testkit::mail::in_dir(&app.settings.mail.dir)
         .into_iter()
-        .flatten()
-        .flatten()
-    {
-        if e.path().extension().is_some_and(|x| x == "eml") {
-            let raw = std::fs::read(e.path()).unwrap();
-            let m = mail_parser::MessageParser::default().parse(&raw).unwrap();
-            let to = m
-                .to()
-                .and_then(|t| t.first())
-                .and_then(|a| a.address())
-                .unwrap_or_default()
-                .to_string();
-            out.push((
-                to,
-                m.subject().unwrap_or_default().to_string(),
-                m.body_text(0).unwrap_or_default().to_string(),
-            ));
-        }
-    }
+        .map(|m| (m.to, m.subject, m.text))
+        .collect();
     out.sort_by(|a, b| a.1.cmp(&b.1));
     out
 }
