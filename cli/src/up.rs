@@ -77,6 +77,11 @@ async fn run(root: &Path) -> anyhow::Result<()> {
     let mut router_env = env.clone();
     router_env.push(("HUB_ROUTER_INTROSPECTION", "true".into()));
     router_env.push(("HUB_ROUTER_ALLOW_AD_HOC", "true".into()));
+    // The FHIR API's service, where its settings put it.
+    router_env.push((
+        "HUB_ROUTER_FHIR_UPSTREAM",
+        format!("http://127.0.0.1:{}", ports["medical"]),
+    ));
     // The example page's Vite development server (frontend-codegen/example-web),
     // unless the environment names other origins.
     if std::env::var_os("HUB_ROUTER_CORS_ORIGINS").is_none() {

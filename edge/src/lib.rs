@@ -30,6 +30,28 @@ impl Rejection {
         }
     }
 
+    /// The same rejection as a FHIR `OperationOutcome` (the FHIR API on
+    /// the router host), with our code beside FHIR's issue type.
+    pub fn operation_outcome(&self) -> serde_json::Value {
+        let issue = match self.status {
+            401 => "login",
+            403 => "forbidden",
+            405 => "not-supported",
+            429 => "throttled",
+            502..=504 => "transient",
+            _ => "processing",
+        };
+        serde_json::json!({
+            "resourceType": "OperationOutcome",
+            "issue": [{
+                "severity": "error",
+                "code": issue,
+                "details": { "coding": [{ "system": "urn:hub:error-code", "code": self.code }], "text": self.message },
+                "diagnostics": self.message,
+            }],
+        })
+    }
+
     /// The GraphQL response body for this rejection.
     pub fn body(&self) -> serde_json::Value {
         let mut ext = serde_json::json!({ "code": self.code });

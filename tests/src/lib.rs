@@ -432,6 +432,8 @@ impl Platform {
                 format!("hub-e2e-{port}-{}", Uuid::new_v4()),
             ),
             ("APOLLO_TELEMETRY_DISABLED".into(), "true".into()),
+            // The FHIR API on the router host forwards to this platform's medical service.
+            ("HUB_ROUTER_FHIR_UPSTREAM".into(), self.url("medical").to_string()),
         ]);
         if let Some(origins) = &opts.cors_origins {
             env.push(("HUB_ROUTER_CORS_ORIGINS".into(), origins.clone()));

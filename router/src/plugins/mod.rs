@@ -1,4 +1,5 @@
 pub mod auth;
+pub mod fhir;
 pub mod headers;
 pub mod limits;
 pub mod persisted_queries;

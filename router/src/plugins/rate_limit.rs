@@ -74,6 +74,19 @@ impl From<&QuotaConf> for Quota {
     }
 }
 
+/// The limiter a configuration describes (also `hub.fhir`'s).
+pub fn limiter(c: &Conf) -> Result<Arc<RateLimiter>, BoxError> {
+    let config = RateLimitConfig {
+        per_organization: (&c.per_organization).into(),
+        per_client: (&c.per_client).into(),
+        anonymous: (&c.anonymous).into(),
+        trusted_proxy_hops: c.trusted_proxy_hops,
+        key_prefix: c.key_prefix.clone(),
+    };
+    let kv = Kv::new(c.redis_url.as_deref().filter(|u| !u.is_empty()))?;
+    Ok(RateLimiter::new(&config, kv)?)
+}
+
 pub struct RateLimit {
     limiter: Arc<RateLimiter>,
     sweeper: tokio::task::JoinHandle<()>,
@@ -90,16 +103,7 @@ impl Plugin for RateLimit {
     type Config = Conf;
 
     async fn new(init: PluginInit<Conf>) -> Result<Self, BoxError> {
-        let c = init.config;
-        let config = RateLimitConfig {
-            per_organization: (&c.per_organization).into(),
-            per_client: (&c.per_client).into(),
-            anonymous: (&c.anonymous).into(),
-            trusted_proxy_hops: c.trusted_proxy_hops,
-            key_prefix: c.key_prefix.clone(),
-        };
-        let kv = Kv::new(c.redis_url.as_deref().filter(|u| !u.is_empty()))?;
-        let limiter = RateLimiter::new(&config, kv)?;
+        let limiter = limiter(&init.config)?;
         let l = limiter.clone();
         let sweeper = tokio::spawn(async move {
             loop {

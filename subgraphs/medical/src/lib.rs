@@ -6,6 +6,7 @@
 pub mod access;
 pub mod appointment;
 pub mod communication;
+pub mod fhir;
 pub mod invoice;
 pub mod note;
 pub mod patient;
@@ -54,6 +55,26 @@ pub struct State {
     /// Sends appointment confirmations and cancellations.
     pub mailer: platform::mail::Mailer,
     pub templates: platform::mail::Templates,
+    /// The FHIR API's public base URL, without a trailing slash.
+    pub fhir_base: String,
+}
+
+/// `[medical]` settings (`HUB_MEDICAL__…`).
+#[derive(Debug, serde::Deserialize)]
+#[serde(default)]
+pub struct MedicalSettings {
+    /// Where FHIR clients reach the API: the router host's `/fhir`
+    /// (`HUB_MEDICAL__FHIR_BASE_URL`). Resources carry it in `fullUrl`,
+    /// links and identifier systems.
+    pub fhir_base_url: String,
+}
+
+impl Default for MedicalSettings {
+    fn default() -> Self {
+        MedicalSettings {
+            fhir_base_url: "http://127.0.0.1:4000/fhir".into(),
+        }
+    }
 }
 
 pub fn state<'a>(ctx: &Context<'a>) -> Result<&'a State, AppError> {
@@ -70,7 +91,7 @@ impl SubgraphApp for Medical {
     const EXTENSIONS: &'static [&'static str] = &["btree_gist"];
     type Query = Query;
     type Mutation = Mutation;
-    type Settings = platform::kit::NoSettings;
+    type Settings = MedicalSettings;
     type State = State;
 
     fn migrator() -> &'static Migrator {
@@ -78,15 +99,20 @@ impl SubgraphApp for Medical {
         &MIGRATOR
     }
 
-    fn state(rt: &Runtime, _: platform::kit::NoSettings) -> anyhow::Result<State> {
+    fn state(rt: &Runtime, own: MedicalSettings) -> anyhow::Result<State> {
         let (pool, settings, cipher) = (rt.pool.clone(), rt.settings.clone(), rt.field_cipher()?);
         Ok(State {
             pool,
             cipher,
             mailer: platform::mail::Mailer::new(&settings.mail)?,
             templates: communication::templates()?,
+            fhir_base: own.fhir_base_url.trim_end_matches('/').to_string(),
             settings,
         })
+    }
+
+    fn routes(state: Arc<State>) -> axum::Router {
+        fhir::routes(state)
     }
 
     fn loaders(req: async_graphql::Request, ctx: LoaderCtx) -> async_graphql::Request {

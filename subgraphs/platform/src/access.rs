@@ -37,19 +37,25 @@ pub fn require_or_scope<'a>(
     scopes: &[&str],
 ) -> Result<&'a AuthContext, AppError> {
     let a = auth(ctx)?;
+    check(a, v, roles, scopes)?;
+    Ok(a)
+}
+
+/// The same policy on a caller already in hand (routes besides `/graphql`):
+/// the organization has the vertical, and the caller holds one of the roles
+/// or is a partner holding one of the scopes.
+pub fn check(a: &AuthContext, v: Vertical, roles: &[Role], scopes: &[&str]) -> Result<(), AppError> {
     let partner_ok = a.user_id().is_none() && a.scopes.iter().any(|s| scopes.contains(&s.as_str()));
     if !a.has_vertical(v) || !(partner_ok || roles.iter().any(|r| a.has_role(*r))) {
         return Err(AppError::Forbidden);
     }
-    Ok(a)
+    Ok(())
 }
 
 /// [`vertical`] as a plain check, for entity resolvers and nested fields.
 pub fn require<'a>(ctx: &Context<'a>, v: Vertical, roles: &[Role]) -> Result<&'a AuthContext, AppError> {
     let a = auth(ctx)?;
-    if !a.has_vertical(v) || !roles.iter().any(|r| a.has_role(*r)) {
-        return Err(AppError::Forbidden);
-    }
+    check(a, v, roles, &[])?;
     Ok(a)
 }
 

@@ -80,3 +80,36 @@ pub async fn record(
     .await?;
     Ok(())
 }
+
+/// One row per entity for the same action, in one statement: reads of
+/// health data (a FHIR search page names many patients) are audited too,
+/// never sampled.
+pub async fn record_many(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    action: &str,
+    entity_type: &str,
+    entity_ids: &[Uuid],
+    details: serde_json::Value,
+) -> AppResult<()> {
+    if entity_ids.is_empty() {
+        return Ok(());
+    }
+    // Dynamic on purpose, as `record`.
+    sqlx::query(
+        "insert into audit_log
+           (organization_id, actor_user_id, actor_client_id, action, entity_type, entity_id, request_id, details)
+         select $1, $2, $3, $4, $5, e, $7, $8 from unnest($6::uuid[]) as e",
+    )
+    .bind(actor.organization_id)
+    .bind(actor.user_id)
+    .bind(actor.client_id)
+    .bind(action)
+    .bind(entity_type)
+    .bind(entity_ids)
+    .bind(actor.request_id.as_deref())
+    .bind(details)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

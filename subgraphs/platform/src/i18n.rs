@@ -44,7 +44,12 @@ pub enum Message {
     MfaRequired,
     Forbidden,
     NotFound(&'static str),
-    BadUserInput { field: String, reason: String },
+    /// A record that existed and was deleted (kept for history).
+    Gone(&'static str),
+    BadUserInput {
+        field: String,
+        reason: String,
+    },
     Conflict(String),
     RateLimited(u64),
     Unavailable(&'static str),
@@ -74,6 +79,9 @@ impl Message {
             (NotFound(what), En) => format!("{what} not found."),
             (NotFound(what), Fr) => format!("{what} introuvable."),
             (NotFound(what), De) => format!("{what} nicht gefunden."),
+            (Gone(what), En) => format!("{what} was deleted."),
+            (Gone(what), Fr) => format!("{what} a été supprimé."),
+            (Gone(what), De) => format!("{what} wurde gelöscht."),
             (BadUserInput { field, reason }, En) => format!("Invalid value for {field}: {reason}."),
             (BadUserInput { field, reason }, Fr) => {
                 format!("Valeur invalide pour {field} : {}.", reason_in(reason, Fr))

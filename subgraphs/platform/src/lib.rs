@@ -26,6 +26,7 @@ pub mod migrate;
 pub mod mutation;
 pub mod pagination;
 pub mod rate_limit;
+pub mod rest;
 pub mod scalars;
 pub mod server;
 pub mod telemetry;

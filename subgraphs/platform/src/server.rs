@@ -96,7 +96,8 @@ where
 /// route is public only by declaration.
 pub fn app<E: Executor + Clone>(svc: Service<E>, extra: Router, public: &'static [&'static str]) -> Router {
     let body_limit = svc.settings.server.body_limit_bytes;
-    let extra = guard_extra_routes(extra, svc.settings.clone(), public);
+    // Extra routes read their caller with `rest::Call`, verified like /graphql.
+    let extra = guard_extra_routes(extra, svc.settings.clone(), public).layer(axum::Extension(svc.verifier.clone()));
     let svc = Arc::new(svc);
     Router::new()
         .route("/graphql", post(graphql::<E>))

@@ -2,7 +2,11 @@
 
 use async_graphql::{ComplexObject, Context, Enum, InputObject, Result, SimpleObject, ID};
 use chrono::{DateTime, NaiveDate, Utc};
-use platform::{crypto::Sealed, scalars::Date, AppError};
+use platform::{
+    crypto::{FieldCipher, Sealed},
+    scalars::Date,
+    AppError,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -187,6 +191,27 @@ fn sealed(data: &Option<Vec<u8>>, key: &Option<String>) -> Option<Sealed> {
     })
 }
 
+impl Patient {
+    /// The decrypted contact details (GraphQL and FHIR alike).
+    pub fn open_contact(&self, cipher: &FieldCipher) -> Result<Option<Contact>, AppError> {
+        let Some(s) = sealed(&self.contact_enc, &self.contact_key_id) else {
+            return Ok(None);
+        };
+        let json = cipher.open(&s, &contact_aad(self.id))?;
+        serde_json::from_slice(&json)
+            .map(Some)
+            .map_err(|e| AppError::Internal(e.into()))
+    }
+
+    /// The decrypted health-insurance number.
+    pub fn open_insurance(&self, cipher: &FieldCipher) -> Result<Option<String>, AppError> {
+        let Some(s) = sealed(&self.insurance_enc, &self.insurance_key_id) else {
+            return Ok(None);
+        };
+        Ok(Some(cipher.open_str(&s, &insurance_aad(self.id))?))
+    }
+}
+
 #[ComplexObject]
 impl Patient {
     /// Stable identifier.
@@ -209,22 +234,13 @@ impl Patient {
     /// Phone, email and address. Encrypted at rest.
     #[graphql(guard = "medical(ADMINISTRATIVE)")]
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
-        let Some(s) = sealed(&self.contact_enc, &self.contact_key_id) else {
-            return Ok(None);
-        };
-        let json = state(ctx)?.cipher.open(&s, &contact_aad(self.id))?;
-        Ok(Some(
-            serde_json::from_slice(&json).map_err(|e| AppError::Internal(e.into()))?,
-        ))
+        Ok(self.open_contact(&state(ctx)?.cipher)?)
     }
 
     /// Health-insurance number. Encrypted at rest.
     #[graphql(guard = "medical(ADMINISTRATIVE)")]
     async fn insurance_number(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        let Some(s) = sealed(&self.insurance_enc, &self.insurance_key_id) else {
-            return Ok(None);
-        };
-        Ok(Some(state(ctx)?.cipher.open_str(&s, &insurance_aad(self.id))?))
+        Ok(self.open_insurance(&state(ctx)?.cipher)?)
     }
 
     /// Blood type. Practitioners and nurses only.
