@@ -1,6 +1,6 @@
-//! Demo medical data (`hub seed`): patients, a week of appointments, notes
-//! and invoices for the demo clinics, written through the subgraph's own
-//! database functions (so fields are encrypted exactly as the service does
+//! Demo medical data (`hub seed`): patients (most with a blood group), a
+//! week of appointments, a procedure each, notes and invoices for the demo
+//! clinics, written through the subgraph's own database functions (so fields are encrypted exactly as the service does
 //! it). Development only: it runs as the database admin and reads identity's
 //! demo organizations and practitioners, which no service ever does.
 //! The lookups of identity's rows stay dynamic for the same reason.
@@ -11,8 +11,9 @@ use crate::{
     note::{db as notes, model::body_aad},
     patient::{
         db as patients,
-        model::{contact_aad, insurance_aad, Contact},
+        model::{contact_aad, insurance_aad, BloodType, Contact},
     },
+    procedure::db as procedures,
 };
 use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc};
 use platform::{crypto::FieldCipher, kit::Runtime};
@@ -118,6 +119,14 @@ async fn seed_clinic(
         if i % 2 == 0 {
             patients::insert_allergy(conn, org, id, "Penicillin", Some("Hives"), "moderate").await?;
         }
+        // Blood groups for most, so the FHIR API has Observations to show.
+        if let Some((_, blood)) = BloodType::ALL.get(i).filter(|_| i % 3 != 2) {
+            sqlx::query("update patients set blood_type = $2 where id = $1")
+                .bind(id)
+                .bind(blood)
+                .execute(&mut *conn)
+                .await?;
+        }
         // A week of appointments: each patient once a day at their own slot.
         for day in 0..5 {
             let date = monday + Duration::days(day);
@@ -136,6 +145,21 @@ async fn seed_clinic(
             )
             .await?;
         }
+        // Monday's consultation came with an ECG (CCAM) or a CPT-coded one.
+        let monday_slot = Utc.from_utc_datetime(&monday.and_hms_opt(8 + i as u32, 10, 0).unwrap_or_default());
+        procedures::insert(
+            conn,
+            &procedures::NewProcedure {
+                organization_id: org,
+                patient_id: id,
+                appointment_id: None,
+                code: if i % 2 == 0 { "DEQP003" } else { "93000" },
+                performed_at: monday_slot,
+                performer_id: practitioner,
+                notes: Some("Sinus rhythm, no abnormality."),
+            },
+        )
+        .await?;
         let note_id = Uuid::new_v4();
         let body = cipher
             .seal_str(

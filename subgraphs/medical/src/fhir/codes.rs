@@ -131,14 +131,17 @@ pub fn substance(name: &str) -> Option<(&'static str, &'static str)> {
 }
 
 /// A procedure code's system: CCAM codes are four letters and three digits,
-/// CPT codes five digits; anything else travels as text.
+/// CPT codes five characters (four digits, then a digit or a letter: the
+/// category II and III codes); anything else travels as text.
 pub fn procedure_system(code: &str) -> Option<&'static str> {
     let b = code.as_bytes();
     let ccam = b.len() == 7 && b[..4].iter().all(u8::is_ascii_uppercase) && b[4..].iter().all(u8::is_ascii_digit);
     if ccam {
         return Some(CCAM);
     }
-    (b.len() == 5 && b.iter().all(u8::is_ascii_digit)).then_some(CPT)
+    let cpt =
+        b.len() == 5 && b[..4].iter().all(u8::is_ascii_digit) && (b[4].is_ascii_digit() || b[4].is_ascii_uppercase());
+    cpt.then_some(CPT)
 }
 
 /// `Procedure.status`: we record procedures once performed, so every one is
@@ -227,6 +230,7 @@ mod tests {
     fn procedure_codes_name_their_system() {
         assert_eq!(procedure_system("DEQP003"), Some(CCAM));
         assert_eq!(procedure_system("93000"), Some(CPT));
+        assert_eq!(procedure_system("0001F"), Some(CPT));
         assert_eq!(procedure_system("A1.23"), None);
     }
 }

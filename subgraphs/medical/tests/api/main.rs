@@ -4,6 +4,7 @@ mod helpers;
 
 mod access;
 mod appointments;
+mod fhir;
 mod invoices;
 mod isolation;
 mod mail;
