@@ -7,7 +7,7 @@ import json
 import pathlib
 import sys
 
-from fhir.resources.R4B import construct_fhir_element
+from fhir.resources.R4B import get_fhir_model_class
 
 
 def main() -> int:
@@ -19,7 +19,7 @@ def main() -> int:
     for f in files:
         data = json.loads(f.read_text(encoding="utf-8"))
         try:
-            construct_fhir_element(data["resourceType"], data)
+            get_fhir_model_class(data["resourceType"]).model_validate(data)
             print(f"valid {f.name} ({data['resourceType']})")
         except Exception as e:  # pydantic's ValidationError and unknown types alike
             failed += 1
