@@ -1,10 +1,12 @@
--- wrk script for bench/run: POSTs one GraphQL request (body and headers from
--- the environment), counts every response that is not a 200 without
+-- wrk script for bench/run: POSTs one GraphQL request, or GETs a FHIR URL
+-- (BENCH_METHOD=GET; body and headers from the environment), counts every response that is not a 200 without
 -- "errors", and prints the figures bench/run reads as key=value lines.
 
-wrk.method = "POST"
-wrk.body = os.getenv("BENCH_BODY")
-wrk.headers["content-type"] = "application/json"
+wrk.method = os.getenv("BENCH_METHOD") or "POST"
+if wrk.method == "POST" then
+  wrk.body = os.getenv("BENCH_BODY")
+  wrk.headers["content-type"] = "application/json"
+end
 local auth = os.getenv("BENCH_AUTHORIZATION")
 if auth and auth ~= "" then wrk.headers["authorization"] = auth end
 local secret = os.getenv("BENCH_ROUTER_SECRET")

@@ -46,6 +46,8 @@ pub enum Message {
     NotFound(&'static str),
     /// A record that existed and was deleted (kept for history).
     Gone(&'static str),
+    /// A resource type or operation a non-GraphQL API does not serve.
+    NotSupported(String),
     BadUserInput {
         field: String,
         reason: String,
@@ -82,6 +84,9 @@ impl Message {
             (Gone(what), En) => format!("{what} was deleted."),
             (Gone(what), Fr) => format!("{what} a été supprimé."),
             (Gone(what), De) => format!("{what} wurde gelöscht."),
+            (NotSupported(what), En) => format!("Not supported by this server: {what}."),
+            (NotSupported(what), Fr) => format!("Non pris en charge par ce serveur : {what}."),
+            (NotSupported(what), De) => format!("Von diesem Server nicht unterstützt: {what}."),
             (BadUserInput { field, reason }, En) => format!("Invalid value for {field}: {reason}."),
             (BadUserInput { field, reason }, Fr) => {
                 format!("Valeur invalide pour {field} : {}.", reason_in(reason, Fr))

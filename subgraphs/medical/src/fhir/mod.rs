@@ -97,7 +97,7 @@ pub fn operation_outcome(failure: &Failure, locale: Locale) -> Response {
             StatusCode::NOT_FOUND,
             "not-supported",
             "NOT_FOUND",
-            format!("{what}: not supported by this server."),
+            Message::NotSupported(what.clone()).render(locale),
             None,
         ),
         Failure::App(e) => {
