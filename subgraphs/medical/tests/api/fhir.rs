@@ -424,7 +424,7 @@ async fn every_read_is_audited_with_who_read_which_patient() {
     .fetch_all(&app.admin)
     .await
     .expect("audit rows");
-    let mut searched = vec![r.patient, other];
+    let mut searched = [r.patient, other];
     searched.sort();
     let expected = vec![
         (
