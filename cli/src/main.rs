@@ -1,5 +1,6 @@
 //! The `hub` command: run, migrate, seed and check the Hub platform.
 
+mod audit;
 mod compose;
 mod events;
 mod postgres;
@@ -31,6 +32,11 @@ enum Command {
     Reset,
     /// Compose supergraph.yaml into supergraph.graphql (errors fail, hints are printed).
     Compose,
+    /// The audit trail's hash chains: verify them, or export them for an auditor.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Medical's practitioner projection (fed by identity's membership events).
     Practitioners {
         #[command(subcommand)]
@@ -52,6 +58,40 @@ enum Command {
         /// Fail if the committed query data differs instead of rewriting it.
         #[arg(long)]
         check: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk every organization's chain (as the database admin) and name the
+    /// first broken link of each: a row edited, deleted or inserted out of
+    /// order. With --file, verify an export offline instead.
+    Verify {
+        #[arg(long)]
+        org: Option<uuid::Uuid>,
+        /// Only this subgraph's trail (identity, content, medical, public).
+        #[arg(long)]
+        subgraph: Option<String>,
+        /// An export written by `hub audit export`.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// Write an organization's audit rows (of every subgraph, or one) as JSON
+    /// lines with their chain hashes, for offline verification.
+    Export {
+        #[arg(long)]
+        org: uuid::Uuid,
+        /// RFC 3339; rows at or after it.
+        #[arg(long)]
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        /// RFC 3339; rows before it.
+        #[arg(long)]
+        to: Option<chrono::DateTime<chrono::Utc>>,
+        #[arg(long)]
+        subgraph: Option<String>,
+        /// The file to write (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -196,6 +236,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Audit {
+            command: AuditCommand::Verify { org, subgraph, file },
+        } => audit::verify(org, subgraph.as_deref(), file.as_deref()).await,
+        Command::Audit {
+            command:
+                AuditCommand::Export {
+                    org,
+                    from,
+                    to,
+                    subgraph,
+                    out,
+                },
+        } => audit::export(org, from, to, subgraph.as_deref(), out.as_deref()).await,
         Command::Practitioners {
             command: PractitionersCommand::Rebuild,
         } => events::rebuild_practitioners().await,

@@ -2,6 +2,8 @@
 //! caller's transaction, so the record exists exactly when the change does.
 //! Each subgraph's schema has its own `audit_log` table (see its migrations).
 
+pub mod chain;
+
 use async_graphql::Context;
 use sqlx::PgConnection;
 use uuid::Uuid;

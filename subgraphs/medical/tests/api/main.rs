@@ -4,6 +4,7 @@ mod helpers;
 
 mod access;
 mod appointments;
+mod audit_chain;
 mod fhir;
 mod invoices;
 mod isolation;
