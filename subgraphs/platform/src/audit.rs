@@ -83,6 +83,70 @@ pub async fn record(
     Ok(())
 }
 
+/// The sensitive records one GraphQL request read (a patient's contact,
+/// insurance or clinical data), noted by the resolvers that read them and
+/// audited by the server after execution, before the answer leaves: one
+/// `graphql.read` row per record, never sampled. A request whose reads
+/// cannot be audited is not answered.
+#[derive(Default)]
+pub struct ReadLog {
+    seen: std::sync::Mutex<std::collections::BTreeMap<&'static str, std::collections::BTreeSet<Uuid>>>,
+}
+
+impl ReadLog {
+    pub fn note(&self, entity_type: &'static str, id: Uuid) {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.entry(entity_type).or_default().insert(id);
+        }
+    }
+
+    /// What was read, by entity type; empties the log.
+    pub fn take(&self) -> Vec<(&'static str, Vec<Uuid>)> {
+        self.seen
+            .lock()
+            .map(|mut seen| {
+                std::mem::take(&mut *seen)
+                    .into_iter()
+                    .map(|(kind, ids)| (kind, ids.into_iter().collect()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Notes that this request read `entity_type` `id` (see [`ReadLog`]).
+pub fn read(ctx: &Context<'_>, entity_type: &'static str, id: Uuid) {
+    if let Some(log) = ctx.data_opt::<std::sync::Arc<ReadLog>>() {
+        log.note(entity_type, id);
+    }
+}
+
+/// Writes the request's noted reads in one tenant transaction.
+pub async fn record_reads(
+    pool: &sqlx::PgPool,
+    auth: &AuthContext,
+    meta: Option<&RequestMeta>,
+    reads: Vec<(&'static str, Vec<Uuid>)>,
+) -> AppResult<()> {
+    if reads.is_empty() {
+        return Ok(());
+    }
+    let actor = Actor::from_auth(auth, meta);
+    let mut tx = crate::db::TenantTx::begin(pool, auth).await?;
+    for (kind, ids) in reads {
+        record_many(
+            &mut tx,
+            &actor,
+            "graphql.read",
+            kind,
+            &ids,
+            serde_json::json!({ "via": "graphql" }),
+        )
+        .await?;
+    }
+    tx.commit().await
+}
+
 /// One row per entity for the same action, in one statement: reads of
 /// health data (a FHIR search page names many patients) are audited too,
 /// never sampled.

@@ -160,3 +160,75 @@ async fn an_export_verifies_offline_and_a_line_changed_after_export_does_not() {
         "{found:?}"
     );
 }
+
+#[tokio::test]
+async fn graphql_reads_of_a_patients_record_are_audited_and_unanswered_when_they_cannot_be() {
+    use platform::Role;
+    use serde_json::json;
+    let app = TestApp::spawn().await;
+    let w = who();
+    let (p1, p2) = (
+        app.patient(w.org, "R-1", "Read").await,
+        app.patient(w.org, "R-2", "Read").await,
+    );
+    let nurse = crate::helpers::Who {
+        org: w.org,
+        user: Uuid::new_v4(),
+    };
+    let reads = |who: Uuid| {
+        format!("select count(*) from medical.audit_log where action = 'graphql.read' and actor_user_id = '{who}'")
+    };
+    let token = app.token(nurse, Role::Nurse);
+    app.ok(
+        "query($id: ID!) { patient(id: $id) { familyName allergies { substance } } }",
+        json!({ "id": p1 }),
+        &token,
+    )
+    .await;
+    assert_eq!(app.count(&reads(nurse.user)).await, 1, "who opened which record");
+    app.ok(
+        "{ patients(first: 10) { nodes { contact { phone } } } }",
+        json!({}),
+        &token,
+    )
+    .await;
+    let rows: Vec<Uuid> = sqlx::query_scalar(
+        "select entity_id from medical.audit_log where action = 'graphql.read' and actor_user_id = $1 order by chain_seq",
+    )
+    .bind(nurse.user)
+    .fetch_all(&app.admin)
+    .await
+    .expect("rows");
+    assert_eq!(rows.len(), 3, "one row per patient read, per request");
+    assert!(rows[1..].contains(&p1) && rows[1..].contains(&p2));
+
+    // Names alone (billing, appointment lists) open no record.
+    let billing = crate::helpers::Who {
+        org: w.org,
+        user: Uuid::new_v4(),
+    };
+    app.ok(
+        "query($id: ID!) { patient(id: $id) { familyName givenName } }",
+        json!({ "id": p1 }),
+        &app.token(billing, Role::BillingClerk),
+    )
+    .await;
+    assert_eq!(app.count(&reads(billing.user)).await, 0);
+    assert!(broken(&app).await.is_empty(), "reads are links of the same chain");
+
+    // If the reads cannot be audited, the record is not shown.
+    sql(
+        &app,
+        &format!("revoke insert on medical.audit_log from {}", app.settings.database.role),
+    )
+    .await;
+    let body = app
+        .gql(
+            "query($id: ID!) { patient(id: $id) { contact { phone } } }",
+            json!({ "id": p1 }),
+            &token,
+        )
+        .await;
+    assert_eq!(crate::helpers::code(&body), Some("UNAVAILABLE"), "{body}");
+    assert!(body["data"].is_null(), "{body}");
+}
