@@ -35,6 +35,18 @@ fn default_leeway() -> u64 {
     30
 }
 
+/// The token check a configuration describes (also `hub.fhir`'s).
+pub fn edge_auth(c: &Conf) -> Result<EdgeAuth, BoxError> {
+    let redis = c.redis_url.as_deref().filter(|u| !u.is_empty());
+    Ok(EdgeAuth::new(
+        &c.issuer,
+        &c.audience,
+        c.leeway_secs,
+        &c.jwks_url,
+        redis,
+    )?)
+}
+
 pub struct Auth {
     auth: Arc<EdgeAuth>,
 }
@@ -44,16 +56,8 @@ impl Plugin for Auth {
     type Config = Conf;
 
     async fn new(init: PluginInit<Conf>) -> Result<Self, BoxError> {
-        let c = init.config;
-        let redis = c.redis_url.as_deref().filter(|u| !u.is_empty());
         Ok(Auth {
-            auth: Arc::new(EdgeAuth::new(
-                &c.issuer,
-                &c.audience,
-                c.leeway_secs,
-                &c.jwks_url,
-                redis,
-            )?),
+            auth: Arc::new(edge_auth(&init.config)?),
         })
     }
 

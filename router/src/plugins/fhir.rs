@@ -96,22 +96,8 @@ impl Plugin for Fhir {
         if c.router_secret.len() < 16 {
             return Err("hub.fhir: router_secret must be at least 16 characters".into());
         }
-        let a = &c.auth;
-        let auth = EdgeAuth::new(
-            &a.issuer,
-            &a.audience,
-            a.leeway_secs,
-            &a.jwks_url,
-            a.redis_url.as_deref().filter(|u| !u.is_empty()),
-        )?;
-        let limiter = rate_limit::limiter(&c.rate_limit)?;
-        let l = limiter.clone();
-        let sweeper = tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_secs(60)).await;
-                l.shrink();
-            }
-        });
+        let auth = auth::edge_auth(&c.auth)?;
+        let (limiter, sweeper) = rate_limit::limiter(&c.rate_limit)?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(c.timeout_secs.max(1)))
             .build()?;

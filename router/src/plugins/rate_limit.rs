@@ -74,8 +74,9 @@ impl From<&QuotaConf> for Quota {
     }
 }
 
-/// The limiter a configuration describes (also `hub.fhir`'s).
-pub fn limiter(c: &Conf) -> Result<Arc<RateLimiter>, BoxError> {
+/// The limiter a configuration describes (also `hub.fhir`'s), with the task
+/// that drops idle local buckets every minute (abort it on drop).
+pub fn limiter(c: &Conf) -> Result<(Arc<RateLimiter>, tokio::task::JoinHandle<()>), BoxError> {
     let config = RateLimitConfig {
         per_organization: (&c.per_organization).into(),
         per_client: (&c.per_client).into(),
@@ -84,7 +85,15 @@ pub fn limiter(c: &Conf) -> Result<Arc<RateLimiter>, BoxError> {
         key_prefix: c.key_prefix.clone(),
     };
     let kv = Kv::new(c.redis_url.as_deref().filter(|u| !u.is_empty()))?;
-    Ok(RateLimiter::new(&config, kv)?)
+    let limiter = RateLimiter::new(&config, kv)?;
+    let l = limiter.clone();
+    let sweeper = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            l.shrink();
+        }
+    });
+    Ok((limiter, sweeper))
 }
 
 pub struct RateLimit {
@@ -103,14 +112,7 @@ impl Plugin for RateLimit {
     type Config = Conf;
 
     async fn new(init: PluginInit<Conf>) -> Result<Self, BoxError> {
-        let limiter = limiter(&init.config)?;
-        let l = limiter.clone();
-        let sweeper = tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_secs(60)).await;
-                l.shrink();
-            }
-        });
+        let (limiter, sweeper) = limiter(&init.config)?;
         Ok(RateLimit { limiter, sweeper })
     }
 
