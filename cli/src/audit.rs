@@ -1,9 +1,10 @@
-//! `hub audit verify|export`: the audit trail's hash chains, for auditors.
+//! `hub audit verify|export`: the audit trail's hash chains, for auditors;
+//! `hub retention run`: what legal retention lets go.
 
 use std::io::Write;
 
 use chrono::{DateTime, Utc};
-use platform::audit::chain::{self, Entry};
+use platform::audit::chain::{self, Entry, Read};
 use registry::SUBGRAPHS;
 use sqlx::ConnectOptions;
 use uuid::Uuid;
@@ -25,14 +26,31 @@ pub async fn verify(org: Option<Uuid>, only: Option<&str>, file: Option<&std::pa
     let mut broken = vec![];
     if let Some(path) = file {
         let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-        let mut entries = vec![];
+        let (mut entries, mut reads) = (vec![], vec![]);
         for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            let e: Entry = serde_json::from_str(line)
-                .map_err(|e| anyhow::anyhow!("{}:{}: not an export line: {e}", path.display(), n + 1))?;
-            entries.push(e);
+            let bad = |e: serde_json::Error| anyhow::anyhow!("{}:{}: not an export line: {e}", path.display(), n + 1);
+            let value: serde_json::Value = serde_json::from_str(line).map_err(bad)?;
+            if value.get("sealed_by").is_some() {
+                reads.push(serde_json::from_value::<Read>(value).map_err(bad)?);
+            } else {
+                entries.push(serde_json::from_value::<Entry>(value).map_err(bad)?);
+            }
         }
-        let found = chain::verify_entries(&entries, &[], false);
-        println!("{}: {} rows checked offline", path.display(), entries.len());
+        let mut found = chain::verify_entries(&entries, &[], false);
+        for b in chain::verify_seals(&entries, &reads) {
+            if !found
+                .iter()
+                .any(|k| k.organization_id == b.organization_id && k.subgraph == b.subgraph)
+            {
+                found.push(b);
+            }
+        }
+        println!(
+            "{}: {} rows and {} sealed reads checked offline",
+            path.display(),
+            entries.len(),
+            reads.len()
+        );
         broken.extend(
             found
                 .into_iter()
@@ -45,10 +63,16 @@ pub async fn verify(org: Option<Uuid>, only: Option<&str>, file: Option<&std::pa
             let report = chain::verify(&mut conn, &settings.database.schema, org).await?;
             let status = if report.broken.is_empty() { "intact" } else { "BROKEN" };
             println!(
-                "{}: {} rows in {} organization chains, {status}{}",
+                "{}: {} rows in {} organization chains, {} sealed reads, {status}{}{}",
                 sg.name,
                 report.rows,
                 report.organizations,
+                report.reads,
+                if report.unsealed > 0 {
+                    format!(" ({} reads not sealed yet)", report.unsealed)
+                } else {
+                    String::new()
+                },
                 if report.unchained > 0 {
                     format!(
                         " ({} rows written before the chain existed are not covered)",
@@ -91,17 +115,80 @@ pub async fn export(
     for sg in subgraphs(only)? {
         let settings = sg.settings()?;
         let mut conn = settings.database.admin_options()?.connect().await?;
-        let (entries, _) = chain::entries(&mut conn, &settings.database.schema, Some(org), from, to).await?;
+        let schema = &settings.database.schema;
+        let (entries, _) = chain::entries(&mut conn, schema, Some(org), from, to).await?;
+        let mut reads: std::collections::HashMap<Uuid, Vec<Read>> = Default::default();
+        for r in chain::reads(&mut conn, schema, Some(org)).await? {
+            reads.entry(r.sealed_by).or_default().push(r);
+        }
         total += entries.len();
+        // A seal's reads follow it, so the file verifies on its own.
         for e in entries {
+            let sealed = reads.remove(&e.id).unwrap_or_default();
             let line = Entry {
                 subgraph: Some(sg.name.to_string()),
                 ..e
             };
             writeln!(sink, "{}", serde_json::to_string(&line)?)?;
+            for r in sealed {
+                let r = Read {
+                    subgraph: Some(sg.name.to_string()),
+                    ..r
+                };
+                writeln!(sink, "{}", serde_json::to_string(&r)?)?;
+            }
         }
     }
     sink.flush()?;
     eprintln!("exported {total} audit rows of organization {org}");
+    Ok(())
+}
+
+/// Runs (or, dry, counts) every subgraph's retention rules and prints what
+/// each did.
+pub async fn retention(dry_run: bool, only: Option<&str>, json: bool) -> anyhow::Result<()> {
+    let now = Utc::now();
+    let mut report = vec![];
+    for sg in subgraphs(only)? {
+        let settings = sg.settings()?;
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(settings.database.admin_options()?)
+            .await?;
+        let outcomes = platform::retention::run(
+            &pool,
+            &settings.database.schema,
+            sg.retention,
+            &settings.retention,
+            now,
+            dry_run,
+        )
+        .await?;
+        report.extend(outcomes.into_iter().map(|o| (sg.name, o)));
+    }
+    if json {
+        let rows: Vec<_> = report
+            .iter()
+            .map(|(sg, o)| serde_json::json!({ "subgraph": sg, "outcome": o }))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!(
+        "retention {} at {}",
+        if dry_run { "dry run" } else { "run" },
+        now.format("%Y-%m-%dT%H:%M:%SZ")
+    );
+    for (sg, o) in &report {
+        println!(
+            "  {sg:<8} {:<18} {:>6} {} {} (kept {} days, before {})",
+            o.category,
+            o.rows,
+            o.what,
+            o.action,
+            o.retention_days,
+            o.cutoff.format("%Y-%m-%d")
+        );
+    }
     Ok(())
 }

@@ -37,6 +37,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Legal retention: delete or pseudonymize what outlived its period.
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
     /// Medical's practitioner projection (fed by identity's membership events).
     Practitioners {
         #[command(subcommand)]
@@ -92,6 +97,22 @@ enum AuditCommand {
         /// The file to write (default: standard output).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Apply every subgraph's retention rules now (as the database admin),
+    /// and report per rule what was deleted or pseudonymized. Safe to repeat.
+    Run {
+        /// Count what would go, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        subgraph: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -249,6 +270,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     out,
                 },
         } => audit::export(org, from, to, subgraph.as_deref(), out.as_deref()).await,
+        Command::Retention {
+            command:
+                RetentionCommand::Run {
+                    dry_run,
+                    subgraph,
+                    json,
+                },
+        } => audit::retention(dry_run, subgraph.as_deref(), json).await,
         Command::Practitioners {
             command: PractitionersCommand::Rebuild,
         } => events::rebuild_practitioners().await,

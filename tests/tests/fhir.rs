@@ -253,7 +253,7 @@ async fn an_external_fhir_client_reads_a_practice_through_the_router_and_every_o
     }
     // Every read was audited under the caller, with the edge's request id.
     let audited: i64 = sqlx::query_scalar(
-        "select count(*) from medical.audit_log where action like 'fhir.%' and request_id is not null",
+        "select count(*) from medical.read_log where action like 'fhir.%' and request_id is not null",
     )
     .fetch_one(&p.admin)
     .await

@@ -29,6 +29,7 @@ use platform::{
     db::{cached, LoaderCtx},
     kit::{Runtime, SubgraphApp},
     kv::Kv,
+    retention::{Category, Rule},
     AppError,
 };
 use sqlx::{migrate::Migrator, PgConnection, PgPool};
@@ -81,6 +82,32 @@ impl SubgraphApp for Identity {
     const NAME: &'static str = "identity";
     const PORT: u16 = 4001;
     const SCHEMA: &'static str = "identity";
+    const RETENTION: &'static [Rule] = &[
+        Rule::delete(
+            Category::Sessions,
+            "refresh tokens of ended sessions",
+            "refresh_tokens",
+            "session_id in (select id from sessions where coalesce(revoked_at, expires_at) < $1)",
+        ),
+        Rule::delete(
+            Category::Sessions,
+            "ended sessions",
+            "sessions",
+            "coalesce(revoked_at, expires_at) < $1",
+        ),
+        Rule::delete(
+            Category::Sessions,
+            "password resets",
+            "password_resets",
+            "expires_at < $1",
+        ),
+        Rule::delete(
+            Category::Notifications,
+            "notifications",
+            "notifications",
+            "created_at < $1",
+        ),
+    ];
     /// Public by design: the keys every service verifies with, and the
     /// partners' client-credentials grant (it authenticates the client itself).
     const PUBLIC_PATHS: &'static [&'static str] = &["/.well-known/jwks.json", "/oauth/token"];

@@ -10,8 +10,13 @@ pub const CLINICAL: [Role; 2] = [Practitioner, Nurse];
 pub const CARE_TEAM: [Role; 3] = [Practitioner, Nurse, Secretary];
 /// Patients' administrative data and appointments.
 pub const ADMINISTRATIVE: [Role; 4] = [Practitioner, Nurse, Secretary, OrgAdmin];
-/// A patient's identity (id and names): also billing.
-pub const NAMES: [Role; 5] = [Practitioner, Nurse, Secretary, OrgAdmin, BillingClerk];
+/// A patient's identity (id and names): also billing, and auditors (who
+/// must know whose record's history they read).
+pub const NAMES: [Role; 6] = [Practitioner, Nurse, Secretary, OrgAdmin, BillingClerk, Auditor];
+/// A record's history: the organization's administrators and auditors.
+pub const HISTORY: [Role; 2] = platform::audit::history::READERS;
+/// A clinical record's history: also practitioners.
+pub const HISTORY_CLINICAL: [Role; 3] = [OrgAdmin, Auditor, Practitioner];
 /// Invoices.
 pub const BILLING: [Role; 2] = [BillingClerk, OrgAdmin];
 

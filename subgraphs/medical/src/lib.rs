@@ -24,6 +24,7 @@ use platform::{
     crypto::FieldCipher,
     db::{cached, LoaderCtx},
     kit::{Runtime, SubgraphApp},
+    retention::{Category, Rule},
     AppError,
 };
 use sqlx::{migrate::Migrator, PgConnection, PgPool};
@@ -83,10 +84,63 @@ pub fn state<'a>(ctx: &Context<'a>) -> Result<&'a State, AppError> {
 
 pub struct Medical;
 
+/// Rows of a patient whose record closed (deletion) before the cutoff.
+const CLOSED_RECORD: &str = "patient_id in (select id from patients where deleted_at < $1)";
+/// What is left of a patient after retention or erasure: the row (invoices
+/// and the audit trail name it) with no one recognizable in it.
+pub const PSEUDONYMIZE_PATIENT: &str =
+    "mrn = 'X-' || substr(md5(id::text), 1, 24), given_name = 'X', family_name = 'X',
+    birth_date = make_date(extract(year from birth_date)::int, 1, 1), blood_type = null,
+    contact_enc = null, contact_key_id = null, insurance_enc = null, insurance_key_id = null, updated_at = now()";
+
 impl SubgraphApp for Medical {
     const NAME: &'static str = "medical";
     const PORT: u16 = 4003;
     const SCHEMA: &'static str = "medical";
+    // A record is closed when the patient is deleted; its clinical content
+    // goes when the retention period has passed since, the patient row
+    // stays pseudonymized for the invoices and the audit trail that name it.
+    const RETENTION: &'static [Rule] = &[
+        Rule::delete(
+            Category::ClinicalRecords,
+            "clinical notes of closed records",
+            "clinical_notes",
+            CLOSED_RECORD,
+        )
+        .sealed(),
+        Rule::delete(
+            Category::ClinicalRecords,
+            "allergies of closed records",
+            "allergies",
+            CLOSED_RECORD,
+        ),
+        Rule::delete(
+            Category::ClinicalRecords,
+            "procedures of closed records",
+            "procedures",
+            CLOSED_RECORD,
+        ),
+        Rule::pseudonymize(
+            Category::ClinicalRecords,
+            "closed patient records",
+            "patients",
+            "deleted_at < $1 and mrn not like 'X-%'",
+            PSEUDONYMIZE_PATIENT,
+        ),
+        Rule::delete(
+            Category::Invoices,
+            "lines of settled invoices",
+            "invoice_lines",
+            "invoice_id in (select id from invoices where coalesce(paid_at, voided_at) < $1)",
+        )
+        .sealed(),
+        Rule::delete(
+            Category::Invoices,
+            "settled invoices",
+            "invoices",
+            "coalesce(paid_at, voided_at) < $1",
+        ),
+    ];
     /// The appointments' exclusion constraint needs btree_gist.
     const EXTENSIONS: &'static [&'static str] = &["btree_gist"];
     type Query = Query;

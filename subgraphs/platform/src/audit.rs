@@ -3,6 +3,7 @@
 //! Each subgraph's schema has its own `audit_log` table (see its migrations).
 
 pub mod chain;
+pub mod history;
 
 use async_graphql::Context;
 use sqlx::PgConnection;
@@ -83,10 +84,66 @@ pub async fn record(
     Ok(())
 }
 
-/// One row per entity for the same action, in one statement: reads of
-/// health data (a FHIR search page names many patients) are audited too,
-/// never sampled.
-pub async fn record_many(
+/// The sensitive records one GraphQL request read (a patient's contact,
+/// insurance or clinical data), noted by the resolvers that read them and
+/// audited by the server after execution, before the answer leaves: one
+/// `graphql.read` row per record, never sampled. A request whose reads
+/// cannot be audited is not answered.
+#[derive(Default)]
+pub struct ReadLog {
+    seen: std::sync::Mutex<std::collections::BTreeMap<&'static str, std::collections::BTreeSet<Uuid>>>,
+}
+
+impl ReadLog {
+    pub fn note(&self, entity_type: &'static str, id: Uuid) {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.entry(entity_type).or_default().insert(id);
+        }
+    }
+
+    /// What was read, by entity type; empties the log.
+    pub fn take(&self) -> Vec<(&'static str, Vec<Uuid>)> {
+        self.seen
+            .lock()
+            .map(|mut seen| {
+                std::mem::take(&mut *seen)
+                    .into_iter()
+                    .map(|(kind, ids)| (kind, ids.into_iter().collect()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Notes that this request read `entity_type` `id` (see [`ReadLog`]).
+pub fn read(ctx: &Context<'_>, entity_type: &'static str, id: Uuid) {
+    if let Some(log) = ctx.data_opt::<std::sync::Arc<ReadLog>>() {
+        log.note(entity_type, id);
+    }
+}
+
+/// Writes the request's noted reads in one tenant transaction.
+pub async fn record_reads(
+    pool: &sqlx::PgPool,
+    auth: &AuthContext,
+    meta: Option<&RequestMeta>,
+    reads: Vec<(&'static str, Vec<Uuid>)>,
+) -> AppResult<()> {
+    if reads.is_empty() {
+        return Ok(());
+    }
+    let actor = Actor::from_auth(auth, meta);
+    let mut tx = crate::db::TenantTx::begin(pool, auth).await?;
+    for (kind, ids) in reads {
+        record_read(&mut tx, &actor, "graphql.read", kind, &ids, serde_json::json!({})).await?;
+    }
+    tx.commit().await
+}
+
+/// One `read_log` row per record read, in one statement and without
+/// waiting for anyone: reads join the organization's chain when the sealer
+/// seals them (see the tenancy SQL), a few seconds later.
+pub async fn record_read(
     conn: &mut PgConnection,
     actor: &Actor,
     action: &str,
@@ -99,7 +156,7 @@ pub async fn record_many(
     }
     // Dynamic on purpose, as `record`.
     sqlx::query(
-        "insert into audit_log
+        "insert into read_log
            (organization_id, actor_user_id, actor_client_id, action, entity_type, entity_id, request_id, details)
          select $1, $2, $3, $4, $5, e, $7, $8 from unnest($6::uuid[]) as e",
     )
@@ -114,4 +171,34 @@ pub async fn record_many(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Seals `schema`'s unsealed reads into their organizations' chains (see
+/// the tenancy SQL's `read_log_seal`); the number of reads sealed.
+pub async fn seal_reads(pool: &sqlx::PgPool, schema: &str) -> anyhow::Result<i64> {
+    anyhow::ensure!(
+        schema.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+        "invalid schema `{schema}`"
+    );
+    // Dynamic on purpose: every subgraph's schema has the function.
+    let n: i32 = sqlx::query_scalar(&format!("select {schema}.read_log_seal(10000)"))
+        .fetch_one(pool)
+        .await?;
+    Ok(i64::from(n))
+}
+
+/// Seals reads every `every` until the process ends.
+pub fn spawn_sealer(pool: sqlx::PgPool, schema: String, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match seal_reads(&pool, &schema).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(reads = n, "sealed reads into the audit chains"),
+                Err(e) => tracing::warn!(error = %e, "sealing reads failed; retrying"),
+            }
+        }
+    })
 }

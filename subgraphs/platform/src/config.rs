@@ -40,6 +40,31 @@ pub struct Settings {
     pub limits: LimitSettings,
     #[serde(default)]
     pub mail: MailSettings,
+    #[serde(default)]
+    pub audit: AuditSettings,
+    #[serde(default)]
+    pub retention: crate::retention::RetentionSettings,
+}
+
+/// The audit trail (`HUB_AUDIT__…`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct AuditSettings {
+    /// How often reads of health data are sealed into the hash chains: the
+    /// longest a read stays outside its organization's chain.
+    pub seal_every_ms: u64,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings { seal_every_ms: 5_000 }
+    }
+}
+
+impl AuditSettings {
+    pub fn seal_every(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.seal_every_ms.max(100))
+    }
 }
 
 /// Where mail goes (`HUB_MAIL__…`).

@@ -48,6 +48,10 @@ pub trait SubgraphApp: Send + Sync + Sized + 'static {
     /// What its resolvers share, placed once in the schema data.
     type State: Send + Sync + 'static;
 
+    /// Its data's retention rules (the platform's own tables have theirs):
+    /// applied by `hub retention run` and on schedule.
+    const RETENTION: &'static [crate::retention::Rule] = &[];
+
     /// Its migrations (`sqlx::migrate!("../../migrations/<name>")`).
     fn migrator() -> &'static Migrator;
 
@@ -259,6 +263,18 @@ pub async fn app<A: SubgraphApp>(figment: Figment, opts: Options) -> anyhow::Res
         );
     }
     if rt.settings.server.background_jobs {
+        // One sealer at a time per schema gets to seal (advisory lock).
+        crate::audit::spawn_sealer(
+            rt.pool.clone(),
+            rt.settings.database.schema.clone(),
+            rt.settings.audit.seal_every(),
+        );
+        crate::retention::spawn_schedule(
+            rt.settings.database.admin_options()?,
+            rt.settings.database.schema.clone(),
+            A::RETENTION,
+            rt.settings.retention.clone(),
+        )?;
         for job in A::jobs(&state) {
             tokio::spawn(job);
         }
@@ -313,6 +329,7 @@ pub struct Subgraph {
     /// Extra routes answering without the router secret.
     pub public_paths: &'static [&'static str],
     pub migrator: fn() -> &'static Migrator,
+    pub retention: &'static [crate::retention::Rule],
     pub sdl: fn() -> String,
     pub app: fn(Figment, Options) -> BoxFuture<'static, anyhow::Result<App>>,
     pub seed: fn(Figment) -> LocalBoxFuture<'static, anyhow::Result<()>>,
@@ -352,6 +369,7 @@ pub const fn describe<A: SubgraphApp>() -> Subgraph {
         extensions: A::EXTENSIONS,
         public_paths: A::PUBLIC_PATHS,
         migrator: A::migrator,
+        retention: A::RETENTION,
         sdl: sdl::<A>,
         app: boxed_app::<A>,
         seed: boxed_seed::<A>,

@@ -27,6 +27,7 @@ pub mod mutation;
 pub mod pagination;
 pub mod rate_limit;
 pub mod rest;
+pub mod retention;
 pub mod scalars;
 pub mod server;
 pub mod telemetry;

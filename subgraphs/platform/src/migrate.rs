@@ -154,6 +154,8 @@ alter table audit_log add column if not exists prev_hash bytea;
 alter table audit_log add column if not exists row_hash bytea;
 alter table audit_log add column if not exists canonical text;
 create unique index if not exists audit_log_chain_idx on audit_log (organization_id, chain_seq);
+-- A record's history (`history(first, after)`), newest first.
+create index if not exists audit_log_entity_idx on audit_log (organization_id, entity_type, entity_id, chain_seq);
 create table if not exists audit_chain_heads (
   organization_id uuid primary key,
   seq bigint not null,
@@ -193,6 +195,82 @@ begin
 end $$;
 drop trigger if exists audit_chain on audit_log;
 create trigger audit_chain before insert on audit_log for each row execute function audit_chain();
+
+-- Reads of health data: one row per record a request opened, never
+-- sampled. They are not chain links when written (a chain link waits for
+-- its organization's head, and reads are many and concurrent): the sealer
+-- (`read_log_seal`, run by every service every few seconds) writes one
+-- `reads.sealed` link per organization over the rows written since, with the
+-- digest of their canonical text, and marks them with that link's id. A
+-- sealed read edited or deleted no longer matches its seal's digest.
+create table if not exists read_log (
+  seq bigserial primary key,
+  organization_id uuid not null,
+  actor_user_id uuid,
+  actor_client_id uuid,
+  entity_type text not null,
+  entity_id uuid not null,
+  action text not null,
+  request_id text,
+  details jsonb not null default '{{}}',
+  created_at timestamptz not null default clock_timestamp(),
+  sealed_by uuid
+);
+create index if not exists read_log_unsealed_idx on read_log (organization_id, seq) where sealed_by is null;
+create index if not exists read_log_sealed_idx on read_log (sealed_by);
+create index if not exists read_log_entity_idx on read_log (organization_id, entity_id, seq);
+call enable_tenancy('read_log');
+drop policy if exists read_log_sealed_by_owner on read_log;
+create policy read_log_sealed_by_owner on read_log for all to current_user using (true);
+grant select, insert on read_log to {login};
+revoke update, delete, truncate on read_log from {login};
+grant usage on sequence read_log_seq_seq to {login};
+create or replace function read_log_canonical(r read_log) returns text language sql immutable as $$
+  select jsonb_build_object(
+    'seq', r.seq,
+    'organization_id', r.organization_id,
+    'actor_user_id', r.actor_user_id,
+    'actor_client_id', r.actor_client_id,
+    'entity_type', r.entity_type,
+    'entity_id', r.entity_id,
+    'action', r.action,
+    'request_id', r.request_id,
+    'details', r.details,
+    'created_at', to_char(r.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))::text
+$$;
+-- One sealer at a time per schema; each organization's unsealed rows (at
+-- most `max_rows` of them per call) become one link of its chain, written
+-- as that organization (the tenant policy of `audit_log` holds for it too).
+create or replace function read_log_seal(max_rows int) returns int
+  language plpgsql volatile security definer set search_path from current as $$
+declare
+  org uuid;
+  seqs bigint[];
+  texts text[];
+  seal uuid;
+  sealed int := 0;
+begin
+  if not pg_try_advisory_xact_lock(hashtext(current_schema() || '.read_log')) then
+    return 0;
+  end if;
+  for org in select distinct organization_id from read_log where sealed_by is null loop
+    select array_agg(s.seq order by s.seq), array_agg(s.canonical order by s.seq) into seqs, texts
+      from (select r.seq, read_log_canonical(r) as canonical from read_log r
+             where r.organization_id = org and r.sealed_by is null order by r.seq limit max_rows) s;
+    seal := gen_random_uuid();
+    perform set_config('app.organization_id', org::text, true);
+    insert into audit_log (id, organization_id, action, entity_type, entity_id, details)
+    values (seal, org, 'reads.sealed', 'ReadLog', seal, jsonb_build_object(
+      'count', cardinality(seqs),
+      'first_seq', seqs[1],
+      'last_seq', seqs[cardinality(seqs)],
+      'digest', encode(sha256(convert_to(array_to_string(texts, E'\n'), 'UTF8')), 'hex')));
+    update read_log set sealed_by = seal where organization_id = org and seq = any(seqs);
+    sealed := sealed + cardinality(seqs);
+  end loop;
+  perform set_config('app.organization_id', '', true);
+  return sealed;
+end $$;
 
 -- Domain events, written in the changing transaction (platform::events) and
 -- moved to Redis Streams by the service's relay. The service role inserts

@@ -182,10 +182,27 @@ async fn graphql<E: Executor>(State(svc): State<Arc<Service<E>>>, headers: Heade
     }
     let loaders = LoaderCtx::new(svc.pool.clone(), Scope::for_caller(caller.as_ref()));
     let mut request = (svc.per_request)(request.data(loaders.clone()), loaders);
-    if let Some(auth) = caller {
+    let reads = Arc::new(crate::audit::ReadLog::default());
+    request = request.data(reads.clone());
+    if let Some(auth) = caller.clone() {
         request = request.data(auth);
     }
     let mut response = crate::batch::drive(svc.executor.execute(request)).await;
+    // Sensitive reads are audited before the answer leaves; if they cannot
+    // be, nothing of it does.
+    if let Some(auth) = &caller {
+        let meta = headers
+            .get(REQUEST_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(|id| RequestMeta {
+                request_id: id.to_string(),
+            });
+        if let Err(e) = crate::audit::record_reads(&svc.pool, auth, meta.as_ref(), reads.take()).await {
+            tracing::error!(error = %crate::error::error_chain(&e), "auditing a request's reads failed: not answering it");
+            let err = async_graphql::Error::from(AppError::Unavailable("audit trail"));
+            response = async_graphql::Response::from_errors(vec![err.into_server_error(Default::default())]);
+        }
+    }
     crate::error::present_errors(&mut response.errors, locale);
 
     for err in &response.errors {

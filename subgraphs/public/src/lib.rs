@@ -23,6 +23,7 @@ use platform::{
     config::Settings,
     db::{cached, LoaderCtx},
     kit::{Runtime, SubgraphApp},
+    retention::{Category, Rule},
     AppError,
 };
 use serde::Deserialize;
@@ -99,6 +100,24 @@ impl SubgraphApp for Public {
     const NAME: &'static str = "public";
     const PORT: u16 = 4004;
     const SCHEMA: &'static str = "procurement";
+    // The file of a concluded tender: offers that did not win go, the
+    // winner's technical offer is emptied; the published record (tender,
+    // awards, contracts) is public and stays.
+    const RETENTION: &'static [Rule] = &[
+        Rule::delete(
+            Category::ProcurementFiles,
+            "offers that did not win, of concluded tenders",
+            "bids",
+            "status <> 'accepted' and id not in (select bid_id from awards) and tender_id in (select id from tenders where status in ('awarded', 'unsuccessful', 'cancelled') and updated_at < $1)",
+        ),
+        Rule::pseudonymize(
+            Category::ProcurementFiles,
+            "winning offers' technical summaries, of concluded tenders",
+            "bids",
+            "technical_summary <> '' and (status = 'accepted' or id in (select bid_id from awards)) and tender_id in (select id from tenders where status in ('awarded', 'unsuccessful', 'cancelled') and updated_at < $1)",
+            "technical_summary = ''",
+        ),
+    ];
     const EXTENSIONS: &'static [&'static str] = &[];
     /// OCDS publication is public data, served to anyone.
     const PUBLIC_PATHS: &'static [&'static str] = ocds::PUBLIC_PATHS;

@@ -2,7 +2,7 @@
 
 use async_graphql::{ComplexObject, Context, Enum, Object, Result, SimpleObject, ID};
 use chrono::{DateTime, NaiveDate, Utc};
-use platform::scalars::Date;
+use platform::{guards::HasRole, scalars::Date};
 use uuid::Uuid;
 
 use crate::{document::loader::VersionsLoader, signing::Grant, sniff, state, Loaded};
@@ -141,6 +141,17 @@ impl Document {
             .load_one(self.id)
             .await?
             .unwrap_or_default())
+    }
+
+    /// Who did what to it and when, newest first: the organization's administrators and auditors.
+    #[graphql(guard = "HasRole::any(platform::audit::history::READERS)")]
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<platform::audit::history::History> {
+        Ok(platform::audit::history::history(ctx, "Document", self.id, first, after).await?)
     }
 }
 

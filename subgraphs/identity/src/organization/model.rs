@@ -6,7 +6,7 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 use platform::{
-    guards::{Authenticated, SameTenant, UserOnly},
+    guards::{Authenticated, HasRole, SameTenant, UserOnly},
     Vertical,
 };
 use uuid::Uuid;
@@ -70,5 +70,16 @@ impl Organization {
         after: Option<String>,
     ) -> Result<Connection<OpaqueCursor<member::db::MemberCursor>, Member>> {
         member::list(ctx, first, after).await
+    }
+
+    /// Who did what to it and when, newest first: the organization's administrators and auditors (of their own organization).
+    #[graphql(guard = "SameTenant(self.id).and(HasRole::any(platform::audit::history::READERS))")]
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<platform::audit::history::History> {
+        Ok(platform::audit::history::history(ctx, "Organization", self.id, first, after).await?)
     }
 }

@@ -4,7 +4,7 @@ use async_graphql::{Context, Enum, Object, Result, ID};
 use chrono::{DateTime, Utc};
 use platform::{
     db::Loaded,
-    guards::{auth, UserOnly},
+    guards::{auth, HasRole, UserOnly},
     Role,
 };
 use uuid::Uuid;
@@ -77,5 +77,16 @@ impl User {
     /// When the account was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.created_at
+    }
+
+    /// Who did what to it and when, newest first: the organization's administrators and auditors.
+    #[graphql(guard = "HasRole::any(platform::audit::history::READERS)")]
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<platform::audit::history::History> {
+        Ok(platform::audit::history::history(ctx, "User", self.id, first, after).await?)
     }
 }

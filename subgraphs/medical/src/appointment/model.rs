@@ -6,7 +6,7 @@ use platform::AppError;
 use uuid::Uuid;
 
 use crate::{
-    access::{medical_or, ADMINISTRATIVE, READ},
+    access::{medical, medical_or, ADMINISTRATIVE, HISTORY, READ},
     patient::{loader::PatientLoader, model::Patient},
     practitioner::loader::PractitionerLoader,
     user::User,
@@ -101,5 +101,16 @@ impl Appointment {
     /// When it was booked.
     async fn created_at(&self) -> DateTime<Utc> {
         self.created_at
+    }
+
+    /// Who did what to it and when, newest first: the organization's administrators and auditors.
+    #[graphql(guard = "medical(HISTORY)")]
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<platform::audit::history::History> {
+        Ok(platform::audit::history::history(ctx, "Appointment", self.id, first, after).await?)
     }
 }

@@ -235,16 +235,16 @@ struct Reads {
 }
 
 impl Reads {
-    /// Writes one audit row per patient (and practitioner) read, in the
+    /// Writes one read row per patient (and practitioner) read, in the
     /// request's transaction, then commits: a read that cannot be audited
     /// is not answered.
     async fn commit(self, mut tx: TenantTx, call: &Call, action: &str, details: Value) -> Outcome<()> {
         let auth = call.auth()?;
         let actor = Actor::from_auth(auth, call.meta.as_ref());
         let patients: Vec<Uuid> = self.patients.into_iter().collect();
-        audit::record_many(&mut tx, &actor, action, "Patient", &patients, details.clone()).await?;
+        audit::record_read(&mut tx, &actor, action, "Patient", &patients, details.clone()).await?;
         let practitioners: Vec<Uuid> = self.practitioners.into_iter().collect();
-        audit::record_many(&mut tx, &actor, action, "Practitioner", &practitioners, details).await?;
+        audit::record_read(&mut tx, &actor, action, "Practitioner", &practitioners, details).await?;
         tx.commit().await?;
         Ok(())
     }

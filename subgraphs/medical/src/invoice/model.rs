@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::loader::InvoiceLinesLoader;
 use crate::{
-    access::{medical_or, BILLING, BILLING_SCOPE},
+    access::{medical, medical_or, BILLING, BILLING_SCOPE, HISTORY},
     patient::{loader::PatientLoader, model::Patient},
     Loaded,
 };
@@ -116,5 +116,16 @@ impl Invoice {
     /// When the draft was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.created_at
+    }
+
+    /// Who did what to it and when, newest first: the organization's administrators and auditors.
+    #[graphql(guard = "medical(HISTORY)")]
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<platform::audit::history::History> {
+        Ok(platform::audit::history::history(ctx, "Invoice", self.id, first, after).await?)
     }
 }

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::loader::NoteLoader;
 use crate::{
-    access::{medical, CLINICAL},
+    access::{medical, CLINICAL, HISTORY_CLINICAL},
     patient::{loader::PatientLoader, model::Patient},
     state,
     user::User,
@@ -42,6 +42,7 @@ impl ClinicalNote {
     }
     /// The note's text.
     async fn body(&self, ctx: &Context<'_>) -> Result<String> {
+        platform::audit::read(ctx, "Patient", self.patient_id);
         let sealed = Sealed {
             data: self.body_enc.clone(),
             key_id: self.body_key_id.clone(),
@@ -81,5 +82,16 @@ impl ClinicalNote {
     /// Who signed it (always the author).
     async fn signed_by(&self) -> Option<User> {
         self.signed_by.map(|id| User { id })
+    }
+
+    /// Who did what to it and when, newest first: the organization's administrators and auditors, and practitioners.
+    #[graphql(guard = "medical(HISTORY_CLINICAL)")]
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<platform::audit::history::History> {
+        Ok(platform::audit::history::history(ctx, "ClinicalNote", self.id, first, after).await?)
     }
 }

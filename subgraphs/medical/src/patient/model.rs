@@ -3,6 +3,7 @@
 use async_graphql::{ComplexObject, Context, Enum, InputObject, Result, SimpleObject, ID};
 use chrono::{DateTime, NaiveDate, Utc};
 use platform::{
+    audit,
     crypto::{FieldCipher, Sealed},
     scalars::Date,
     AppError,
@@ -12,7 +13,7 @@ use uuid::Uuid;
 
 use super::loader::{AllergiesLoader, NotesByPatientLoader, ProceduresByPatientLoader};
 use crate::{
-    access::{medical, medical_or, ADMINISTRATIVE, BILLING, CARE_TEAM, CLINICAL, EITHER, NAMES},
+    access::{medical, medical_or, ADMINISTRATIVE, BILLING, CARE_TEAM, CLINICAL, EITHER, HISTORY_CLINICAL, NAMES},
     invoice::{loader::InvoicesByPatientLoader, model::Invoice},
     note::model::ClinicalNote,
     procedure::model::Procedure,
@@ -221,37 +222,43 @@ impl Patient {
 
     /// Date of birth.
     #[graphql(guard = "medical(ADMINISTRATIVE)")]
-    async fn birth_date(&self) -> Date {
+    async fn birth_date(&self, ctx: &Context<'_>) -> Date {
+        audit::read(ctx, "Patient", self.id);
         Date(self.birth_date)
     }
 
     /// Administrative sex.
     #[graphql(guard = "medical(ADMINISTRATIVE)")]
-    async fn sex(&self) -> Sex {
+    async fn sex(&self, ctx: &Context<'_>) -> Sex {
+        audit::read(ctx, "Patient", self.id);
         self.sex
     }
 
     /// Phone, email and address. Encrypted at rest.
     #[graphql(guard = "medical(ADMINISTRATIVE)")]
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
+        audit::read(ctx, "Patient", self.id);
         Ok(self.open_contact(&state(ctx)?.cipher)?)
     }
 
     /// Health-insurance number. Encrypted at rest.
     #[graphql(guard = "medical(ADMINISTRATIVE)")]
     async fn insurance_number(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        audit::read(ctx, "Patient", self.id);
         Ok(self.open_insurance(&state(ctx)?.cipher)?)
     }
 
     /// Blood type. Practitioners and nurses only.
     #[graphql(guard = "medical(CLINICAL)")]
-    async fn blood_type(&self) -> Option<BloodType> {
+    async fn blood_type(&self, ctx: &Context<'_>) -> Option<BloodType> {
+        audit::read(ctx, "Patient", self.id);
         self.blood_type
     }
 
     /// Known allergies. Practitioners and nurses only.
     #[graphql(guard = "medical(CLINICAL)")]
     async fn allergies(&self, ctx: &Context<'_>) -> Result<Vec<Allergy>> {
+        audit::read(ctx, "Patient", self.id);
         Ok(ctx
             .data::<Loaded<AllergiesLoader>>()?
             .load_one(self.id)
@@ -262,6 +269,7 @@ impl Patient {
     /// Clinical notes, oldest first. Practitioners and nurses only.
     #[graphql(guard = "medical(CLINICAL)")]
     async fn notes(&self, ctx: &Context<'_>) -> Result<Vec<ClinicalNote>> {
+        audit::read(ctx, "Patient", self.id);
         Ok(ctx
             .data::<Loaded<NotesByPatientLoader>>()?
             .load_one(self.id)
@@ -272,6 +280,7 @@ impl Patient {
     /// Procedures performed, oldest first (their notes for clinicians only).
     #[graphql(guard = "medical(CARE_TEAM)")]
     async fn procedures(&self, ctx: &Context<'_>) -> Result<Vec<Procedure>> {
+        audit::read(ctx, "Patient", self.id);
         Ok(ctx
             .data::<Loaded<ProceduresByPatientLoader>>()?
             .load_one(self.id)
@@ -287,5 +296,16 @@ impl Patient {
             .load_one(self.id)
             .await?
             .unwrap_or_default())
+    }
+
+    /// Who did what to it and when, newest first: the organization's administrators and auditors, and practitioners.
+    #[graphql(guard = "medical(HISTORY_CLINICAL)")]
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<platform::audit::history::History> {
+        Ok(platform::audit::history::history(ctx, "Patient", self.id, first, after).await?)
     }
 }

@@ -59,7 +59,8 @@ impl Procedure {
     }
     /// Clinical notes on the procedure. Practitioners and nurses only.
     #[graphql(guard = "medical(CLINICAL)")]
-    async fn notes(&self) -> Option<&str> {
+    async fn notes(&self, ctx: &Context<'_>) -> Option<&str> {
+        platform::audit::read(ctx, "Patient", self.patient_id);
         self.notes.as_deref()
     }
 }

@@ -68,6 +68,8 @@ async fn each_role_sees_exactly_its_fields_of_a_patient() {
             Role::BillingClerk,
             sorted(&["id", "givenName", "familyName", "invoices"]),
         ),
+        // An auditor knows whose record a history is, and nothing of it.
+        (Role::Auditor, sorted(&["id", "givenName", "familyName"])),
     ];
     for (role, expected) in cases {
         let body = app.gql(EVERYTHING, json!({ "id": patient }), &app.token(w, role)).await;
@@ -76,9 +78,13 @@ async fn each_role_sees_exactly_its_fields_of_a_patient() {
             assert_eq!(e["extensions"]["code"], "FORBIDDEN", "{role}: {e}");
         }
     }
-    // Anyone else (an auditor) sees nothing at all.
+    // Anyone else (procurement) sees nothing at all.
     let body = app
-        .gql(EVERYTHING, json!({ "id": patient }), &app.token(w, Role::Auditor))
+        .gql(
+            EVERYTHING,
+            json!({ "id": patient }),
+            &app.token(w, Role::ProcurementOfficer),
+        )
         .await;
     assert_eq!(code(&body), Some("FORBIDDEN"));
     assert!(body["data"].is_null() || body["data"]["patient"].is_null(), "{body}");

@@ -160,3 +160,146 @@ async fn an_export_verifies_offline_and_a_line_changed_after_export_does_not() {
         "{found:?}"
     );
 }
+
+#[tokio::test]
+async fn graphql_reads_of_a_patients_record_are_audited_and_unanswered_when_they_cannot_be() {
+    use platform::Role;
+    use serde_json::json;
+    let app = TestApp::spawn().await;
+    let w = who();
+    let (p1, p2) = (
+        app.patient(w.org, "R-1", "Read").await,
+        app.patient(w.org, "R-2", "Read").await,
+    );
+    let nurse = crate::helpers::Who {
+        org: w.org,
+        user: Uuid::new_v4(),
+    };
+    let reads = |who: Uuid| {
+        format!("select count(*) from medical.read_log where action = 'graphql.read' and actor_user_id = '{who}'")
+    };
+    let token = app.token(nurse, Role::Nurse);
+    app.ok(
+        "query($id: ID!) { patient(id: $id) { familyName allergies { substance } } }",
+        json!({ "id": p1 }),
+        &token,
+    )
+    .await;
+    assert_eq!(app.count(&reads(nurse.user)).await, 1, "who opened which record");
+    app.ok(
+        "{ patients(first: 10) { nodes { contact { phone } } } }",
+        json!({}),
+        &token,
+    )
+    .await;
+    let rows: Vec<Uuid> = sqlx::query_scalar(
+        "select entity_id from medical.read_log where action = 'graphql.read' and actor_user_id = $1 order by seq",
+    )
+    .bind(nurse.user)
+    .fetch_all(&app.admin)
+    .await
+    .expect("rows");
+    assert_eq!(rows.len(), 3, "one row per patient read, per request");
+    assert!(rows[1..].contains(&p1) && rows[1..].contains(&p2));
+
+    // Names alone (billing, appointment lists) open no record.
+    let billing = crate::helpers::Who {
+        org: w.org,
+        user: Uuid::new_v4(),
+    };
+    app.ok(
+        "query($id: ID!) { patient(id: $id) { familyName givenName } }",
+        json!({ "id": p1 }),
+        &app.token(billing, Role::BillingClerk),
+    )
+    .await;
+    assert_eq!(app.count(&reads(billing.user)).await, 0);
+
+    // If the reads cannot be audited, the record is not shown.
+    sql(
+        &app,
+        &format!("revoke insert on medical.read_log from {}", app.settings.database.role),
+    )
+    .await;
+    let body = app
+        .gql(
+            "query($id: ID!) { patient(id: $id) { contact { phone } } }",
+            json!({ "id": p1 }),
+            &token,
+        )
+        .await;
+    assert_eq!(crate::helpers::code(&body), Some("UNAVAILABLE"), "{body}");
+    assert!(body["data"].is_null(), "{body}");
+}
+
+#[tokio::test]
+async fn sealed_reads_join_the_chain_and_a_sealed_read_edited_or_deleted_breaks_it_at_its_seal() {
+    use platform::Role;
+    use serde_json::json;
+    let app = TestApp::spawn().await;
+    let w = who();
+    let p = app.patient(w.org, "S-1", "Seal").await;
+    let token = app.token(w, Role::Nurse);
+    let open = || {
+        app.ok(
+            "query($id: ID!) { patient(id: $id) { sex } }",
+            json!({ "id": p }),
+            &token,
+        )
+    };
+    open().await;
+    open().await;
+    let mut conn = app.admin.acquire().await.expect("conn");
+    let before = chain::verify(&mut conn, "medical", None).await.expect("verify");
+    assert_eq!((before.reads, before.unsealed), (0, 2), "{before:?}");
+
+    let sealed = platform::audit::seal_reads(&app.admin, "medical").await.expect("seal");
+    assert_eq!(sealed, 2);
+    assert_eq!(
+        platform::audit::seal_reads(&app.admin, "medical").await.expect("seal"),
+        0,
+        "each read is sealed once"
+    );
+    let report = chain::verify(&mut conn, "medical", None).await.expect("verify");
+    assert_eq!(
+        (report.reads, report.unsealed, report.broken.len()),
+        (2, 0, 0),
+        "{report:?}"
+    );
+    let seal_seq: i64 = sqlx::query_scalar(
+        "select chain_seq from medical.audit_log where action = 'reads.sealed' and organization_id = $1",
+    )
+    .bind(w.org)
+    .fetch_one(&app.admin)
+    .await
+    .expect("one seal link in the organization's chain");
+
+    // The export carries the reads after their seal; the file verifies alone.
+    let reads = chain::reads(&mut conn, "medical", Some(w.org)).await.expect("reads");
+    let (entries, _) = chain::entries(&mut conn, "medical", Some(w.org), None, None)
+        .await
+        .expect("entries");
+    assert!(chain::verify_seals(&entries, &reads).is_empty());
+    let mut forged = reads.clone();
+    forged[1].read = forged[1].read.replace(&p.to_string(), &Uuid::new_v4().to_string());
+    assert_eq!(chain::verify_seals(&entries, &forged)[0].seq, seal_seq);
+
+    // A superuser rewrites who read the record: the seal no longer matches.
+    sql(&app, &format!(
+        "update medical.read_log set actor_user_id = gen_random_uuid() where organization_id = '{}' and seq = (select min(seq) from medical.read_log where organization_id = '{}')",
+        w.org, w.org
+    ))
+    .await;
+    let found = broken(&app).await;
+    assert_eq!((found.len(), found[0].seq), (1, seal_seq), "{found:?}");
+    assert!(found[0].reason.contains("edited"), "{}", found[0].reason);
+
+    // ... or deletes it.
+    sql(&app, &format!(
+        "delete from medical.read_log where organization_id = '{}' and seq = (select min(seq) from medical.read_log where organization_id = '{}')",
+        w.org, w.org
+    ))
+    .await;
+    let found = broken(&app).await;
+    assert!(found[0].reason.contains("2 reads, 1 are left"), "{}", found[0].reason);
+}

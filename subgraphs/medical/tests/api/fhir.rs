@@ -254,7 +254,7 @@ async fn another_organizations_ids_are_404_exactly_like_missing_ones_on_read_sea
     assert_eq!(everything.status, 404, "{}", everything.body);
     let count = app
         .count(&format!(
-            "select count(*) from medical.audit_log where entity_id = '{}' and action like 'fhir.%'",
+            "select count(*) from medical.read_log where entity_id = '{}' and action like 'fhir.%'",
             b.patient
         ))
         .await;
@@ -385,7 +385,7 @@ async fn partners_need_medical_read_and_see_appointments_with_names_only() {
         403
     );
     let audited = app
-        .count("select count(*) from medical.audit_log where action = 'fhir.search' and actor_client_id is not null")
+        .count("select count(*) from medical.read_log where action = 'fhir.search' and actor_client_id is not null")
         .await;
     assert_eq!(audited, 1, "a partner's reads are audited under its client id");
 }
@@ -418,8 +418,8 @@ async fn every_read_is_audited_with_who_read_which_patient() {
     ok(&app, &format!("Patient/{}/$everything", r.patient), &token).await;
 
     let rows: Vec<(String, String, Uuid, Option<Uuid>)> = sqlx::query_as(
-        "select action, entity_type, entity_id, actor_user_id from medical.audit_log
-          where action like 'fhir.%' order by created_at, action, entity_id",
+        "select action, entity_type, entity_id, actor_user_id from medical.read_log
+          where action like 'fhir.%' order by seq, action, entity_id",
     )
     .fetch_all(&app.admin)
     .await

@@ -64,7 +64,105 @@ pub struct Report {
     pub rows: usize,
     /// Rows written before the chain existed (no `chain_seq`): not covered.
     pub unchained: i64,
+    /// Reads of health data checked against their seals.
+    pub reads: usize,
+    /// Reads not sealed yet (the sealer runs every few seconds).
+    pub unsealed: i64,
     pub broken: Vec<Broken>,
+}
+
+/// One sealed read (an export line has `sealed_by`): the `reads.sealed`
+/// link whose digest covers it, and its canonical text.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Read {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subgraph: Option<String>,
+    pub sealed_by: Uuid,
+    pub read: String,
+}
+
+/// The action of the links that seal reads.
+pub const SEAL_ACTION: &str = "reads.sealed";
+
+/// `sha256` of the reads' canonical texts joined by newlines, hex: what a
+/// seal's `details.digest` holds.
+pub fn reads_digest<'a>(reads: impl Iterator<Item = &'a str>) -> String {
+    let mut h = Sha256::new();
+    for (i, r) in reads.enumerate() {
+        if i > 0 {
+            h.update(b"\n");
+        }
+        h.update(r.as_bytes());
+    }
+    hex(&h.finalize())
+}
+
+/// Each seal's reads, in order, against the count and digest it recorded:
+/// the first seal of each chain whose reads were edited or deleted.
+pub fn verify_seals(entries: &[Entry], reads: &[Read]) -> Vec<Broken> {
+    let mut by_seal: std::collections::HashMap<(Option<&str>, Uuid), Vec<&str>> = Default::default();
+    for r in reads {
+        by_seal
+            .entry((r.subgraph.as_deref(), r.sealed_by))
+            .or_default()
+            .push(&r.read);
+    }
+    let mut broken: Vec<Broken> = vec![];
+    for e in entries.iter().filter(|e| e.action == SEAL_ACTION) {
+        if broken
+            .iter()
+            .any(|b| b.organization_id == e.organization_id && b.subgraph == e.subgraph)
+        {
+            continue;
+        }
+        let sealed = by_seal
+            .get(&(e.subgraph.as_deref(), e.id))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let count = e.details["count"].as_i64().unwrap_or(-1);
+        let reason = if i64::try_from(sealed.len()).ok() != Some(count) {
+            Some(format!("it seals {count} reads, {} are left (deleted)", sealed.len()))
+        } else if e.details["digest"].as_str() != Some(reads_digest(sealed.iter().copied()).as_str()) {
+            Some("a read it seals was edited: their digest differs".to_string())
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            broken.push(Broken {
+                subgraph: e.subgraph.clone(),
+                organization_id: e.organization_id,
+                seq: e.seq,
+                id: Some(e.id),
+                reason,
+            });
+        }
+    }
+    broken
+}
+
+/// The sealed reads of `schema` (of one organization), in order.
+pub async fn reads(conn: &mut PgConnection, schema: &str, org: Option<Uuid>) -> anyhow::Result<Vec<Read>> {
+    anyhow::ensure!(
+        schema.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+        "invalid schema `{schema}`"
+    );
+    // Dynamic on purpose, as `entries`.
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(&format!(
+        "select r.sealed_by, {schema}.read_log_canonical(r) from {schema}.read_log r
+          where r.sealed_by is not null and ($1::uuid is null or r.organization_id = $1)
+          order by r.seq"
+    ))
+    .bind(org)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(sealed_by, read)| Read {
+            subgraph: None,
+            sealed_by,
+            read,
+        })
+        .collect())
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
@@ -328,13 +426,27 @@ pub async fn verify(conn: &mut PgConnection, schema: &str, org: Option<Uuid>) ->
     .fetch_all(&mut *conn)
     .await?;
     let heads: Vec<(Uuid, i64, String)> = heads.into_iter().map(|(o, s, h)| (o, s, hex(&h))).collect();
-    let broken = verify_entries(&entries, &heads, true);
+    let mut broken = verify_entries(&entries, &heads, true);
+    let reads = reads(conn, schema, org).await?;
+    for b in verify_seals(&entries, &reads) {
+        if !broken.iter().any(|k| k.organization_id == b.organization_id) {
+            broken.push(b);
+        }
+    }
+    let unsealed: i64 = sqlx::query_scalar(&format!(
+        "select count(*) from {schema}.read_log where sealed_by is null and ($1::uuid is null or organization_id = $1)"
+    ))
+    .bind(org)
+    .fetch_one(&mut *conn)
+    .await?;
     let mut orgs: Vec<Uuid> = entries.iter().map(|e| e.organization_id).collect();
     orgs.dedup();
     Ok(Report {
         organizations: orgs.len(),
         rows: entries.len(),
         unchained,
+        reads: reads.len(),
+        unsealed,
         broken,
     })
 }

@@ -6,6 +6,7 @@ use platform::{AppError, AuthContext, Role::*};
 use uuid::Uuid;
 
 use crate::{
+    access::public,
     money::Money,
     supplier::{loader::SupplierOfOrgLoader, model::Supplier},
     tender::{self, model::Tender},
@@ -113,5 +114,16 @@ impl Bid {
     /// When the draft was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.created_at
+    }
+
+    /// Who did what to it and when, newest first: the organization's administrators and auditors (each organization sees what it did).
+    #[graphql(guard = "public(platform::audit::history::READERS)")]
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<platform::audit::history::History> {
+        Ok(platform::audit::history::history(ctx, "Bid", self.id, first, after).await?)
     }
 }

@@ -6,6 +6,7 @@ use platform::{scalars::Date, AppError};
 use uuid::Uuid;
 
 use crate::{
+    access::public,
     contract::loader::ContractOfAwardLoader,
     money::Money,
     organization::Organization,
@@ -146,5 +147,16 @@ impl Contract {
     /// When it was awarded.
     async fn created_at(&self) -> DateTime<Utc> {
         self.created_at
+    }
+
+    /// Who did what to it and when, newest first: the organization's administrators and auditors.
+    #[graphql(guard = "public(platform::audit::history::READERS)")]
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<platform::audit::history::History> {
+        Ok(platform::audit::history::history(ctx, "Contract", self.id, first, after).await?)
     }
 }

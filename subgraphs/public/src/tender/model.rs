@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::{
-    access::{can, OFFICER, SUPPLIER},
+    access::{can, public, OFFICER, SUPPLIER},
     bid::{loader::BidsOfTenderLoader, model::Bid},
     contract::{loader::AwardsOfTenderLoader, model::Award},
     money::Money,
@@ -235,6 +235,17 @@ impl Tender {
             .load_one(self.id)
             .await?
             .unwrap_or_default())
+    }
+
+    /// Who did what to it and when, newest first: the organization's administrators and auditors (the buyer's, for tenders it runs).
+    #[graphql(guard = "public(platform::audit::history::READERS)")]
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<platform::audit::history::History> {
+        Ok(platform::audit::history::history(ctx, "Tender", self.id, first, after).await?)
     }
 }
 
