@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod document;
+pub mod erasure;
 pub mod owners;
 pub mod seed;
 pub mod signing;
@@ -128,6 +129,10 @@ impl SubgraphApp for Content {
             signer: signing::UrlSigner::from_spec(&spec)?,
             content,
         })
+    }
+
+    fn subscriptions(_state: &Arc<State>) -> Vec<platform::events::Subscription> {
+        erasure::subscriptions()
     }
 
     fn loaders(req: async_graphql::Request, ctx: LoaderCtx) -> async_graphql::Request {

@@ -91,7 +91,8 @@ const CLOSED_RECORD: &str = "patient_id in (select id from patients where delete
 pub const PSEUDONYMIZE_PATIENT: &str =
     "mrn = 'X-' || substr(md5(id::text), 1, 24), given_name = 'X', family_name = 'X',
     birth_date = make_date(extract(year from birth_date)::int, 1, 1), blood_type = null,
-    contact_enc = null, contact_key_id = null, insurance_enc = null, insurance_key_id = null, updated_at = now()";
+    contact_enc = null, contact_key_id = null, insurance_enc = null, insurance_key_id = null,
+    sealed_identity_enc = null, sealed_identity_key_id = null, updated_at = now()";
 
 impl SubgraphApp for Medical {
     const NAME: &'static str = "medical";
@@ -124,7 +125,7 @@ impl SubgraphApp for Medical {
             Category::ClinicalRecords,
             "closed patient records",
             "patients",
-            "deleted_at < $1 and mrn not like 'X-%'",
+            "deleted_at < $1 and (mrn not like 'X-%' or sealed_identity_enc is not null)",
             PSEUDONYMIZE_PATIENT,
         ),
         Rule::delete(

@@ -1,6 +1,7 @@
 //! Patients: search, records, clinical basics (blood type, allergies).
 
 pub mod db;
+pub mod erasure;
 pub mod loader;
 pub mod model;
 
@@ -312,6 +313,21 @@ impl PatientMutation {
             Ok((true, Audit::new("patient.delete", "Patient", id)))
         })
         .await?)
+    }
+
+    /// Erases a patient on their request (RGPD art. 17), in one call: what
+    /// identifies them goes now, what the law keeps (the medical record,
+    /// invoices) is sealed until its retention ends. The report says which
+    /// is which, and until when. Administrators only.
+    #[graphql(guard = "medical_write([platform::Role::OrgAdmin])")]
+    async fn erase_patient(
+        &self,
+        ctx: &Context<'_>,
+        patient_id: ID,
+        reason: String,
+    ) -> Result<platform::rgpd::ErasureReport> {
+        let id = parse_id("patientId", &patient_id)?;
+        Ok(erasure::erase(ctx, id, &reason).await?)
     }
 
     /// Records (or clears) a patient's blood type. Clinicians only.

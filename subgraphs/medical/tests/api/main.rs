@@ -5,6 +5,7 @@ mod helpers;
 mod access;
 mod appointments;
 mod audit_chain;
+mod erasure;
 mod fhir;
 mod history;
 mod invoices;

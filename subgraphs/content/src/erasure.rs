@@ -1,0 +1,34 @@
+//! A patient erased by their practice (`medical.patient.erased`): their
+//! documents' titles (which often name them) become generic; administrative
+//! documents (identity papers, letters) are deleted; clinical documents are
+//! part of the medical record the law keeps, readable only by the
+//! clinicians who could read them before, under a title that names no one.
+
+use futures::FutureExt;
+use platform::events::{Delivery, Subscription};
+use sqlx::PgConnection;
+
+pub const GROUP: &str = "content.erasure";
+
+pub fn subscriptions() -> Vec<Subscription> {
+    vec![Subscription::new("medical.patient", GROUP, |c, d| apply(c, d).boxed())]
+}
+
+async fn apply(conn: &mut PgConnection, d: &Delivery) -> anyhow::Result<()> {
+    if d.kind != "medical.patient.erased" {
+        return Ok(());
+    }
+    d.require_version(1)?;
+    let patient = d.entity_id()?;
+    sqlx::query(
+        "update documents
+            set title = case classification when 'clinical' then 'Clinical document' else 'Administrative document' end,
+                deleted_at = case classification when 'administrative' then coalesce(deleted_at, now()) else deleted_at end,
+                updated_at = now()
+          where owner_type = 'Patient' and owner_id = $1",
+    )
+    .bind(patient)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
