@@ -1,6 +1,7 @@
 //! Users: `me`, the `User` entity.
 
 pub mod db;
+pub mod erasure;
 pub mod loader;
 pub mod model;
 
@@ -61,6 +62,18 @@ pub struct UserMutation;
 
 #[Object]
 impl UserMutation {
+    /// Erases an account on its owner's request (RGPD art. 17), in one
+    /// call: the signed-in user's own (no `userId`), or, for an
+    /// organization's administrator, a member who belongs to no other
+    /// organization. Sessions end everywhere; name, e-mail, memberships,
+    /// sessions, notifications go; the audit trail keeps the id only. The
+    /// report says what went and what stays.
+    #[graphql(guard = "UserOnly.and(RevocationChecked)")]
+    async fn erase_user(&self, ctx: &Context<'_>, user_id: Option<ID>) -> Result<platform::rgpd::ErasureReport> {
+        let target = user_id.map(|id| platform::ids::parse_id("userId", &id)).transpose()?;
+        Ok(erasure::erase(ctx, target).await?)
+    }
+
     /// Changes the signed-in user's name or language. Every organization
     /// they belong to hears of it (`identity.user.updated`).
     #[graphql(guard = "UserOnly.and(RevocationChecked)")]

@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod erasure;
 mod events;
 mod isolation;
 mod login;

@@ -1,0 +1,101 @@
+//! `eraseUser`: an account erased in one call, by its owner or by the
+//! administrator of their only organization; afterwards nobody finds the
+//! user by name or e-mail, they cannot sign in, and every organization they
+//! belonged to heard of it.
+
+use serde_json::{json, Value};
+
+use crate::helpers::{code, TestApp, PASSWORD};
+
+const ERASE: &str =
+    "mutation($u: ID) { eraseUser(userId: $u) { subjectId erased { what count } retained { what category until } } }";
+
+fn count_of(report: &Value, what: &str) -> i64 {
+    report["erased"]
+        .as_array()
+        .and_then(|l| l.iter().find(|x| x["what"] == what))
+        .and_then(|x| x["count"].as_i64())
+        .unwrap_or_else(|| panic!("no `{what}` in {report}"))
+}
+
+#[tokio::test]
+async fn a_user_erased_by_their_admin_or_themself_is_gone_everywhere_but_the_trail_by_id() {
+    let app = TestApp::spawn().await;
+    let acme = app.org("acme", &["medical"]).await;
+    let beta = app.org("beta", &["medical"]).await;
+    app.member(acme, "admin@acme.test", &["org_admin"]).await;
+    app.member(acme, "second@acme.test", &["org_admin"]).await;
+    let bob = app.member(acme, "bob@acme.test", &["nurse"]).await;
+    let alice = app.member(acme, "alice@acme.test", &["practitioner"]).await;
+    app.member(beta, "alice@acme.test", &["practitioner"]).await;
+    let admin = app.token("acme", "admin@acme.test").await;
+    let bobs = app.token("acme", "bob@acme.test").await;
+
+    // A nurse erases no one else; an admin no one who belongs elsewhere too.
+    let denied = app.gql(ERASE, json!({ "u": alice }), Some(&bobs)).await;
+    assert_eq!(code(&denied), Some("FORBIDDEN"), "{denied}");
+    let elsewhere = app.gql(ERASE, json!({ "u": alice }), Some(&admin)).await;
+    assert_eq!(code(&elsewhere), Some("CONFLICT"), "{elsewhere}");
+
+    let report = app.gql(ERASE, json!({ "u": bob }), Some(&admin)).await;
+    assert!(report["errors"].is_null(), "{report}");
+    let report = &report["data"]["eraseUser"];
+    assert_eq!(report["subjectId"], bob.to_string());
+    assert_eq!(count_of(report, "memberships"), 1);
+    assert_eq!(count_of(report, "sessions"), 1, "bob's sign-in");
+    assert_eq!(report["retained"][0]["category"], "audit_trail");
+    let bob_row = "select count(*) from identity.users where email like 'bob%' or display_name like 'bob%'";
+    assert_eq!(app.count(bob_row).await, 0, "not found by name or e-mail");
+    let login = app.login_raw("acme", "bob@acme.test", PASSWORD, None).await;
+    assert!(login["data"]["login"].is_null(), "{login}");
+    let me = app.gql("{ me { email } }", json!({}), Some(&bobs)).await;
+    assert_eq!(code(&me), Some("UNAUTHENTICATED"), "bob's session ended: {me}");
+    let heard = format!(
+        "select count(*) from identity.event_outbox where entity_id = '{bob}'
+          and type in ('identity.membership.removed', 'identity.user.updated')"
+    );
+    assert_eq!(
+        app.count(&heard).await,
+        2,
+        "other subgraphs drop their copy of the name"
+    );
+
+    // Alice erases herself: both organizations hear of it.
+    let hers = app.token("acme", "alice@acme.test").await;
+    let report = app.gql(ERASE, json!({}), Some(&hers)).await;
+    assert!(report["errors"].is_null(), "{report}");
+    assert_eq!(count_of(&report["data"]["eraseUser"], "memberships"), 2);
+    let heard = format!(
+        "select count(distinct organization_id) from identity.event_outbox
+          where entity_id = '{alice}' and payload->>'displayName' = 'Erased user'"
+    );
+    assert_eq!(app.count(&heard).await, 2);
+    assert_eq!(
+        app.count(&format!(
+            "select count(*) from identity.memberships where user_id = '{alice}'"
+        ))
+        .await,
+        0
+    );
+
+    // The last administrator stays until another is appointed; nothing changes.
+    let solo = app.org("solo", &[]).await;
+    app.member(solo, "carol@solo.test", &["org_admin"]).await;
+    let carol = app.token("solo", "carol@solo.test").await;
+    let refused = app.gql(ERASE, json!({}), Some(&carol)).await;
+    assert_eq!(code(&refused), Some("CONFLICT"), "{refused}");
+    assert!(app.gql("{ me { email } }", json!({}), Some(&carol)).await["errors"].is_null());
+
+    let mut conn = app.admin.acquire().await.expect("conn");
+    let trail = platform::audit::chain::verify(&mut conn, "identity", None)
+        .await
+        .expect("verify");
+    assert!(trail.broken.is_empty(), "{:?}", trail.broken);
+    assert!(
+        app.count(&format!(
+            "select count(*) from identity.audit_log where action = 'user.erase' and entity_id = '{bob}'"
+        ))
+        .await
+            == 1
+    );
+}
