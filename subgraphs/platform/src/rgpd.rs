@@ -14,6 +14,7 @@ use crate::retention::{Category, RetentionSettings};
 pub struct ErasureReport {
     /// The erased subject (a user or a patient).
     pub subject_id: ID,
+    /// When the erasure was done.
     pub erased_at: DateTime<Utc>,
     /// Removed or made unrecognizable now.
     pub erased: Vec<ErasedData>,
@@ -22,18 +23,23 @@ pub struct ErasureReport {
     pub retained: Vec<RetainedData>,
 }
 
+/// Data an erasure removed or made unrecognizable.
 #[derive(SimpleObject, Clone, Debug)]
 #[graphql(shareable)]
 pub struct ErasedData {
     /// What it was, e.g. "contact details", "sessions".
     pub what: String,
+    /// How many records.
     pub count: i64,
 }
 
+/// Data the law makes an erasure keep, sealed, for a while.
 #[derive(SimpleObject, Clone, Debug)]
 #[graphql(shareable)]
 pub struct RetainedData {
+    /// What it is, e.g. "clinical notes", "invoices".
     pub what: String,
+    /// How many records.
     pub count: i64,
     /// The retention category (`clinical_records`, `invoices`, …;
     /// `audit_trail` is never deleted).

@@ -283,6 +283,11 @@ async fn sealed_reads_join_the_chain_and_a_sealed_read_edited_or_deleted_breaks_
     let mut forged = reads.clone();
     forged[1].read = forged[1].read.replace(&p.to_string(), &Uuid::new_v4().to_string());
     assert_eq!(chain::verify_seals(&entries, &forged)[0].seq, seal_seq);
+    // The verifier docs/audit.md gives auditors agrees, on the file `hub audit export` writes.
+    let (ok, out) = python_verifier(&export_lines(&entries, &reads));
+    assert!(ok && out.contains("sealed reads: 2"), "{out}");
+    let (ok, out) = python_verifier(&export_lines(&entries, &forged));
+    assert!(!ok && out.contains("a sealed read was edited"), "{out}");
 
     // A superuser rewrites who read the record: the seal no longer matches.
     sql(&app, &format!(
@@ -302,4 +307,54 @@ async fn sealed_reads_join_the_chain_and_a_sealed_read_edited_or_deleted_breaks_
     .await;
     let found = broken(&app).await;
     assert!(found[0].reason.contains("2 reads, 1 are left"), "{}", found[0].reason);
+}
+
+/// Export lines as `hub audit export` writes them: a seal's reads after it.
+fn export_lines(entries: &[chain::Entry], reads: &[chain::Read]) -> String {
+    let mut out = String::new();
+    for e in entries {
+        let e = chain::Entry {
+            subgraph: Some("medical".into()),
+            ..e.clone()
+        };
+        out += &format!("{}\n", serde_json::to_string(&e).expect("line"));
+        for r in reads.iter().filter(|r| r.sealed_by == e.id) {
+            let r = chain::Read {
+                subgraph: Some("medical".into()),
+                ..r.clone()
+            };
+            out += &format!("{}\n", serde_json::to_string(&r).expect("line"));
+        }
+    }
+    out
+}
+
+/// Runs the Python verifier printed in docs/audit.md on `export`.
+fn python_verifier(export: &str) -> (bool, String) {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/audit.md")).expect("docs/audit.md");
+    let script = doc
+        .split("```python\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("a python block in docs/audit.md");
+    let dir = std::env::temp_dir().join(format!("hub-audit-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (py, file) = (dir.join("verify.py"), dir.join("trail.jsonl"));
+    std::fs::write(&py, script).expect("script");
+    std::fs::write(&file, export).expect("export");
+    let run = std::process::Command::new("python3")
+        .arg(&py)
+        .arg(&file)
+        .output()
+        .expect("python3");
+    let _ = std::fs::remove_dir_all(&dir);
+    (
+        run.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr)
+        ),
+    )
 }

@@ -36,9 +36,11 @@ pub enum ActorKind {
 pub struct AuditEntry {
     /// The audit row's id (`hub audit export` shows the same).
     pub id: ID,
+    /// When it happened.
     pub at: DateTime<Utc>,
     /// What was done, e.g. `patient.update`, `tender.publish`.
     pub action: String,
+    /// Whether a user, a partner or the platform acted.
     pub actor_kind: ActorKind,
     /// The user or partner client who acted; none for the platform.
     pub actor_id: Option<ID>,
@@ -54,7 +56,9 @@ pub struct AuditEntry {
 #[derive(SimpleObject, Clone, Debug)]
 #[graphql(shareable)]
 pub struct AuditDetail {
+    /// The detail's key, e.g. `reason`, `from`, `lines`.
     pub name: String,
+    /// Its value as text (numbers and lists in JSON).
     pub value: String,
 }
 
