@@ -119,6 +119,26 @@ pub const EXTRA_READ_POLICIES: &[(&str, &str, &str)] = &[
         "event_outbox_relayed_by_owner: only the schema owner, for the event relay's functions; the service role never has it",
     ),
     (
+        "identity.read_log",
+        "true",
+        "read_log_sealed_by_owner: only the schema owner, for read_log_seal() (sealing reads into the audit chains); the service role never has it",
+    ),
+    (
+        "content.read_log",
+        "true",
+        "read_log_sealed_by_owner: only the schema owner, for read_log_seal() (sealing reads into the audit chains); the service role never has it",
+    ),
+    (
+        "medical.read_log",
+        "true",
+        "read_log_sealed_by_owner: only the schema owner, for read_log_seal() (sealing reads into the audit chains); the service role never has it",
+    ),
+    (
+        "procurement.read_log",
+        "true",
+        "read_log_sealed_by_owner: only the schema owner, for read_log_seal() (sealing reads into the audit chains); the service role never has it",
+    ),
+    (
         "procurement.tender_followers",
         "true",
         "tender_followers_read_by_owner: only the schema owner, for tender_audience() (who hears of a tender); the service role never has it",

@@ -103,6 +103,7 @@ fn entry(
             rest.push(AuditDetail { name, value });
         }
     }
+    rest.sort_by(|a, b| a.name.cmp(&b.name));
     AuditEntry {
         id: ID(id.to_string()),
         at,
