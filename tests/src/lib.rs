@@ -294,7 +294,18 @@ impl Platform {
             .map(|(_, p)| *p)
             .expect("the registry lists identity");
         let issuer = format!("http://127.0.0.1:{issuer_port}");
+        let medical_port = SUBGRAPHS
+            .iter()
+            .zip(&ports)
+            .find(|(sg, _)| sg.name == "medical")
+            .map(|(_, p)| *p)
+            .expect("the registry lists medical");
         let common: Vec<(String, String)> = vec![
+            // Content reads a patient's FHIR record for a data export.
+            (
+                "HUB_CONTENT__MEDICAL_URL".into(),
+                format!("http://127.0.0.1:{medical_port}"),
+            ),
             ("HUB_ENVIRONMENT".into(), "test".into()),
             ("HUB_DATABASE__URL".into(), db.url.clone()),
             ("HUB_REDIS__URL".into(), "redis://127.0.0.1:6379".into()),

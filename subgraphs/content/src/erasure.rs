@@ -5,7 +5,11 @@
 //! clinicians who could read them before, under a title that names no one.
 
 use futures::FutureExt;
-use platform::events::{Delivery, Subscription};
+use platform::{
+    db::{set_scope, Scope},
+    events::{Delivery, Subscription},
+    Role, Vertical,
+};
 use sqlx::PgConnection;
 
 pub const GROUP: &str = "content.erasure";
@@ -20,6 +24,18 @@ async fn apply(conn: &mut PgConnection, d: &Delivery) -> anyhow::Result<()> {
     }
     d.require_version(1)?;
     let patient = d.entity_id()?;
+    // The documents' own rule (by classification) hides clinical records
+    // from a scope without clinical roles: act as the practice's care team.
+    set_scope(
+        conn,
+        &Scope {
+            organization_id: d.tenant,
+            user_id: None,
+            roles: vec![Role::Practitioner, Role::Nurse, Role::Secretary],
+            verticals: vec![Vertical::Medical],
+        },
+    )
+    .await?;
     sqlx::query(
         "update documents
             set title = case classification when 'clinical' then 'Clinical document' else 'Administrative document' end,

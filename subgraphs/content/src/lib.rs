@@ -9,6 +9,7 @@
 pub mod access;
 pub mod document;
 pub mod erasure;
+pub mod export;
 pub mod owners;
 pub mod seed;
 pub mod signing;
@@ -35,7 +36,7 @@ pub use platform::db::Loaded;
 pub struct Query(document::DocumentQuery, owners::OwnerQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(document::DocumentMutation);
+pub struct Mutation(document::DocumentMutation, export::ExportMutation);
 
 /// The `[content]` settings section (`HUB_CONTENT__…`).
 #[derive(Debug, Clone, Deserialize)]
@@ -61,6 +62,11 @@ pub struct ContentSettings {
     pub scanner: Option<Vec<String>>,
     /// Seconds between cleanup sweeps of expired uploads (0: no sweep).
     pub sweep_interval_secs: u64,
+    /// The medical service, whose FHIR API a patient's data export reads
+    /// (with the caller's token, behind the router secret).
+    pub medical_url: String,
+    /// How long a data export archive is kept before retention may drop it.
+    pub export_retention_days: u32,
 }
 
 impl Default for ContentSettings {
@@ -75,6 +81,8 @@ impl Default for ContentSettings {
             download_url_ttl_secs: 5 * 60,
             scanner: None,
             sweep_interval_secs: 300,
+            medical_url: "http://127.0.0.1:4003".into(),
+            export_retention_days: 30,
         }
     }
 }
@@ -86,6 +94,8 @@ pub struct State {
     pub content: ContentSettings,
     pub store: Arc<dyn object_store::ObjectStore>,
     pub signer: signing::UrlSigner,
+    /// Calls to other services (the medical FHIR API, for exports).
+    pub http: reqwest::Client,
 }
 
 pub fn state<'a>(ctx: &Context<'a>) -> Result<&'a State, AppError> {
@@ -127,6 +137,9 @@ impl SubgraphApp for Content {
             settings: rt.settings.clone(),
             store: storage::open(&content.store)?,
             signer: signing::UrlSigner::from_spec(&spec)?,
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()?,
             content,
         })
     }

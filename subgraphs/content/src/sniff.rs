@@ -59,6 +59,7 @@ pub fn extension(content_type: &str) -> &'static str {
         "application/vnd.oasis.opendocument.text" => "odt",
         "application/vnd.oasis.opendocument.spreadsheet" => "ods",
         "text/csv" => "csv",
+        "application/zip" => "zip",
         _ => "txt",
     }
 }

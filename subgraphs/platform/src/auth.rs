@@ -204,6 +204,18 @@ pub struct RequestMeta {
     pub request_id: String,
 }
 
+/// The caller's verified access token as it arrived, for a resolver that
+/// calls another service on the caller's behalf (content fetching a
+/// patient's FHIR record for an export): that service checks it again.
+#[derive(Clone)]
+pub struct BearerToken(pub String);
+
+impl std::fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BearerToken(…)")
+    }
+}
+
 /// An `Authorization` header that is not `Bearer <token>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the Authorization header is not a bearer token")]

@@ -168,7 +168,10 @@ async fn graphql<E: Executor>(State(svc): State<Arc<Service<E>>>, headers: Heade
     match crate::auth::bearer_token(authorization) {
         Ok(None) => {}
         Ok(Some(token)) => match svc.verifier.authenticate(token).await {
-            Ok(auth) => caller = Some(auth),
+            Ok(auth) => {
+                caller = Some(auth);
+                request = request.data(crate::auth::BearerToken(token.to_string()));
+            }
             Err(e) => {
                 tracing::info!(reason = %e, "access token refused");
                 svc.metrics.http_requests.with_label_values(&["/graphql", "401"]).inc();

@@ -1,0 +1,217 @@
+//! `exportPatientData`: a practice answers a patient's access or
+//! portability request (RGPD art. 15 and 20) in one call. The archive holds
+//! the medical record as a FHIR R4 Bundle (read from the medical service's
+//! FHIR API with the caller's own token, so the same rules apply and the
+//! read is audited there), the patient's documents the caller may read, and
+//! a manifest with each file's SHA-256. It is stored as a document of the
+//! patient (clinical, kept `export_retention_days`), so it downloads
+//! through the usual signed link and appears in the patient's documents.
+
+use std::io::Write;
+
+use async_graphql::{Context, Object, Result, SimpleObject, ID};
+use chrono::{Duration, Utc};
+use object_store::{path::Path, ObjectStore};
+use platform::{
+    access,
+    auth::BearerToken,
+    guards::auth,
+    ids::parse_id,
+    mutation::{mutate, Audit},
+    AppError, Vertical,
+};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::{
+    access::CLINICAL,
+    document::{
+        db,
+        model::{filename, Classification, Document, OwnerType},
+    },
+    state, State,
+};
+
+/// The archive's content type.
+pub const ZIP: &str = "application/zip";
+
+/// One file of an export archive.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ExportedFile {
+    /// Its path in the archive.
+    pub name: String,
+    /// Its size in bytes.
+    pub byte_size: i64,
+    /// SHA-256, hex.
+    pub sha256: String,
+}
+
+/// A data export: the archive, stored as a document of its subject.
+#[derive(SimpleObject)]
+pub struct DataExport {
+    /// The archive (its `currentVersion.downloadUrl` is the signed link).
+    pub document: Document,
+    /// What the archive holds, as in its `manifest.json`.
+    pub files: Vec<ExportedFile>,
+}
+
+#[derive(Default)]
+pub struct ExportMutation;
+
+#[Object]
+impl ExportMutation {
+    /// Exports a patient's data for their access or portability request:
+    /// their medical record as a FHIR Bundle and their documents, in one
+    /// ZIP archive stored as a clinical document of the patient. Clinicians
+    /// only (the record's readers); the read is audited in both subgraphs.
+    async fn export_patient_data(&self, ctx: &Context<'_>, patient_id: ID) -> Result<DataExport> {
+        let a = auth(ctx)?;
+        access::check(a, Vertical::Medical, &CLINICAL, &[])?;
+        let patient = parse_id("patientId", &patient_id)?;
+        let st = state(ctx)?;
+        let token = ctx.data::<BearerToken>().map_err(|_| AppError::Unauthenticated)?;
+        let bundle = medical_record(st, &token.0, patient).await?;
+
+        let mut files: Vec<(String, Vec<u8>)> = vec![(
+            "patient.fhir.json".into(),
+            serde_json::to_vec_pretty(&bundle).map_err(|e| AppError::Internal(e.into()))?,
+        )];
+        let readable = crate::access::readable(a);
+        let mut tx = platform::db::TenantTx::begin(&st.pool, a).await?;
+        let docs = db::of_owners(&mut tx, &[patient], &readable, None, i64::MAX).await?;
+        let versions = db::versions(&mut tx, &docs.iter().map(|d| d.id).collect::<Vec<_>>()).await?;
+        tx.commit().await?;
+        for d in &docs {
+            let Some(v) = versions
+                .iter()
+                .find(|v| v.document_id == d.id && Some(v.number) == d.current_version)
+            else {
+                continue;
+            };
+            let bytes = st
+                .store
+                .get(&Path::from(v.storage_key.as_str()))
+                .await
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("reading {} for an export: {e}", v.storage_key)))?
+                .bytes()
+                .await
+                .map_err(|e| AppError::Internal(e.into()))?;
+            let name = filename(&d.title, v.number, v.content_type.as_deref().unwrap_or(""));
+            files.push((format!("documents/{name}"), bytes.to_vec()));
+        }
+        let listed: Vec<ExportedFile> = files
+            .iter()
+            .map(|(name, bytes)| ExportedFile {
+                name: name.clone(),
+                byte_size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+                sha256: platform::crypto::hex(&Sha256::digest(bytes)),
+            })
+            .collect();
+        let now = Utc::now();
+        let manifest = json!({
+            "subject": { "type": "Patient", "id": patient },
+            "exportedAt": now,
+            "exportedBy": a.user_id(),
+            "organization": a.organization_id,
+            "files": listed.iter().map(|f| json!({ "name": f.name, "byteSize": f.byte_size, "sha256": f.sha256 })).collect::<Vec<_>>(),
+        });
+        files.push((
+            "manifest.json".into(),
+            serde_json::to_vec_pretty(&manifest).map_err(|e| AppError::Internal(e.into()))?,
+        ));
+        let archive = tokio::task::spawn_blocking(move || archive(&files))
+            .await
+            .map_err(|e| AppError::Internal(e.into()))??;
+
+        let title = format!("Data export {}", now.format("%Y-%m-%d %H:%M UTC"));
+        let new = db::NewDocument {
+            owner_type: OwnerType::Patient,
+            owner_id: patient,
+            title: &title,
+            classification: Classification::Clinical,
+            retention_until: Some((now + Duration::days(i64::from(st.content.export_retention_days))).date_naive()),
+        };
+        let size = i64::try_from(archive.len()).unwrap_or(i64::MAX);
+        let count = listed.len();
+        let (doc, version) = mutate(ctx, async |tx| {
+            let doc = db::insert(tx, &new, a.user_id()).await?;
+            let version = db::insert_version(
+                tx,
+                &db::NewVersion {
+                    document: &doc,
+                    content_type: ZIP,
+                    max_bytes: size,
+                    expires_at: now + Duration::minutes(15),
+                },
+                a.user_id(),
+            )
+            .await?;
+            let audit = Audit::new("patient.export", "Document", doc.id)
+                .details(json!({ "patient": patient, "files": count, "version": version.number }));
+            Ok(((doc, version), audit))
+        })
+        .await?;
+        // Stored, then made available: if the store fails, the version stays
+        // pending (never readable) and the upload sweep removes it.
+        let sha256 = platform::crypto::hex(&Sha256::digest(&archive));
+        st.store
+            .put(&Path::from(version.storage_key.as_str()), archive.into())
+            .await
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("storing an export: {e}")))?;
+        let mut tx = platform::db::TenantTx::begin(&st.pool, a).await?;
+        let claimed = db::claim_upload(&mut tx, version.id, doc.id)
+            .await?
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("export version {} vanished", version.id)))?;
+        db::make_available(&mut tx, &claimed, size, &sha256, ZIP).await?;
+        let doc = db::by_ids(&mut tx, &[doc.id], &readable)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(AppError::NotFound("document"))?;
+        tx.commit().await?;
+        Ok(DataExport {
+            document: doc,
+            files: listed,
+        })
+    }
+}
+
+/// The patient's `$everything` Bundle from the medical service, as the caller.
+async fn medical_record(st: &State, token: &str, patient: Uuid) -> Result<Value, AppError> {
+    let url = format!(
+        "{}/fhir/Patient/{patient}/$everything",
+        st.content.medical_url.trim_end_matches('/')
+    );
+    let mut req = st
+        .http
+        .get(&url)
+        .bearer_auth(token)
+        .header("accept", "application/fhir+json");
+    if let Some(secret) = st.settings.auth.router_secret() {
+        req = req.header(platform::server::ROUTER_SECRET_HEADER, secret);
+    }
+    let unavailable = |e: String| {
+        tracing::warn!(error = %e, "medical FHIR API unavailable for an export");
+        AppError::Unavailable("medical record")
+    };
+    let resp = req.send().await.map_err(|e| unavailable(e.to_string()))?;
+    match resp.status().as_u16() {
+        200 => resp.json().await.map_err(|e| unavailable(e.to_string())),
+        401 => Err(AppError::Unauthenticated),
+        403 => Err(AppError::Forbidden),
+        404 | 410 => Err(AppError::NotFound("Patient")),
+        other => Err(unavailable(format!("status {other}"))),
+    }
+}
+
+fn archive(files: &[(String, Vec<u8>)]) -> Result<Vec<u8>, AppError> {
+    let broken = |e: zip::result::ZipError| AppError::Internal(e.into());
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in files {
+        z.start_file(name.as_str(), opts).map_err(broken)?;
+        z.write_all(bytes).map_err(|e| AppError::Internal(e.into()))?;
+    }
+    Ok(z.finish().map_err(broken)?.into_inner())
+}

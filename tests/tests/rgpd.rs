@@ -1,0 +1,222 @@
+//! RGPD rights across subgraphs, as a practice meets them through the
+//! router on the demo data: one call exports a patient's data (their FHIR
+//! record from medical, their documents from content, in one archive), one
+//! call erases a patient and one a user everywhere they live.
+
+use std::io::{Cursor, Read};
+
+use hub_e2e::{wait_for, Platform, RouterOptions};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+const CLINIC: &str = "clinique-saint-paul";
+const DEMO: &str = "hub-demo-password";
+
+const EXPORT: &str = "mutation($p: ID!) { exportPatientData(patientId: $p) {
+    files { name byteSize sha256 }
+    document { title classification currentVersion { downloadUrl byteSize sha256 } } } }";
+
+fn code(body: &Value) -> Option<&str> {
+    body["errors"][0]["extensions"]["code"].as_str()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Every `Patient/<id>` the JSON refers to.
+fn patient_references(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) if s.starts_with("Patient/") => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|i| patient_references(i, out)),
+        Value::Object(map) => map.values().for_each(|i| patient_references(i, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_practice_exports_a_patients_data_in_one_archive_then_erases_them_and_a_user_everywhere() {
+    let p = Platform::start().await;
+    p.seed_demo().await;
+    let router = p.router(RouterOptions::default()).await;
+    let doctor = p
+        .login_with(&router, CLINIC, "dr.martin@clinique-saint-paul.example", DEMO)
+        .await;
+    let (_, found) = p
+        .post(
+            &router,
+            json!({ "query": "{ patients(search: \"Bernard\") { nodes { id documents { nodes { title } } } } }" }),
+            Some(&doctor),
+        )
+        .await;
+    let camille = &found["data"]["patients"]["nodes"][0];
+    let patient = camille["id"].as_str().expect("the seeded Camille Bernard").to_string();
+    let her_documents = camille["documents"]["nodes"].as_array().map_or(0, Vec::len);
+    assert!(her_documents > 0, "the seed attaches documents: {found}");
+
+    // Access: one call, one archive.
+    let (_, exported) = p
+        .post(
+            &router,
+            json!({ "query": EXPORT, "variables": { "p": patient } }),
+            Some(&doctor),
+        )
+        .await;
+    assert!(exported["errors"].is_null(), "{exported}");
+    let export = &exported["data"]["exportPatientData"];
+    assert_eq!(export["document"]["classification"], "CLINICAL");
+    let url = export["document"]["currentVersion"]["downloadUrl"]
+        .as_str()
+        .expect("a signed download link");
+    let archive = p
+        .http
+        .get(url)
+        .send()
+        .await
+        .expect("download")
+        .bytes()
+        .await
+        .expect("bytes");
+    assert_eq!(
+        export["document"]["currentVersion"]["sha256"].as_str(),
+        Some(hex(&Sha256::digest(&archive)).as_str())
+    );
+    let mut zip = zip::ZipArchive::new(Cursor::new(archive.to_vec())).expect("a ZIP archive");
+    let mut files = std::collections::BTreeMap::new();
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).expect("entry");
+        let name = f.name().expect("entry name").to_string();
+        let mut bytes = vec![];
+        f.read_to_end(&mut bytes).expect("read entry");
+        files.insert(name, bytes);
+    }
+    let bundle: Value = serde_json::from_slice(&files["patient.fhir.json"]).expect("FHIR JSON");
+    assert_eq!(bundle["resourceType"], "Bundle");
+    let mut refs = vec![];
+    patient_references(&bundle, &mut refs);
+    assert!(!refs.is_empty(), "the record refers to its patient");
+    assert!(
+        refs.iter().all(|r| *r == format!("Patient/{patient}")),
+        "nothing of anyone else: {refs:?}"
+    );
+    let docs: Vec<&String> = files.keys().filter(|n| n.starts_with("documents/")).collect();
+    assert_eq!(docs.len(), her_documents, "{docs:?}");
+    let manifest: Value = serde_json::from_slice(&files["manifest.json"]).expect("manifest");
+    for f in manifest["files"].as_array().expect("files") {
+        let name = f["name"].as_str().expect("name");
+        assert_eq!(
+            f["sha256"].as_str(),
+            Some(hex(&Sha256::digest(&files[name])).as_str()),
+            "{name}"
+        );
+    }
+    let read =
+        format!("select count(*) from medical.read_log where action = 'fhir.everything' and entity_id = '{patient}'");
+    assert_eq!(
+        sqlx::query_scalar::<_, i64>(&read)
+            .fetch_one(&p.admin)
+            .await
+            .expect("count"),
+        1,
+        "medical audited the read"
+    );
+    let audited = "select count(*) from content.audit_log where action = 'patient.export'";
+    assert_eq!(
+        sqlx::query_scalar::<_, i64>(audited)
+            .fetch_one(&p.admin)
+            .await
+            .expect("count"),
+        1
+    );
+
+    // Another practice's practitioner, and a secretary, get nothing.
+    let elsewhere = p
+        .login_with(&router, "hopital-nord", "dr.bernard@hopital-nord.example", DEMO)
+        .await;
+    let (_, other) = p
+        .post(
+            &router,
+            json!({ "query": EXPORT, "variables": { "p": patient } }),
+            Some(&elsewhere),
+        )
+        .await;
+    assert_eq!(code(&other), Some("NOT_FOUND"), "{other}");
+    let secretary = p
+        .login_with(&router, CLINIC, "secretary.dupont@clinique-saint-paul.example", DEMO)
+        .await;
+    let (_, denied) = p
+        .post(
+            &router,
+            json!({ "query": EXPORT, "variables": { "p": patient } }),
+            Some(&secretary),
+        )
+        .await;
+    assert_eq!(code(&denied), Some("FORBIDDEN"), "{denied}");
+
+    // Erasure: one call in medical; content follows by the event.
+    let admin = p
+        .login_with(&router, CLINIC, "admin@clinique-saint-paul.example", DEMO)
+        .await;
+    let (_, erased) = p
+        .post(
+            &router,
+            json!({ "query": "mutation($p: ID!) { erasePatient(patientId: $p, reason: \"RGPD art. 17\") { retained { category until } } }",
+                    "variables": { "p": patient } }),
+            Some(&admin),
+        )
+        .await;
+    assert!(erased["errors"].is_null(), "{erased}");
+    wait_for(
+        &p.admin,
+        &format!(
+            "select count(*) from content.documents where owner_id = '{patient}'
+              and title in ('Clinical document', 'Administrative document')"
+        ),
+        i64::try_from(her_documents + 1).expect("count"),
+    )
+    .await;
+    let (_, search) = p
+        .post(
+            &router,
+            json!({ "query": "{ patients(search: \"Bernard\") { nodes { id } } }" }),
+            Some(&doctor),
+        )
+        .await;
+    assert!(!search.to_string().contains(&patient), "not found by name: {search}");
+
+    // A user erases themself: medical's copy of the name goes too.
+    let nurse = p
+        .login_with(&router, CLINIC, "nurse.leroy@clinique-saint-paul.example", DEMO)
+        .await;
+    let (_, gone) = p
+        .post(
+            &router,
+            json!({ "query": "mutation { eraseUser { subjectId } }" }),
+            Some(&nurse),
+        )
+        .await;
+    assert!(gone["errors"].is_null(), "{gone}");
+    let nurse_id = gone["data"]["eraseUser"]["subjectId"].as_str().expect("id").to_string();
+    wait_for(
+        &p.admin,
+        &format!(
+            "select count(*) from medical.practitioners where user_id = '{nurse_id}'
+              and display_name = 'Erased user' and not active"
+        ),
+        1,
+    )
+    .await;
+    for (schema, sql) in [
+        (
+            "identity",
+            "select count(*) from identity.users where display_name = 'Julien Leroy' or email like 'nurse.leroy%'",
+        ),
+        (
+            "medical",
+            "select count(*) from medical.practitioners where display_name = 'Julien Leroy'",
+        ),
+    ] {
+        let n: i64 = sqlx::query_scalar(sql).fetch_one(&p.admin).await.expect("count");
+        assert_eq!(n, 0, "{schema} still knows the name");
+    }
+}
