@@ -294,30 +294,28 @@ impl Platform {
             .map(|(_, p)| *p)
             .expect("the registry lists identity");
         let issuer = format!("http://127.0.0.1:{issuer_port}");
-        let medical_port = SUBGRAPHS
-            .iter()
-            .zip(&ports)
-            .find(|(sg, _)| sg.name == "medical")
-            .map(|(_, p)| *p)
-            .expect("the registry lists medical");
-        let common: Vec<(String, String)> = vec![
-            // Content reads a patient's FHIR record for a data export.
+        // Content reads the other subgraphs for data exports.
+        let peers = SUBGRAPHS.iter().zip(&ports).map(|(sg, port)| {
             (
-                "HUB_CONTENT__MEDICAL_URL".into(),
-                format!("http://127.0.0.1:{medical_port}"),
-            ),
-            ("HUB_ENVIRONMENT".into(), "test".into()),
-            ("HUB_DATABASE__URL".into(), db.url.clone()),
-            ("HUB_REDIS__URL".into(), "redis://127.0.0.1:6379".into()),
-            // This platform's own event streams in the shared Redis.
-            ("HUB_REDIS__EVENTS_PREFIX".into(), format!("hub-e2e-{id}:events")),
-            ("HUB_AUTH__ISSUER".into(), issuer.clone()),
-            ("HUB_AUTH__JWKS_URL".into(), format!("{issuer}/.well-known/jwks.json")),
-            ("HUB_AUTH__ROUTER_SECRET".into(), ROUTER_SECRET.into()),
-            ("HUB_AUTH__REQUIRE_ROUTER_SECRET".into(), "true".into()),
-            // Development mail (.eml files) in this platform's directory.
-            ("HUB_MAIL__DIR".into(), dir.join(".hub/mail").display().to_string()),
-        ];
+                format!("HUB_CONTENT__PEERS__{}", sg.name.to_uppercase()),
+                format!("http://127.0.0.1:{port}"),
+            )
+        });
+        let common: Vec<(String, String)> = peers
+            .chain([
+                ("HUB_ENVIRONMENT".into(), "test".into()),
+                ("HUB_DATABASE__URL".into(), db.url.clone()),
+                ("HUB_REDIS__URL".into(), "redis://127.0.0.1:6379".into()),
+                // This platform's own event streams in the shared Redis.
+                ("HUB_REDIS__EVENTS_PREFIX".into(), format!("hub-e2e-{id}:events")),
+                ("HUB_AUTH__ISSUER".into(), issuer.clone()),
+                ("HUB_AUTH__JWKS_URL".into(), format!("{issuer}/.well-known/jwks.json")),
+                ("HUB_AUTH__ROUTER_SECRET".into(), ROUTER_SECRET.into()),
+                ("HUB_AUTH__REQUIRE_ROUTER_SECRET".into(), "true".into()),
+                // Development mail (.eml files) in this platform's directory.
+                ("HUB_MAIL__DIR".into(), dir.join(".hub/mail").display().to_string()),
+            ])
+            .collect();
         let common: Vec<(String, String)> = common
             .into_iter()
             .chain(extra.iter().map(|(k, v)| (k.to_string(), v.clone())))

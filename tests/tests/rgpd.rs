@@ -24,6 +24,20 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The archive's files by name.
+fn unzip(archive: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut zip = zip::ZipArchive::new(Cursor::new(archive.to_vec())).expect("a ZIP archive");
+    let mut files = std::collections::BTreeMap::new();
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).expect("entry");
+        let name = f.name().expect("entry name").to_string();
+        let mut bytes = vec![];
+        f.read_to_end(&mut bytes).expect("read entry");
+        files.insert(name, bytes);
+    }
+    files
+}
+
 /// Every `Patient/<id>` the JSON refers to.
 fn patient_references(v: &Value, out: &mut Vec<String>) {
     match v {
@@ -81,15 +95,7 @@ async fn a_practice_exports_a_patients_data_in_one_archive_then_erases_them_and_
         export["document"]["currentVersion"]["sha256"].as_str(),
         Some(hex(&Sha256::digest(&archive)).as_str())
     );
-    let mut zip = zip::ZipArchive::new(Cursor::new(archive.to_vec())).expect("a ZIP archive");
-    let mut files = std::collections::BTreeMap::new();
-    for i in 0..zip.len() {
-        let mut f = zip.by_index(i).expect("entry");
-        let name = f.name().expect("entry name").to_string();
-        let mut bytes = vec![];
-        f.read_to_end(&mut bytes).expect("read entry");
-        files.insert(name, bytes);
-    }
+    let files = unzip(&archive);
     let bundle: Value = serde_json::from_slice(&files["patient.fhir.json"]).expect("FHIR JSON");
     assert_eq!(bundle["resourceType"], "Bundle");
     let mut refs = vec![];
@@ -121,6 +127,68 @@ async fn a_practice_exports_a_patients_data_in_one_archive_then_erases_them_and_
         "medical audited the read"
     );
     let audited = "select count(*) from content.audit_log where action = 'patient.export'";
+    assert_eq!(
+        sqlx::query_scalar::<_, i64>(audited)
+            .fetch_one(&p.admin)
+            .await
+            .expect("count"),
+        1
+    );
+
+    // A user's own export: every subgraph's part, nothing of anyone else.
+    let (_, mine) = p
+        .post(
+            &router,
+            json!({ "query": "mutation { requestDataExport { downloadUrl expiresAt files { name sha256 } } }" }),
+            Some(&doctor),
+        )
+        .await;
+    assert!(
+        mine["errors"].is_null(),
+        "{mine}\n{}",
+        p.subgraph("content").proc.log_tail()
+    );
+    let url = mine["data"]["requestDataExport"]["downloadUrl"].as_str().expect("link");
+    let parts = unzip(
+        &p.http
+            .get(url)
+            .send()
+            .await
+            .expect("download")
+            .bytes()
+            .await
+            .expect("bytes"),
+    );
+    let names: Vec<&str> = parts.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "content.json",
+            "identity.json",
+            "manifest.json",
+            "medical.json",
+            "public.json"
+        ]
+    );
+    let identity: Value = serde_json::from_slice(&parts["identity.json"]).expect("json");
+    assert_eq!(
+        identity["records"]["account"]["email"],
+        "dr.martin@clinique-saint-paul.example"
+    );
+    assert!(!identity["records"]["sessions"].as_array().expect("sessions").is_empty());
+    let medical: Value = serde_json::from_slice(&parts["medical.json"]).expect("json");
+    assert!(
+        !medical["records"]["clinicalNotesAuthored"]
+            .as_array()
+            .expect("notes")
+            .is_empty(),
+        "the seeded notes are dr. Martin's: {medical}"
+    );
+    for (name, bytes) in &parts {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(!text.contains("nurse.leroy"), "{name} holds someone else's data");
+    }
+    let audited = "select count(*) from content.audit_log where action = 'user.export'";
     assert_eq!(
         sqlx::query_scalar::<_, i64>(audited)
             .fetch_one(&p.admin)

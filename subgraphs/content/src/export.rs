@@ -56,11 +56,92 @@ pub struct DataExport {
     pub files: Vec<ExportedFile>,
 }
 
+/// A user's data export: one archive with every subgraph's part.
+#[derive(SimpleObject)]
+pub struct UserDataExport {
+    /// The signed link to the ZIP archive.
+    pub download_url: String,
+    /// When the link stops working (ask for a new export then).
+    pub expires_at: chrono::DateTime<Utc>,
+    /// What the archive holds, as in its `manifest.json`.
+    pub files: Vec<ExportedFile>,
+}
+
 #[derive(Default)]
 pub struct ExportMutation;
 
 #[Object]
 impl ExportMutation {
+    /// Exports everything Hub holds of the signed-in user in this
+    /// organization, for their access or portability request (RGPD art. 15
+    /// and 20): their account, memberships, sessions and notifications
+    /// (identity), what they did in every subgraph (their audit entries),
+    /// their practitioner profile and authored records (medical) and the
+    /// documents they created (content), one JSON file per subgraph in one
+    /// ZIP archive behind a signed link. Audited.
+    #[graphql(guard = "platform::guards::UserOnly")]
+    async fn request_data_export(&self, ctx: &Context<'_>) -> Result<UserDataExport> {
+        let a = auth(ctx)?;
+        let user = a.user_id().ok_or(AppError::Forbidden)?;
+        let st = state(ctx)?;
+        let token = ctx.data::<BearerToken>().map_err(|_| AppError::Unauthenticated)?;
+        let mut files: Vec<(String, Vec<u8>)> = vec![];
+        // This service's own part is read here, not over HTTP.
+        for name in st.content.peers.keys().filter(|n| *n != "content") {
+            let (resp, unavailable) =
+                peer_get(st, name, "/rgpd/subject", &token.0, "a subgraph's part of the export").await?;
+            if !resp.status().is_success() {
+                return Err(unavailable(format!("{name}: status {}", resp.status())).into());
+            }
+            let part: Value = resp.json().await.map_err(|e| unavailable(e.to_string()))?;
+            files.push((format!("{name}.json"), pretty(&part)?));
+        }
+        let own = platform::rgpd::subject_data(
+            &st.pool,
+            "content",
+            <crate::Content as platform::kit::SubgraphApp>::personal_data,
+            a,
+        )
+        .await?;
+        files.push(("content.json".into(), pretty(&own)?));
+        let now = Utc::now();
+        let (listed, archive) = pack(files, json!({ "type": "User", "id": user }), a, now).await?;
+        let id = Uuid::new_v4();
+        let key = format!("exports/{}/{user}/{id}.zip", a.organization_id);
+        let sha256 = platform::crypto::hex(&Sha256::digest(&archive));
+        let size = archive.len() as u64;
+        let count = listed.len();
+        mutate(ctx, async |_| {
+            Ok((
+                (),
+                Audit::new("user.export", "User", user).details(json!({ "export": id, "files": count })),
+            ))
+        })
+        .await?;
+        st.store
+            .put(&Path::from(key.as_str()), archive.into())
+            .await
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("storing an export: {e}")))?;
+        let ttl = i64::try_from(st.content.download_url_ttl_secs).unwrap_or(300);
+        let expires_at = now + Duration::seconds(ttl);
+        let grant = crate::signing::Grant::Download {
+            org: a.organization_id,
+            version: id,
+            key,
+            sha256,
+            size,
+            content_type: ZIP.into(),
+            filename: format!("hub-data-export-{}.zip", now.format("%Y-%m-%d")),
+            exp: expires_at.timestamp(),
+        };
+        let signed = st.signer.sign(&grant).map_err(AppError::Internal)?;
+        Ok(UserDataExport {
+            download_url: format!("{}/files/{signed}", st.content.public_url),
+            expires_at,
+            files: listed,
+        })
+    }
+
     /// Exports a patient's data for their access or portability request:
     /// their medical record as a FHIR Bundle and their documents, in one
     /// ZIP archive stored as a clinical document of the patient. Clinicians
@@ -100,29 +181,8 @@ impl ExportMutation {
             let name = filename(&d.title, v.number, v.content_type.as_deref().unwrap_or(""));
             files.push((format!("documents/{name}"), bytes.to_vec()));
         }
-        let listed: Vec<ExportedFile> = files
-            .iter()
-            .map(|(name, bytes)| ExportedFile {
-                name: name.clone(),
-                byte_size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
-                sha256: platform::crypto::hex(&Sha256::digest(bytes)),
-            })
-            .collect();
         let now = Utc::now();
-        let manifest = json!({
-            "subject": { "type": "Patient", "id": patient },
-            "exportedAt": now,
-            "exportedBy": a.user_id(),
-            "organization": a.organization_id,
-            "files": listed.iter().map(|f| json!({ "name": f.name, "byteSize": f.byte_size, "sha256": f.sha256 })).collect::<Vec<_>>(),
-        });
-        files.push((
-            "manifest.json".into(),
-            serde_json::to_vec_pretty(&manifest).map_err(|e| AppError::Internal(e.into()))?,
-        ));
-        let archive = tokio::task::spawn_blocking(move || archive(&files))
-            .await
-            .map_err(|e| AppError::Internal(e.into()))??;
+        let (listed, archive) = pack(files, json!({ "type": "Patient", "id": patient }), a, now).await?;
 
         let title = format!("Data export {}", now.format("%Y-%m-%d %H:%M UTC"));
         let new = db::NewDocument {
@@ -177,25 +237,49 @@ impl ExportMutation {
     }
 }
 
+fn pretty(v: &Value) -> Result<Vec<u8>, AppError> {
+    serde_json::to_vec_pretty(v).map_err(|e| AppError::Internal(e.into()))
+}
+
+/// The files, listed with their hashes in a `manifest.json`, as one ZIP.
+async fn pack(
+    mut files: Vec<(String, Vec<u8>)>,
+    subject: Value,
+    a: &platform::AuthContext,
+    now: chrono::DateTime<Utc>,
+) -> Result<(Vec<ExportedFile>, Vec<u8>), AppError> {
+    let listed: Vec<ExportedFile> = files
+        .iter()
+        .map(|(name, bytes)| ExportedFile {
+            name: name.clone(),
+            byte_size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+            sha256: platform::crypto::hex(&Sha256::digest(bytes)),
+        })
+        .collect();
+    let manifest = json!({
+        "subject": subject,
+        "exportedAt": now,
+        "exportedBy": a.user_id(),
+        "organization": a.organization_id,
+        "files": listed.iter().map(|f| json!({ "name": f.name, "byteSize": f.byte_size, "sha256": f.sha256 })).collect::<Vec<_>>(),
+    });
+    files.push(("manifest.json".into(), pretty(&manifest)?));
+    let archive = tokio::task::spawn_blocking(move || archive(&files))
+        .await
+        .map_err(|e| AppError::Internal(e.into()))??;
+    Ok((listed, archive))
+}
+
 /// The patient's `$everything` Bundle from the medical service, as the caller.
 async fn medical_record(st: &State, token: &str, patient: Uuid) -> Result<Value, AppError> {
-    let url = format!(
-        "{}/fhir/Patient/{patient}/$everything",
-        st.content.medical_url.trim_end_matches('/')
-    );
-    let mut req = st
-        .http
-        .get(&url)
-        .bearer_auth(token)
-        .header("accept", "application/fhir+json");
-    if let Some(secret) = st.settings.auth.router_secret() {
-        req = req.header(platform::server::ROUTER_SECRET_HEADER, secret);
-    }
-    let unavailable = |e: String| {
-        tracing::warn!(error = %e, "medical FHIR API unavailable for an export");
-        AppError::Unavailable("medical record")
-    };
-    let resp = req.send().await.map_err(|e| unavailable(e.to_string()))?;
+    let (resp, unavailable) = peer_get(
+        st,
+        "medical",
+        &format!("/fhir/Patient/{patient}/$everything"),
+        token,
+        "medical record",
+    )
+    .await?;
     match resp.status().as_u16() {
         200 => resp.json().await.map_err(|e| unavailable(e.to_string())),
         401 => Err(AppError::Unauthenticated),
@@ -203,6 +287,36 @@ async fn medical_record(st: &State, token: &str, patient: Uuid) -> Result<Value,
         404 | 410 => Err(AppError::NotFound("Patient")),
         other => Err(unavailable(format!("status {other}"))),
     }
+}
+
+/// `GET` `path` of the peer subgraph `name` as the caller (their token,
+/// the router secret); the response and how to report its failure.
+async fn peer_get(
+    st: &State,
+    name: &str,
+    path: &str,
+    token: &str,
+    what: &'static str,
+) -> Result<(reqwest::Response, impl Fn(String) -> AppError), AppError> {
+    let unavailable = move |e: String| {
+        tracing::warn!(error = %e, peer = what, "a subgraph did not answer for an export");
+        AppError::Unavailable(what)
+    };
+    let base = st
+        .content
+        .peers
+        .get(name)
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no `content.peers.{name}` configured")))?;
+    let mut req = st
+        .http
+        .get(format!("{}{path}", base.trim_end_matches('/')))
+        .bearer_auth(token)
+        .header("accept", "application/json, application/fhir+json");
+    if let Some(secret) = st.settings.auth.router_secret() {
+        req = req.header(platform::server::ROUTER_SECRET_HEADER, secret);
+    }
+    let resp = req.send().await.map_err(|e| unavailable(e.to_string()))?;
+    Ok((resp, unavailable))
 }
 
 fn archive(files: &[(String, Vec<u8>)]) -> Result<Vec<u8>, AppError> {

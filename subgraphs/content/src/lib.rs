@@ -62,9 +62,10 @@ pub struct ContentSettings {
     pub scanner: Option<Vec<String>>,
     /// Seconds between cleanup sweeps of expired uploads (0: no sweep).
     pub sweep_interval_secs: u64,
-    /// The medical service, whose FHIR API a patient's data export reads
-    /// (with the caller's token, behind the router secret).
-    pub medical_url: String,
+    /// The other subgraphs, by name, as this service reaches them (behind
+    /// the router secret, with the caller's token): a patient's export reads
+    /// `medical`'s FHIR API, a user's export every one's `/rgpd/subject`.
+    pub peers: std::collections::BTreeMap<String, String>,
     /// How long a data export archive is kept before retention may drop it.
     pub export_retention_days: u32,
 }
@@ -81,7 +82,14 @@ impl Default for ContentSettings {
             download_url_ttl_secs: 5 * 60,
             scanner: None,
             sweep_interval_secs: 300,
-            medical_url: "http://127.0.0.1:4003".into(),
+            peers: [
+                ("identity", "http://127.0.0.1:4001"),
+                ("medical", "http://127.0.0.1:4003"),
+                ("public", "http://127.0.0.1:4004"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
             export_retention_days: 30,
         }
     }
@@ -141,6 +149,24 @@ impl SubgraphApp for Content {
                 .timeout(std::time::Duration::from_secs(30))
                 .build()?,
             content,
+        })
+    }
+
+    /// The documents a user created (titles and dates; their contents are
+    /// the records' subjects', exported with those).
+    fn personal_data(
+        conn: &mut PgConnection,
+        user: uuid::Uuid,
+    ) -> futures::future::BoxFuture<'_, platform::AppResult<serde_json::Value>> {
+        Box::pin(async move {
+            let documents = platform::rgpd::json_rows(
+                conn,
+                "select to_jsonb(x) from (select id, owner_type, owner_id, title, classification, created_at, deleted_at
+                                           from documents where created_by = $1 order by created_at) x",
+                user,
+            )
+            .await?;
+            Ok(serde_json::json!({ "documentsCreated": documents }))
         })
     }
 

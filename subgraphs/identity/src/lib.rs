@@ -145,6 +145,13 @@ impl SubgraphApp for Identity {
             .data(cached(organization::loader::OrganizationLoader(ctx)))
     }
 
+    fn personal_data(
+        conn: &mut PgConnection,
+        user: uuid::Uuid,
+    ) -> futures::future::BoxFuture<'_, platform::AppResult<serde_json::Value>> {
+        Box::pin(user::personal_data(conn, user))
+    }
+
     fn subscriptions(state: &Arc<State>) -> Vec<platform::events::Subscription> {
         communication::subscriptions(state)
     }

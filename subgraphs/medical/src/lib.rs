@@ -185,6 +185,40 @@ impl SubgraphApp for Medical {
             .data(cached(InvoiceLoader(ctx)))
     }
 
+    /// A member's practitioner profile and the records they authored (ids
+    /// and dates: the contents are the patients' data, not theirs).
+    fn personal_data(
+        conn: &mut PgConnection,
+        user: uuid::Uuid,
+    ) -> futures::future::BoxFuture<'_, platform::AppResult<serde_json::Value>> {
+        Box::pin(async move {
+            use platform::rgpd::json_rows;
+            let profile = json_rows(
+                conn,
+                "select to_jsonb(x) from (select display_name, roles, active, updated_at from practitioners where user_id = $1) x",
+                user,
+            )
+            .await?;
+            let notes = json_rows(
+                conn,
+                "select to_jsonb(x) from (select id, patient_id, created_at, signed_at from clinical_notes
+                                           where author_id = $1 order by created_at) x",
+                user,
+            )
+            .await?;
+            let procedures = json_rows(
+                conn,
+                "select to_jsonb(x) from (select id, patient_id, code, performed_at from procedures
+                                           where performer_id = $1 order by performed_at) x",
+                user,
+            )
+            .await?;
+            Ok(
+                serde_json::json!({ "practitioner": profile, "clinicalNotesAuthored": notes, "proceduresPerformed": procedures }),
+            )
+        })
+    }
+
     fn subscriptions(state: &Arc<State>) -> Vec<platform::events::Subscription> {
         let mut subs = practitioner::subscriptions();
         subs.extend(communication::subscriptions(state));

@@ -86,6 +86,16 @@ pub trait SubgraphApp: Send + Sync + Sized + 'static {
         vec![]
     }
 
+    /// What this subgraph holds of a user besides their audit entries, for
+    /// their data export (`GET /rgpd/subject`): JSON, read in the caller's
+    /// tenant transaction. Nothing by default.
+    fn personal_data(
+        _conn: &mut PgConnection,
+        _user: uuid::Uuid,
+    ) -> BoxFuture<'_, crate::AppResult<serde_json::Value>> {
+        Box::pin(async { Ok(serde_json::Value::Null) })
+    }
+
     /// Development demo data, written as the database admin. Idempotent.
     fn seed<'a>(_conn: &'a mut PgConnection, _rt: &'a Runtime) -> LocalBoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async { Ok(()) })
@@ -249,7 +259,8 @@ pub async fn app<A: SubgraphApp>(figment: Figment, opts: Options) -> anyhow::Res
             groups: subscriptions.iter().map(|s| (s.family, s.group)).collect(),
         },
     };
-    let router = server::app(service, A::routes(state.clone()), A::PUBLIC_PATHS);
+    let routes = A::routes(state.clone()).merge(crate::rgpd::routes(rt.pool.clone(), A::NAME, A::personal_data));
+    let router = server::app(service, routes, A::PUBLIC_PATHS);
     if rt.kv.is_configured() && redis.events_relay {
         crate::events::spawn_relay(
             rt.pool.clone(),

@@ -101,3 +101,85 @@ impl ErasureReport {
         self
     }
 }
+
+/// A subgraph's part of a user's data export (`GET /rgpd/subject`, behind
+/// the router secret, as the caller): what the user did here (their audit
+/// entries in the caller's organization) and the subgraph's own records of
+/// them ([`SubgraphApp::personal_data`](crate::kit::SubgraphApp::personal_data)).
+/// Content's `requestDataExport` gathers every subgraph's part into one archive.
+pub fn routes(pool: sqlx::PgPool, subgraph: &'static str, records: PersonalData) -> axum::Router {
+    use axum::{extract::State, response::IntoResponse, routing::get, Json};
+    let handler = async move |State((pool, records)): State<(sqlx::PgPool, PersonalData)>, call: crate::rest::Call| {
+        match subject(&pool, subgraph, records, &call).await {
+            Ok(v) => Json(v).into_response(),
+            Err(e) => {
+                let status = match &e {
+                    crate::AppError::Unauthenticated => axum::http::StatusCode::UNAUTHORIZED,
+                    crate::AppError::Forbidden => axum::http::StatusCode::FORBIDDEN,
+                    crate::AppError::Unavailable(_) => axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    _ => axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                crate::server::error_response(status, &e, call.locale)
+            }
+        }
+    };
+    axum::Router::new()
+        .route("/rgpd/subject", get(handler))
+        .with_state((pool, records))
+}
+
+/// A subgraph's own records of a user, as JSON, in a tenant transaction.
+pub type PersonalData = for<'a> fn(
+    &'a mut sqlx::PgConnection,
+    uuid::Uuid,
+) -> futures::future::BoxFuture<'a, crate::AppResult<serde_json::Value>>;
+
+async fn subject(
+    pool: &sqlx::PgPool,
+    subgraph: &str,
+    records: PersonalData,
+    call: &crate::rest::Call,
+) -> crate::AppResult<serde_json::Value> {
+    subject_data(pool, subgraph, records, call.auth()?).await
+}
+
+/// This subgraph's part of the caller's data export (see [`routes`]).
+pub async fn subject_data(
+    pool: &sqlx::PgPool,
+    subgraph: &str,
+    records: PersonalData,
+    auth: &crate::AuthContext,
+) -> crate::AppResult<serde_json::Value> {
+    let user = auth.user_id().ok_or(crate::AppError::Forbidden)?;
+    let mut tx = crate::db::TenantTx::begin(pool, auth).await?;
+    // Dynamic on purpose: every subgraph's own `audit_log`.
+    let actions: Vec<(DateTime<Utc>, String, String, uuid::Uuid, serde_json::Value)> = sqlx::query_as(
+        "select created_at, action, entity_type, entity_id, details from audit_log
+          where actor_user_id = $1 order by chain_seq nulls first, created_at",
+    )
+    .bind(user)
+    .fetch_all(&mut *tx)
+    .await?;
+    let own = records(&mut tx, user).await?;
+    tx.commit().await?;
+    Ok(serde_json::json!({
+        "subgraph": subgraph,
+        "organizationId": auth.organization_id,
+        "subjectId": user,
+        "actions": actions.into_iter().map(|(at, action, entity_type, entity_id, details)| serde_json::json!({
+            "at": at, "action": action, "entityType": entity_type, "entityId": entity_id, "details": details,
+        })).collect::<Vec<_>>(),
+        "records": own,
+    }))
+}
+
+/// Rows of a query as JSON objects (`select to_jsonb(x) …`), for
+/// `personal_data` implementations.
+pub async fn json_rows(
+    conn: &mut sqlx::PgConnection,
+    sql: &str,
+    user: uuid::Uuid,
+) -> crate::AppResult<serde_json::Value> {
+    let rows: Vec<serde_json::Value> = sqlx::query_scalar(sql).bind(user).fetch_all(conn).await?;
+    Ok(serde_json::Value::Array(rows))
+}

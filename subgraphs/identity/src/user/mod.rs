@@ -17,6 +17,47 @@ use platform::{
 use loader::UserLoader;
 use model::User;
 
+/// The user's account, memberships (every organization), sessions and
+/// notifications (this organization's), for their data export.
+pub async fn personal_data(conn: &mut sqlx::PgConnection, user: uuid::Uuid) -> AppResult<serde_json::Value> {
+    use platform::rgpd::json_rows;
+    let account = json_rows(
+        conn,
+        "select to_jsonb(x) from (select id, email, display_name, locale, status, totp_enabled, created_at, updated_at
+                                    from users where id = $1) x",
+        user,
+    )
+    .await?;
+    let memberships = json_rows(
+        conn,
+        "select to_jsonb(x) from (select o.slug as organization, o.name, m.roles, m.created_at as joined_at
+                                    from memberships m join organizations o on o.id = m.organization_id
+                                   where m.user_id = $1 order by m.created_at) x",
+        user,
+    )
+    .await?;
+    let sessions = json_rows(
+        conn,
+        "select to_jsonb(x) from (select id, amr, created_at, expires_at, revoked_at, revoked_reason
+                                    from sessions where user_id = $1 order by created_at) x",
+        user,
+    )
+    .await?;
+    let notifications = json_rows(
+        conn,
+        "select to_jsonb(x) from (select kind, subject_type, subject_id, details, created_at, read_at
+                                    from notifications where user_id = $1 order by created_at) x",
+        user,
+    )
+    .await?;
+    Ok(serde_json::json!({
+        "account": account.get(0).cloned().unwrap_or_default(),
+        "memberships": memberships,
+        "sessions": sessions,
+        "notifications": notifications,
+    }))
+}
+
 /// Sign-in data of a user visible in the current scope (usually the caller).
 pub async fn credentials_of(conn: &mut sqlx::PgConnection, id: uuid::Uuid) -> AppResult<db::Credentials> {
     db::credentials(conn, id).await?.ok_or(AppError::NotFound("user"))
