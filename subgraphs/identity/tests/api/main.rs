@@ -4,6 +4,7 @@ mod helpers;
 
 mod erasure;
 mod events;
+mod history;
 mod isolation;
 mod login;
 mod mail;

@@ -66,7 +66,7 @@ pub struct AuditDetail {
 pub type History = Connection<OpaqueCursor<i64>, AuditEntry>;
 
 /// Keys of `details` that list changed field names.
-const FIELD_LISTS: [&str; 2] = ["fields", "changes"];
+const FIELD_LISTS: [&str; 3] = ["fields", "changes", "changed"];
 
 fn entry(
     id: Uuid,

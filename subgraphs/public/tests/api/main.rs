@@ -5,6 +5,7 @@ mod helpers;
 
 mod bids;
 mod events;
+mod history;
 mod isolation;
 mod ocds;
 mod tenders;
