@@ -12,5 +12,6 @@ mod members;
 mod mfa;
 mod notifications;
 mod partner;
+mod retention;
 mod server;
 mod tokens;

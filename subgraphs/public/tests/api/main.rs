@@ -8,4 +8,5 @@ mod events;
 mod history;
 mod isolation;
 mod ocds;
+mod retention;
 mod tenders;

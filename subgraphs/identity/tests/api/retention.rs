@@ -1,0 +1,64 @@
+//! Retention on identity's data: sessions ended more than 90 days ago go
+//! with their refresh tokens, old notifications go, live sessions and
+//! recent notifications stay, and a second run finds nothing.
+
+use chrono::Utc;
+use platform::{kit::SubgraphApp, retention};
+
+use crate::helpers::TestApp;
+
+async fn run(app: &TestApp) -> Vec<retention::Outcome> {
+    retention::run(
+        &app.admin,
+        "identity",
+        identity::Identity::RETENTION,
+        &app.settings.retention,
+        Utc::now(),
+        false,
+    )
+    .await
+    .expect("retention")
+}
+
+#[tokio::test]
+async fn ended_sessions_and_old_notifications_go_after_their_period_and_nothing_else() {
+    let app = TestApp::spawn().await;
+    let org = app.org("keep", &["medical"]).await;
+    let old = app.member(org, "old@keep.test", &["nurse"]).await;
+    let live = app.member(org, "live@keep.test", &["nurse"]).await;
+    app.login("keep", "old@keep.test").await;
+    app.login("keep", "live@keep.test").await;
+    let sql = |q: String| {
+        let admin = app.admin.clone();
+        async move { sqlx::raw_sql(&q).execute(&admin).await.expect("sql") }
+    };
+    sql(format!(
+        "update identity.sessions set revoked_at = now() - interval '100 days' where user_id = '{old}'"
+    ))
+    .await;
+    sql(format!(
+        "insert into identity.notifications (organization_id, user_id, kind, subject_type, subject_id, event_id, created_at)
+         values ('{org}', '{old}', 'invitation', 'Organization', '{org}', gen_random_uuid(), now() - interval '400 days'),
+                ('{org}', '{live}', 'invitation', 'Organization', '{org}', gen_random_uuid(), now())"
+    ))
+    .await;
+    let sessions = |u| format!("select count(*) from identity.sessions where user_id = '{u}'");
+    let refresh = |u| {
+        format!("select count(*) from identity.refresh_tokens where session_id in (select id from identity.sessions where user_id = '{u}')")
+    };
+    assert!(app.count(&refresh(old)).await > 0);
+
+    let done = run(&app).await;
+    let rows = |what: &str| done.iter().find(|o| o.what == what).map(|o| o.rows);
+    assert_eq!(rows("ended sessions"), Some(1), "{done:?}");
+    assert_eq!(rows("notifications"), Some(1));
+    assert_eq!(app.count(&sessions(old)).await, 0);
+    assert_eq!(app.count(&sessions(live)).await, 1, "a live session stays");
+    assert_eq!(
+        app.count("select count(*) from identity.notifications").await,
+        1,
+        "the recent notification stays"
+    );
+    let again = run(&app).await;
+    assert!(again.iter().all(|o| o.rows == 0), "{again:?}");
+}
