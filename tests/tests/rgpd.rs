@@ -5,9 +5,11 @@
 
 use std::io::{Cursor, Read};
 
-use hub_e2e::{wait_for, Platform, RouterOptions};
+use hub_e2e::{wait_for, Platform, Router, RouterOptions};
+use platform::crypto::hex;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use testkit::code;
 
 const CLINIC: &str = "clinique-saint-paul";
 const DEMO: &str = "hub-demo-password";
@@ -16,12 +18,14 @@ const EXPORT: &str = "mutation($p: ID!) { exportPatientData(patientId: $p) {
     files { name byteSize sha256 }
     document { title classification currentVersion { downloadUrl byteSize sha256 } } } }";
 
-fn code(body: &Value) -> Option<&str> {
-    body["errors"][0]["extensions"]["code"].as_str()
+/// A demo login of the clinic (or `org`), through the router.
+async fn demo(p: &Platform, router: &Router, org: &str, email: &str) -> String {
+    p.login_with(router, org, email, DEMO).await
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// One GraphQL request (`{ query, variables }`) through the router; the answer.
+async fn gql(p: &Platform, router: &Router, request: Value, token: &str) -> Value {
+    p.post(router, request, Some(token)).await.1
 }
 
 /// The archive's files by name.
@@ -53,29 +57,27 @@ async fn a_practice_exports_a_patients_data_in_one_archive_then_erases_them_and_
     let p = Platform::start().await;
     p.seed_demo().await;
     let router = p.router(RouterOptions::default()).await;
-    let doctor = p
-        .login_with(&router, CLINIC, "dr.martin@clinique-saint-paul.example", DEMO)
-        .await;
-    let (_, found) = p
-        .post(
-            &router,
-            json!({ "query": "{ patients(search: \"Bernard\") { nodes { id documents { nodes { title } } } } }" }),
-            Some(&doctor),
-        )
-        .await;
+    let doctor = demo(&p, &router, CLINIC, "dr.martin@clinique-saint-paul.example").await;
+    let found = gql(
+        &p,
+        &router,
+        json!({ "query": "{ patients(search: \"Bernard\") { nodes { id documents { nodes { title } } } } }" }),
+        &doctor,
+    )
+    .await;
     let camille = &found["data"]["patients"]["nodes"][0];
     let patient = camille["id"].as_str().expect("the seeded Camille Bernard").to_string();
     let her_documents = camille["documents"]["nodes"].as_array().map_or(0, Vec::len);
     assert!(her_documents > 0, "the seed attaches documents: {found}");
 
     // Access: one call, one archive.
-    let (_, exported) = p
-        .post(
-            &router,
-            json!({ "query": EXPORT, "variables": { "p": patient } }),
-            Some(&doctor),
-        )
-        .await;
+    let exported = gql(
+        &p,
+        &router,
+        json!({ "query": EXPORT, "variables": { "p": patient } }),
+        &doctor,
+    )
+    .await;
     assert!(exported["errors"].is_null(), "{exported}");
     let export = &exported["data"]["exportPatientData"];
     assert_eq!(export["document"]["classification"], "CLINICAL");
@@ -136,13 +138,13 @@ async fn a_practice_exports_a_patients_data_in_one_archive_then_erases_them_and_
     );
 
     // A user's own export: every subgraph's part, nothing of anyone else.
-    let (_, mine) = p
-        .post(
-            &router,
-            json!({ "query": "mutation { requestDataExport { downloadUrl expiresAt files { name sha256 } } }" }),
-            Some(&doctor),
-        )
-        .await;
+    let mine = gql(
+        &p,
+        &router,
+        json!({ "query": "mutation { requestDataExport { downloadUrl expiresAt files { name sha256 } } }" }),
+        &doctor,
+    )
+    .await;
     assert!(
         mine["errors"].is_null(),
         "{mine}\n{}",
@@ -198,41 +200,29 @@ async fn a_practice_exports_a_patients_data_in_one_archive_then_erases_them_and_
     );
 
     // Another practice's practitioner, and a secretary, get nothing.
-    let elsewhere = p
-        .login_with(&router, "hopital-nord", "dr.bernard@hopital-nord.example", DEMO)
-        .await;
-    let (_, other) = p
-        .post(
-            &router,
-            json!({ "query": EXPORT, "variables": { "p": patient } }),
-            Some(&elsewhere),
-        )
-        .await;
+    let elsewhere = demo(&p, &router, "hopital-nord", "dr.bernard@hopital-nord.example").await;
+    let other = gql(
+        &p,
+        &router,
+        json!({ "query": EXPORT, "variables": { "p": patient } }),
+        &elsewhere,
+    )
+    .await;
     assert_eq!(code(&other), Some("NOT_FOUND"), "{other}");
-    let secretary = p
-        .login_with(&router, CLINIC, "secretary.dupont@clinique-saint-paul.example", DEMO)
-        .await;
-    let (_, denied) = p
-        .post(
-            &router,
-            json!({ "query": EXPORT, "variables": { "p": patient } }),
-            Some(&secretary),
-        )
-        .await;
+    let secretary = demo(&p, &router, CLINIC, "secretary.dupont@clinique-saint-paul.example").await;
+    let denied = gql(
+        &p,
+        &router,
+        json!({ "query": EXPORT, "variables": { "p": patient } }),
+        &secretary,
+    )
+    .await;
     assert_eq!(code(&denied), Some("FORBIDDEN"), "{denied}");
 
     // Erasure: one call in medical; content follows by the event.
-    let admin = p
-        .login_with(&router, CLINIC, "admin@clinique-saint-paul.example", DEMO)
-        .await;
-    let (_, erased) = p
-        .post(
-            &router,
-            json!({ "query": "mutation($p: ID!) { erasePatient(patientId: $p, reason: \"RGPD art. 17\") { retained { category until } } }",
-                    "variables": { "p": patient } }),
-            Some(&admin),
-        )
-        .await;
+    let admin = demo(&p, &router, CLINIC, "admin@clinique-saint-paul.example").await;
+    let erased = gql(&p, &router, json!({ "query": "mutation($p: ID!) { erasePatient(patientId: $p, reason: \"RGPD art. 17\") { retained { category until } } }",
+                    "variables": { "p": patient } }), &admin).await;
     assert!(erased["errors"].is_null(), "{erased}");
     wait_for(
         &p.admin,
@@ -243,26 +233,24 @@ async fn a_practice_exports_a_patients_data_in_one_archive_then_erases_them_and_
         i64::try_from(her_documents + 1).expect("count"),
     )
     .await;
-    let (_, search) = p
-        .post(
-            &router,
-            json!({ "query": "{ patients(search: \"Bernard\") { nodes { id } } }" }),
-            Some(&doctor),
-        )
-        .await;
+    let search = gql(
+        &p,
+        &router,
+        json!({ "query": "{ patients(search: \"Bernard\") { nodes { id } } }" }),
+        &doctor,
+    )
+    .await;
     assert!(!search.to_string().contains(&patient), "not found by name: {search}");
 
     // A user erases themself: medical's copy of the name goes too.
-    let nurse = p
-        .login_with(&router, CLINIC, "nurse.leroy@clinique-saint-paul.example", DEMO)
-        .await;
-    let (_, gone) = p
-        .post(
-            &router,
-            json!({ "query": "mutation { eraseUser { subjectId } }" }),
-            Some(&nurse),
-        )
-        .await;
+    let nurse = demo(&p, &router, CLINIC, "nurse.leroy@clinique-saint-paul.example").await;
+    let gone = gql(
+        &p,
+        &router,
+        json!({ "query": "mutation { eraseUser { subjectId } }" }),
+        &nurse,
+    )
+    .await;
     assert!(gone["errors"].is_null(), "{gone}");
     let nurse_id = gone["data"]["eraseUser"]["subjectId"].as_str().expect("id").to_string();
     wait_for(

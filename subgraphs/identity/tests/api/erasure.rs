@@ -37,6 +37,21 @@ async fn a_user_erased_by_their_admin_or_themself_is_gone_everywhere_but_the_tra
     let elsewhere = app.gql(ERASE, json!({ "u": alice }), Some(&admin)).await;
     assert_eq!(code(&elsewhere), Some("CONFLICT"), "{elsewhere}");
 
+    // Another organization's admin, with bob's id: bob does not exist for them.
+    let other = app.org("other", &[]).await;
+    app.member(other, "admin@other.test", &["org_admin"]).await;
+    let outsider = app.token("other", "admin@other.test").await;
+    let foreign = app.gql(ERASE, json!({ "u": bob }), Some(&outsider)).await;
+    assert_eq!(code(&foreign), Some("NOT_FOUND"), "{foreign}");
+    let malformed = app.gql(ERASE, json!({ "u": "not-an-id" }), Some(&admin)).await;
+    assert_eq!(code(&malformed), Some("BAD_USER_INPUT"), "{malformed}");
+    assert_eq!(
+        app.count("select count(*) from identity.users where email = 'bob@acme.test'")
+            .await,
+        1,
+        "refused erasures change nothing"
+    );
+
     let report = app.gql(ERASE, json!({ "u": bob }), Some(&admin)).await;
     assert!(report["errors"].is_null(), "{report}");
     let report = &report["data"]["eraseUser"];
