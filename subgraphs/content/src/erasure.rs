@@ -1,6 +1,7 @@
 //! A patient erased by their practice (`medical.patient.erased`): their
 //! documents' titles (which often name them) become generic; administrative
-//! documents (identity papers, letters) are deleted; clinical documents are
+//! documents (identity papers, letters) are deleted, their files at the
+//! next purge unless a retention date keeps them; clinical documents are
 //! part of the medical record the law keeps, readable only by the
 //! clinicians who could read them before, under a title that names no one.
 

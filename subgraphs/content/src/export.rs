@@ -35,6 +35,9 @@ use crate::{
 
 /// The archive's content type.
 pub const ZIP: &str = "application/zip";
+/// Where user data export archives are stored: reachable by their signed
+/// link only, purged once it expired.
+pub const USER_EXPORTS: &str = "exports";
 
 /// One file of an export archive.
 #[derive(SimpleObject, Clone, Debug)]
@@ -107,7 +110,7 @@ impl ExportMutation {
         let now = Utc::now();
         let (listed, archive) = pack(files, json!({ "type": "User", "id": user }), a, now).await?;
         let id = Uuid::new_v4();
-        let key = format!("exports/{}/{user}/{id}.zip", a.organization_id);
+        let key = format!("{USER_EXPORTS}/{}/{user}/{id}.zip", a.organization_id);
         let sha256 = platform::crypto::hex(&Sha256::digest(&archive));
         let size = archive.len() as u64;
         let count = listed.len();
@@ -190,7 +193,8 @@ impl ExportMutation {
             owner_id: patient,
             title: &title,
             classification: Classification::Clinical,
-            retention_until: Some((now + Duration::days(i64::from(st.content.export_retention_days))).date_naive()),
+            retention_until: None,
+            expires_at: Some(now + Duration::days(i64::from(st.content.export_retention_days))),
         };
         let size = i64::try_from(archive.len()).unwrap_or(i64::MAX);
         let count = listed.len();

@@ -175,6 +175,26 @@ pub enum Delivered {
     Off,
 }
 
+/// Forgets `addresses` in the mail records (erasure): the rows stay, as
+/// the proof a mail went out, under a placeholder unique per row (the
+/// delivery key includes the recipient), and errors that may quote the
+/// address go too. Addresses compare case-insensitively. Returns the rows
+/// changed.
+pub async fn forget_recipients(conn: &mut sqlx::PgConnection, addresses: &[String]) -> sqlx::Result<i64> {
+    if addresses.is_empty() {
+        return Ok(0);
+    }
+    let lower: Vec<String> = addresses.iter().map(|a| a.trim().to_lowercase()).collect();
+    let done = sqlx::query(
+        "update mail_deliveries set recipient = 'erased:' || id::text, last_error = null, updated_at = now()
+          where lower(recipient) = any($1)",
+    )
+    .bind(&lower)
+    .execute(conn)
+    .await?;
+    Ok(i64::try_from(done.rows_affected()).unwrap_or(i64::MAX))
+}
+
 /// Renders, sends and records one message. A transient failure is
 /// recorded (`failed`, attempts counted) and returned as an error, so the
 /// event is retried and, after its last attempt, dead-lettered.

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::model::{Classification, Document, DocumentVersion, OwnerType};
 
 const DOCUMENT: &str = "d.id, d.organization_id, d.owner_type, d.owner_id, d.title, d.classification, \
-     d.current_version, d.retention_until, d.created_at, d.deleted_at";
+     d.current_version, d.retention_until, d.created_at, d.deleted_at, d.expires_at";
 const VERSION: &str = "v.id, v.organization_id, v.document_id, v.number, v.status, v.declared_content_type, \
      v.max_bytes, v.byte_size, v.sha256, v.content_type, v.storage_key, v.restored_from, v.rejection_reason, \
      v.uploaded_by, v.created_at, v.available_at, d.title";
@@ -25,12 +25,15 @@ pub struct NewDocument<'a> {
     pub title: &'a str,
     pub classification: Classification,
     pub retention_until: Option<NaiveDate>,
+    /// When the purge deletes it by itself (data export archives).
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 pub async fn insert(c: &mut PgConnection, n: &NewDocument<'_>, user: Option<Uuid>) -> AppResult<Document> {
     Ok(sqlx::query_as(&format!(
-        "insert into documents as d (organization_id, owner_type, owner_id, title, classification, retention_until, created_by)
-         values (current_org(), $1, $2, $3, $4, $5, $6) returning {DOCUMENT}"
+        "insert into documents as d (organization_id, owner_type, owner_id, title, classification, retention_until,
+                                     created_by, expires_at)
+         values (current_org(), $1, $2, $3, $4, $5, $6, $7) returning {DOCUMENT}"
     ))
     .bind(n.owner_type)
     .bind(n.owner_id)
@@ -38,6 +41,7 @@ pub async fn insert(c: &mut PgConnection, n: &NewDocument<'_>, user: Option<Uuid
     .bind(n.classification)
     .bind(n.retention_until)
     .bind(user)
+    .bind(n.expires_at)
     .fetch_one(c)
     .await?)
 }

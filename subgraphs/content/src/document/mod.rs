@@ -161,6 +161,7 @@ impl DocumentMutation {
             title: &title,
             classification: input.classification,
             retention_until: input.retention_until.map(|d| d.0),
+            expires_at: None,
         };
         let ttl = Duration::seconds(st.content.upload_url_ttl_secs as i64);
         let (doc, version) = mutate(ctx, async |tx| {

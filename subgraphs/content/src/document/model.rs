@@ -106,8 +106,12 @@ pub struct Document {
     pub retention_until: Option<NaiveDate>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
-    /// When it was deleted (deleted documents are kept until their retention ends).
+    /// When it was deleted (deleted documents are kept until their
+    /// retention date, then their files and versions are purged).
     pub deleted_at: Option<DateTime<Utc>>,
+    /// When the platform deletes it by itself, files and all (data export
+    /// archives); none for documents kept until deleted.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 #[ComplexObject]

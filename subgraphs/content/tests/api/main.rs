@@ -4,5 +4,6 @@
 mod helpers;
 
 mod access;
+mod purge;
 mod s3;
 mod transfer;

@@ -102,12 +102,7 @@ pub async fn erase(ctx: &Context<'_>, target: Option<Uuid>) -> AppResult<Erasure
                 .execute(&mut *c)
                 .await?,
         );
-        mails += rows(
-            sqlx::query("update mail_deliveries set recipient = 'erased' where recipient = $1")
-                .bind(&email)
-                .execute(&mut *c)
-                .await?,
-        );
+        mails += platform::mail::forget_recipients(c, std::slice::from_ref(&email)).await?;
         trail +=
             sqlx::query_scalar::<_, i64>("select count(*) from audit_log where actor_user_id = $1 or entity_id = $1")
                 .bind(user)

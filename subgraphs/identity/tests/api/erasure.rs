@@ -52,8 +52,34 @@ async fn a_user_erased_by_their_admin_or_themself_is_gone_everywhere_but_the_tra
         "refused erasures change nothing"
     );
 
+    // Two mails went to bob of one event (a reminder sent twice, say).
+    let event = uuid::Uuid::new_v4();
+    for template in ["invitation", "password_reset"] {
+        sqlx::query(
+            "insert into identity.mail_deliveries (organization_id, event_id, template, locale, recipient, status, last_error)
+             values ($1, $2, $3, 'en', 'bob@acme.test', 'failed', 'mailbox bob@acme.test is full')",
+        )
+        .bind(acme)
+        .bind(event)
+        .bind(template)
+        .execute(&app.admin)
+        .await
+        .expect("mail record");
+    }
+
     let report = app.gql(ERASE, json!({ "u": bob }), Some(&admin)).await;
     assert!(report["errors"].is_null(), "{report}");
+    let mails =
+        "select count(*) from identity.mail_deliveries where recipient ilike '%bob%' or last_error ilike '%bob%'";
+    assert_eq!(app.count(mails).await, 0, "bob's address is gone from the mail records");
+    assert_eq!(
+        app.count(&format!(
+            "select count(*) from identity.mail_deliveries where event_id = '{event}'"
+        ))
+        .await,
+        2,
+        "the records stay"
+    );
     let report = &report["data"]["eraseUser"];
     assert_eq!(report["subjectId"], bob.to_string());
     assert_eq!(count_of(report, "memberships"), 1);

@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use platform::{
+    crypto::Sealed,
     events::Event,
     mutation::{mutate, Audit},
     retention::Category,
@@ -18,7 +19,11 @@ use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::{state, PSEUDONYMIZE_PATIENT};
+use crate::{
+    appointment::notify_aad,
+    patient::model::{contact_aad, Contact},
+    state, PSEUDONYMIZE_PATIENT,
+};
 
 /// The additional data the sealed identity is bound to.
 pub fn sealed_identity_aad(patient: Uuid) -> String {
@@ -62,6 +67,9 @@ pub async fn erase(ctx: &async_graphql::Context<'_>, id: Uuid, reason: &str) -> 
         if erased_at.is_some() {
             return Err(AppError::Conflict("this patient was already erased".into()));
         }
+        // The addresses go from the mail records too, so read them before they are dropped.
+        let addresses = known_addresses(st, tx, id).await?;
+        let mails = platform::mail::forget_recipients(tx, &addresses).await?;
         // The record closes now, unless it closed before: its retention runs from then.
         let closed = deleted_at.unwrap_or(now);
         let identity = json!({ "mrn": mrn, "givenName": given, "familyName": family, "birthDate": birth, "sex": sex });
@@ -94,7 +102,7 @@ pub async fn erase(ctx: &async_graphql::Context<'_>, id: Uuid, reason: &str) -> 
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        let addresses = sqlx::query(
+        let confirmations = sqlx::query(
             "update appointments set notify_email_enc = null, notify_email_key_id = null
               where patient_id = $1 and notify_email_enc is not null",
         )
@@ -118,8 +126,9 @@ pub async fn erase(ctx: &async_graphql::Context<'_>, id: Uuid, reason: &str) -> 
             .add_erased("future appointments, cancelled", i64::try_from(cancelled).unwrap_or(i64::MAX))
             .add_erased(
                 "appointment confirmation addresses",
-                i64::try_from(addresses).unwrap_or(i64::MAX),
-            );
+                i64::try_from(confirmations).unwrap_or(i64::MAX),
+            )
+            .add_erased("addresses in mail records", mails);
         for (what, n, category) in [
             ("identity, sealed (no role can read it)", 1, Category::ClinicalRecords),
             ("clinical notes", notes, Category::ClinicalRecords),
@@ -150,4 +159,35 @@ async fn count_trail(conn: &mut PgConnection, patient: Uuid) -> AppResult<i64> {
             .fetch_one(conn)
             .await?,
     )
+}
+
+type SealedRow = (Uuid, Option<Vec<u8>>, Option<String>);
+
+/// Every e-mail address the practice holds for the patient: their contact
+/// details' and the appointments' confirmation addresses.
+async fn known_addresses(st: &crate::State, conn: &mut PgConnection, patient: Uuid) -> AppResult<Vec<String>> {
+    let mut found = vec![];
+    let contact: Option<SealedRow> =
+        sqlx::query_as("select id, contact_enc, contact_key_id from patients where id = $1")
+            .bind(patient)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if let Some((id, Some(data), Some(key_id))) = contact {
+        let json = st.cipher.open(&Sealed { data, key_id }, &contact_aad(id))?;
+        let contact: Contact = serde_json::from_slice(&json).map_err(|e| AppError::Internal(e.into()))?;
+        found.extend(contact.email);
+    }
+    let notify: Vec<SealedRow> = sqlx::query_as(
+        "select id, notify_email_enc, notify_email_key_id from appointments
+          where patient_id = $1 and notify_email_enc is not null",
+    )
+    .bind(patient)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (id, data, key_id) in notify {
+        if let (Some(data), Some(key_id)) = (data, key_id) {
+            found.push(st.cipher.open_str(&Sealed { data, key_id }, &notify_aad(id))?);
+        }
+    }
+    Ok(found)
 }

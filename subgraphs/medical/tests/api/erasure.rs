@@ -40,6 +40,18 @@ async fn one_call_erases_a_patient_reports_what_is_kept_and_retention_later_dele
     .await;
     let booked = app.appointment(w.org, patient, Uuid::new_v4(), 9).await;
     assert_eq!(booked["data"]["scheduleAppointment"]["status"], "SCHEDULED", "{booked}");
+    // A confirmation went to the patient's address: the mail record keeps it.
+    let doc = app.practitioner(w.org).await;
+    app.ok(
+        "mutation($i: ScheduleAppointmentInput!) { scheduleAppointment(input: $i) { id } }",
+        json!({ "i": { "patientId": patient, "practitionerId": doc, "startsAt": "2030-06-03T08:30:00Z",
+                       "endsAt": "2030-06-03T09:00:00Z", "notifyEmail": "Dupont.Home@Example.org" } }),
+        &app.token(w, Role::Secretary),
+    )
+    .await;
+    app.mail_all("medical.appointment.scheduled").await;
+    let addressed = "select count(*) from medical.mail_deliveries where recipient ilike '%example.org%'";
+    assert_eq!(app.count(addressed).await, 1);
     let admin = app.token(w, Role::OrgAdmin);
 
     // Only the practice's administrators erase; a bad request changes nothing.
@@ -79,7 +91,22 @@ async fn one_call_erases_a_patient_reports_what_is_kept_and_retention_later_dele
         .clone();
     assert_eq!(report["subjectId"], patient.to_string());
     assert_eq!(find(&report["erased"], "name")["count"], 1);
-    assert_eq!(find(&report["erased"], "future appointments")["count"], 1);
+    assert_eq!(find(&report["erased"], "future appointments")["count"], 2);
+    assert_eq!(find(&report["erased"], "addresses in mail records")["count"], 1);
+    assert_eq!(
+        app.count(addressed).await,
+        0,
+        "the address is gone from the mail records"
+    );
+    assert_eq!(
+        app.count(&format!(
+            "select count(*) from medical.mail_deliveries where organization_id = '{}'",
+            w.org
+        ))
+        .await,
+        1,
+        "the record that a mail went out stays"
+    );
     let notes = find(&report["retained"], "clinical notes");
     assert_eq!(
         (notes["count"].as_i64(), notes["category"].as_str()),
@@ -122,7 +149,7 @@ async fn one_call_erases_a_patient_reports_what_is_kept_and_retention_later_dele
             "select count(*) from medical.appointments where patient_id = '{patient}' and status = 'cancelled'"
         ))
         .await,
-        1
+        2
     );
     assert_eq!(
         app.count(&format!("select count(*) from medical.event_outbox where type = 'medical.patient.erased' and entity_id = '{patient}'")).await,

@@ -121,6 +121,23 @@ impl TestApp {
     }
 
     /// Books `practitioner` (enrolled as a practitioner of `org` first).
+    /// Runs medical's mail consumer on every `kind` event of the outbox.
+    pub async fn mail_all(&self, kind: &str) {
+        for d in self.outbox(kind).await {
+            let scope = platform::db::Scope {
+                organization_id: d.tenant,
+                ..Default::default()
+            };
+            let mut tx = platform::db::TenantTx::begin_scoped(&self.runtime.pool, &scope)
+                .await
+                .expect("tx");
+            medical::communication::appointment_mail(&self.state, &mut tx, &d)
+                .await
+                .expect("mailed");
+            tx.commit().await.expect("commit");
+        }
+    }
+
     pub async fn appointment(&self, org: Uuid, patient: Uuid, practitioner: Uuid, start_hour: u32) -> Value {
         self.enroll(
             Who {

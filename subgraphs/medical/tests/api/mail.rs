@@ -7,23 +7,6 @@ use serde_json::json;
 
 use crate::helpers::{who, TestApp};
 
-async fn mail_all(app: &TestApp, kind: &str) {
-    let st = app.state.clone();
-    for d in app.outbox(kind).await {
-        let scope = platform::db::Scope {
-            organization_id: d.tenant,
-            ..Default::default()
-        };
-        let mut tx = platform::db::TenantTx::begin_scoped(&app.runtime.pool, &scope)
-            .await
-            .unwrap();
-        medical::communication::appointment_mail(&st, &mut tx, &d)
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
-    }
-}
-
 /// (to, subject, text) of what medical mailed, by subject.
 fn mails(app: &TestApp) -> Vec<(String, String, String)> {
     let mut out: Vec<_> = testkit::mail::in_dir(&app.settings.mail.dir)
@@ -81,8 +64,8 @@ async fn a_booking_with_an_address_is_confirmed_and_its_cancellation_announced_o
         0
     );
 
-    mail_all(&app, "medical.appointment.scheduled").await;
-    mail_all(&app, "medical.appointment.scheduled").await;
+    app.mail_all("medical.appointment.scheduled").await;
+    app.mail_all("medical.appointment.scheduled").await;
     let got = mails(&app);
     assert_eq!(
         got.len(),
@@ -99,7 +82,7 @@ async fn a_booking_with_an_address_is_confirmed_and_its_cancellation_announced_o
         &sec,
     )
     .await;
-    mail_all(&app, "medical.appointment.cancelled").await;
+    app.mail_all("medical.appointment.cancelled").await;
     let got = mails(&app);
     assert_eq!(got.len(), 2);
     assert_eq!(got[1].1, "Termin abgesagt: 2030-06-03 bei Dr Test");
