@@ -11,16 +11,30 @@ use crate::document::model::Classification::{self, *};
 pub const CLINICAL: [Role; 2] = [Practitioner, Nurse];
 /// Every medical role: administrative documents.
 pub const MEDICAL: [Role; 4] = [Practitioner, Nurse, Secretary, BillingClerk];
+/// Who reads administrative documents: the medical roles and the
+/// practice's administrators (who manage patients' administrative data).
+pub const ADMINISTRATIVE_READERS: [Role; 5] = [Practitioner, Nurse, Secretary, BillingClerk, OrgAdmin];
 /// Buyer's staff: internal procurement files.
 pub const BUYER: [Role; 2] = [ProcurementOfficer, ProcurementViewer];
+/// Who reads the buyer's internal files: its staff, administrators and auditors.
+pub const BUYER_READERS: [Role; 4] = [ProcurementOfficer, ProcurementViewer, OrgAdmin, Auditor];
+/// Who reads a supplier's certificates: its staff, administrators and
+/// auditors (their own only, by the row policy), and buyers' officers.
+pub const COMPLIANCE_READERS: [Role; 5] = [SupplierAdmin, SupplierUser, OrgAdmin, Auditor, ProcurementOfficer];
 /// Everyone of the public vertical: a published tender's public documents.
-pub const PUBLIC_MEMBERS: [Role; 5] = [
+pub const PUBLIC_MEMBERS: [Role; 6] = [
     ProcurementOfficer,
     ProcurementViewer,
     SupplierAdmin,
     SupplierUser,
     OrgAdmin,
+    Auditor,
 ];
+/// Who reads a document's history: the organization's administrators and
+/// auditors, and, for clinical documents, practitioners (as for clinical notes).
+pub fn may_read_history(a: &AuthContext, c: Classification) -> bool {
+    any(a, &platform::audit::history::READERS) || (c == Clinical && a.has_role(Practitioner))
+}
 
 fn any(a: &AuthContext, roles: &[Role]) -> bool {
     roles.iter().any(|r| a.has_role(*r))
@@ -39,13 +53,10 @@ pub fn readable_in(roles: &[Role], verticals: &[Vertical]) -> Vec<Classification
     let any = |rs: &[Role]| rs.iter().any(|r| roles.contains(r));
     [
         (Clinical, medical && any(&CLINICAL)),
-        (Administrative, medical && any(&MEDICAL)),
+        (Administrative, medical && any(&ADMINISTRATIVE_READERS)),
         (ProcurementPublic, public && any(&PUBLIC_MEMBERS)),
-        (ProcurementInternal, public && any(&BUYER)),
-        (
-            Compliance,
-            public && any(&[SupplierAdmin, SupplierUser, ProcurementOfficer]),
-        ),
+        (ProcurementInternal, public && any(&BUYER_READERS)),
+        (Compliance, public && any(&COMPLIANCE_READERS)),
     ]
     .into_iter()
     .filter_map(|(c, ok)| ok.then_some(c))

@@ -10,7 +10,7 @@ use async_graphql::{
     Any, Context, Object, Result, ID,
 };
 use chrono::{DateTime, Utc};
-use platform::{access as platform_access, guards::auth, ids::parse_key, pagination::Page, Role, Vertical};
+use platform::{access as platform_access, guards::auth, ids::parse_key, pagination::Page, Vertical};
 use uuid::Uuid;
 
 use crate::{
@@ -80,7 +80,8 @@ impl Patient {
     }
 
     /// The patient's documents the caller's role reads: clinical ones for
-    /// practitioners and nurses, administrative ones for every medical role.
+    /// practitioners and nurses, administrative ones for every medical role
+    /// and the practice's administrators.
     async fn documents(
         &self,
         ctx: &Context<'_>,
@@ -88,7 +89,7 @@ impl Patient {
         after: Option<String>,
         classification: Option<Classification>,
     ) -> Result<DocumentConnection> {
-        platform_access::require(ctx, Vertical::Medical, &access::MEDICAL)?;
+        platform_access::require(ctx, Vertical::Medical, &access::ADMINISTRATIVE_READERS)?;
         documents(ctx, self.id, None, first, after, classification).await
     }
 }
@@ -146,7 +147,7 @@ impl Contract {
         ID(self.id.to_string())
     }
 
-    /// The buyer's contract files (its procurement staff only).
+    /// The buyer's contract files (its procurement staff, administrators and auditors).
     async fn documents(
         &self,
         ctx: &Context<'_>,
@@ -154,7 +155,7 @@ impl Contract {
         after: Option<String>,
         classification: Option<Classification>,
     ) -> Result<DocumentConnection> {
-        platform_access::require(ctx, Vertical::Public, &access::BUYER)?;
+        platform_access::require(ctx, Vertical::Public, &access::BUYER_READERS)?;
         documents(ctx, self.id, None, first, after, classification).await
     }
 }
@@ -179,8 +180,8 @@ impl Supplier {
         }
     }
 
-    /// The supplier's compliance certificates: its own staff and buyers'
-    /// procurement officers.
+    /// The supplier's compliance certificates: its own staff, administrators
+    /// and auditors, and buyers' procurement officers.
     #[graphql(requires = "organization { id }")]
     async fn documents(
         &self,
@@ -189,11 +190,7 @@ impl Supplier {
         after: Option<String>,
         classification: Option<Classification>,
     ) -> Result<DocumentConnection> {
-        platform_access::require(
-            ctx,
-            Vertical::Public,
-            &[Role::SupplierAdmin, Role::SupplierUser, Role::ProcurementOfficer],
-        )?;
+        platform_access::require(ctx, Vertical::Public, &access::COMPLIANCE_READERS)?;
         documents(ctx, self.id, self.organization, first, after, classification).await
     }
 }

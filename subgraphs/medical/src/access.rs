@@ -19,6 +19,16 @@ pub const HISTORY: [Role; 2] = platform::audit::history::READERS;
 pub const HISTORY_CLINICAL: [Role; 3] = [OrgAdmin, Auditor, Practitioner];
 /// Invoices.
 pub const BILLING: [Role; 2] = [BillingClerk, OrgAdmin];
+/// Who reads invoices: billing, and auditors (who audit their history).
+pub const INVOICES: [Role; 3] = [BillingClerk, OrgAdmin, Auditor];
+/// Who reads appointments (slot, status, practitioner, patient's names,
+/// history): the administrative roles and auditors; the reason the
+/// patient comes stays [`ADMINISTRATIVE`].
+pub const APPOINTMENTS: [Role; 5] = [Practitioner, Nurse, Secretary, OrgAdmin, Auditor];
+/// Who sees that clinical notes exist (author, dates, signature, history):
+/// clinicians, and the organization's administrators and auditors, who
+/// read their history; the text stays [`CLINICAL`].
+pub const NOTES: [Role; 4] = [Practitioner, Nurse, OrgAdmin, Auditor];
 
 /// Partner scopes: an insurer reads appointments (with patients' names and
 /// practitioners) under `medical:read`, invoices under `medical:billing`;

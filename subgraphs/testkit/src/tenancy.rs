@@ -6,6 +6,7 @@
 //! exactly the documented exceptions.
 
 use sqlx::{PgPool, Row};
+use uuid::Uuid;
 
 /// Tables that hold no `organization_id`, and why.
 pub const EXCEPTIONS: &[(&str, &str)] = &[
@@ -286,6 +287,35 @@ pub async fn count_as(admin: &PgPool, role: &str, table: &str) -> i64 {
         .fetch_one(&mut *tx)
         .await
         .expect("count as the service role");
+    tx.rollback().await.expect("rollback");
+    n
+}
+
+/// `select count(*)` of `sql` as the service's login role `login`, scoped
+/// like a caller of `org` with `roles` and `verticals` (comma-separated):
+/// the row policies alone, the guards out of the way.
+pub async fn count_scoped(
+    admin: &PgPool,
+    login: &str,
+    org: Uuid,
+    user: Uuid,
+    roles: &str,
+    verticals: &str,
+    sql: &str,
+) -> i64 {
+    let mut tx = admin.begin().await.expect("begin");
+    sqlx::raw_sql(&format!(
+        "set local role {login}; select set_config('app.organization_id', '{org}', true),
+         set_config('app.user_id', '{user}', true), set_config('app.roles', '{roles}', true),
+         set_config('app.verticals', '{verticals}', true)"
+    ))
+    .execute(&mut *tx)
+    .await
+    .expect("scope");
+    let n = sqlx::query_scalar(sql)
+        .fetch_one(&mut *tx)
+        .await
+        .expect("count as the service");
     tx.rollback().await.expect("rollback");
     n
 }

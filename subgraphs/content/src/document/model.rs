@@ -2,7 +2,7 @@
 
 use async_graphql::{ComplexObject, Context, Enum, Object, Result, SimpleObject, ID};
 use chrono::{DateTime, NaiveDate, Utc};
-use platform::{guards::HasRole, scalars::Date};
+use platform::{guards::auth, scalars::Date, AppError};
 use uuid::Uuid;
 
 use crate::{document::loader::VersionsLoader, signing::Grant, sniff, state, Loaded};
@@ -147,14 +147,18 @@ impl Document {
             .unwrap_or_default())
     }
 
-    /// Who did what to it and when, newest first: the organization's administrators and auditors.
-    #[graphql(guard = "HasRole::any(platform::audit::history::READERS)")]
+    /// Who did what to it and when, newest first: the organization's
+    /// administrators and auditors among its readers, and practitioners for
+    /// clinical documents.
     async fn history(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<platform::audit::history::History> {
+        if !crate::access::may_read_history(auth(ctx)?, self.classification) {
+            return Err(AppError::Forbidden.into());
+        }
         Ok(platform::audit::history::history(ctx, "Document", self.id, first, after).await?)
     }
 }

@@ -346,3 +346,99 @@ async fn contract_files_are_the_buyers_and_deleted_documents_leave_lists() {
     .await;
     assert!(titles(&app.owner_documents(&viewer, rep).await, 0).is_empty());
 }
+
+const WITH_HISTORY: &str =
+    "query($id: ID!) { document(id: $id) { title history(first: 5) { nodes { action actorId } } } }";
+
+#[tokio::test]
+async fn administrators_and_auditors_read_the_files_they_answer_for_and_their_history_clinicians_keep_theirs() {
+    let app = TestApp::spawn().await;
+    let buyer = Who::new();
+    let officer = app.public(buyer, ProcurementOfficer);
+    let internal = app
+        .uploaded(
+            &officer,
+            ("CONTRACT", Uuid::new_v4()),
+            "PROCUREMENT_INTERNAL",
+            PDF.to_vec(),
+        )
+        .await;
+    for role in [OrgAdmin, Auditor] {
+        let colleague = Who {
+            org: buyer.org,
+            user: Uuid::new_v4(),
+        };
+        let body = app
+            .ok(WITH_HISTORY, json!({ "id": internal }), &app.public(colleague, role))
+            .await;
+        let nodes = &body["document"]["history"]["nodes"];
+        assert_eq!(nodes[1]["action"], "document.create", "{role}: {body}");
+        assert_eq!(nodes[1]["actorId"], buyer.user.to_string());
+    }
+    // The buyer's viewer reads the file, not its trail; another organization's auditor neither.
+    let viewer = app.public(
+        Who {
+            org: buyer.org,
+            user: Uuid::new_v4(),
+        },
+        ProcurementViewer,
+    );
+    assert_eq!(
+        code(&app.gql(WITH_HISTORY, json!({ "id": internal }), &viewer).await),
+        Some("FORBIDDEN")
+    );
+    let outsider = app
+        .ok(
+            WITH_HISTORY,
+            json!({ "id": internal }),
+            &app.public(Who::new(), Auditor),
+        )
+        .await;
+    assert!(outsider["document"].is_null(), "{outsider}");
+
+    // Clinical documents stay with clinicians: a practitioner reads their history, an auditor not even the file.
+    let practice = Who::new();
+    let doctor = app.medical(practice, Practitioner);
+    let report = app
+        .uploaded(&doctor, ("PATIENT", Uuid::new_v4()), "CLINICAL", PDF.to_vec())
+        .await;
+    let colleague = Who {
+        org: practice.org,
+        user: Uuid::new_v4(),
+    };
+    let seen = app
+        .ok(
+            WITH_HISTORY,
+            json!({ "id": report }),
+            &app.medical(colleague, Practitioner),
+        )
+        .await;
+    assert_eq!(
+        seen["document"]["history"]["nodes"][1]["action"], "document.create",
+        "{seen}"
+    );
+    let nurse = app
+        .gql(WITH_HISTORY, json!({ "id": report }), &app.medical(colleague, Nurse))
+        .await;
+    assert_eq!(code(&nurse), Some("FORBIDDEN"), "{nurse}");
+    let auditor = app
+        .ok(WITH_HISTORY, json!({ "id": report }), &app.medical(colleague, Auditor))
+        .await;
+    assert!(auditor["document"].is_null(), "{auditor}");
+    // RLS alone says the same.
+    let sql = format!("select count(*) from content.documents where id = '{report}'");
+    assert_eq!(app.count_as(colleague, "auditor", &sql).await, 0);
+    let sql = format!("select count(*) from content.documents where id = '{internal}'");
+    assert_eq!(
+        app.count_as(
+            Who {
+                org: buyer.org,
+                user: Uuid::new_v4()
+            },
+            "auditor",
+            &sql
+        )
+        .await,
+        1
+    );
+}

@@ -93,6 +93,21 @@ impl TestApp {
         self.app.kit.token(&Caller::user(who.org, who.user, roles, verticals))
     }
 
+    /// `select count(*)` of `sql` with the row policies alone, as `who` with `roles`
+    /// in both verticals.
+    pub async fn count_as(&self, who: Who, roles: &str, sql: &str) -> i64 {
+        testkit::tenancy::count_scoped(
+            &self.admin,
+            &self.settings.database.role,
+            who.org,
+            who.user,
+            roles,
+            "medical,public",
+            sql,
+        )
+        .await
+    }
+
     pub fn medical(&self, who: Who, role: Role) -> String {
         self.token(who, &[role], &[Vertical::Medical])
     }

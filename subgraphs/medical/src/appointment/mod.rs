@@ -24,7 +24,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
-    access::{can, medical_or, medical_write, require_or, ADMINISTRATIVE, CLINICAL, READ},
+    access::{can, medical_or, medical_write, require_or, APPOINTMENTS, CLINICAL, READ},
     patient,
     patient::loader::{AllergiesLoader, PatientLoader},
     practitioner, state,
@@ -76,7 +76,7 @@ pub struct AppointmentQuery;
 #[Object]
 impl AppointmentQuery {
     /// Appointments overlapping `[from, to)`, by start time.
-    #[graphql(guard = "medical_or(ADMINISTRATIVE, READ)")]
+    #[graphql(guard = "medical_or(APPOINTMENTS, READ)")]
     #[allow(clippy::too_many_arguments)]
     async fn appointments(
         &self,
@@ -124,7 +124,7 @@ impl AppointmentQuery {
     }
 
     /// One appointment.
-    #[graphql(guard = "medical_or(ADMINISTRATIVE, READ)")]
+    #[graphql(guard = "medical_or(APPOINTMENTS, READ)")]
     async fn appointment(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Appointment>> {
         let id = parse_id("id", &id)?;
         Ok(ctx.data::<Loaded<AppointmentLoader>>()?.load_one(id).await?)
@@ -133,7 +133,7 @@ impl AppointmentQuery {
     // async-graphql ignores guards on entity resolvers: check here.
     #[graphql(entity)]
     async fn find_appointment_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Appointment>> {
-        require_or(ctx, &ADMINISTRATIVE, READ)?;
+        require_or(ctx, &APPOINTMENTS, READ)?;
         let Some(id) = parse_key(&id) else { return Ok(None) };
         Ok(ctx.data::<Loaded<AppointmentLoader>>()?.load_one(id).await?)
     }

@@ -6,7 +6,7 @@ use platform::AppError;
 use uuid::Uuid;
 
 use crate::{
-    access::{medical, medical_or, ADMINISTRATIVE, HISTORY, READ},
+    access::{medical, medical_or, ADMINISTRATIVE, APPOINTMENTS, HISTORY, READ},
     patient::{loader::PatientLoader, model::Patient},
     practitioner::loader::PractitionerLoader,
     user::User,
@@ -53,7 +53,7 @@ impl AppointmentStatus {
 }
 
 /// A booked slot between a patient and a practitioner.
-#[Object(guard = "medical_or(ADMINISTRATIVE, READ)")]
+#[Object(guard = "medical_or(APPOINTMENTS, READ)")]
 impl Appointment {
     /// Stable identifier.
     async fn id(&self) -> ID {
@@ -94,7 +94,8 @@ impl Appointment {
     async fn status(&self) -> AppointmentStatus {
         self.status
     }
-    /// Why the patient comes.
+    /// Why the patient comes (not for auditors: it is health data).
+    #[graphql(guard = "medical_or(ADMINISTRATIVE, READ)")]
     async fn reason(&self) -> Option<&str> {
         self.reason.as_deref()
     }

@@ -23,7 +23,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
-    access::{medical_or, medical_write, BILLING, BILLING_SCOPE},
+    access::{medical_or, medical_write, BILLING_SCOPE, INVOICES},
     patient, state, Loaded,
 };
 use db::InvoiceCursor;
@@ -93,7 +93,7 @@ pub struct InvoiceQuery;
 #[Object]
 impl InvoiceQuery {
     /// Invoices, oldest first, optionally by status.
-    #[graphql(guard = "medical_or(BILLING, BILLING_SCOPE)")]
+    #[graphql(guard = "medical_or(INVOICES, BILLING_SCOPE)")]
     async fn invoices(
         &self,
         ctx: &Context<'_>,
@@ -117,7 +117,7 @@ impl InvoiceQuery {
     }
 
     /// One invoice.
-    #[graphql(guard = "medical_or(BILLING, BILLING_SCOPE)")]
+    #[graphql(guard = "medical_or(INVOICES, BILLING_SCOPE)")]
     async fn invoice(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Invoice>> {
         let id = parse_id("id", &id)?;
         Ok(ctx.data::<Loaded<InvoiceLoader>>()?.load_one(id).await?)

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::loader::InvoiceLinesLoader;
 use crate::{
-    access::{medical, medical_or, BILLING, BILLING_SCOPE, HISTORY},
+    access::{medical, medical_or, BILLING_SCOPE, HISTORY, INVOICES},
     patient::{loader::PatientLoader, model::Patient},
     Loaded,
 };
@@ -62,8 +62,8 @@ impl InvoiceStatus {
     }
 }
 
-/// A patient's invoice. Billing clerks and admins.
-#[Object(guard = "medical_or(BILLING, BILLING_SCOPE)")]
+/// A patient's invoice. Billing clerks, admins and auditors.
+#[Object(guard = "medical_or(INVOICES, BILLING_SCOPE)")]
 impl Invoice {
     /// Identifier.
     async fn id(&self) -> ID {

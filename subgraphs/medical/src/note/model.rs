@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::loader::NoteLoader;
 use crate::{
-    access::{medical, CLINICAL, HISTORY_CLINICAL},
+    access::{medical, CLINICAL, HISTORY_CLINICAL, NOTES},
     patient::{loader::PatientLoader, model::Patient},
     state,
     user::User,
@@ -34,13 +34,14 @@ pub fn body_aad(id: Uuid) -> String {
 
 /// A clinician's note on a patient. Once signed it never changes; a
 /// correction is a new note that amends it.
-#[Object(guard = "medical(CLINICAL)")]
+#[Object(guard = "medical(NOTES)")]
 impl ClinicalNote {
     /// Identifier.
     async fn id(&self) -> ID {
         ID(self.id.to_string())
     }
-    /// The note's text.
+    /// The note's text. Practitioners and nurses only.
+    #[graphql(guard = "medical(CLINICAL)")]
     async fn body(&self, ctx: &Context<'_>) -> Result<String> {
         platform::audit::read(ctx, "Patient", self.patient_id);
         let sealed = Sealed {

@@ -13,7 +13,9 @@ use uuid::Uuid;
 
 use super::loader::{AllergiesLoader, NotesByPatientLoader, ProceduresByPatientLoader};
 use crate::{
-    access::{medical, medical_or, ADMINISTRATIVE, BILLING, CARE_TEAM, CLINICAL, EITHER, HISTORY_CLINICAL, NAMES},
+    access::{
+        medical, medical_or, ADMINISTRATIVE, CARE_TEAM, CLINICAL, EITHER, HISTORY_CLINICAL, INVOICES, NAMES, NOTES,
+    },
     invoice::{loader::InvoicesByPatientLoader, model::Invoice},
     note::model::ClinicalNote,
     procedure::model::Procedure,
@@ -266,8 +268,9 @@ impl Patient {
             .unwrap_or_default())
     }
 
-    /// Clinical notes, oldest first. Practitioners and nurses only.
-    #[graphql(guard = "medical(CLINICAL)")]
+    /// Clinical notes, oldest first: practitioners and nurses; the
+    /// organization's administrators and auditors see them without their text.
+    #[graphql(guard = "medical(NOTES)")]
     async fn notes(&self, ctx: &Context<'_>) -> Result<Vec<ClinicalNote>> {
         audit::read(ctx, "Patient", self.id);
         Ok(ctx
@@ -288,8 +291,8 @@ impl Patient {
             .unwrap_or_default())
     }
 
-    /// The patient's invoices. Billing and admins.
-    #[graphql(guard = "medical(BILLING)")]
+    /// The patient's invoices. Billing, admins and auditors.
+    #[graphql(guard = "medical(INVOICES)")]
     async fn invoices(&self, ctx: &Context<'_>) -> Result<Vec<Invoice>> {
         Ok(ctx
             .data::<Loaded<InvoicesByPatientLoader>>()?

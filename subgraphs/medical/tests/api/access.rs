@@ -63,13 +63,21 @@ async fn each_role_sees_exactly_its_fields_of_a_patient() {
             Role::Secretary,
             sorted(&[&admin_fields[..], &["procedures"][..]].concat()),
         ),
-        (Role::OrgAdmin, sorted(&[&admin_fields[..], &["invoices"][..]].concat())),
+        // Administrators and auditors see that notes exist (their text is
+        // checked in `history`), to read their history.
+        (
+            Role::OrgAdmin,
+            sorted(&[&admin_fields[..], &["invoices", "notes"][..]].concat()),
+        ),
         (
             Role::BillingClerk,
             sorted(&["id", "givenName", "familyName", "invoices"]),
         ),
         // An auditor knows whose record a history is, and nothing of it.
-        (Role::Auditor, sorted(&["id", "givenName", "familyName"])),
+        (
+            Role::Auditor,
+            sorted(&["id", "givenName", "familyName", "invoices", "notes"]),
+        ),
     ];
     for (role, expected) in cases {
         let body = app.gql(EVERYTHING, json!({ "id": patient }), &app.token(w, role)).await;

@@ -67,3 +67,108 @@ async fn a_patients_history_lists_changes_newest_first_for_admins_auditors_and_p
         .await;
     assert!(body["data"]["patient"].is_null(), "{body}");
 }
+
+/// (actions, newest first) of the first `history` found under `path`.
+fn actions(body: &serde_json::Value, pointer: &str) -> Vec<String> {
+    body.pointer(pointer)
+        .and_then(|h| h["nodes"].as_array())
+        .unwrap_or_else(|| panic!("no history at {pointer}: {body}"))
+        .iter()
+        .filter_map(|n| n["action"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn admins_and_auditors_reach_the_history_of_notes_appointments_and_invoices_but_not_their_health_data() {
+    let app = TestApp::spawn().await;
+    let w = who();
+    let patient = app.patient(w.org, "H-2", "Trace").await;
+    let doctor = Who {
+        org: w.org,
+        user: Uuid::new_v4(),
+    };
+    let doc = app.token(doctor, Role::Practitioner);
+    let note = app
+        .ok(
+            "mutation($p: ID!) { writeClinicalNote(input: { patientId: $p, body: \"Chest pain on effort\" }) { id } }",
+            json!({ "p": patient }),
+            &doc,
+        )
+        .await["writeClinicalNote"]["id"]
+        .clone();
+    app.ok(
+        "mutation($id: ID!) { signClinicalNote(id: $id) { signedAt } }",
+        json!({ "id": note }),
+        &doc,
+    )
+    .await;
+    let booked = app.appointment(w.org, patient, Uuid::new_v4(), 10).await;
+    assert!(booked["errors"].is_null(), "{booked}");
+    app.ok(
+        "mutation($i: CreateInvoiceInput!) { createInvoice(input: $i) { id } }",
+        json!({ "i": { "patientId": patient, "lines": [
+            { "code": "GS", "description": "Consultation", "quantity": 1, "unitPriceCents": 3000 }] } }),
+        &app.token(w, Role::BillingClerk),
+    )
+    .await;
+
+    let h = "history(first: 5) { nodes { action actorId } }";
+    let notes = format!(
+        "query($id: ID!) {{ patient(id: $id) {{ notes {{ id signedAt {h} }} invoices {{ totalCents {h} }} }} }}"
+    );
+    let listed =
+        format!("{{ appointments(first: 5) {{ nodes {{ status {h} }} }} invoices(first: 5) {{ nodes {{ {h} }} }} }}");
+    for role in [Role::OrgAdmin, Role::Auditor] {
+        let t = app.token(w, role);
+        let body = app.ok(&notes, json!({ "id": patient }), &t).await;
+        assert_eq!(
+            actions(&body, "/patient/notes/0/history"),
+            ["clinical_note.sign", "clinical_note.write"],
+            "{role}"
+        );
+        assert_eq!(
+            body["patient"]["notes"][0]["history"]["nodes"][0]["actorId"],
+            doctor.user.to_string()
+        );
+        assert_eq!(
+            actions(&body, "/patient/invoices/0/history"),
+            ["invoice.create"],
+            "{role}"
+        );
+        let body = app.ok(&listed, json!({}), &t).await;
+        assert_eq!(
+            body["appointments"]["nodes"][0]["status"], "SCHEDULED",
+            "{role}: {body}"
+        );
+        assert_eq!(
+            actions(&body, "/appointments/nodes/0/history").len(),
+            1,
+            "{role}: {body}"
+        );
+        assert_eq!(actions(&body, "/invoices/nodes/0/history"), ["invoice.create"]);
+
+        // The health data stays with the care team.
+        let text = app
+            .gql(
+                "query($id: ID!) { patient(id: $id) { notes { body } } }",
+                json!({ "id": patient }),
+                &t,
+            )
+            .await;
+        assert_eq!(code(&text), Some("FORBIDDEN"), "{role}: {text}");
+        assert!(!text.to_string().contains("Chest pain"), "{role}: {text}");
+        if role == Role::Auditor {
+            // Why a patient comes is health data; the practice's admin schedules, so reads it.
+            let reason = app
+                .gql("{ appointments(first: 5) { nodes { reason } } }", json!({}), &t)
+                .await;
+            assert_eq!(code(&reason), Some("FORBIDDEN"), "{role}: {reason}");
+        }
+    }
+    // Nobody else gained anything: a secretary still sees no note at all.
+    let body = app
+        .gql(&notes, json!({ "id": patient }), &app.token(w, Role::Secretary))
+        .await;
+    assert_eq!(code(&body), Some("FORBIDDEN"), "{body}");
+    assert!(!body.to_string().contains("clinical_note"), "{body}");
+}

@@ -22,7 +22,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::{
-    access::{public, public_write, SUPPLIER},
+    access::{public, public_write, BIDDERS},
     money::{self, MoneyInput},
     state,
     supplier::{self, model::ComplianceStatus},
@@ -67,7 +67,7 @@ pub struct BidQuery;
 #[Object]
 impl BidQuery {
     /// The caller's organization's bids, oldest first.
-    #[graphql(guard = "public(SUPPLIER)")]
+    #[graphql(guard = "public(BIDDERS)")]
     async fn my_bids(
         &self,
         ctx: &Context<'_>,

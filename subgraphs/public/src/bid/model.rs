@@ -57,12 +57,14 @@ pub struct Bid {
 impl Bid {
     /// The sealed-bid rule as the guards state it (RLS states it again): the
     /// supplier's staff see their own bids; the buyer's procurement officers
-    /// see submitted bids once the deadline has passed; no one else.
+    /// see submitted bids once the deadline has passed; each side's
+    /// administrators and auditors see what their staff sees; no one else.
     pub fn visible_to(&self, a: &AuthContext) -> bool {
-        let supplier =
-            a.organization_id == self.organization_id && (a.has_role(SupplierAdmin) || a.has_role(SupplierUser));
+        let readers = a.has_role(OrgAdmin) || a.has_role(Auditor);
+        let supplier = a.organization_id == self.organization_id
+            && (a.has_role(SupplierAdmin) || a.has_role(SupplierUser) || readers);
         let buyer = a.organization_id == self.buyer_id
-            && a.has_role(ProcurementOfficer)
+            && (a.has_role(ProcurementOfficer) || readers)
             && self.opened
             && self.status != BidStatus::Draft;
         supplier || buyer

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::{
-    access::{can, public, OFFICER, SUPPLIER},
+    access::{can, public, BID_READERS, OFFICER, SUPPLIER},
     bid::{loader::BidsOfTenderLoader, model::Bid},
     contract::{loader::AwardsOfTenderLoader, model::Award},
     money::Money,
@@ -214,10 +214,11 @@ impl Tender {
             .unwrap_or(0))
     }
     /// The bids the caller may see: a supplier its own, the buyer's
-    /// procurement officers every submitted bid once the deadline has passed.
+    /// procurement officers every submitted bid once the deadline has passed,
+    /// each side's administrators and auditors what their staff sees.
     /// Empty for anyone else.
     async fn bids(&self, ctx: &Context<'_>) -> Result<Vec<Bid>> {
-        if !can(ctx, &OFFICER) && !can(ctx, &SUPPLIER) {
+        if !can(ctx, &OFFICER) && !can(ctx, &SUPPLIER) && !can(ctx, &BID_READERS) {
             return Ok(vec![]);
         }
         let caller = platform::guards::auth(ctx)?;

@@ -194,21 +194,6 @@ impl TestApp {
     /// `select count(*)` of `sql` as the service's login role, scoped like
     /// `who` with `roles`: RLS alone, the guards out of the way.
     pub async fn count_as(&self, who: Who, roles: &str, sql: &str) -> i64 {
-        let mut tx = self.admin.begin().await.expect("begin");
-        sqlx::raw_sql(&format!(
-            "set local role hub_public; select set_config('app.organization_id', '{}', true),
-             set_config('app.user_id', '{}', true), set_config('app.roles', '{roles}', true),
-             set_config('app.verticals', 'public', true)",
-            who.org, who.user
-        ))
-        .execute(&mut *tx)
-        .await
-        .expect("scope");
-        let n = sqlx::query_scalar(sql)
-            .fetch_one(&mut *tx)
-            .await
-            .expect("count as the service");
-        tx.rollback().await.expect("rollback");
-        n
+        testkit::tenancy::count_scoped(&self.admin, "hub_public", who.org, who.user, roles, "public", sql).await
     }
 }
