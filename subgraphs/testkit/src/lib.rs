@@ -339,6 +339,16 @@ pub fn code(body: &Value) -> Option<&str> {
     body["errors"][0]["extensions"]["code"].as_str()
 }
 
+/// The `action`s of the `history` connection at `pointer` in `body`, newest first.
+pub fn history_actions(body: &Value, pointer: &str) -> Vec<String> {
+    body.pointer(pointer)
+        .and_then(|h| h["nodes"].as_array())
+        .unwrap_or_else(|| panic!("no history at {pointer}: {body}"))
+        .iter()
+        .filter_map(|n| n["action"].as_str().map(str::to_string))
+        .collect()
+}
+
 /// The committed `schema.graphql` of a subgraph equals what its code exports.
 pub fn assert_golden_sdl(subgraph: &Subgraph, repo_root: &Path) {
     let path = repo_root.join("subgraphs").join(subgraph.name).join("schema.graphql");

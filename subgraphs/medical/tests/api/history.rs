@@ -68,16 +68,6 @@ async fn a_patients_history_lists_changes_newest_first_for_admins_auditors_and_p
     assert!(body["data"]["patient"].is_null(), "{body}");
 }
 
-/// (actions, newest first) of the first `history` found under `path`.
-fn actions(body: &serde_json::Value, pointer: &str) -> Vec<String> {
-    body.pointer(pointer)
-        .and_then(|h| h["nodes"].as_array())
-        .unwrap_or_else(|| panic!("no history at {pointer}: {body}"))
-        .iter()
-        .filter_map(|n| n["action"].as_str().map(str::to_string))
-        .collect()
-}
-
 #[tokio::test]
 async fn admins_and_auditors_reach_the_history_of_notes_appointments_and_invoices_but_not_their_health_data() {
     let app = TestApp::spawn().await;
@@ -122,7 +112,7 @@ async fn admins_and_auditors_reach_the_history_of_notes_appointments_and_invoice
         let t = app.token(w, role);
         let body = app.ok(&notes, json!({ "id": patient }), &t).await;
         assert_eq!(
-            actions(&body, "/patient/notes/0/history"),
+            testkit::history_actions(&body, "/patient/notes/0/history"),
             ["clinical_note.sign", "clinical_note.write"],
             "{role}"
         );
@@ -131,7 +121,7 @@ async fn admins_and_auditors_reach_the_history_of_notes_appointments_and_invoice
             doctor.user.to_string()
         );
         assert_eq!(
-            actions(&body, "/patient/invoices/0/history"),
+            testkit::history_actions(&body, "/patient/invoices/0/history"),
             ["invoice.create"],
             "{role}"
         );
@@ -141,11 +131,14 @@ async fn admins_and_auditors_reach_the_history_of_notes_appointments_and_invoice
             "{role}: {body}"
         );
         assert_eq!(
-            actions(&body, "/appointments/nodes/0/history").len(),
+            testkit::history_actions(&body, "/appointments/nodes/0/history").len(),
             1,
             "{role}: {body}"
         );
-        assert_eq!(actions(&body, "/invoices/nodes/0/history"), ["invoice.create"]);
+        assert_eq!(
+            testkit::history_actions(&body, "/invoices/nodes/0/history"),
+            ["invoice.create"]
+        );
 
         // The health data stays with the care team.
         let text = app

@@ -53,15 +53,6 @@ async fn a_tenders_history_is_its_buyers_trail_for_its_administrators() {
     assert_eq!(other["tender"]["history"]["nodes"], json!([]), "{other}");
 }
 
-fn actions(body: &serde_json::Value, pointer: &str) -> Vec<String> {
-    body.pointer(pointer)
-        .and_then(|h| h["nodes"].as_array())
-        .unwrap_or_else(|| panic!("no history at {pointer}: {body}"))
-        .iter()
-        .filter_map(|n| n["action"].as_str().map(str::to_string))
-        .collect()
-}
-
 #[tokio::test]
 async fn auditors_read_the_history_of_bids_and_contracts_on_sealed_bid_terms() {
     let app = TestApp::spawn().await;
@@ -78,11 +69,14 @@ async fn auditors_read_the_history_of_bids_and_contracts_on_sealed_bid_terms() {
     // Before the deadline the bid is sealed for the buyer, its auditor included.
     let sealed = app.ok(bids, json!({ "id": tender }), &buyers_auditor).await;
     assert_eq!(sealed["tender"]["bids"], json!([]), "{sealed}");
-    assert!(actions(&sealed, "/tender/history").contains(&"tender.create".to_string()));
+    assert!(testkit::history_actions(&sealed, "/tender/history").contains(&"tender.create".to_string()));
     // The supplier's auditor reads its own bid's trail at any time.
     let own = app.ok(bids, json!({ "id": tender }), &acmes_auditor).await;
     assert_eq!(own["tender"]["bids"][0]["id"], bid.to_string(), "{own}");
-    assert_eq!(actions(&own, "/tender/bids/0/history"), ["bid.submitted", "bid.create"]);
+    assert_eq!(
+        testkit::history_actions(&own, "/tender/bids/0/history"),
+        ["bid.submitted", "bid.create"]
+    );
     assert_eq!(own["tender"]["history"]["nodes"], json!([]), "not the buyer's trail");
     let mine = app
         .ok("{ myBids(first: 5) { nodes { id } } }", json!({}), &acmes_auditor)
@@ -123,7 +117,7 @@ async fn auditors_read_the_history_of_bids_and_contracts_on_sealed_bid_terms() {
         .await;
     assert_eq!(contracts["contracts"]["nodes"][0]["status"], "ACTIVE", "{contracts}");
     assert!(
-        !actions(&contracts, "/contracts/nodes/0/history").is_empty(),
+        !testkit::history_actions(&contracts, "/contracts/nodes/0/history").is_empty(),
         "{contracts}"
     );
     // Deciding stays the officers': an auditor awards nothing.
