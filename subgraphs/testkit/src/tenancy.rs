@@ -72,7 +72,12 @@ pub const EXTRA_READ_POLICIES: &[(&str, &str, &str)] = &[
     (
         "procurement.bids",
         "buyer_id=current_orgANDhas_app_role'procurement_officer'::textANDstatus<>'draft'::textANDtender_openedbuyer_id,tender_id",
-        "sealed bids: the buyer's procurement officers read (and decide) submitted bids once the deadline has passed",
+        "sealed bids: the buyer's procurement officers decide on submitted bids once the deadline has passed",
+    ),
+    (
+        "procurement.bids",
+        "buyer_id=current_orgANDhas_app_role'procurement_officer'::textORhas_app_role'org_admin'::textORhas_app_role'auditor'::textANDstatus<>'draft'::textANDtender_openedbuyer_id,tender_id",
+        "sealed bids: the buyer's procurement officers, administrators and auditors read submitted bids once the deadline has passed",
     ),
     (
         "procurement.bids",
@@ -158,6 +163,11 @@ pub const EXTRA_READ_POLICIES: &[(&str, &str, &str)] = &[
         "content.document_versions",
         "true",
         "versions_swept_by_owner: only the schema owner, for the expired-upload sweep functions; the service role never has it",
+    ),
+    (
+        "content.documents",
+        "true",
+        "documents_purged_by_owner: only the schema owner, for the purge functions (purgeable_documents, forget_document); the service role never has it",
     ),
 ];
 
