@@ -285,6 +285,7 @@ pub async fn app<A: SubgraphApp>(figment: Figment, opts: Options) -> anyhow::Res
             rt.settings.database.schema.clone(),
             A::RETENTION,
             rt.settings.retention.clone(),
+            metrics.clone(),
         )?;
         for job in A::jobs(&state) {
             tokio::spawn(job);

@@ -23,6 +23,12 @@ pub struct Metrics {
     pub event_dead_letters: IntCounterVec,
     /// Entries in the shared dead-letter stream (read at scrape time).
     pub event_dead_letter_backlog: IntGauge,
+    /// Scheduled retention passes of this instance, by outcome (ok, failed).
+    pub retention_runs: IntCounterVec,
+    /// Rows the scheduled passes deleted or pseudonymized, per category and table.
+    pub retention_rows: IntCounterVec,
+    /// When this instance's last retention pass succeeded (Unix seconds; 0: none yet).
+    pub retention_last_success: IntGauge,
 }
 
 impl Metrics {
@@ -89,6 +95,27 @@ impl Metrics {
         registry.register(Box::new(events_consumed.clone()))?;
         registry.register(Box::new(event_dead_letters.clone()))?;
         registry.register(Box::new(event_dead_letter_backlog.clone()))?;
+        let retention_runs = IntCounterVec::new(
+            Opts::new(
+                "retention_runs_total",
+                "Scheduled retention passes by outcome (ok, failed)",
+            ),
+            &["outcome"],
+        )?;
+        let retention_rows = IntCounterVec::new(
+            Opts::new(
+                "retention_rows_total",
+                "Rows deleted or pseudonymized by scheduled retention passes",
+            ),
+            &["category", "table", "action"],
+        )?;
+        let retention_last_success = IntGauge::new(
+            "retention_last_success_timestamp_seconds",
+            "When the last scheduled retention pass succeeded (Unix time; 0 before the first)",
+        )?;
+        registry.register(Box::new(retention_runs.clone()))?;
+        registry.register(Box::new(retention_rows.clone()))?;
+        registry.register(Box::new(retention_last_success.clone()))?;
         Ok(Metrics {
             registry,
             http_requests,
@@ -100,7 +127,21 @@ impl Metrics {
             events_consumed,
             event_dead_letters,
             event_dead_letter_backlog,
+            retention_runs,
+            retention_rows,
+            retention_last_success,
         })
+    }
+
+    /// A successful scheduled retention pass.
+    pub fn count_retention(&self, outcomes: &[crate::retention::Outcome], at: chrono::DateTime<chrono::Utc>) {
+        for o in outcomes.iter().filter(|o| o.rows > 0) {
+            self.retention_rows
+                .with_label_values(&[o.category, o.table, o.action])
+                .inc_by(o.rows);
+        }
+        self.retention_runs.with_label_values(&["ok"]).inc();
+        self.retention_last_success.set(at.timestamp());
     }
 
     pub fn count_events(&self, group: &str, pass: &crate::events::Pass) {

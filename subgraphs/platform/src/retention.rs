@@ -12,6 +12,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
+use crate::metrics::Metrics;
+
 /// Retention periods per category (`HUB_RETENTION__…`), in days.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
@@ -31,6 +33,10 @@ pub struct RetentionSettings {
     pub mail_records_days: u32,
     /// How often a service with background jobs runs retention.
     pub every_hours: u64,
+    /// How long after a service starts its first pass runs (at most
+    /// `every_hours`): an hour by default, so a restart loop does not
+    /// hammer the database.
+    pub first_pass_after_secs: u64,
 }
 
 impl Default for RetentionSettings {
@@ -44,6 +50,7 @@ impl Default for RetentionSettings {
             outbox_days: 30,
             mail_records_days: 365,
             every_hours: 24,
+            first_pass_after_secs: 3600,
         }
     }
 }
@@ -256,21 +263,22 @@ fn count_sql(rule: &Rule) -> String {
     format!("select count(*) from {} where {}", rule.table, rule.expired)
 }
 
-/// Runs retention for one service every `settings.every_hours` (the first
-/// pass an hour after start, so a restart loop does not hammer the
-/// database). On a thread of its own with a one-thread runtime: a pass is
-/// a few long statements, never on a request's worker, and its future need
-/// not be `Send` (rustc cannot prove it for sqlx calls over borrowed rules).
+/// Runs retention for one service every `settings.every_hours`, the first
+/// pass `settings.first_pass_after_secs` after start. On a thread of its own
+/// with a one-thread runtime: a pass is a few long statements, never on a
+/// request's worker, and its future need not be `Send` (rustc cannot prove
+/// it for sqlx calls over borrowed rules). Each pass shows on `/metrics`.
 pub fn spawn_schedule(
     admin: sqlx::postgres::PgConnectOptions,
     schema: String,
     rules: &'static [Rule],
     settings: RetentionSettings,
+    metrics: Metrics,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     std::thread::Builder::new()
         .name(format!("{schema}-retention"))
-        .spawn(move || runtime.block_on(schedule(admin, schema, rules, settings)))
+        .spawn(move || runtime.block_on(schedule(admin, schema, rules, settings, metrics)))
 }
 
 async fn schedule(
@@ -278,9 +286,11 @@ async fn schedule(
     schema: String,
     rules: &'static [Rule],
     settings: RetentionSettings,
+    metrics: Metrics,
 ) {
     let every = std::time::Duration::from_secs(settings.every_hours.max(1) * 3600);
-    let mut next = tokio::time::Instant::now() + std::time::Duration::from_secs(3600).min(every);
+    let first = std::time::Duration::from_secs(settings.first_pass_after_secs).min(every);
+    let mut next = tokio::time::Instant::now() + first;
     loop {
         tokio::time::sleep_until(next).await;
         next += every;
@@ -295,8 +305,12 @@ async fn schedule(
                         "retention"
                     );
                 }
+                metrics.count_retention(&outcomes, Utc::now());
             }
-            Err(e) => tracing::warn!(error = %e, "retention run failed; next pass on schedule"),
+            Err(e) => {
+                metrics.retention_runs.with_label_values(&["failed"]).inc();
+                tracing::warn!(error = %e, "retention run failed; next pass on schedule");
+            }
         }
     }
 }

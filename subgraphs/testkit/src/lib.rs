@@ -118,7 +118,8 @@ pub struct TestApp {
     pub settings: Arc<Settings>,
     state: Arc<dyn Any + Send + Sync>,
     dir: PathBuf,
-    _db: TestDb,
+    /// Shared with replicas: dropped with the last of them.
+    db: Arc<TestDb>,
 }
 
 impl TestApp {
@@ -135,8 +136,23 @@ impl TestApp {
         Self::start(subgraph, configure, false).await
     }
 
+    /// Another instance of the same subgraph on the same database, as a
+    /// replica in production: `configure` goes over the test configuration,
+    /// e.g. to run the background jobs the tests otherwise drive themselves.
+    pub async fn replica(&self, configure: impl FnOnce(Figment) -> Figment) -> Self {
+        Self::start_on(self.subgraph, self.db.clone(), configure, false).await
+    }
+
     async fn start(subgraph: &'static Subgraph, configure: impl FnOnce(Figment) -> Figment, migrate: bool) -> Self {
-        let db = TestDb::new().await;
+        Self::start_on(subgraph, Arc::new(TestDb::new().await), configure, migrate).await
+    }
+
+    async fn start_on(
+        subgraph: &'static Subgraph,
+        db: Arc<TestDb>,
+        configure: impl FnOnce(Figment) -> Figment,
+        migrate: bool,
+    ) -> Self {
         let dir = std::env::temp_dir().join(format!("hub-test-{}", Uuid::new_v4().simple()));
         let fig = configure(test_figment(subgraph, &db.url, &dir));
         if migrate {
@@ -169,7 +185,7 @@ impl TestApp {
             runtime: app.runtime,
             state: app.state,
             dir,
-            _db: db,
+            db,
         }
     }
 

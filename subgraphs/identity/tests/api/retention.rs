@@ -62,3 +62,58 @@ async fn ended_sessions_and_old_notifications_go_after_their_period_and_nothing_
     let again = run(&app).await;
     assert!(again.iter().all(|o| o.rows == 0), "{again:?}");
 }
+
+/// The `hub_retention_*` lines of a `/metrics` page that mention `needle`.
+fn metric(page: &str, name: &str, needle: &str) -> Option<u64> {
+    page.lines()
+        .filter(|l| l.starts_with(&format!("hub_{name}")) && l.contains(needle))
+        .find_map(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+#[tokio::test]
+async fn a_service_applies_retention_on_its_own_schedule_and_shows_it_on_its_metrics() {
+    let app = TestApp::spawn().await;
+    let org = app.org("sched", &["medical"]).await;
+    let user = app.member(org, "old@sched.test", &["nurse"]).await;
+    sqlx::raw_sql(&format!(
+        "insert into identity.notifications (organization_id, user_id, kind, subject_type, subject_id, event_id, created_at)
+         values ('{org}', '{user}', 'invitation', 'Organization', '{org}', gen_random_uuid(), now() - interval '400 days'),
+                ('{org}', '{user}', 'invitation', 'Organization', '{org}', gen_random_uuid(), now())"
+    ))
+    .execute(&app.admin)
+    .await
+    .expect("notifications");
+
+    // A replica that runs the background jobs, its first pass at once;
+    // nobody calls `hub retention run`.
+    let worker = app
+        .replica(|f| {
+            f.merge(("server.background_jobs", true))
+                .merge(("retention.first_pass_after_secs", 0))
+        })
+        .await;
+    let mut page = String::new();
+    for _ in 0..100 {
+        page = worker.get_text("/metrics").await;
+        if metric(&page, "retention_runs_total", "outcome=\"ok\"") == Some(1) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        metric(&page, "retention_runs_total", "outcome=\"ok\""),
+        Some(1),
+        "no scheduled pass: {page}"
+    );
+    assert_eq!(
+        metric(&page, "retention_rows_total", "table=\"notifications\""),
+        Some(1),
+        "{page}"
+    );
+    assert!(metric(&page, "retention_last_success_timestamp_seconds", "").is_some_and(|t| t > 0));
+    assert_eq!(
+        app.count("select count(*) from identity.notifications").await,
+        1,
+        "the old notification went, the recent one stays"
+    );
+}
