@@ -208,8 +208,8 @@ pub async fn run(
         let days = rule.category.days(settings);
         let cutoff = now - Duration::days(i64::from(days));
         let (label, sql) = match (dry_run, rule.action) {
-            (true, Action::Delete) => ("would delete", count_sql(&rule)),
-            (true, Action::Pseudonymize(_)) => ("would pseudonymize", count_sql(&rule)),
+            (true, Action::Delete) => ("would be deleted", count_sql(&rule)),
+            (true, Action::Pseudonymize(_)) => ("would be pseudonymized", count_sql(&rule)),
             (false, Action::Delete) => ("deleted", format!("delete from {} where {}", rule.table, rule.expired)),
             (false, Action::Pseudonymize(set)) => (
                 "pseudonymized",

@@ -78,7 +78,10 @@ async fn a_run_deletes_only_what_expired_pseudonymizes_the_patient_and_is_safe_t
     let dry = run(&app, true).await;
     assert_eq!(rows(&dry, "clinical notes of closed records"), 1, "{dry:?}");
     assert_eq!(rows(&dry, "closed patient records"), 1);
-    assert_eq!(dry.iter().find(|o| o.rows > 0).map(|o| o.action), Some("would delete"));
+    assert_eq!(
+        dry.iter().find(|o| o.rows > 0).map(|o| o.action),
+        Some("would be deleted")
+    );
     assert_eq!(app.count(&notes(expired)).await, 1, "a dry run changes nothing");
 
     let done = run(&app, false).await;
