@@ -18,6 +18,7 @@ use platform::{
     kv::Kv,
 };
 use registry::SUBGRAPHS;
+use testkit::bench::percentile;
 use uuid::Uuid;
 
 async fn write(pool: &sqlx::PgPool, org: Uuid, n: usize, per_tx: usize) {
@@ -49,13 +50,6 @@ async fn write(pool: &sqlx::PgPool, org: Uuid, n: usize, per_tx: usize) {
         }
         tx.commit().await.expect("commit");
     }
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 #[tokio::main]

@@ -5,6 +5,7 @@
 //! golden-SDL and tenancy assertions; and the platform's HTTP surface checks
 //! ([`surface`]) that run once for every registered subgraph.
 
+pub mod bench;
 mod db;
 pub mod mail;
 pub mod statements;
