@@ -187,17 +187,48 @@ pub async fn seal_reads(pool: &sqlx::PgPool, schema: &str) -> anyhow::Result<i64
     Ok(i64::from(n))
 }
 
-/// Seals reads every `every` until the process ends.
-pub fn spawn_sealer(pool: sqlx::PgPool, schema: String, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+/// Reads not sealed yet in this schema: how many, and the oldest one's age
+/// in seconds (0 with none).
+pub async fn unsealed_reads(pool: &sqlx::PgPool) -> anyhow::Result<(i64, f64)> {
+    Ok(
+        sqlx::query_as("select reads, oldest_age_seconds from read_log_unsealed()")
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+/// Seals reads every `every` until the process ends, counting each pass on
+/// `metrics` (one log line per failure streak, one when it recovers).
+pub fn spawn_sealer(
+    pool: sqlx::PgPool,
+    schema: String,
+    every: std::time::Duration,
+    metrics: crate::metrics::Metrics,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut failing = false;
         loop {
             tick.tick().await;
             match seal_reads(&pool, &schema).await {
-                Ok(0) => {}
-                Ok(n) => tracing::debug!(reads = n, "sealed reads into the audit chains"),
-                Err(e) => tracing::warn!(error = %e, "sealing reads failed; retrying"),
+                Ok(n) => {
+                    if failing {
+                        tracing::info!("sealing reads works again");
+                        failing = false;
+                    }
+                    metrics.count_seal(Some(n));
+                    if n > 0 {
+                        tracing::debug!(reads = n, "sealed reads into the audit chains");
+                    }
+                }
+                Err(e) => {
+                    if !failing {
+                        tracing::warn!(error = %e, "sealing reads failed; retrying every pass");
+                        failing = true;
+                    }
+                    metrics.count_seal(None);
+                }
             }
         }
     })

@@ -279,6 +279,7 @@ pub async fn app<A: SubgraphApp>(figment: Figment, opts: Options) -> anyhow::Res
             rt.pool.clone(),
             rt.settings.database.schema.clone(),
             rt.settings.audit.seal_every(),
+            metrics.clone(),
         );
         crate::retention::spawn_schedule(
             rt.settings.database.admin_options()?,

@@ -2,7 +2,8 @@
 //! instances can run in one test process).
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 #[derive(Clone)]
@@ -29,6 +30,13 @@ pub struct Metrics {
     pub retention_rows: IntCounterVec,
     /// When this instance's last retention pass succeeded (Unix seconds; 0: none yet).
     pub retention_last_success: IntGauge,
+    /// Sealer passes of this instance, by outcome (ok, failed).
+    pub audit_seal_runs: IntCounterVec,
+    /// Health-data reads this instance sealed into the audit chains.
+    pub audit_reads_sealed: IntCounter,
+    /// Reads of the schema not sealed yet, and the oldest one's age (read at scrape time).
+    pub audit_reads_unsealed: IntGauge,
+    pub audit_oldest_unsealed_read_age: Gauge,
 }
 
 impl Metrics {
@@ -116,6 +124,29 @@ impl Metrics {
         registry.register(Box::new(retention_runs.clone()))?;
         registry.register(Box::new(retention_rows.clone()))?;
         registry.register(Box::new(retention_last_success.clone()))?;
+        let audit_seal_runs = IntCounterVec::new(
+            Opts::new(
+                "audit_seal_runs_total",
+                "Passes sealing health-data reads into the audit chains, by outcome (ok, failed)",
+            ),
+            &["outcome"],
+        )?;
+        let audit_reads_sealed = IntCounter::new(
+            "audit_reads_sealed_total",
+            "Health-data reads this instance sealed into the audit chains",
+        )?;
+        let audit_reads_unsealed = IntGauge::new(
+            "audit_reads_unsealed",
+            "Health-data reads logged and not sealed into the audit chains yet",
+        )?;
+        let audit_oldest_unsealed_read_age = Gauge::new(
+            "audit_oldest_unsealed_read_age_seconds",
+            "Age of the oldest health-data read not sealed yet (0 when none); above a few seal intervals, nothing seals",
+        )?;
+        registry.register(Box::new(audit_seal_runs.clone()))?;
+        registry.register(Box::new(audit_reads_sealed.clone()))?;
+        registry.register(Box::new(audit_reads_unsealed.clone()))?;
+        registry.register(Box::new(audit_oldest_unsealed_read_age.clone()))?;
         Ok(Metrics {
             registry,
             http_requests,
@@ -130,6 +161,10 @@ impl Metrics {
             retention_runs,
             retention_rows,
             retention_last_success,
+            audit_seal_runs,
+            audit_reads_sealed,
+            audit_reads_unsealed,
+            audit_oldest_unsealed_read_age,
         })
     }
 
@@ -142,6 +177,17 @@ impl Metrics {
         }
         self.retention_runs.with_label_values(&["ok"]).inc();
         self.retention_last_success.set(at.timestamp());
+    }
+
+    /// One sealer pass: the reads it sealed, or `None` when it failed.
+    pub fn count_seal(&self, sealed: Option<i64>) {
+        match sealed {
+            Some(n) => {
+                self.audit_seal_runs.with_label_values(&["ok"]).inc();
+                self.audit_reads_sealed.inc_by(u64::try_from(n).unwrap_or(0));
+            }
+            None => self.audit_seal_runs.with_label_values(&["failed"]).inc(),
+        }
     }
 
     pub fn count_events(&self, group: &str, pass: &crate::events::Pass) {

@@ -272,6 +272,14 @@ begin
   return sealed;
 end $$;
 
+-- What the sealer has not sealed yet, for /metrics: how many reads, and how
+-- old the oldest is (0 when none) — growing, it means no service seals.
+create or replace function read_log_unsealed(out reads bigint, out oldest_age_seconds double precision)
+  language sql stable security definer set search_path from current as $$
+  select count(*), coalesce(extract(epoch from clock_timestamp() - min(created_at)), 0)::double precision
+    from read_log where sealed_by is null
+$$;
+
 -- Domain events, written in the changing transaction (platform::events) and
 -- moved to Redis Streams by the service's relay. The service role inserts
 -- for its tenant; only the schema owner reads every organization's rows,

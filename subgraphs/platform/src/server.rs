@@ -350,6 +350,10 @@ async fn metrics<E>(State(svc): State<Arc<Service<E>>>) -> Response {
     if let Ok(n) = crate::events::backlog(&svc.pool).await {
         svc.metrics.event_outbox_backlog.set(n);
     }
+    if let Ok((reads, age)) = crate::audit::unsealed_reads(&svc.pool).await {
+        svc.metrics.audit_reads_unsealed.set(reads);
+        svc.metrics.audit_oldest_unsealed_read_age.set(age);
+    }
     if svc.kv.is_configured() {
         let prefix = &svc.events.prefix;
         for (family, group) in &svc.events.groups {

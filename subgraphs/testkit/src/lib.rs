@@ -351,6 +351,14 @@ pub fn test_figment(subgraph: &Subgraph, db_url: &str, dir: &Path) -> Figment {
         ))
 }
 
+/// The value of the first `hub_<name>` sample of a `/metrics` page whose
+/// line mentions `needle` (a label, or "" for any).
+pub fn metric(page: &str, name: &str, needle: &str) -> Option<f64> {
+    page.lines()
+        .filter(|l| l.starts_with(&format!("hub_{name}")) && l.contains(needle))
+        .find_map(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
 /// `extensions.code` of the first error, if any.
 pub fn code(body: &Value) -> Option<&str> {
     body["errors"][0]["extensions"]["code"].as_str()

@@ -127,22 +127,22 @@ pub const EXTRA_READ_POLICIES: &[(&str, &str, &str)] = &[
     (
         "identity.read_log",
         "true",
-        "read_log_sealed_by_owner: only the schema owner, for read_log_seal() (sealing reads into the audit chains); the service role never has it",
+        "read_log_sealed_by_owner: only the schema owner, for read_log_seal() (sealing reads into the audit chains) and read_log_unsealed() (counting what is left for /metrics); the service role never has it",
     ),
     (
         "content.read_log",
         "true",
-        "read_log_sealed_by_owner: only the schema owner, for read_log_seal() (sealing reads into the audit chains); the service role never has it",
+        "read_log_sealed_by_owner: only the schema owner, for read_log_seal() (sealing reads into the audit chains) and read_log_unsealed() (counting what is left for /metrics); the service role never has it",
     ),
     (
         "medical.read_log",
         "true",
-        "read_log_sealed_by_owner: only the schema owner, for read_log_seal() (sealing reads into the audit chains); the service role never has it",
+        "read_log_sealed_by_owner: only the schema owner, for read_log_seal() (sealing reads into the audit chains) and read_log_unsealed() (counting what is left for /metrics); the service role never has it",
     ),
     (
         "procurement.read_log",
         "true",
-        "read_log_sealed_by_owner: only the schema owner, for read_log_seal() (sealing reads into the audit chains); the service role never has it",
+        "read_log_sealed_by_owner: only the schema owner, for read_log_seal() (sealing reads into the audit chains) and read_log_unsealed() (counting what is left for /metrics); the service role never has it",
     ),
     (
         "procurement.tender_followers",

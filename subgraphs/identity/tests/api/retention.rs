@@ -6,6 +6,7 @@ use chrono::Utc;
 use platform::{kit::SubgraphApp, retention};
 
 use crate::helpers::TestApp;
+use testkit::metric;
 
 async fn run(app: &TestApp) -> Vec<retention::Outcome> {
     retention::run(
@@ -63,13 +64,6 @@ async fn ended_sessions_and_old_notifications_go_after_their_period_and_nothing_
     assert!(again.iter().all(|o| o.rows == 0), "{again:?}");
 }
 
-/// The `hub_retention_*` lines of a `/metrics` page that mention `needle`.
-fn metric(page: &str, name: &str, needle: &str) -> Option<u64> {
-    page.lines()
-        .filter(|l| l.starts_with(&format!("hub_{name}")) && l.contains(needle))
-        .find_map(|l| l.rsplit(' ').next()?.parse().ok())
-}
-
 #[tokio::test]
 async fn a_service_applies_retention_on_its_own_schedule_and_shows_it_on_its_metrics() {
     let app = TestApp::spawn().await;
@@ -95,22 +89,22 @@ async fn a_service_applies_retention_on_its_own_schedule_and_shows_it_on_its_met
     let mut page = String::new();
     for _ in 0..100 {
         page = worker.get_text("/metrics").await;
-        if metric(&page, "retention_runs_total", "outcome=\"ok\"") == Some(1) {
+        if metric(&page, "retention_runs_total", "outcome=\"ok\"") == Some(1.0) {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(
         metric(&page, "retention_runs_total", "outcome=\"ok\""),
-        Some(1),
+        Some(1.0),
         "no scheduled pass: {page}"
     );
     assert_eq!(
         metric(&page, "retention_rows_total", "table=\"notifications\""),
-        Some(1),
+        Some(1.0),
         "{page}"
     );
-    assert!(metric(&page, "retention_last_success_timestamp_seconds", "").is_some_and(|t| t > 0));
+    assert!(metric(&page, "retention_last_success_timestamp_seconds", "").is_some_and(|t| t > 0.0));
     assert_eq!(
         app.count("select count(*) from identity.notifications").await,
         1,

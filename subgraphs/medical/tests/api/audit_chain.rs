@@ -309,6 +309,78 @@ async fn sealed_reads_join_the_chain_and_a_sealed_read_edited_or_deleted_breaks_
     assert!(found[0].reason.contains("2 reads, 1 are left"), "{}", found[0].reason);
 }
 
+#[tokio::test]
+async fn a_service_seals_reads_on_its_own_and_its_metrics_show_what_waits_to_be_sealed() {
+    use platform::Role;
+    use serde_json::json;
+    use testkit::metric;
+    let app = TestApp::spawn().await;
+    let w = who();
+    let p = app.patient(w.org, "S-2", "Sealer").await;
+    let token = app.token(w, Role::Nurse);
+    for _ in 0..3 {
+        app.ok(
+            "query($id: ID!) { patient(id: $id) { sex } }",
+            json!({ "id": p }),
+            &token,
+        )
+        .await;
+    }
+    // The test instance runs no background jobs: the reads wait, and an
+    // operator sees them waiting.
+    let page = app.get_text("/metrics").await;
+    assert_eq!(metric(&page, "audit_reads_unsealed", ""), Some(3.0), "{page}");
+    assert!(
+        metric(&page, "audit_oldest_unsealed_read_age_seconds", "").is_some_and(|age| age > 0.0),
+        "{page}"
+    );
+
+    // A replica running the background jobs seals them; nobody calls seal_reads.
+    let worker = app
+        .kit
+        .replica(|f| {
+            f.merge(("server.background_jobs", true))
+                .merge(("audit.seal_every_ms", 100))
+        })
+        .await;
+    let mut page = String::new();
+    for _ in 0..100 {
+        page = worker.get_text("/metrics").await;
+        if metric(&page, "audit_reads_sealed_total", "") == Some(3.0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        metric(&page, "audit_reads_sealed_total", ""),
+        Some(3.0),
+        "nothing sealed: {page}"
+    );
+    assert!(
+        metric(&page, "audit_seal_runs_total", "outcome=\"ok\"").is_some_and(|n| n >= 1.0),
+        "{page}"
+    );
+    assert_eq!(
+        metric(&page, "audit_seal_runs_total", "outcome=\"failed\""),
+        None,
+        "{page}"
+    );
+    let page = app.get_text("/metrics").await;
+    assert_eq!(metric(&page, "audit_reads_unsealed", ""), Some(0.0), "{page}");
+    assert_eq!(
+        metric(&page, "audit_oldest_unsealed_read_age_seconds", ""),
+        Some(0.0),
+        "{page}"
+    );
+    let mut conn = app.admin.acquire().await.expect("conn");
+    let report = chain::verify(&mut conn, "medical", None).await.expect("verify");
+    assert_eq!(
+        (report.reads, report.unsealed, report.broken.len()),
+        (3, 0, 0),
+        "{report:?}"
+    );
+}
+
 /// Export lines as `hub audit export` writes them: a seal's reads after it.
 fn export_lines(entries: &[chain::Entry], reads: &[chain::Read]) -> String {
     let mut out = String::new();
