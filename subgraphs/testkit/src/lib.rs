@@ -241,6 +241,21 @@ impl TestApp {
         resp.expect("request").text().await.expect("text body")
     }
 
+    /// The `/metrics` page once `hub_<name>` (the sample mentioning `needle`)
+    /// reads `want`, or after 10 s the last page read, for the caller's
+    /// assertion to show: background jobs run on their own clock.
+    pub async fn metrics_when(&self, name: &str, needle: &str, want: f64) -> String {
+        let mut page = String::new();
+        for _ in 0..100 {
+            page = self.get_text("/metrics").await;
+            if metric(&page, name, needle) == Some(want) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        page
+    }
+
     /// The events of `kind` in this subgraph's outbox, as a consumer would
     /// receive them once relayed (for driving a handler without Redis).
     pub async fn outbox(&self, kind: &str) -> Vec<platform::events::Delivery> {

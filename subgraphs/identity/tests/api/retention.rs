@@ -86,14 +86,7 @@ async fn a_service_applies_retention_on_its_own_schedule_and_shows_it_on_its_met
                 .merge(("retention.first_pass_after_secs", 0))
         })
         .await;
-    let mut page = String::new();
-    for _ in 0..100 {
-        page = worker.get_text("/metrics").await;
-        if metric(&page, "retention_runs_total", "outcome=\"ok\"") == Some(1.0) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let page = worker.metrics_when("retention_runs_total", "outcome=\"ok\"", 1.0).await;
     assert_eq!(
         metric(&page, "retention_runs_total", "outcome=\"ok\""),
         Some(1.0),

@@ -343,14 +343,7 @@ async fn a_service_seals_reads_on_its_own_and_its_metrics_show_what_waits_to_be_
                 .merge(("audit.seal_every_ms", 100))
         })
         .await;
-    let mut page = String::new();
-    for _ in 0..100 {
-        page = worker.get_text("/metrics").await;
-        if metric(&page, "audit_reads_sealed_total", "") == Some(3.0) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let page = worker.metrics_when("audit_reads_sealed_total", "", 3.0).await;
     assert_eq!(
         metric(&page, "audit_reads_sealed_total", ""),
         Some(3.0),
