@@ -5,6 +5,7 @@
 //! supergraph reuses it as is.
 
 pub mod auth;
+pub mod fhir;
 pub mod headers;
 pub mod limits;
 pub mod persisted;
@@ -34,6 +35,7 @@ impl Rejection {
     /// the router host), with our code beside FHIR's issue type.
     pub fn operation_outcome(&self) -> serde_json::Value {
         let issue = match self.status {
+            400 => "invalid",
             401 => "login",
             403 => "forbidden",
             405 => "not-supported",

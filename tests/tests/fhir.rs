@@ -310,3 +310,66 @@ async fn the_fhir_route_applies_the_edge_rate_limit_and_partner_tokens() {
         .expect("post");
     assert_eq!(post.status().as_u16(), 405);
 }
+
+/// One request exactly as written (no client normalizes the path first),
+/// as an attacker's `curl --path-as-is` sends it. Returns status and body.
+async fn raw_get(router_url: &str, path: &str, token: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = router_url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let mut stream = tokio::net::TcpStream::connect(&host).await.expect("connect");
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nAccept: application/fhir+json\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.expect("read");
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, text)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_path_through_the_fhir_route_leaves_the_fhir_base() {
+    let p = Platform::start().await;
+    let router = p.router(RouterOptions::default()).await;
+    let doc = p.login(&router, "clinic-a", "doc@a.example").await;
+
+    // The route works for what it serves, an encoded `$` included.
+    let (status, body) = raw_get(&router.url, "/fhir/Patient?_count=1", &doc).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("searchset"), "{body}");
+    let (status, body) = raw_get(&router.url, "/fhir/metadata", &doc).await;
+    assert_eq!(status, 200, "{body}");
+
+    // Each of these once answered medical's metrics or RGPD route with the
+    // router's secret; now none reaches the medical service.
+    for path in [
+        "/fhir/%2e%2e/metrics",
+        "/fhir/%2E%2E/metrics",
+        "/fhir/.%2e/metrics",
+        "/fhir/%2e%2e/rgpd/subject",
+        "/fhir/..%2fmetrics",
+        "/fhir/%2e%2e%2fmetrics",
+        "/fhir/%2e%2e%5cmetrics",
+        "/fhir/Patient/..%2F..%2Fmetrics",
+        "/fhir/Patient%2f..%2f..%2frgpd%2fsubject",
+        "/fhir/%252e%252e/metrics",
+        "/fhir/./Patient",
+    ] {
+        let (status, body) = raw_get(&router.url, path, &doc).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(body.contains("\"resourceType\":\"OperationOutcome\""), "{path}: {body}");
+        assert!(body.contains("BAD_USER_INPUT"), "{path}: {body}");
+        assert!(!body.contains("# TYPE"), "{path} answered metrics: {body}");
+        // The edge's own refusal, not an answer of the medical service.
+        assert!(body.contains("Not a FHIR request this server serves"), "{path}: {body}");
+    }
+    // A literal dot segment never reaches medical's metrics either, whoever
+    // routes it.
+    let (status, body) = raw_get(&router.url, "/fhir/../metrics", &doc).await;
+    assert_ne!(status, 200, "{body}");
+    assert!(!body.contains("# TYPE"), "{body}");
+}

@@ -61,12 +61,13 @@ async fn a_practice_exports_a_patients_data_in_one_archive_then_erases_them_and_
     let found = gql(
         &p,
         &router,
-        json!({ "query": "{ patients(search: \"Bernard\") { nodes { id documents { nodes { title } } } } }" }),
+        json!({ "query": "{ patients(search: \"Bernard\") { nodes { id mrn documents { nodes { title } } } } }" }),
         &doctor,
     )
     .await;
     let camille = &found["data"]["patients"]["nodes"][0];
     let patient = camille["id"].as_str().expect("the seeded Camille Bernard").to_string();
+    let mrn = camille["mrn"].as_str().expect("her MRN").to_string();
     let her_documents = camille["documents"]["nodes"].as_array().map_or(0, Vec::len);
     assert!(her_documents > 0, "the seed attaches documents: {found}");
 
@@ -97,6 +98,21 @@ async fn a_practice_exports_a_patients_data_in_one_archive_then_erases_them_and_
         export["document"]["currentVersion"]["sha256"].as_str(),
         Some(hex(&Sha256::digest(&archive)).as_str())
     );
+    // The link is a bearer secret: the content service's log never holds it.
+    let grant = url.rsplit('/').next().expect("grant");
+    let mut log = String::new();
+    for _ in 0..50 {
+        log = std::fs::read_to_string(&p.subgraph("content").proc.log).expect("content log");
+        if log.contains("/files/{token}") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        log.contains("/files/{token}"),
+        "the download is in the access log:\n{log}"
+    );
+    assert!(!log.contains(grant), "the signed link is in content's log:\n{log}");
     let files = unzip(&archive);
     let bundle: Value = serde_json::from_slice(&files["patient.fhir.json"]).expect("FHIR JSON");
     assert_eq!(bundle["resourceType"], "Bundle");
@@ -221,8 +237,8 @@ async fn a_practice_exports_a_patients_data_in_one_archive_then_erases_them_and_
 
     // Erasure: one call in medical; content follows by the event.
     let admin = demo(&p, &router, CLINIC, "admin@clinique-saint-paul.example").await;
-    let erased = gql(&p, &router, json!({ "query": "mutation($p: ID!) { erasePatient(patientId: $p, reason: \"RGPD art. 17\") { retained { category until } } }",
-                    "variables": { "p": patient } }), &admin).await;
+    let erased = gql(&p, &router, json!({ "query": "mutation($p: ID!, $m: String!) { erasePatient(patientId: $p, reason: \"RGPD art. 17\", confirmMrn: $m) { retained { category until } } }",
+                    "variables": { "p": patient, "m": mrn } }), &admin).await;
     assert!(erased["errors"].is_null(), "{erased}");
     wait_for(
         &p.admin,
@@ -247,7 +263,7 @@ async fn a_practice_exports_a_patients_data_in_one_archive_then_erases_them_and_
     let gone = gql(
         &p,
         &router,
-        json!({ "query": "mutation { eraseUser { subjectId } }" }),
+        json!({ "query": "mutation($pw: String!) { eraseUser(currentPassword: $pw) { subjectId } }", "variables": { "pw": DEMO } }),
         &nurse,
     )
     .await;

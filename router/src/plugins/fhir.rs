@@ -165,7 +165,9 @@ impl Edge {
         let forwarded_for = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
         self.limiter.check(caller.as_ref(), forwarded_for, None).await.0?;
 
-        let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/fhir/");
+        // The router secret goes with this call: only FHIR interactions may
+        // be forwarded, never a path out of the FHIR base.
+        let path = edge::fhir::upstream_path(parts.uri.path(), parts.uri.query())?;
         let mut call = self.http.get(format!("{}{path}", self.upstream));
         for name in FORWARDED {
             if name == REQUEST_ID || is_internal(name) {

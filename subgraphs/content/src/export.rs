@@ -9,7 +9,7 @@
 
 use std::io::Write;
 
-use async_graphql::{Context, Object, Result, SimpleObject, ID};
+use async_graphql::{Context, GuardExt, Object, Result, SimpleObject, ID};
 use chrono::{Duration, Utc};
 use object_store::{path::Path, ObjectStore};
 use platform::{
@@ -82,7 +82,7 @@ impl ExportMutation {
     /// their practitioner profile and authored records (medical) and the
     /// documents they created (content), one JSON file per subgraph in one
     /// ZIP archive behind a signed link. Audited.
-    #[graphql(guard = "platform::guards::UserOnly")]
+    #[graphql(guard = "platform::guards::UserOnly.and(platform::guards::RevocationChecked)")]
     async fn request_data_export(&self, ctx: &Context<'_>) -> Result<UserDataExport> {
         let a = auth(ctx)?;
         let user = a.user_id().ok_or(AppError::Forbidden)?;
@@ -149,6 +149,7 @@ impl ExportMutation {
     /// their medical record as a FHIR Bundle and their documents, in one
     /// ZIP archive stored as a clinical document of the patient. Clinicians
     /// only (the record's readers); the read is audited in both subgraphs.
+    #[graphql(guard = "access::vertical_write(Vertical::Medical, CLINICAL)")]
     async fn export_patient_data(&self, ctx: &Context<'_>, patient_id: ID) -> Result<DataExport> {
         let a = auth(ctx)?;
         access::check(a, Vertical::Medical, &CLINICAL, &[])?;

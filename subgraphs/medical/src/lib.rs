@@ -121,6 +121,13 @@ impl SubgraphApp for Medical {
             "procedures",
             CLOSED_RECORD,
         ),
+        // After procedures, which may name an appointment.
+        Rule::delete(
+            Category::ClinicalRecords,
+            "appointments of closed records",
+            "appointments",
+            CLOSED_RECORD,
+        ),
         Rule::pseudonymize(
             Category::ClinicalRecords,
             "closed patient records",

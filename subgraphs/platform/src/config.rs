@@ -118,6 +118,20 @@ pub struct ServerSettings {
     /// reminders…); every replica may, the jobs claim their work.
     #[serde(default = "default_true")]
     pub background_jobs: bool,
+    /// `serve` (the default) answers `/graphql` and the service's routes;
+    /// `worker` runs background jobs only (and `/health`, `/ready`,
+    /// `/metrics`): the one kind of process that may hold the retention
+    /// job's elevated credentials in production.
+    #[serde(default)]
+    pub mode: ServerMode,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerMode {
+    #[default]
+    Serve,
+    Worker,
 }
 
 impl ServerSettings {
@@ -144,13 +158,22 @@ pub struct DatabaseSettings {
 impl DatabaseSettings {
     /// Options for the service's own login role.
     pub fn service_options(&self) -> anyhow::Result<PgConnectOptions> {
+        let url_is_the_services = self.url_names_the_service_role()?;
         let mut opts = PgConnectOptions::from_str(self.url.expose_secret())?.username(&self.role);
         opts = match &self.role_password {
-            Some(pw) => opts.password(pw.expose_secret()),
+            Some(pw) if !pw.expose_secret().is_empty() => opts.password(pw.expose_secret()),
+            // The URL already carries the service role's own password.
+            _ if url_is_the_services => opts,
             // Never reuse the admin's password for the service role.
-            None => opts.password(""),
+            _ => opts.password(""),
         };
         Ok(opts)
+    }
+
+    /// Whether `url` connects as the service's own role (production), not as
+    /// an administrator whose user the service would swap (development).
+    pub fn url_names_the_service_role(&self) -> anyhow::Result<bool> {
+        Ok(PgConnectOptions::from_str(self.url.expose_secret())?.get_username() == self.role)
     }
 
     /// Options for migrations and provisioning: the URL as configured.
@@ -288,12 +311,48 @@ impl Settings {
         {
             anyhow::bail!("{}: HUB_MAIL__TRANSPORT=smtp needs HUB_MAIL__SMTP_URL", self.service);
         }
+        if self.environment == Environment::Production {
+            self.refuse_elevated_credentials()?;
+        }
+        let no_password = no_password && !self.database.url_names_the_service_role()?;
         if self.environment == Environment::Production && no_password {
             anyhow::bail!(
                 "{}: in production the login role `{}` needs a password (HUB_DATABASE__ROLE_PASSWORD); \
                  without one the service only connects where PostgreSQL trusts every local connection",
                 self.service,
                 self.database.role
+            );
+        }
+        Ok(())
+    }
+
+    /// No serving process holds database administrator credentials in
+    /// production: a leaked environment or a code execution there would be
+    /// the whole database, row-level security bypassed. Serving processes
+    /// connect as their own role; only a worker (`HUB_SERVER__MODE=worker`,
+    /// never exposed) may hold the retention job's credentials.
+    fn refuse_elevated_credentials(&self) -> anyhow::Result<()> {
+        let db = &self.database;
+        if !db.url_names_the_service_role()? {
+            let user = PgConnectOptions::from_str(db.url.expose_secret())?
+                .get_username()
+                .to_string();
+            anyhow::bail!(
+                "{service}: HUB_DATABASE__URL connects as `{user}`, not as the service's own role `{role}`. \
+                 In production no serving process holds database administrator credentials: give this service \
+                 postgres://{role}:<password>@<host>/<database>, and the administrator's URL only to \
+                 `hub migrate` and to retention (`hub retention run` as a scheduled job, or a worker with \
+                 HUB_SERVER__MODE=worker and HUB_RETENTION__DATABASE_URL).",
+                service = self.service,
+                role = db.role,
+            );
+        }
+        if self.retention.database_url().is_some() && self.server.mode == ServerMode::Serve {
+            anyhow::bail!(
+                "{}: HUB_RETENTION__DATABASE_URL is set on a serving process. Retention's credentials belong \
+                 to a worker (HUB_SERVER__MODE=worker: background jobs only, no /graphql) or to \
+                 `hub retention run`; remove the setting here.",
+                self.service
             );
         }
         Ok(())
@@ -457,6 +516,50 @@ mod tests {
             .merge(("mail.smtp_url", "smtp://mail.internal:25"))
             .extract()
             .unwrap();
+        s.validate().unwrap();
+    }
+
+    #[test]
+    fn production_serving_processes_refuse_administrator_credentials() {
+        let prod = || {
+            Figment::from(Toml::string(&default_toml(&ServiceDefaults {
+                service: "medical",
+                port: 4003,
+                schema: "medical",
+            })))
+            .merge(("environment", "production"))
+            .merge(("auth.router_secret", "0123456789abcdef"))
+            .merge(("mail.transport", "off"))
+            .merge(("database.role_password", "s3cret"))
+        };
+        // The development default: the administrator's URL, user swapped.
+        let s: Settings = prod().extract().unwrap();
+        let err = s.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("connects as `postgres`") && err.contains("hub_medical") && err.contains("hub migrate"),
+            "{err}"
+        );
+        // Its own role, password in the URL: starts, and connects as given.
+        let own = || prod().merge(("database.url", "postgres://hub_medical:pw@db:5432/hub"));
+        let s: Settings = own().merge(("database.role_password", "")).extract().unwrap();
+        s.validate().unwrap();
+        let opts = s.database.service_options().unwrap();
+        assert_eq!(opts.get_username(), "hub_medical");
+        // Retention's credentials on a serving process: refused; on a worker: fine.
+        let s: Settings = own()
+            .merge(("retention.database_url", "postgres://postgres:admin@db:5432/hub"))
+            .extract()
+            .unwrap();
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("HUB_SERVER__MODE=worker"), "{err}");
+        let s: Settings = own()
+            .merge(("retention.database_url", "postgres://postgres:admin@db:5432/hub"))
+            .merge(("server.mode", "worker"))
+            .extract()
+            .unwrap();
+        s.validate().unwrap();
+        // Development keeps the one-URL setup of `hub up`.
+        let s: Settings = prod().merge(("environment", "development")).extract().unwrap();
         s.validate().unwrap();
     }
 

@@ -94,6 +94,37 @@ impl FieldCipher {
             .map_err(|_| AppError::Internal(anyhow::anyhow!("decryption failed (key `{}`)", sealed.key_id)))
     }
 
+    /// A value sealed into one URL-safe token (paging cursors and other
+    /// handles a client carries back): unreadable and unforgeable by the
+    /// client, bound to `aad` (e.g. the organization and what it pages).
+    pub fn seal_token(&self, plaintext: &[u8], aad: &str) -> Result<String, AppError> {
+        let sealed = self.seal(plaintext, aad)?;
+        let id = sealed.key_id.as_bytes();
+        let len = u8::try_from(id.len()).map_err(|_| AppError::Internal(anyhow::anyhow!("key id too long")))?;
+        let mut raw = Vec::with_capacity(1 + id.len() + sealed.data.len());
+        raw.push(len);
+        raw.extend_from_slice(id);
+        raw.extend_from_slice(&sealed.data);
+        Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))
+    }
+
+    /// What [`Self::seal_token`] sealed under the same `aad`; `None` for
+    /// anything else (a client's own text, another organization's token).
+    pub fn open_token(&self, token: &str, aad: &str) -> Option<Vec<u8>> {
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).ok()?;
+        let (&len, rest) = raw.split_first()?;
+        let len = usize::from(len);
+        if rest.len() < len {
+            return None;
+        }
+        let (id, data) = rest.split_at(len);
+        let sealed = Sealed {
+            data: data.to_vec(),
+            key_id: String::from_utf8(id.to_vec()).ok()?,
+        };
+        self.open(&sealed, aad).ok()
+    }
+
     pub fn seal_str(&self, plaintext: &str, aad: &str) -> Result<Sealed, AppError> {
         self.seal(plaintext.as_bytes(), aad)
     }
@@ -175,6 +206,25 @@ mod tests {
         assert!(c.open_str(&s, "patients.contact:2").is_err(), "moved to another row");
         let again = c.seal_str("+33 6 12 34 56 78", "patients.contact:1").unwrap();
         assert_ne!(again.data, s.data, "fresh nonce each time");
+    }
+
+    #[test]
+    fn tokens_are_opaque_bound_and_refuse_what_they_did_not_seal() {
+        let c = FieldCipher::from_spec(&format!("k1:{}", generate_key())).unwrap();
+        let t = c.seal_token(br#"["Dupont","Jean"]"#, "cursor:org-a").unwrap();
+        assert!(!t.contains("Dupont"));
+        let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&t).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&decoded).contains("Dupont"),
+            "not merely encoded"
+        );
+        assert_eq!(c.open_token(&t, "cursor:org-a").unwrap(), br#"["Dupont","Jean"]"#);
+        assert!(c.open_token(&t, "cursor:org-b").is_none(), "another organization's");
+        assert!(
+            c.open_token("WyJEdXBvbnQiXQ", "cursor:org-a").is_none(),
+            "a client's own"
+        );
+        assert!(c.open_token("", "cursor:org-a").is_none());
     }
 
     #[test]

@@ -281,13 +281,17 @@ pub async fn app<A: SubgraphApp>(figment: Figment, opts: Options) -> anyhow::Res
             rt.settings.audit.seal_every(),
             metrics.clone(),
         );
-        crate::retention::spawn_schedule(
-            rt.settings.database.admin_options()?,
-            rt.settings.database.schema.clone(),
-            A::RETENTION,
-            rt.settings.retention.clone(),
-            metrics.clone(),
-        )?;
+        // Only a process given the retention job's credentials runs it (a
+        // worker in production); serving processes hold no such rights.
+        if let Some(url) = rt.settings.retention.database_url() {
+            crate::retention::spawn_schedule(
+                url.parse()?,
+                rt.settings.database.schema.clone(),
+                A::RETENTION,
+                rt.settings.retention.clone(),
+                metrics.clone(),
+            )?;
+        }
         for job in A::jobs(&state) {
             tokio::spawn(job);
         }

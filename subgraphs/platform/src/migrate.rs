@@ -65,7 +65,11 @@ alter default privileges for role {owner} in schema {schema}
         );
         run_ignoring_duplicate_grant(&mut conn, &format!("create extension if not exists {ext}")).await?;
     }
-    sqlx::raw_sql(&format!("set role {owner}; set search_path to {schema}"))
+    // `pg_temp` last, explicitly: every `security definer ... set search_path
+    // from current` below and in the migrations records this path, so a
+    // caller's temporary table or function can never stand in for the
+    // schema's (unnamed, pg_temp would be searched first).
+    sqlx::raw_sql(&format!("set role {owner}; set search_path to {schema}, pg_temp"))
         .execute(&mut conn)
         .await?;
     sqlx::raw_sql(&tenancy_sql(login))

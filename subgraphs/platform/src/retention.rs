@@ -4,11 +4,14 @@
 //! Periods live in configuration (`HUB_RETENTION__…_DAYS`); rules live with
 //! the data: the platform's own tables here, each subgraph's in its
 //! [`SubgraphApp::retention`](crate::kit::SubgraphApp::retention). A run
-//! applies every rule in its own transaction, as the database admin (rules
-//! cross organizations), and is safe to repeat: a rule only matches rows
-//! it has not handled yet. `hub retention run --dry-run` counts instead.
+//! applies every rule in its own transaction, with the retention job's own
+//! credentials (rules cross organizations) — `hub retention run`, or a
+//! worker process given `HUB_RETENTION__DATABASE_URL`; never a serving
+//! process — and is safe to repeat: a rule only matches rows it has not
+//! handled yet. `hub retention run --dry-run` counts instead.
 
 use chrono::{DateTime, Duration, Utc};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
@@ -37,6 +40,22 @@ pub struct RetentionSettings {
     /// `every_hours`): an hour by default, so a restart loop does not
     /// hammer the database.
     pub first_pass_after_secs: u64,
+    /// The retention job's own credentials (rules cross organizations and
+    /// lift the seals of closed records: the administrator's, as
+    /// `hub migrate`). Set only on a worker (`HUB_SERVER__MODE=worker`),
+    /// which then runs retention on schedule; serving processes never hold
+    /// it (refused in production), and without it a service runs no
+    /// retention (`hub retention run` does, as a scheduled job).
+    pub database_url: Option<SecretString>,
+}
+
+impl RetentionSettings {
+    pub fn database_url(&self) -> Option<&str> {
+        self.database_url
+            .as_ref()
+            .map(|u| u.expose_secret())
+            .filter(|u| !u.is_empty())
+    }
 }
 
 impl Default for RetentionSettings {
@@ -51,6 +70,7 @@ impl Default for RetentionSettings {
             mail_records_days: 365,
             every_hours: 24,
             first_pass_after_secs: 3600,
+            database_url: None,
         }
     }
 }

@@ -96,11 +96,21 @@ where
 /// route is public only by declaration.
 pub fn app<E: Executor + Clone>(svc: Service<E>, extra: Router, public: &'static [&'static str]) -> Router {
     let body_limit = svc.settings.server.body_limit_bytes;
+    // A worker answers nobody's requests: its only routes are the probes.
+    let serving = svc.settings.server.mode == crate::config::ServerMode::Serve;
     // Extra routes read their caller with `rest::Call`, verified like /graphql.
-    let extra = guard_extra_routes(extra, svc.settings.clone(), public).layer(axum::Extension(svc.verifier.clone()));
+    let extra = if serving {
+        guard_extra_routes(extra, svc.settings.clone(), public).layer(axum::Extension(svc.verifier.clone()))
+    } else {
+        Router::new()
+    };
     let svc = Arc::new(svc);
-    Router::new()
-        .route("/graphql", post(graphql::<E>))
+    let graphql_route = if serving {
+        Router::new().route("/graphql", post(graphql::<E>))
+    } else {
+        Router::new()
+    };
+    graphql_route
         .route("/health", get(health::<E>))
         .route("/ready", get(ready::<E>))
         .route("/metrics", get(metrics::<E>))
@@ -122,7 +132,16 @@ pub fn app<E: Executor + Clone>(svc: Service<E>, extra: Router, public: &'static
                         .get(REQUEST_ID_HEADER)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("-");
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                    // The route's pattern, never the path itself: a path
+                    // can be a bearer secret (a signed `/files/{token}`
+                    // link downloads the file), and whoever reads logs
+                    // must not be able to use it.
+                    let route = req
+                        .extensions()
+                        .get::<axum::extract::MatchedPath>()
+                        .map(|m| m.as_str())
+                        .unwrap_or("(no route)");
+                    tracing::info_span!("request", method = %req.method(), route = %route, request_id = %id)
                 })
                 .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
         )

@@ -190,6 +190,12 @@ impl TestApp {
         }
     }
 
+    /// The test database's administrator URL (what `hub migrate` and the
+    /// retention job connect with).
+    pub fn admin_url(&self) -> &str {
+        &self.db.url
+    }
+
     /// The subgraph's own state (its pool, cipher, issuer…).
     pub fn state<S: Send + Sync + 'static>(&self) -> Arc<S> {
         match self.state.clone().downcast::<S>() {

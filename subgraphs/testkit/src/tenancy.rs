@@ -216,6 +216,7 @@ pub async fn assert_schema(admin: &PgPool, schema: &str, login_role: &str) -> Ve
     .await
     .expect("catalog");
     assert!(!tables.is_empty(), "schema `{schema}` has no tables");
+    assert_definer_functions(admin, schema).await;
     let mut reports = vec![];
     for t in tables {
         let name: String = t.get("name");
@@ -278,6 +279,49 @@ pub async fn assert_schema(admin: &PgPool, schema: &str, login_role: &str) -> Ve
     reports
 }
 
+/// Every `security definer` function of `schema` runs with the owner's
+/// rights, so it fixes its search path to the schema itself with `pg_temp`
+/// last: otherwise a caller's temporary objects (searched first when not
+/// named) could stand in for the schema's tables or functions.
+pub async fn assert_definer_functions(admin: &PgPool, schema: &str) {
+    let functions: Vec<(String, Option<Vec<String>>)> = sqlx::query_as(
+        "select p.oid::regprocedure::text, p.proconfig::text[]
+           from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+          where n.nspname = $1 and p.prosecdef order by 1",
+    )
+    .bind(schema)
+    .fetch_all(admin)
+    .await
+    .expect("catalog");
+    for (function, config) in functions {
+        let path = config
+            .unwrap_or_default()
+            .into_iter()
+            .find_map(|c| c.strip_prefix("search_path=").map(str::to_string));
+        let Some(path) = path else {
+            panic!("{function}: security definer without a fixed search_path (set search_path = {schema}, pg_temp)")
+        };
+        assert!(
+            definer_path_ok(&path, schema),
+            "{function}: security definer with search_path `{path}`: it must be `{schema}, pg_temp` (the schema, pg_temp last)"
+        );
+    }
+}
+
+/// `search_path` as PostgreSQL records it: the schema, then `pg_temp`
+/// last, and nothing a caller could create objects in.
+fn definer_path_ok(path: &str, schema: &str) -> bool {
+    let parts: Vec<String> = path
+        .split(',')
+        .map(|p| p.trim().trim_matches('"').to_string())
+        .collect();
+    parts.last().is_some_and(|p| p == "pg_temp")
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| p == schema || p == "pg_catalog")
+        && parts.iter().any(|p| p == schema)
+}
+
 /// A policy condition without the schema, parentheses and whitespace.
 fn normalize(expr: &str, schema: &str) -> String {
     expr.replace(&format!("{schema}."), "")
@@ -328,4 +372,21 @@ pub async fn count_scoped(
         .expect("count as the service");
     tx.rollback().await.expect("rollback");
     n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::definer_path_ok;
+
+    #[test]
+    fn a_definer_search_path_is_the_schema_with_pg_temp_last() {
+        assert!(definer_path_ok("medical, pg_temp", "medical"));
+        assert!(definer_path_ok("\"medical\", pg_temp", "medical"));
+        assert!(definer_path_ok("pg_catalog, medical, pg_temp", "medical"));
+        assert!(!definer_path_ok("medical", "medical"));
+        assert!(!definer_path_ok("pg_temp, medical", "medical"));
+        assert!(!definer_path_ok("medical, public, pg_temp", "medical"));
+        assert!(!definer_path_ok("\"$user\", public", "medical"));
+        assert!(!definer_path_ok("pg_temp", "medical"));
+    }
 }

@@ -8,7 +8,7 @@ pub mod model;
 use async_graphql::{Context, InputObject, Object, Result, ID};
 use chrono::{Duration, Utc};
 use platform::{
-    guards::{auth, Authenticated},
+    guards::{auth, Authenticated, RevocationChecked},
     ids::{parse_id, parse_key},
     mutation::{mutate, Audit},
     scalars::Date,
@@ -144,7 +144,7 @@ impl DocumentMutation {
     /// Attaches a new document and returns where to upload its first
     /// version. The version becomes available once the bytes arrived,
     /// matched the announced type and size, and passed the scanner.
-    #[graphql(guard = "Authenticated")]
+    #[graphql(guard = "RevocationChecked")]
     async fn create_document(&self, ctx: &Context<'_>, input: CreateDocumentInput) -> Result<DocumentUpload> {
         let st = state(ctx)?;
         let a = auth(ctx)?;
@@ -179,7 +179,7 @@ impl DocumentMutation {
 
     /// Adds a version to a document and returns where to upload it; the
     /// current version stays until the new one is available.
-    #[graphql(guard = "Authenticated")]
+    #[graphql(guard = "RevocationChecked")]
     async fn create_document_version(
         &self,
         ctx: &Context<'_>,
@@ -210,7 +210,7 @@ impl DocumentMutation {
 
     /// Makes an old version current again, as a new version with its bytes
     /// (versions never change).
-    #[graphql(guard = "Authenticated")]
+    #[graphql(guard = "RevocationChecked")]
     async fn restore_document_version(&self, ctx: &Context<'_>, document_id: ID, number: i32) -> Result<Document> {
         let a = auth(ctx)?;
         let id = parse_id("documentId", &document_id)?;
@@ -234,7 +234,7 @@ impl DocumentMutation {
 
     /// Deletes a document: it disappears from lists; its versions are kept
     /// until the retention date.
-    #[graphql(guard = "Authenticated")]
+    #[graphql(guard = "RevocationChecked")]
     async fn delete_document(&self, ctx: &Context<'_>, id: ID) -> Result<Document> {
         let a = auth(ctx)?;
         let id = parse_id("id", &id)?;

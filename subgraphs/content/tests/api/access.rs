@@ -442,3 +442,71 @@ async fn administrators_and_auditors_read_the_files_they_answer_for_and_their_hi
         1
     );
 }
+
+#[tokio::test]
+async fn writes_refuse_a_session_whose_revocation_cannot_be_checked_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let clinic = Who::new();
+    let patient = Uuid::new_v4();
+    let doctor = app.medical(clinic, Practitioner);
+    let id = app
+        .uploaded(&doctor, ("PATIENT", patient), "CLINICAL", PDF.to_vec())
+        .await;
+    // The same service and database, but no revocation list to ask: a
+    // logged-out session cannot be told from a live one.
+    let blind = app
+        .kit
+        .replica(|f| {
+            f.merge(("redis.url", "redis://127.0.0.1:1"))
+                .merge(("content.store.dir", app.store_dir.display().to_string()))
+        })
+        .await;
+    let token = blind.token(&testkit::Caller::user(
+        clinic.org,
+        clinic.user,
+        &[Practitioner],
+        &[Vertical::Medical],
+    ));
+    // Reads still answer.
+    let read = blind
+        .gql(
+            "query($id: ID!) { document(id: $id) { id } }",
+            json!({ "id": id }),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(read["data"]["document"]["id"], id, "{read}");
+    for (what, query, vars) in [
+        ("delete", "mutation($id: ID!) { deleteDocument(id: $id) { id } }", json!({ "id": id })),
+        (
+            "restore",
+            "mutation($id: ID!) { restoreDocumentVersion(documentId: $id, number: 1) { id } }",
+            json!({ "id": id }),
+        ),
+        (
+            "upload",
+            UPLOAD,
+            json!({ "i": { "ownerType": "PATIENT", "ownerId": patient, "title": "scan", "classification": "CLINICAL",
+                           "contentType": "application/pdf", "byteSize": 100 } }),
+        ),
+        (
+            "new version",
+            "mutation($id: ID!) { createDocumentVersion(input: { documentId: $id, contentType: \"application/pdf\", byteSize: 100 }) { uploadUrl } }",
+            json!({ "id": id }),
+        ),
+        ("patient export", "mutation($p: ID!) { exportPatientData(patientId: $p) { downloadUrl } }", json!({ "p": patient })),
+        ("own export", "mutation { requestDataExport { downloadUrl } }", json!({})),
+    ] {
+        let r = blind.gql(query, vars, Some(&token)).await;
+        assert_eq!(code(&r), Some("UNAVAILABLE"), "{what}: {r}");
+    }
+    assert_eq!(
+        app.count(&format!(
+            "select count(*) from content.documents where id = '{id}' and deleted_at is null"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(app.count("select count(*) from content.documents").await, 1);
+    assert_eq!(app.count("select count(*) from content.document_versions").await, 1);
+}

@@ -34,7 +34,16 @@ async fn delete(conn: &mut PgConnection, sql: &str, user: Uuid) -> AppResult<i64
     Ok(rows(sqlx::query(sql).bind(user).execute(conn).await?))
 }
 
-pub async fn erase(ctx: &Context<'_>, target: Option<Uuid>) -> AppResult<ErasureReport> {
+/// What the owner of an account proves before erasing it themself: a
+/// bearer token alone (a stolen one, a left-open browser) must not be
+/// enough for one irreversible call.
+#[derive(Default)]
+pub struct Confirmation {
+    pub current_password: Option<String>,
+    pub totp_code: Option<String>,
+}
+
+pub async fn erase(ctx: &Context<'_>, target: Option<Uuid>, confirm: Confirmation) -> AppResult<ErasureReport> {
     let st = state(ctx)?;
     let caller = auth(ctx)?;
     let me = caller.user_id().ok_or(AppError::Forbidden)?;
@@ -42,6 +51,14 @@ pub async fn erase(ctx: &Context<'_>, target: Option<Uuid>) -> AppResult<Erasure
     let by_admin = user != me;
     let home = Scope::from(caller);
     let mut tx = TenantTx::begin(&st.pool, caller).await?;
+    if !by_admin {
+        if let Err(e) = confirm_owner(&mut tx, st, me, &confirm).await {
+            audit::record(&mut tx, &actor(ctx)?, "user.erase_refused", "User", me, json!({})).await?;
+            // The failure (and its count towards the lockout) is kept.
+            tx.commit().await?;
+            return Err(e);
+        }
+    }
     if by_admin {
         if !caller.has_role(Role::OrgAdmin) {
             return Err(AppError::Forbidden);
@@ -161,4 +178,34 @@ pub async fn erase(ctx: &Context<'_>, target: Option<Uuid>) -> AppResult<Erasure
         .add_erased("addresses in mail records", mails)
         .add_audit_trail(trail + memberships);
     Ok(report)
+}
+
+/// The current password (as `changePassword` asks it), and the TOTP code
+/// when the account has a second factor. A wrong password counts towards
+/// the account's lockout like a failed sign-in.
+async fn confirm_owner(tx: &mut TenantTx, st: &crate::State, me: Uuid, confirm: &Confirmation) -> AppResult<()> {
+    let creds = crate::user::credentials_of(tx, me).await?;
+    if let Some(until) = creds.locked_until.filter(|t| *t > Utc::now()) {
+        let retry_after_secs = (until - Utc::now()).num_seconds().max(1) as u64;
+        return Err(AppError::RateLimited { retry_after_secs });
+    }
+    let password = confirm
+        .current_password
+        .as_deref()
+        .ok_or_else(|| AppError::bad_input("currentPassword", "is required to erase your own account"))?;
+    if !crate::password::verify(password, Some(&creds.password_hash)).await {
+        crate::user::db::register_failure(tx, me, session::MAX_FAILURES, session::LOCK_WINDOW_SECS).await?;
+        return Err(AppError::bad_input("currentPassword", "is not your current password"));
+    }
+    if creds.totp_enabled {
+        let code = confirm
+            .totp_code
+            .as_deref()
+            .ok_or_else(|| AppError::bad_input("totpCode", "is required: your account has a second factor"))?;
+        if !crate::mfa::check_and_consume(tx, &st.cipher, &creds, code).await? {
+            crate::user::db::register_failure(tx, me, session::MAX_FAILURES, session::LOCK_WINDOW_SECS).await?;
+            return Err(AppError::bad_input("totpCode", "is not a valid code"));
+        }
+    }
+    Ok(())
 }

@@ -108,11 +108,27 @@ impl UserMutation {
     /// organization's administrator, a member who belongs to no other
     /// organization. Sessions end everywhere; name, e-mail, memberships,
     /// sessions, notifications go; the audit trail keeps the id only. The
-    /// report says what went and what stays.
+    /// report says what went and what stays. Erasing one's own account
+    /// takes the current password, and the TOTP code when the account has
+    /// a second factor.
     #[graphql(guard = "UserOnly.and(RevocationChecked)")]
-    async fn erase_user(&self, ctx: &Context<'_>, user_id: Option<ID>) -> Result<platform::rgpd::ErasureReport> {
+    async fn erase_user(
+        &self,
+        ctx: &Context<'_>,
+        user_id: Option<ID>,
+        #[graphql(desc = "Your current password: required to erase your own account.")] current_password: Option<
+            String,
+        >,
+        #[graphql(desc = "A code of your authenticator app, when your account has a second factor.")] totp_code: Option<
+            String,
+        >,
+    ) -> Result<platform::rgpd::ErasureReport> {
         let target = user_id.map(|id| platform::ids::parse_id("userId", &id)).transpose()?;
-        Ok(erasure::erase(ctx, target).await?)
+        let confirm = erasure::Confirmation {
+            current_password,
+            totp_code,
+        };
+        Ok(erasure::erase(ctx, target, confirm).await?)
     }
 
     /// Changes the signed-in user's name or language. Every organization

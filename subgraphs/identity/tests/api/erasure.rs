@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 
 use crate::helpers::{code, TestApp, PASSWORD};
 
-const ERASE: &str =
-    "mutation($u: ID) { eraseUser(userId: $u) { subjectId erased { what count } retained { what category until } } }";
+const ERASE: &str = "mutation($u: ID, $pw: String) { eraseUser(userId: $u, currentPassword: $pw) {
+    subjectId erased { what count } retained { what category until } } }";
 
 fn count_of(report: &Value, what: &str) -> i64 {
     report["erased"]
@@ -101,9 +101,24 @@ async fn a_user_erased_by_their_admin_or_themself_is_gone_everywhere_but_the_tra
         "other subgraphs drop their copy of the name"
     );
 
-    // Alice erases herself: both organizations hear of it.
+    // Alice erases herself, proving it is her: a bearer token alone, or a
+    // wrong password, changes nothing.
     let hers = app.token("acme", "alice@acme.test").await;
-    let report = app.gql(ERASE, json!({}), Some(&hers)).await;
+    let bare = app.gql(ERASE, json!({}), Some(&hers)).await;
+    assert_eq!(code(&bare), Some("BAD_USER_INPUT"), "{bare}");
+    let wrong = app.gql(ERASE, json!({ "pw": "not-her-password" }), Some(&hers)).await;
+    assert_eq!(code(&wrong), Some("BAD_USER_INPUT"), "{wrong}");
+    assert_eq!(
+        app.count(&format!(
+            "select count(*) from identity.memberships where user_id = '{alice}'"
+        ))
+        .await,
+        2,
+        "refused, nothing erased"
+    );
+    assert!(app.gql("{ me { email } }", json!({}), Some(&hers)).await["errors"].is_null());
+    // Both organizations hear of it.
+    let report = app.gql(ERASE, json!({ "pw": PASSWORD }), Some(&hers)).await;
     assert!(report["errors"].is_null(), "{report}");
     assert_eq!(count_of(&report["data"]["eraseUser"], "memberships"), 2);
     let heard = format!(
@@ -123,7 +138,7 @@ async fn a_user_erased_by_their_admin_or_themself_is_gone_everywhere_but_the_tra
     let solo = app.org("solo", &[]).await;
     app.member(solo, "carol@solo.test", &["org_admin"]).await;
     let carol = app.token("solo", "carol@solo.test").await;
-    let refused = app.gql(ERASE, json!({}), Some(&carol)).await;
+    let refused = app.gql(ERASE, json!({ "pw": PASSWORD }), Some(&carol)).await;
     assert_eq!(code(&refused), Some("CONFLICT"), "{refused}");
     assert!(app.gql("{ me { email } }", json!({}), Some(&carol)).await["errors"].is_null());
 

@@ -114,3 +114,51 @@ async fn r_token(app: &TestApp, secret: &str) -> String {
         .expect("mfa login")
         .to_string()
 }
+
+#[tokio::test]
+async fn erasing_ones_own_account_with_a_second_factor_takes_a_code_too() {
+    let app = TestApp::spawn().await;
+    let org = app.org("clinic", &[]).await;
+    app.member(org, "admin@clinic.example", &["org_admin"]).await;
+    app.member(org, "b@clinic.example", &["nurse"]).await;
+    let token = app.token("clinic", "b@clinic.example").await;
+    let r = app
+        .gql("mutation { enrollTotp { secret } }", json!({}), Some(&token))
+        .await;
+    let secret = r["data"]["enrollTotp"]["secret"].as_str().expect("secret").to_string();
+    let r = app
+        .gql(
+            "mutation($c: String!) { confirmTotp(code: $c) }",
+            json!({ "c": code_for(&secret, 0) }),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(r["data"]["confirmTotp"], true, "{r}");
+    let erase = "mutation($pw: String, $c: String) { eraseUser(currentPassword: $pw, totpCode: $c) { subjectId } }";
+    let without = app.gql(erase, json!({ "pw": PASSWORD }), Some(&token)).await;
+    assert_eq!(code(&without), Some("BAD_USER_INPUT"), "{without}");
+    assert_eq!(without["errors"][0]["extensions"]["field"], "totpCode", "{without}");
+    let wrong = app
+        .gql(erase, json!({ "pw": PASSWORD, "c": "000000" }), Some(&token))
+        .await;
+    assert_eq!(code(&wrong), Some("BAD_USER_INPUT"), "{wrong}");
+    assert_eq!(
+        app.count("select count(*) from identity.users where email = 'b@clinic.example'")
+            .await,
+        1,
+        "still there"
+    );
+    let done = app
+        .gql(
+            erase,
+            json!({ "pw": PASSWORD, "c": code_for(&secret, 1) }),
+            Some(&token),
+        )
+        .await;
+    assert!(done["errors"].is_null(), "{done}");
+    assert_eq!(
+        app.count("select count(*) from identity.users where email = 'b@clinic.example'")
+            .await,
+        0
+    );
+}

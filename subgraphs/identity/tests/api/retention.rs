@@ -78,14 +78,33 @@ async fn a_service_applies_retention_on_its_own_schedule_and_shows_it_on_its_met
     .await
     .expect("notifications");
 
-    // A replica that runs the background jobs, its first pass at once;
-    // nobody calls `hub retention run`.
-    let worker = app
+    // A serving replica with background jobs holds no retention
+    // credentials, so it runs no retention.
+    let serving = app
         .replica(|f| {
             f.merge(("server.background_jobs", true))
                 .merge(("retention.first_pass_after_secs", 0))
         })
         .await;
+    // A worker: background jobs only, with the retention job's own
+    // credentials, its first pass at once; nobody calls `hub retention run`.
+    let admin_url = app.admin_url().to_string();
+    let worker = app
+        .replica(|f| {
+            f.merge(("server.background_jobs", true))
+                .merge(("server.mode", "worker"))
+                .merge(("retention.database_url", admin_url))
+                .merge(("retention.first_pass_after_secs", 0))
+        })
+        .await;
+    let answered = worker
+        .http
+        .post(format!("{}/graphql", worker.url))
+        .json(&serde_json::json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .expect("worker");
+    assert_eq!(answered.status().as_u16(), 404, "a worker serves no GraphQL");
     let page = worker.metrics_when("retention_runs_total", "outcome=\"ok\"", 1.0).await;
     assert_eq!(
         metric(&page, "retention_runs_total", "outcome=\"ok\""),
@@ -102,5 +121,11 @@ async fn a_service_applies_retention_on_its_own_schedule_and_shows_it_on_its_met
         app.count("select count(*) from identity.notifications").await,
         1,
         "the old notification went, the recent one stays"
+    );
+    let page = serving.get_text("/metrics").await;
+    assert_eq!(
+        metric(&page, "retention_runs_total", "outcome=\"ok\"").unwrap_or(0.0),
+        0.0,
+        "a serving process ran retention: {page}"
     );
 }

@@ -45,7 +45,7 @@ use crate::{
     State,
 };
 use resources::{Base, PatientView};
-use search::{Entry, Paging, Params};
+use search::{Cursors, Entry, Paging, Params};
 
 pub const CONTENT_TYPE: &str = "application/fhir+json; charset=utf-8";
 
@@ -380,17 +380,18 @@ async fn search(st: &State, url: &str, call: &Call, kind: &str, query: Option<&s
     kind.allow(auth)?;
     let base = base_for(url, auth);
     let mut params = Params::parse(query)?;
+    let cursors = Cursors::new(&st.cipher, auth.organization_id, kind.name());
     let mut tx = TenantTx::begin(&st.pool, auth).await?;
     let mut reads = Reads::default();
     let (total, entries, next) = match kind {
-        Kind::Patient => search_patients(st, auth, &base, &mut params, &mut tx, &mut reads).await?,
+        Kind::Patient => search_patients(st, auth, &base, &mut params, &cursors, &mut tx, &mut reads).await?,
         Kind::AllergyIntolerance => {
             let patient = search::reference(&mut params, "patient", "Patient", &base)?;
-            let paging = Paging::<Uuid>::take(&mut params)?;
+            let paging = Paging::<Uuid>::take(&mut params, &cursors)?;
             params.finish()?;
             let total = db::count_allergies(&mut tx, patient).await?;
             let mut rows = db::allergies(&mut tx, patient, paging.after, paging.fetch()).await?;
-            let next = paging.cut(&mut rows, |a| a.id);
+            let next = paging.cut(&mut rows, |a| a.id)?;
             let owners = owners(&mut tx, rows.iter().map(|a| a.patient_id)).await?;
             let entries = rows
                 .iter()
@@ -404,11 +405,11 @@ async fn search(st: &State, url: &str, call: &Call, kind: &str, query: Option<&s
         }
         Kind::Observation => {
             let patient = search::reference(&mut params, "patient", "Patient", &base)?;
-            let paging = Paging::<Uuid>::take(&mut params)?;
+            let paging = Paging::<Uuid>::take(&mut params, &cursors)?;
             params.finish()?;
             let total = db::count_blood_grouped(&mut tx, patient).await?;
             let mut rows = db::blood_grouped(&mut tx, patient, paging.after, paging.fetch()).await?;
-            let next = paging.cut(&mut rows, |p| p.id);
+            let next = paging.cut(&mut rows, |p| p.id)?;
             let entries = rows
                 .iter()
                 .filter_map(|p| {
@@ -418,17 +419,17 @@ async fn search(st: &State, url: &str, call: &Call, kind: &str, query: Option<&s
                 .collect();
             (total, entries, next)
         }
-        Kind::Appointment => search_appointments(&base, &mut params, &mut tx, &mut reads).await?,
+        Kind::Appointment => search_appointments(&base, &mut params, &cursors, &mut tx, &mut reads).await?,
         Kind::Procedure => {
             let patient = search::reference(&mut params, "patient", "Patient", &base)?;
-            let paging = Paging::<db::TimeCursor>::take(&mut params)?;
+            let paging = Paging::<db::TimeCursor>::take(&mut params, &cursors)?;
             params.finish()?;
             let total = db::count_procedures(&mut tx, patient).await?;
             let mut rows = db::procedures(&mut tx, patient, paging.after.as_ref(), paging.fetch()).await?;
             let next = paging.cut(&mut rows, |x| db::TimeCursor {
                 at: x.performed_at,
                 id: x.id,
-            });
+            })?;
             let owners = owners(&mut tx, rows.iter().map(|x| x.patient_id)).await?;
             let known = practitioners(&mut tx, rows.iter().map(|x| x.performer_id)).await?;
             let notes = clinician(auth);
@@ -447,7 +448,10 @@ async fn search(st: &State, url: &str, call: &Call, kind: &str, query: Option<&s
         }
     };
     let bundle = search::searchset(&base, kind.name(), &params, total, entries, next);
-    let details = json!({ "resource": kind.name(), "query": query.unwrap_or(""), "via": "fhir" });
+    // Which parameters were searched on, never their values: a search by
+    // name or birth date would otherwise keep them in the trail for good.
+    // The patients the search returned are the read records themselves.
+    let details = json!({ "resource": kind.name(), "parameters": params.names(), "via": "fhir" });
     reads.commit(tx, call, "fhir.search", details).await?;
     Ok(bundle)
 }
@@ -467,6 +471,7 @@ async fn search_patients(
     auth: &AuthContext,
     base: &Base,
     params: &mut Params,
+    cursors: &Cursors<'_>,
     tx: &mut TenantTx,
     reads: &mut Reads,
 ) -> Outcome<Page> {
@@ -498,7 +503,7 @@ async fn search_patients(
     if view == PatientView::Names && identifying {
         return Err(AppError::Forbidden.into());
     }
-    let paging = Paging::<patient_db::PatientCursor>::take(params)?;
+    let paging = Paging::<patient_db::PatientCursor>::take(params, cursors)?;
     params.finish()?;
     let total = db::count_patients(tx, &filter).await?;
     let mut rows = db::patients(tx, &filter, paging.after.as_ref(), paging.fetch()).await?;
@@ -506,7 +511,7 @@ async fn search_patients(
         family: p.family_name.to_lowercase(),
         given: p.given_name.to_lowercase(),
         id: p.id,
-    });
+    })?;
     let mut entries = vec![];
     for p in &rows {
         reads.patients.insert(p.id);
@@ -515,7 +520,13 @@ async fn search_patients(
     Ok((total, entries, next))
 }
 
-async fn search_appointments(base: &Base, params: &mut Params, tx: &mut TenantTx, reads: &mut Reads) -> Outcome<Page> {
+async fn search_appointments(
+    base: &Base,
+    params: &mut Params,
+    cursors: &Cursors<'_>,
+    tx: &mut TenantTx,
+    reads: &mut Reads,
+) -> Outcome<Page> {
     let mut filter = db::AppointmentFilter {
         patient: search::reference(params, "patient", "Patient", base)?,
         practitioner: search::reference(params, "practitioner", "Practitioner", base)?,
@@ -538,14 +549,14 @@ async fn search_appointments(base: &Base, params: &mut Params, tx: &mut TenantTx
         }
         filter.statuses = Some(statuses);
     }
-    let paging = Paging::<db::TimeCursor>::take(params)?;
+    let paging = Paging::<db::TimeCursor>::take(params, cursors)?;
     params.finish()?;
     let total = db::count_appointments(tx, &filter).await?;
     let mut rows = db::appointments(tx, &filter, paging.after.as_ref(), paging.fetch()).await?;
     let next = paging.cut(&mut rows, |a| db::TimeCursor {
         at: a.starts_at,
         id: a.id,
-    });
+    })?;
     let owners = owners(tx, rows.iter().map(|a| a.patient_id)).await?;
     let known = practitioners(tx, rows.iter().map(|a| a.practitioner_id)).await?;
     let entries = rows

@@ -1,9 +1,8 @@
 //! FHIR search parameters (strict: an unknown or malformed one is a 400,
 //! never silently ignored) and the `searchset` Bundles they produce.
 
-use async_graphql::connection::{CursorType, OpaqueCursor};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Utc};
-use platform::{ids::page_size, AppError, AppResult};
+use platform::{crypto::FieldCipher, ids::page_size, AppError, AppResult};
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -82,19 +81,64 @@ impl Params {
         serde_urlencoded::to_string(pairs).unwrap_or_default()
     }
 
+    /// The parameters' names, sorted and once each (`_count`, `_cursor`
+    /// and the format parameters left out): what a search was about,
+    /// without what was searched for.
+    pub fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .pairs
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .filter(|k| !matches!(*k, "_count" | "_cursor") && !IGNORED.contains(k))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
     fn query(&self) -> String {
         serde_urlencoded::to_string(&self.pairs).unwrap_or_default()
     }
 }
 
-/// `_count` and `_cursor`: the page to read.
-pub struct Paging<C> {
-    pub count: usize,
-    pub after: Option<C>,
+/// Paging cursors as clients carry them: sealed with the service's field
+/// key, bound to the organization and the search. A cursor holds the last
+/// row's sort key (a patient's names among them), so a readable one would
+/// put names in URLs, proxies' logs and browser histories; a sealed one
+/// shows nothing and cannot be forged or replayed by another organization.
+#[derive(Clone)]
+pub struct Cursors<'a> {
+    cipher: &'a FieldCipher,
+    aad: String,
 }
 
-impl<C: Serialize + DeserializeOwned + Send + Sync> Paging<C> {
-    pub fn take(params: &mut Params) -> AppResult<Self> {
+impl<'a> Cursors<'a> {
+    pub fn new(cipher: &'a FieldCipher, organization: Uuid, search: &str) -> Self {
+        Cursors {
+            cipher,
+            aad: format!("medical.fhir.cursor:{organization}:{search}"),
+        }
+    }
+
+    fn seal<C: Serialize>(&self, cursor: &C) -> AppResult<String> {
+        let json = serde_json::to_vec(cursor).map_err(|e| AppError::Internal(e.into()))?;
+        self.cipher.seal_token(&json, &self.aad)
+    }
+
+    fn open<C: DeserializeOwned>(&self, token: &str) -> Option<C> {
+        serde_json::from_slice(&self.cipher.open_token(token, &self.aad)?).ok()
+    }
+}
+
+/// `_count` and `_cursor`: the page to read.
+pub struct Paging<'a, C> {
+    pub count: usize,
+    pub after: Option<C>,
+    cursors: Cursors<'a>,
+}
+
+impl<'a, C: Serialize + DeserializeOwned + Send + Sync> Paging<'a, C> {
+    pub fn take(params: &mut Params, cursors: &Cursors<'a>) -> AppResult<Self> {
         let count = match params.one("_count")? {
             None => DEFAULT_COUNT,
             Some(c) => {
@@ -108,12 +152,16 @@ impl<C: Serialize + DeserializeOwned + Send + Sync> Paging<C> {
         let after = match params.one("_cursor")? {
             None => None,
             Some(c) => Some(
-                OpaqueCursor::<C>::decode_cursor(&c)
-                    .map_err(|_| AppError::bad_input("_cursor", "is not a cursor of this search"))?
-                    .0,
+                cursors
+                    .open(&c)
+                    .ok_or_else(|| AppError::bad_input("_cursor", "is not a cursor of this search"))?,
             ),
         };
-        Ok(Paging { count, after })
+        Ok(Paging {
+            count,
+            after,
+            cursors: cursors.clone(),
+        })
     }
 
     /// Rows to fetch: one more than the page, to know whether another follows.
@@ -122,12 +170,12 @@ impl<C: Serialize + DeserializeOwned + Send + Sync> Paging<C> {
     }
 
     /// Cuts the over-fetched rows to the page; the cursor of the next page, if any.
-    pub fn cut<R>(&self, rows: &mut Vec<R>, cursor: impl Fn(&R) -> C) -> Option<String> {
+    pub fn cut<R>(&self, rows: &mut Vec<R>, cursor: impl Fn(&R) -> C) -> AppResult<Option<String>> {
         let more = rows.len() > self.count;
         rows.truncate(self.count);
         match rows.last() {
-            Some(last) if more => Some(OpaqueCursor(cursor(last)).encode_cursor()),
-            _ => None,
+            Some(last) if more => Ok(Some(self.cursors.seal(&cursor(last))?)),
+            _ => Ok(None),
         }
     }
 }
@@ -351,14 +399,38 @@ mod tests {
 
     #[test]
     fn counts_are_bounded_and_cursors_are_ours() {
-        assert!(Paging::<Uuid>::take(&mut params("_count=101")).is_err());
-        assert!(Paging::<Uuid>::take(&mut params("_count=x")).is_err());
-        assert!(Paging::<Uuid>::take(&mut params("_cursor=nonsense")).is_err());
-        let p = Paging::<Uuid>::take(&mut params("_count=2")).expect("paging");
+        let cipher = FieldCipher::from_spec(&format!("k1:{}", platform::crypto::generate_key())).expect("key");
+        let org = Uuid::new_v4();
+        let cursors = Cursors::new(&cipher, org, "Patient");
+        assert!(Paging::<Uuid>::take(&mut params("_count=101"), &cursors).is_err());
+        assert!(Paging::<Uuid>::take(&mut params("_count=x"), &cursors).is_err());
+        assert!(Paging::<Uuid>::take(&mut params("_cursor=nonsense"), &cursors).is_err());
+        let p = Paging::<(String, Uuid)>::take(&mut params("_count=2"), &cursors).expect("paging");
         let mut rows = vec![1, 2, 3];
-        let next = p.cut(&mut rows, |_| Uuid::nil());
+        let last = Uuid::new_v4();
+        let next = p
+            .cut(&mut rows, |_| ("Dupont".to_string(), last))
+            .expect("sealed")
+            .expect("a next page");
         assert_eq!(rows, vec![1, 2]);
-        assert!(next.is_some());
+        assert!(!next.contains("Dupont"));
+        // The name is not merely encoded either.
+        use base64::Engine;
+        for engine in [
+            base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            base64::engine::general_purpose::STANDARD_NO_PAD,
+        ] {
+            let decoded = engine.decode(&next).unwrap_or_default();
+            assert!(!String::from_utf8_lossy(&decoded).contains("Dupont"));
+        }
+        let query = format!("_cursor={next}");
+        let again = Paging::<(String, Uuid)>::take(&mut params(&query), &cursors).expect("our cursor");
+        assert_eq!(again.after, Some(("Dupont".to_string(), last)));
+        // Another organization's (or another search's) cursor is refused.
+        let theirs = Cursors::new(&cipher, Uuid::new_v4(), "Patient");
+        assert!(Paging::<(String, Uuid)>::take(&mut params(&query), &theirs).is_err());
+        let other_search = Cursors::new(&cipher, org, "Appointment");
+        assert!(Paging::<(String, Uuid)>::take(&mut params(&query), &other_search).is_err());
     }
 
     #[test]

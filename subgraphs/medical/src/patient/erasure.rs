@@ -50,7 +50,12 @@ async fn count(conn: &mut PgConnection, table: &str, patient: Uuid) -> AppResult
     )
 }
 
-pub async fn erase(ctx: &async_graphql::Context<'_>, id: Uuid, reason: &str) -> AppResult<ErasureReport> {
+pub async fn erase(
+    ctx: &async_graphql::Context<'_>,
+    id: Uuid,
+    reason: &str,
+    confirm_mrn: &str,
+) -> AppResult<ErasureReport> {
     let st = state(ctx)?;
     let reason = text("reason", reason, 1, 500)?;
     let now = Utc::now();
@@ -66,6 +71,12 @@ pub async fn erase(ctx: &async_graphql::Context<'_>, id: Uuid, reason: &str) -> 
         let (mrn, given, family, birth, sex, deleted_at, erased_at) = row.ok_or(AppError::NotFound("Patient"))?;
         if erased_at.is_some() {
             return Err(AppError::Conflict("this patient was already erased".into()));
+        }
+        if confirm_mrn.trim() != mrn {
+            return Err(AppError::bad_input(
+                "confirmMrn",
+                "is not this patient's medical record number: check that the id names the patient to erase",
+            ));
         }
         // The addresses go from the mail records too, so read them before they are dropped.
         let addresses = known_addresses(st, tx, id).await?;
@@ -110,6 +121,14 @@ pub async fn erase(ctx: &async_graphql::Context<'_>, id: Uuid, reason: &str) -> 
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        // An appointment's reason is free text about the patient: it goes
+        // now; the appointment itself stays with the record until its
+        // retention ends.
+        let reasons = sqlx::query("update appointments set reason = null, updated_at = now() where patient_id = $1 and reason is not null")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         let allergies = count(tx, "allergies", id).await?;
         let notes = count(tx, "clinical_notes", id).await?;
         let procedures = count(tx, "procedures", id).await?;
@@ -128,13 +147,14 @@ pub async fn erase(ctx: &async_graphql::Context<'_>, id: Uuid, reason: &str) -> 
                 "appointment confirmation addresses",
                 i64::try_from(confirmations).unwrap_or(i64::MAX),
             )
-            .add_erased("addresses in mail records", mails);
+            .add_erased("addresses in mail records", mails)
+            .add_erased("appointment reasons", i64::try_from(reasons).unwrap_or(i64::MAX));
         for (what, n, category) in [
             ("identity, sealed (no role can read it)", 1, Category::ClinicalRecords),
             ("clinical notes", notes, Category::ClinicalRecords),
             ("allergies", allergies, Category::ClinicalRecords),
             ("procedures", procedures, Category::ClinicalRecords),
-            ("appointments (without the patient's name)", appointments, Category::ClinicalRecords),
+            ("appointments (without the patient's name or reason)", appointments, Category::ClinicalRecords),
             ("invoices (without the patient's name)", invoices, Category::Invoices),
         ] {
             if n > 0 {
@@ -144,8 +164,9 @@ pub async fn erase(ctx: &async_graphql::Context<'_>, id: Uuid, reason: &str) -> 
         report.add_audit_trail(trail + 1);
         Ok((
             report,
+            // The reason is free text (it may name the patient): it stays
+            // on the pseudonymized record, not in the trail that outlives it.
             Audit::new("patient.erase", "Patient", id)
-                .details(json!({ "reason": reason }))
                 .event(Event::new("medical.patient.erased", id, json!({ "patient": id }))),
         ))
     })

@@ -233,7 +233,9 @@ impl PatientMutation {
             )
             .await
             .on_constraint(&[("patients_org_mrn_key", duplicate_mrn)])?;
-            let audit = Audit::new("patient.create", "Patient", id).details(json!({ "mrn": mrn }));
+            // Ids only: the trail outlives erasure, so no identifier of the
+            // patient (the MRN included) ever goes into it.
+            let audit = Audit::new("patient.create", "Patient", id);
             Ok((patient, audit))
         })
         .await?)
@@ -318,16 +320,22 @@ impl PatientMutation {
     /// Erases a patient on their request (RGPD art. 17), in one call: what
     /// identifies them goes now, what the law keeps (the medical record,
     /// invoices) is sealed until its retention ends. The report says which
-    /// is which, and until when. Administrators only.
+    /// is which, and until when. Administrators only. `confirmMrn` repeats
+    /// the patient's medical record number, so that a call with a wrong id
+    /// cannot erase someone else.
     #[graphql(guard = "medical_write([platform::Role::OrgAdmin])")]
     async fn erase_patient(
         &self,
         ctx: &Context<'_>,
         patient_id: ID,
         reason: String,
+        #[graphql(
+            desc = "The patient's medical record number, as a confirmation that the id names the right patient."
+        )]
+        confirm_mrn: String,
     ) -> Result<platform::rgpd::ErasureReport> {
         let id = parse_id("patientId", &patient_id)?;
-        Ok(erasure::erase(ctx, id, &reason).await?)
+        Ok(erasure::erase(ctx, id, &reason, &confirm_mrn).await?)
     }
 
     /// Records (or clears) a patient's blood type. Clinicians only.

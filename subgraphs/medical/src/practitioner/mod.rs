@@ -79,12 +79,18 @@ pub async fn apply(conn: &mut PgConnection, d: &Delivery) -> anyhow::Result<()> 
         }
         "identity.user.updated" => {
             let user: Uuid = serde_json::from_value(p["userId"].clone())?;
-            sqlx::query("update practitioners set display_name = $3, updated_at = now() where organization_id = $1 and user_id = $2")
-                .bind(d.tenant)
-                .bind(user)
-                .bind(p["displayName"].as_str())
-                .execute(&mut *conn)
-                .await?;
+            // A redelivered older rename never overwrites a newer name
+            // (an erasure's "Erased user" above all).
+            sqlx::query(
+                "update practitioners set display_name = $3, name_seq = $4, updated_at = now()
+                  where organization_id = $1 and user_id = $2 and name_seq < $4",
+            )
+            .bind(d.tenant)
+            .bind(user)
+            .bind(p["displayName"].as_str())
+            .bind(d.seq)
+            .execute(&mut *conn)
+            .await?;
         }
         _ => {}
     }
@@ -107,10 +113,12 @@ fn member_of(p: &serde_json::Value) -> anyhow::Result<Member> {
 
 async fn upsert(conn: &mut PgConnection, d: &Delivery, m: &Member, active: bool) -> anyhow::Result<()> {
     sqlx::query(
-        "insert into practitioners (organization_id, user_id, display_name, roles, active, last_seq)
-         values ($1, $2, $3, $4, $5, $6)
+        "insert into practitioners (organization_id, user_id, display_name, roles, active, last_seq, name_seq)
+         values ($1, $2, $3, $4, $5, $6, case when $3::text is null then 0 else $6 end)
          on conflict (organization_id, user_id) do update
-           set display_name = coalesce(excluded.display_name, practitioners.display_name),
+           set display_name = case when excluded.name_seq > practitioners.name_seq
+                                   then excluded.display_name else practitioners.display_name end,
+               name_seq = greatest(excluded.name_seq, practitioners.name_seq),
                roles = excluded.roles, active = excluded.active, last_seq = excluded.last_seq, updated_at = now()
          where practitioners.last_seq < excluded.last_seq",
     )

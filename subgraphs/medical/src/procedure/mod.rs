@@ -97,8 +97,7 @@ impl ProcedureMutation {
                 },
             )
             .await?;
-            let audit = Audit::new("procedure.record", "Procedure", p.id)
-                .details(json!({ "patient": patient_id, "code": code }));
+            let audit = Audit::new("procedure.record", "Procedure", p.id).details(json!({ "patient": patient_id }));
             Ok((p, audit))
         })
         .await?)

@@ -10,7 +10,8 @@ use uuid::Uuid;
 
 use crate::helpers::{code, who, TestApp, Who};
 
-const ERASE: &str = "mutation($p: ID!, $r: String!) { erasePatient(patientId: $p, reason: $r) {
+const ERASE: &str =
+    "mutation($p: ID!, $r: String!, $m: String!) { erasePatient(patientId: $p, reason: $r, confirmMrn: $m) {
     subjectId erasedAt erased { what count } retained { what count category until rule } } }";
 
 fn find<'a>(list: &'a Value, what: &str) -> &'a Value {
@@ -58,21 +59,29 @@ async fn one_call_erases_a_patient_reports_what_is_kept_and_retention_later_dele
     let denied = app
         .gql(
             ERASE,
-            json!({ "p": patient, "r": "asked" }),
+            json!({ "p": patient, "r": "asked", "m": "E-1" }),
             &app.token(doctor, Role::Practitioner),
         )
         .await;
     assert_eq!(code(&denied), Some("FORBIDDEN"));
-    let blank = app.gql(ERASE, json!({ "p": patient, "r": "  " }), &admin).await;
+    let blank = app
+        .gql(ERASE, json!({ "p": patient, "r": "  ", "m": "E-1" }), &admin)
+        .await;
     assert_eq!(code(&blank), Some("BAD_USER_INPUT"), "{blank}");
     let other = app
         .gql(
             ERASE,
-            json!({ "p": patient, "r": "asked" }),
+            json!({ "p": patient, "r": "asked", "m": "E-1" }),
             &app.token(who(), Role::OrgAdmin),
         )
         .await;
     assert_eq!(code(&other), Some("NOT_FOUND"), "another organization's admin: {other}");
+    // The id of one patient with the MRN of another: refused, nothing changes.
+    let misdirected = app
+        .gql(ERASE, json!({ "p": patient, "r": "asked", "m": "E-2" }), &admin)
+        .await;
+    assert_eq!(code(&misdirected), Some("BAD_USER_INPUT"), "{misdirected}");
+    assert_eq!(misdirected["errors"][0]["extensions"]["field"], "confirmMrn");
     let name = "select family_name from medical.patients where id = $1";
     let family: String = sqlx::query_scalar(name)
         .bind(patient)
@@ -84,7 +93,7 @@ async fn one_call_erases_a_patient_reports_what_is_kept_and_retention_later_dele
     let report = app
         .ok(
             ERASE,
-            json!({ "p": patient, "r": "RGPD art. 17 request of 2026-12-01" }),
+            json!({ "p": patient, "r": "RGPD art. 17 request of 2026-12-01", "m": "E-1" }),
             &admin,
         )
         .await["erasePatient"]
@@ -156,7 +165,9 @@ async fn one_call_erases_a_patient_reports_what_is_kept_and_retention_later_dele
         1,
         "content hears of it"
     );
-    let again = app.gql(ERASE, json!({ "p": patient, "r": "twice" }), &admin).await;
+    let again = app
+        .gql(ERASE, json!({ "p": patient, "r": "twice", "m": "E-1" }), &admin)
+        .await;
     assert_eq!(code(&again), Some("CONFLICT"));
     let mut conn = app.admin.acquire().await.expect("conn");
     let trail = platform::audit::chain::verify(&mut conn, "medical", None)
@@ -187,10 +198,167 @@ async fn one_call_erases_a_patient_reports_what_is_kept_and_retention_later_dele
         .await,
         0
     );
+    // Every row the report kept "until" that date is gone.
+    for item in report["retained"].as_array().expect("retained") {
+        let table = match item["what"].as_str().unwrap_or_default() {
+            w if w.starts_with("clinical notes") => "clinical_notes",
+            w if w.starts_with("allergies") => "allergies",
+            w if w.starts_with("procedures") => "procedures",
+            w if w.starts_with("appointments") => "appointments",
+            _ => continue,
+        };
+        assert_eq!(
+            app.count(&format!(
+                "select count(*) from medical.{table} where patient_id = '{patient}'"
+            ))
+            .await,
+            0,
+            "{item} outlived its retention"
+        );
+    }
+    assert!(
+        report["retained"].as_array().is_some_and(|r| r
+            .iter()
+            .any(|i| i["what"].as_str().is_some_and(|w| w.starts_with("appointments")))),
+        "{report}"
+    );
     let sealed: Option<Vec<u8>> = sqlx::query_scalar("select sealed_identity_enc from medical.patients where id = $1")
         .bind(patient)
         .fetch_one(&app.admin)
         .await
         .expect("row");
     assert!(sealed.is_none(), "the sealed identity goes with the record");
+}
+
+/// Every value of `table.column` (as text) that holds one of `needles`.
+async fn holding(app: &TestApp, table: &str, column: &str, needles: &[&str]) -> Vec<String> {
+    let patterns: Vec<String> = needles.iter().map(|n| format!("%{n}%")).collect();
+    // Dynamic on purpose: the tables of the whole schema, searched alike.
+    sqlx::query_scalar(&format!(
+        "select {column}::text from medical.{table} where {column}::text ilike any($1)"
+    ))
+    .bind(&patterns)
+    .fetch_all(&app.admin)
+    .await
+    .expect("search")
+}
+
+#[tokio::test]
+async fn after_erasure_no_trail_read_log_or_event_holds_what_identified_the_patient() {
+    let app = TestApp::spawn().await;
+    let w = who();
+    let patient = app.patient(w.org, "MRN-77310", "Zarkowski").await;
+    let doctor = Who {
+        org: w.org,
+        user: Uuid::new_v4(),
+    };
+    let doc = app.token(doctor, Role::Practitioner);
+    // Reads that are audited: a GraphQL read of the birth date and contact,
+    // FHIR searches by name, birth date and identifier.
+    app.ok(
+        "query($p: ID!) { patient(id: $p) { birthDate contact { email } } }",
+        json!({ "p": patient }),
+        &doc,
+    )
+    .await;
+    for query in [
+        "name=Zarkowski",
+        "birthdate=1980-05-17",
+        "identifier=MRN-77310",
+        "name=zark&_count=1",
+    ] {
+        let r = app
+            .http
+            .get(format!("{}/fhir/Patient?{query}", app.url))
+            .bearer_auth(&doc)
+            .send()
+            .await
+            .expect("fhir");
+        assert_eq!(r.status().as_u16(), 200, "{query}");
+    }
+    // A change, an appointment with a reason about them and a confirmation address.
+    app.ok(
+        "mutation($p: ID!) { updatePatient(id: $p, input: { givenName: \"Alexis\" }) { id } }",
+        json!({ "p": patient }),
+        &app.token(w, Role::Secretary),
+    )
+    .await;
+    let practitioner = app.practitioner(w.org).await;
+    app.ok(
+        "mutation($i: ScheduleAppointmentInput!) { scheduleAppointment(input: $i) { id } }",
+        json!({ "i": { "patientId": patient, "practitionerId": practitioner, "startsAt": "2030-06-04T08:30:00Z",
+                       "endsAt": "2030-06-04T09:00:00Z", "reason": "Zarkowski: follow-up",
+                       "notifyEmail": "alex@patient.example" } }),
+        &app.token(w, Role::Secretary),
+    )
+    .await;
+
+    let report = app
+        .ok(
+            ERASE,
+            json!({ "p": patient, "r": "RGPD art. 17 request", "m": "MRN-77310" }),
+            &app.token(w, Role::OrgAdmin),
+        )
+        .await["erasePatient"]
+        .clone();
+    assert_eq!(find(&report["erased"], "appointment reasons")["count"], 1, "{report}");
+    sqlx::query_scalar::<_, i32>("select medical.read_log_seal(10000)")
+        .fetch_one(&app.admin)
+        .await
+        .expect("seal");
+
+    let needles = ["Zarkowski", "MRN-77310", "1980-05-17", "alex@patient.example"];
+    for (table, column) in [
+        ("audit_log", "details"),
+        ("audit_log", "canonical"),
+        ("read_log", "details"),
+        ("event_outbox", "payload"),
+        ("appointments", "reason"),
+        ("patients", "erasure_reason"),
+        ("mail_deliveries", "recipient"),
+    ] {
+        let found = holding(&app, table, column, &needles).await;
+        assert!(found.is_empty(), "{table}.{column} still holds the patient: {found:?}");
+    }
+    // Nor any event stream, dead letters included.
+    let redis = redis::Client::open("redis://127.0.0.1:6379").expect("redis");
+    let mut conn = redis.get_multiplexed_async_connection().await.expect("redis");
+    let streams: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}*", app.settings.redis.events_prefix))
+        .query_async(&mut conn)
+        .await
+        .expect("keys");
+    for stream in streams {
+        let entries: redis::Value = redis::cmd("XRANGE")
+            .arg(&stream)
+            .arg("-")
+            .arg("+")
+            .query_async(&mut conn)
+            .await
+            .unwrap_or(redis::Value::Nil);
+        let text = format!("{entries:?}");
+        for n in needles {
+            assert!(!text.contains(n), "{stream} holds {n}");
+        }
+    }
+    // What the trail keeps is what happened, by id.
+    let actions: Vec<String> =
+        sqlx::query_scalar("select action from medical.audit_log where entity_id = $1 order by chain_seq")
+            .bind(patient)
+            .fetch_all(&app.admin)
+            .await
+            .expect("trail");
+    assert!(
+        actions.contains(&"patient.create".to_string()) && actions.contains(&"patient.erase".to_string()),
+        "{actions:?}"
+    );
+    let searched: Vec<serde_json::Value> =
+        sqlx::query_scalar("select details from medical.read_log where action = 'fhir.search' order by seq")
+            .fetch_all(&app.admin)
+            .await
+            .expect("reads");
+    assert!(
+        searched.iter().any(|d| d["parameters"] == json!(["birthdate"])),
+        "the auditor still sees what a search was on: {searched:?}"
+    );
 }

@@ -154,3 +154,56 @@ async fn an_older_event_never_overwrites_a_newer_state_and_a_snapshot_rebuilds_t
     let future = delivery(w.org, base + 5, "identity.membership.added", 2, json!({}));
     assert!(app.apply(&future).await.is_err());
 }
+
+#[tokio::test]
+async fn a_redelivered_older_rename_never_brings_back_an_erased_name() {
+    let app = TestApp::spawn().await;
+    let w = who();
+    let doc = Uuid::new_v4();
+    let base = 2_000_000_000;
+    let apply = async |seq: i64, kind: &str, payload: serde_json::Value| {
+        app.apply(&delivery(w.org, seq, kind, 1, payload)).await.unwrap();
+    };
+    apply(
+        base + 1,
+        "identity.membership.added",
+        json!({ "userId": doc, "roles": ["practitioner"], "displayName": "Dr Martin" }),
+    )
+    .await;
+    apply(
+        base + 2,
+        "identity.user.updated",
+        json!({ "userId": doc, "displayName": "Dr Martin-Roy" }),
+    )
+    .await;
+    // Erasure renames the member (seq 4); the rename of seq 2 comes again,
+    // then a roles change older than the erasure but newer than the join.
+    apply(
+        base + 4,
+        "identity.user.updated",
+        json!({ "userId": doc, "displayName": "Erased user" }),
+    )
+    .await;
+    apply(
+        base + 2,
+        "identity.user.updated",
+        json!({ "userId": doc, "displayName": "Dr Martin-Roy" }),
+    )
+    .await;
+    apply(
+        base + 3,
+        "identity.membership.roles_changed",
+        json!({ "userId": doc, "roles": ["practitioner", "nurse"], "displayName": "Dr Martin-Roy" }),
+    )
+    .await;
+    let (name, roles): (Option<String>, Vec<String>) = sqlx::query_as(
+        "select display_name, roles from medical.practitioners where organization_id = $1 and user_id = $2",
+    )
+    .bind(w.org)
+    .bind(doc)
+    .fetch_one(&app.admin)
+    .await
+    .expect("practitioner");
+    assert_eq!(name.as_deref(), Some("Erased user"));
+    assert_eq!(roles, ["practitioner", "nurse"], "the roles change still applies");
+}
