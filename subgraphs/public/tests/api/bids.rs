@@ -216,3 +216,30 @@ async fn an_award_is_all_or_nothing() {
         "awarded once"
     );
 }
+
+#[tokio::test]
+async fn bid_counts_answer_only_for_tenders_the_caller_can_see_even_at_the_database() {
+    let app = TestApp::spawn().await;
+    let (buyer, acme, stranger) = (Who::new(), Who::new(), Who::new());
+    app.supplier(acme, "Acme", 200).await;
+    let tender = app.tender(buyer, "T-9", 0).await;
+    app.bid(acme, tender, None, 90_000).await;
+    let counted = format!("select count(*) from procurement.bid_counts(array['{tender}'::uuid])");
+    // The buyer, and an organization of the vertical: the tender is theirs
+    // to see, so its count is too.
+    assert_eq!(app.count_as(buyer, "procurement_viewer", &counted).await, 1);
+    assert_eq!(app.count_as(stranger, "", &counted).await, 1);
+    // An organization without the public vertical sees no such tender, and
+    // the owner-run function must not count it for them either.
+    let outside = testkit::tenancy::count_scoped(
+        &app.admin,
+        "hub_public",
+        stranger.org,
+        stranger.user,
+        "org_admin",
+        "medical",
+        &counted,
+    )
+    .await;
+    assert_eq!(outside, 0, "a bid count of a tender the caller cannot see");
+}
