@@ -1,5 +1,6 @@
-//! A patient erased by their practice (`medical.patient.erased`): their
-//! documents' titles (which often name them) become generic; administrative
+//! A patient erased by their practice (`medical.patient.erased`): data
+//! export archives made of their record go (bytes and rows, at the next
+//! purge); their documents' titles (which often name them) become generic; administrative
 //! documents (identity papers, letters) are deleted, their files at the
 //! next purge unless a retention date keeps them; clinical documents are
 //! part of the medical record the law keeps, readable only by the
@@ -36,6 +37,16 @@ async fn apply(conn: &mut PgConnection, d: &Delivery) -> anyhow::Result<()> {
             verticals: vec![Vertical::Medical],
         },
     )
+    .await?;
+    // Derived copies (data export archives: the whole record and copies of
+    // documents) are not what the law keeps: they expire now, so the next
+    // purge deletes their bytes and rows; meanwhile nobody reads them.
+    sqlx::query(
+        "update documents set deleted_at = coalesce(deleted_at, now()), expires_at = now(), updated_at = now()
+          where owner_type = 'Patient' and owner_id = $1 and expires_at is not null",
+    )
+    .bind(patient)
+    .execute(&mut *conn)
     .await?;
     sqlx::query(
         "update documents

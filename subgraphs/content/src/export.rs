@@ -7,9 +7,7 @@
 //! patient (clinical, kept `export_retention_days`), so it downloads
 //! through the usual signed link and appears in the patient's documents.
 
-use std::io::Write;
-
-use async_graphql::{Context, GuardExt, Object, Result, SimpleObject, ID};
+use async_graphql::{Context, Object, Result, SimpleObject, ID};
 use chrono::{Duration, Utc};
 use object_store::{path::Path, ObjectStore};
 use platform::{
@@ -21,7 +19,6 @@ use platform::{
     AppError, Vertical,
 };
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::{
@@ -30,6 +27,7 @@ use crate::{
         db,
         model::{filename, Classification, Document, OwnerType},
     },
+    spool::Spool,
     state, State,
 };
 
@@ -108,11 +106,16 @@ impl ExportMutation {
         .await?;
         files.push(("content.json".into(), pretty(&own)?));
         let now = Utc::now();
-        let (listed, archive) = pack(files, json!({ "type": "User", "id": user }), a, now).await?;
+        let mut spool = Spool::new(st.content.export_max_bytes, "export")?;
+        for (name, bytes) in files {
+            spool.add_bytes(&name, bytes).await?;
+        }
+        let archive = spool
+            .finish(manifest(json!({ "type": "User", "id": user }), a, now))
+            .await?;
+        let listed = archive.files.clone();
         let id = Uuid::new_v4();
         let key = format!("{USER_EXPORTS}/{}/{user}/{id}.zip", a.organization_id);
-        let sha256 = platform::crypto::hex(&Sha256::digest(&archive));
-        let size = archive.len() as u64;
         let count = listed.len();
         mutate(ctx, async |_| {
             Ok((
@@ -121,10 +124,7 @@ impl ExportMutation {
             ))
         })
         .await?;
-        st.store
-            .put(&Path::from(key.as_str()), archive.into())
-            .await
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("storing an export: {e}")))?;
+        let (size, sha256) = archive.upload(st.store.as_ref(), &Path::from(key.as_str())).await?;
         let ttl = i64::try_from(st.content.download_url_ttl_secs).unwrap_or(300);
         let expires_at = now + Duration::seconds(ttl);
         let grant = crate::signing::Grant::Download {
@@ -158,35 +158,55 @@ impl ExportMutation {
         let token = ctx.data::<BearerToken>().map_err(|_| AppError::Unauthenticated)?;
         let bundle = medical_record(st, &token.0, patient).await?;
 
-        let mut files: Vec<(String, Vec<u8>)> = vec![(
-            "patient.fhir.json".into(),
-            serde_json::to_vec_pretty(&bundle).map_err(|e| AppError::Internal(e.into()))?,
-        )];
         let readable = crate::access::readable(a);
         let mut tx = platform::db::TenantTx::begin(&st.pool, a).await?;
-        let docs = db::of_owners(&mut tx, &[patient], &readable, None, i64::MAX).await?;
+        // Earlier exports are derived copies, not the patient's documents:
+        // an export never holds another one.
+        let docs = db::of_owners(&mut tx, &[patient], &readable, None, i64::MAX)
+            .await?
+            .into_iter()
+            .filter(|d| !d.is_export())
+            .collect::<Vec<_>>();
         let versions = db::versions(&mut tx, &docs.iter().map(|d| d.id).collect::<Vec<_>>()).await?;
         tx.commit().await?;
-        for d in &docs {
-            let Some(v) = versions
+        let current: Vec<_> = docs
+            .iter()
+            .filter_map(|d| {
+                versions
+                    .iter()
+                    .find(|v| v.document_id == d.id && Some(v.number) == d.current_version)
+                    .map(|v| (d, v))
+            })
+            .collect();
+        let record = serde_json::to_vec_pretty(&bundle).map_err(|e| AppError::Internal(e.into()))?;
+        let mut spool = Spool::new(st.content.export_max_bytes, "patientId")?;
+        // Refused before anything is read from the store when the sizes
+        // already say it cannot fit.
+        spool.admit(
+            current
                 .iter()
-                .find(|v| v.document_id == d.id && Some(v.number) == d.current_version)
-            else {
-                continue;
-            };
-            let bytes = st
+                .map(|(_, v)| u64::try_from(v.byte_size.unwrap_or(0)).unwrap_or(0))
+                .sum::<u64>()
+                .saturating_add(record.len() as u64),
+        )?;
+        spool.add_bytes("patient.fhir.json", record).await?;
+        for (d, v) in current {
+            let stream = st
                 .store
                 .get(&Path::from(v.storage_key.as_str()))
                 .await
                 .map_err(|e| AppError::Internal(anyhow::anyhow!("reading {} for an export: {e}", v.storage_key)))?
-                .bytes()
-                .await
-                .map_err(|e| AppError::Internal(e.into()))?;
+                .into_stream();
+            // The document's id keeps names unique: two documents may share
+            // a title and a version number.
             let name = filename(&d.title, v.number, v.content_type.as_deref().unwrap_or(""));
-            files.push((format!("documents/{name}"), bytes.to_vec()));
+            spool.add_stream(&format!("documents/{}/{name}", d.id), stream).await?;
         }
         let now = Utc::now();
-        let (listed, archive) = pack(files, json!({ "type": "Patient", "id": patient }), a, now).await?;
+        let archive = spool
+            .finish(manifest(json!({ "type": "Patient", "id": patient }), a, now))
+            .await?;
+        let listed = archive.files.clone();
 
         let title = format!("Data export {}", now.format("%Y-%m-%d %H:%M UTC"));
         let new = db::NewDocument {
@@ -197,7 +217,12 @@ impl ExportMutation {
             retention_until: None,
             expires_at: Some(now + Duration::days(i64::from(st.content.export_retention_days))),
         };
-        let size = i64::try_from(archive.len()).unwrap_or(i64::MAX);
+        let size = i64::try_from(
+            std::fs::metadata(archive.path())
+                .map_err(|e| AppError::Internal(e.into()))?
+                .len(),
+        )
+        .unwrap_or(i64::MAX);
         let count = listed.len();
         let (doc, version) = mutate(ctx, async |tx| {
             let doc = db::insert(tx, &new, a.user_id()).await?;
@@ -219,11 +244,10 @@ impl ExportMutation {
         .await?;
         // Stored, then made available: if the store fails, the version stays
         // pending (never readable) and the upload sweep removes it.
-        let sha256 = platform::crypto::hex(&Sha256::digest(&archive));
-        st.store
-            .put(&Path::from(version.storage_key.as_str()), archive.into())
-            .await
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("storing an export: {e}")))?;
+        let (stored, sha256) = archive
+            .upload(st.store.as_ref(), &Path::from(version.storage_key.as_str()))
+            .await?;
+        let size = i64::try_from(stored).unwrap_or(i64::MAX);
         let mut tx = platform::db::TenantTx::begin(&st.pool, a).await?;
         let claimed = db::claim_upload(&mut tx, version.id, doc.id)
             .await?
@@ -246,33 +270,14 @@ fn pretty(v: &Value) -> Result<Vec<u8>, AppError> {
     serde_json::to_vec_pretty(v).map_err(|e| AppError::Internal(e.into()))
 }
 
-/// The files, listed with their hashes in a `manifest.json`, as one ZIP.
-async fn pack(
-    mut files: Vec<(String, Vec<u8>)>,
-    subject: Value,
-    a: &platform::AuthContext,
-    now: chrono::DateTime<Utc>,
-) -> Result<(Vec<ExportedFile>, Vec<u8>), AppError> {
-    let listed: Vec<ExportedFile> = files
-        .iter()
-        .map(|(name, bytes)| ExportedFile {
-            name: name.clone(),
-            byte_size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
-            sha256: platform::crypto::hex(&Sha256::digest(bytes)),
-        })
-        .collect();
-    let manifest = json!({
+/// What `manifest.json` says besides the files (the spool adds those).
+fn manifest(subject: Value, a: &platform::AuthContext, now: chrono::DateTime<Utc>) -> Value {
+    json!({
         "subject": subject,
         "exportedAt": now,
         "exportedBy": a.user_id(),
         "organization": a.organization_id,
-        "files": listed.iter().map(|f| json!({ "name": f.name, "byteSize": f.byte_size, "sha256": f.sha256 })).collect::<Vec<_>>(),
-    });
-    files.push(("manifest.json".into(), pretty(&manifest)?));
-    let archive = tokio::task::spawn_blocking(move || archive(&files))
-        .await
-        .map_err(|e| AppError::Internal(e.into()))??;
-    Ok((listed, archive))
+    })
 }
 
 /// The patient's `$everything` Bundle from the medical service, as the caller.
@@ -322,15 +327,4 @@ async fn peer_get(
     }
     let resp = req.send().await.map_err(|e| unavailable(e.to_string()))?;
     Ok((resp, unavailable))
-}
-
-fn archive(files: &[(String, Vec<u8>)]) -> Result<Vec<u8>, AppError> {
-    let broken = |e: zip::result::ZipError| AppError::Internal(e.into());
-    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-    for (name, bytes) in files {
-        z.start_file(name.as_str(), opts).map_err(broken)?;
-        z.write_all(bytes).map_err(|e| AppError::Internal(e.into()))?;
-    }
-    Ok(z.finish().map_err(broken)?.into_inner())
 }

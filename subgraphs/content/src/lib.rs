@@ -14,6 +14,7 @@ pub mod owners;
 pub mod seed;
 pub mod signing;
 pub mod sniff;
+pub mod spool;
 pub mod storage;
 pub mod transfer;
 
@@ -68,6 +69,9 @@ pub struct ContentSettings {
     pub peers: std::collections::BTreeMap<String, String>,
     /// How long a data export archive is kept before retention may drop it.
     pub export_retention_days: u32,
+    /// The largest data export (its files' bytes): a larger one is refused
+    /// with BAD_USER_INPUT before anything is stored.
+    pub export_max_bytes: u64,
 }
 
 impl Default for ContentSettings {
@@ -91,6 +95,7 @@ impl Default for ContentSettings {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
             export_retention_days: 30,
+            export_max_bytes: 1024 * 1024 * 1024,
         }
     }
 }

@@ -314,7 +314,9 @@ impl Settings {
         if self.environment == Environment::Production {
             self.refuse_elevated_credentials()?;
         }
-        let no_password = no_password && !self.database.url_names_the_service_role()?;
+        // The service role's own URL may carry its password instead.
+        let no_password = no_password
+            && !(self.database.url_names_the_service_role()? && url_has_password(self.database.url.expose_secret()));
         if self.environment == Environment::Production && no_password {
             anyhow::bail!(
                 "{}: in production the login role `{}` needs a password (HUB_DATABASE__ROLE_PASSWORD); \
@@ -378,6 +380,16 @@ impl Settings {
         fig.merge(Env::prefixed("HUB_").split("__"))
             .merge(Env::prefixed(&service_prefix).split("__"))
     }
+}
+
+/// Whether a `postgres://user:password@host/…` URL carries a password.
+fn url_has_password(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    authority
+        .rsplit_once('@')
+        .and_then(|(userinfo, _)| userinfo.split_once(':'))
+        .is_some_and(|(_, password)| !password.is_empty())
 }
 
 fn default_toml(d: &ServiceDefaults<'_>) -> String {
@@ -481,6 +493,7 @@ mod tests {
             .merge(("environment", "production"))
             .merge(("auth.router_secret", "0123456789abcdef"))
             .merge(("mail.transport", "off"))
+            .merge(("database.url", "postgres://hub_medical@db:5432/hub"))
         };
         let s: Settings = prod().extract().unwrap();
         let err = s.validate().unwrap_err().to_string();
@@ -503,6 +516,7 @@ mod tests {
             .merge(("environment", "production"))
             .merge(("auth.router_secret", "0123456789abcdef"))
             .merge(("database.role_password", "s3cret"))
+            .merge(("database.url", "postgres://hub_identity@db:5432/hub"))
         };
         let s: Settings = prod().extract().unwrap();
         assert_eq!(s.mail.transport, MailTransport::File, "the development default");

@@ -179,6 +179,23 @@ fn reason_in(reason: &str, locale: Locale) -> String {
             "ist nicht Ihr aktuelles Passwort",
         ),
         "is not the current code" => ("n'est pas le code actuel", "ist nicht der aktuelle Code"),
+        "is required to erase your own account" => (
+            "est requis pour effacer votre propre compte",
+            "ist erforderlich, um Ihr eigenes Konto zu löschen",
+        ),
+        "is required: your account has a second factor" => (
+            "est requis : votre compte a un second facteur",
+            "ist erforderlich: Ihr Konto hat einen zweiten Faktor",
+        ),
+        "is not a valid code" => ("n'est pas un code valide", "ist kein gültiger Code"),
+        "is not this patient's medical record number: check that the id names the patient to erase" => (
+            "n'est pas le numéro de dossier de ce patient : vérifiez que l'identifiant désigne le patient à effacer",
+            "ist nicht die Aktennummer dieses Patienten: prüfen Sie, ob die ID den zu löschenden Patienten bezeichnet",
+        ),
+        "the export would exceed {n} MB: ask an administrator to raise the limit or export fewer documents" => (
+            "l'export dépasserait {n} Mo : demandez à un administrateur de relever la limite ou exportez moins de documents",
+            "der Export würde {n} MB überschreiten: bitten Sie einen Administrator, die Grenze anzuheben, oder exportieren Sie weniger Dokumente",
+        ),
         "must be after startsAt" => ("doit être postérieur à startsAt", "muss nach startsAt liegen"),
         "must be after from" => ("doit être postérieur à from", "muss nach from liegen"),
         "from and to are required" => ("from et to sont obligatoires", "from und to sind erforderlich"),

@@ -99,6 +99,13 @@ async fn production_turns_introspection_off_on_every_subgraph() {
 }
 
 #[tokio::test]
+async fn no_production_serving_process_holds_administrator_credentials() {
+    for sg in SUBGRAPHS {
+        surface::production_refuses_administrator_credentials(sg).await;
+    }
+}
+
+#[tokio::test]
 async fn every_subgraph_refuses_nul_characters_as_bad_user_input() {
     for sg in SUBGRAPHS {
         surface::nul_characters_are_bad_user_input_never_internal(sg).await;

@@ -196,6 +196,15 @@ impl TestApp {
         &self.db.url
     }
 
+    /// The test database's URL as the service's own login role (no
+    /// administrator in it): what a production serving process is given.
+    pub fn service_url(&self) -> String {
+        let url = &self.db.url;
+        let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+        let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+        format!("{scheme}://{}@{host}", self.settings.database.role)
+    }
+
     /// The subgraph's own state (its pool, cipher, issuer…).
     pub fn state<S: Send + Sync + 'static>(&self) -> Arc<S> {
         match self.state.clone().downcast::<S>() {

@@ -125,17 +125,23 @@ pub async fn entities_calls_are_capped(sg: &'static Subgraph) {
 
 pub async fn production_turns_introspection_and_suggestions_off(sg: &'static Subgraph) {
     const SECRET: &str = "production-router-secret";
-    let app = TestApp::spawn_with(sg, |f| {
-        f.merge(("environment", "production"))
-            .merge(("auth.require_router_secret", true))
-            .merge(("auth.router_secret", SECRET))
-            // Production requires one (this PostgreSQL trusts local connections anyway).
-            .merge(("database.role_password", "production-role-password"))
-            // Production mail goes through SMTP (connected to on first send).
-            .merge(("mail.transport", "smtp"))
-            .merge(("mail.smtp_url", "smtp://127.0.0.1:2525"))
-    })
-    .await;
+    // Migrated as the administrator (as `hub migrate` does); the production
+    // process itself connects as its own role only.
+    let dev = TestApp::spawn(sg).await;
+    let service_url = dev.service_url();
+    let app = dev
+        .replica(|f| {
+            f.merge(("environment", "production"))
+                .merge(("database.url", service_url))
+                .merge(("auth.require_router_secret", true))
+                .merge(("auth.router_secret", SECRET))
+                // Production requires one (this PostgreSQL trusts local connections anyway).
+                .merge(("database.role_password", "production-role-password"))
+                // Production mail goes through SMTP (connected to on first send).
+                .merge(("mail.transport", "smtp"))
+                .merge(("mail.smtp_url", "smtp://127.0.0.1:2525"))
+        })
+        .await;
     let via_router = [("x-hub-router-secret", SECRET)];
     let (_, body) = app
         .gql_response("{ __schema { types { name } } }", json!({}), None, &via_router)
@@ -151,9 +157,43 @@ pub async fn production_turns_introspection_and_suggestions_off(sg: &'static Sub
     assert!(body["errors"].is_array(), "{}: {body}", sg.name);
     assert!(!body.to_string().contains("Did you mean"), "{}: {body}", sg.name);
     // Development keeps both for the frontend teams.
-    let dev = TestApp::spawn(sg).await;
     let body = dev.gql("{ __schema { queryType { name } } }", json!({}), None).await;
     assert_eq!(body["data"]["__schema"]["queryType"]["name"], "Query", "{}", sg.name);
+}
+
+/// A production serving process never holds the database administrator's
+/// credentials: given the administrator's URL, or the retention job's
+/// credentials, it refuses to start and says why.
+pub async fn production_refuses_administrator_credentials(sg: &'static Subgraph) {
+    let dev = TestApp::spawn(sg).await;
+    let dir = std::env::temp_dir().join(format!("hub-prod-{}", uuid::Uuid::new_v4().simple()));
+    let production = |url: &str| {
+        crate::test_figment(sg, url, &dir)
+            .merge(("environment", "production"))
+            .merge(("auth.require_router_secret", true))
+            .merge(("auth.router_secret", "production-router-secret"))
+            .merge(("database.role_password", "production-role-password"))
+            .merge(("mail.transport", "off"))
+    };
+    let start = |fig| async move {
+        match (sg.app)(fig, platform::kit::Options::default()).await {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    };
+    let refused = start(production(dev.admin_url())).await;
+    assert!(
+        refused.contains("connects as `postgres`") && refused.contains("hub migrate"),
+        "{}: started with the administrator's URL: {refused}",
+        sg.name
+    );
+    let refused = start(production(&dev.service_url()).merge(("retention.database_url", dev.admin_url()))).await;
+    assert!(
+        refused.contains("HUB_RETENTION__DATABASE_URL is set on a serving process"),
+        "{}: a serving process took retention's credentials: {refused}",
+        sg.name
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 pub async fn nul_characters_are_bad_user_input_never_internal(sg: &'static Subgraph) {

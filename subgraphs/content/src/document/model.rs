@@ -114,6 +114,15 @@ pub struct Document {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+impl Document {
+    /// A copy the platform derived from other records (a data export
+    /// archive): the only documents made to expire. Never part of a later
+    /// export, and gone with its subject's erasure.
+    pub fn is_export(&self) -> bool {
+        self.expires_at.is_some()
+    }
+}
+
 #[ComplexObject]
 impl Document {
     /// Stable identifier.

@@ -494,7 +494,7 @@ async fn writes_refuse_a_session_whose_revocation_cannot_be_checked_and_change_n
             "mutation($id: ID!) { createDocumentVersion(input: { documentId: $id, contentType: \"application/pdf\", byteSize: 100 }) { uploadUrl } }",
             json!({ "id": id }),
         ),
-        ("patient export", "mutation($p: ID!) { exportPatientData(patientId: $p) { downloadUrl } }", json!({ "p": patient })),
+        ("patient export", "mutation($p: ID!) { exportPatientData(patientId: $p) { files { name } } }", json!({ "p": patient })),
         ("own export", "mutation { requestDataExport { downloadUrl } }", json!({})),
     ] {
         let r = blind.gql(query, vars, Some(&token)).await;

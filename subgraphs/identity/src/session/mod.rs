@@ -80,7 +80,7 @@ impl SessionMutation {
             password::verify(&input.password, None).await;
             return Err(AppError::InvalidCredentials.into());
         };
-        org_failures_below_limit(st, org.id).await?;
+        spray_guard(st, org.id, &email).await?;
 
         let scope = Scope {
             organization_id: org.id,
@@ -92,17 +92,17 @@ impl SessionMutation {
         let creds = user::db::member_credentials(&mut tx, &email).await?;
         let Some(creds) = creds else {
             password::verify(&input.password, None).await;
-            count_org_failure(st, org.id).await;
+            count_failure(st, org.id, &email).await;
             return Err(AppError::InvalidCredentials.into());
         };
         let locked = creds.locked_until.is_some_and(|t| t > Utc::now());
         let password_ok = password::verify(&input.password, Some(&creds.password_hash)).await;
         if locked || creds.status != UserStatus::Active {
-            count_org_failure(st, org.id).await;
+            count_failure(st, org.id, &email).await;
             return Err(AppError::InvalidCredentials.into());
         }
         if !password_ok {
-            count_org_failure(st, org.id).await;
+            count_failure(st, org.id, &email).await;
             user::db::register_failure(&mut tx, creds.id, MAX_FAILURES, LOCK_WINDOW_SECS).await?;
             audit::record(
                 &mut tx,
@@ -375,14 +375,30 @@ pub async fn end_everywhere(
 
 const ORG_FAILURES: &str = "failed-sign-ins";
 
+/// The per-address counter of failed sign-ins in an organization: keyed by
+/// a digest of the address, so Redis never holds it, and kept for known and
+/// unknown addresses alike, so answers reveal no account's existence.
+fn address_failures(email: &str) -> String {
+    format!("{ORG_FAILURES}:{}", &platform::crypto::sha256_hex(email)[..32])
+}
+
 /// Password spraying (one guess against many accounts) never trips the
-/// per-account lockout, so failures are also counted per organization: past
-/// the limit, the organization's sign-ins wait for the window to end. Without
-/// Redis the per-account lockout alone applies.
-async fn org_failures_below_limit(st: &State, org: Uuid) -> AppResult<()> {
-    match st.kv.window_count(org, ORG_FAILURES).await {
-        Ok((n, ttl)) if n >= st.identity.org_failed_sign_in_limit => {
-            tracing::warn!(%org, failures = n, "sign-ins paused for the organization: too many failures");
+/// per-account lockout, so failures are also counted per organization. Past
+/// the organization's limit the organization is under a spray, and each
+/// address gets one guess per window: an address that failed in the window
+/// waits (`RATE_LIMITED`), known or not, while a member whose address has
+/// not failed signs in with their password as usual — strangers cannot
+/// lock a clinic out. Without Redis the per-account lockout alone applies.
+async fn spray_guard(st: &State, org: Uuid, email: &str) -> AppResult<()> {
+    let Ok((n, _)) = st.kv.window_count(org, ORG_FAILURES).await else {
+        return Ok(());
+    };
+    if n < st.identity.org_failed_sign_in_limit {
+        return Ok(());
+    }
+    match st.kv.window_count(org, &address_failures(email)).await {
+        Ok((failed, ttl)) if failed > 0 => {
+            tracing::warn!(%org, failures = n, "sign-in held: the organization is under a password spray and this address failed");
             Err(AppError::RateLimited {
                 retry_after_secs: ttl.max(1),
             })
@@ -391,10 +407,12 @@ async fn org_failures_below_limit(st: &State, org: Uuid) -> AppResult<()> {
     }
 }
 
-async fn count_org_failure(st: &State, org: Uuid) {
+async fn count_failure(st: &State, org: Uuid, email: &str) {
     let window = StdDuration::from_secs(LOCK_WINDOW_SECS as u64);
-    if let Err(e) = st.kv.count_in_window(org, ORG_FAILURES, window).await {
-        tracing::debug!(error = %e, "failed sign-in not counted per organization");
+    for name in [ORG_FAILURES.to_string(), address_failures(email)] {
+        if let Err(e) = st.kv.count_in_window(org, &name, window).await {
+            tracing::debug!(error = %e, "failed sign-in not counted");
+        }
     }
 }
 

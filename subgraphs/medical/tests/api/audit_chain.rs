@@ -39,9 +39,12 @@ async fn untouched_chains_verify_and_every_kind_of_tampering_is_named_at_its_row
     );
 
     // A superuser edits a row's details: that row.
-    sql(&app, &format!(
-        "update medical.audit_log set details = '{{\"mrn\": \"forged\"}}' where organization_id = '{a}' and chain_seq = 2"
-    ))
+    sql(
+        &app,
+        &format!(
+        "update medical.audit_log set details = '{{\"forged\": true}}' where organization_id = '{a}' and chain_seq = 2"
+    ),
+    )
     .await;
     let found = broken(&app).await;
     assert_eq!(found.len(), 1, "{found:?}");
@@ -50,8 +53,8 @@ async fn untouched_chains_verify_and_every_kind_of_tampering_is_named_at_its_row
 
     // ... and rewrites its hashed record and hash to match: the next row no longer follows.
     sql(&app, &format!(
-        "update medical.audit_log set canonical = replace(canonical, '\"mrn\": \"C-1\"', '\"mrn\": \"forged\"'),
-                row_hash = sha256(prev_hash || convert_to(replace(canonical, '\"mrn\": \"C-1\"', '\"mrn\": \"forged\"'), 'UTF8'))
+        "update medical.audit_log set canonical = replace(canonical, '\"details\": {{}}', '\"details\": {{\"forged\": true}}'),
+                row_hash = sha256(prev_hash || convert_to(replace(canonical, '\"details\": {{}}', '\"details\": {{\"forged\": true}}'), 'UTF8'))
           where organization_id = '{a}' and chain_seq = 2"
     ))
     .await;
