@@ -54,7 +54,8 @@ fn patient_references(v: &Value, out: &mut Vec<String>) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_practice_exports_a_patients_data_in_one_archive_then_erases_them_and_a_user_everywhere() {
-    let p = Platform::start().await;
+    // Content purges every second here, so erased exports go within the test.
+    let p = Platform::start_with(&[("HUB_CONTENT__SWEEP_INTERVAL_SECS", "1".into())]).await;
     p.seed_demo().await;
     let router = p.router(RouterOptions::default()).await;
     let doctor = demo(&p, &router, CLINIC, "dr.martin@clinique-saint-paul.example").await;
@@ -85,6 +86,7 @@ async fn a_practice_exports_a_patients_data_in_one_archive_then_erases_them_and_
     let url = export["document"]["currentVersion"]["downloadUrl"]
         .as_str()
         .expect("a signed download link");
+    let first_url = url.to_string();
     let archive = p
         .http
         .get(url)
@@ -235,6 +237,47 @@ async fn a_practice_exports_a_patients_data_in_one_archive_then_erases_them_and_
     .await;
     assert_eq!(code(&denied), Some("FORBIDDEN"), "{denied}");
 
+    // A second export in the same minute: its own archive, with the
+    // patient's documents once each and never the earlier export.
+    let again = gql(
+        &p,
+        &router,
+        json!({ "query": EXPORT, "variables": { "p": patient } }),
+        &doctor,
+    )
+    .await;
+    assert!(again["errors"].is_null(), "{again}");
+    let second_url = again["data"]["exportPatientData"]["document"]["currentVersion"]["downloadUrl"]
+        .as_str()
+        .expect("link")
+        .to_string();
+    let second = unzip(
+        &p.http
+            .get(&second_url)
+            .send()
+            .await
+            .expect("download")
+            .bytes()
+            .await
+            .expect("bytes"),
+    );
+    let docs: Vec<&String> = second.keys().filter(|n| n.starts_with("documents/")).collect();
+    assert_eq!(
+        docs.len(),
+        her_documents,
+        "the earlier export is not in this one: {docs:?}"
+    );
+    assert_eq!(
+        sqlx::query_scalar::<_, i64>(&format!(
+            "select count(*) from content.documents where owner_id = '{patient}' and expires_at is not null"
+        ))
+        .fetch_one(&p.admin)
+        .await
+        .expect("count"),
+        2,
+        "two export archives"
+    );
+
     // Erasure: one call in medical; content follows by the event.
     let admin = demo(&p, &router, CLINIC, "admin@clinique-saint-paul.example").await;
     let erased = gql(&p, &router, json!({ "query": "mutation($p: ID!, $m: String!) { erasePatient(patientId: $p, reason: \"RGPD art. 17\", confirmMrn: $m) { retained { category until } } }",
@@ -244,11 +287,30 @@ async fn a_practice_exports_a_patients_data_in_one_archive_then_erases_them_and_
         &p.admin,
         &format!(
             "select count(*) from content.documents where owner_id = '{patient}'
-              and title in ('Clinical document', 'Administrative document')"
+              and title in ('Clinical document', 'Administrative document') and expires_at is null"
         ),
-        i64::try_from(her_documents + 1).expect("count"),
+        i64::try_from(her_documents).expect("count"),
     )
     .await;
+    // The export archives (her whole record, copies of her documents) are
+    // derived copies, not what the law keeps: rows and bytes go.
+    wait_for(
+        &p.admin,
+        &format!(
+            "select (count(*) = 0)::int::bigint from content.documents where owner_id = '{patient}' and expires_at is not null"
+        ),
+        1,
+    )
+    .await;
+    for link in [first_url.as_str(), second_url.as_str()] {
+        let status = p.http.get(link).send().await.expect("download").status().as_u16();
+        assert_eq!(
+            status,
+            404,
+            "an erased patient's export still downloads ({status}): {link}\n{}",
+            p.subgraph("content").proc.log_tail()
+        );
+    }
     let search = gql(
         &p,
         &router,

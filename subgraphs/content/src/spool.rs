@@ -220,3 +220,84 @@ impl Archive {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use object_store::{local::LocalFileSystem, PutPayload};
+    use platform::i18n::Locale;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_archive_streams_from_the_store_to_the_store_and_lists_what_it_holds() {
+        let dir = std::env::temp_dir().join(format!("hub-spool-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let store = LocalFileSystem::new_with_prefix(&dir).expect("store");
+        let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        store
+            .put(&Path::from("docs/a"), PutPayload::from(big.clone()))
+            .await
+            .expect("put");
+        let mut spool = Spool::new(10_000_000, "patientId").expect("spool");
+        spool.add_bytes("record.json", b"{}".to_vec()).await.expect("bytes");
+        let stream = store.get(&Path::from("docs/a")).await.expect("get").into_stream();
+        spool.add_stream("documents/1/a.pdf", stream).await.expect("stream");
+        // The same name twice is refused here, not by the ZIP writer.
+        assert!(spool.add_bytes("record.json", vec![]).await.is_err());
+        let archive = spool
+            .finish(serde_json::json!({ "subject": "x" }))
+            .await
+            .expect("finish");
+        let (size, sha) = archive
+            .upload(&store, &Path::from("exports/out.zip"))
+            .await
+            .expect("upload");
+        let stored = std::fs::read(dir.join("exports/out.zip")).expect("stored");
+        assert_eq!(stored.len() as u64, size);
+        assert_eq!(platform::crypto::hex(&Sha256::digest(&stored)), sha);
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(stored)).expect("zip");
+        let mut doc = vec![];
+        zip.by_name("documents/1/a.pdf")
+            .expect("entry")
+            .read_to_end(&mut doc)
+            .expect("read");
+        assert_eq!(doc, big);
+        let mut manifest = String::new();
+        zip.by_name("manifest.json")
+            .expect("manifest")
+            .read_to_string(&mut manifest)
+            .expect("read");
+        let manifest: serde_json::Value = serde_json::from_str(&manifest).expect("json");
+        assert_eq!(manifest["subject"], "x");
+        assert_eq!(
+            manifest["files"][1]["sha256"],
+            platform::crypto::hex(&Sha256::digest(&big))
+        );
+        assert_eq!(archive.files.len(), 2);
+        let spooled = archive.path().to_path_buf();
+        drop(archive);
+        assert!(!spooled.exists(), "the spool file is removed");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn past_its_limit_an_export_is_refused_with_a_localized_reason() {
+        let mut spool = Spool::new(2 * 1024 * 1024, "patientId").expect("spool");
+        spool.add_bytes("a", vec![0; 1024 * 1024]).await.expect("fits");
+        let err = spool
+            .add_bytes("b", vec![0; 1024 * 1024 + 1])
+            .await
+            .expect_err("too large");
+        assert_eq!(err.code().as_str(), "BAD_USER_INPUT");
+        let (en, _) = platform::error::present(&err, Locale::En);
+        assert!(en.contains("would exceed 2 MB"), "{en}");
+        let (fr, _) = platform::error::present(&err, Locale::Fr);
+        assert!(fr.contains("dépasserait 2 Mo"), "{fr}");
+        assert!(
+            spool.admit(3 * 1024 * 1024).is_err(),
+            "a known size is refused up front"
+        );
+    }
+}
