@@ -136,6 +136,8 @@ impl ExportMutation {
             content_type: ZIP.into(),
             filename: format!("hub-data-export-{}.zip", now.format("%Y-%m-%d")),
             exp: expires_at.timestamp(),
+            // The caller's own data: not a read of anyone's health record.
+            audited: None,
         };
         let signed = st.signer.sign(&grant).map_err(AppError::Internal)?;
         Ok(UserDataExport {

@@ -44,7 +44,23 @@ pub enum Grant {
         content_type: String,
         filename: String,
         exp: i64,
+        /// Health data: the download is written to the read log, as this
+        /// caller's read of this patient's document.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        audited: Option<AuditedRead>,
     },
+}
+
+/// Who a download of health data is audited as (signed into the link: the
+/// download itself carries no caller).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct AuditedRead {
+    pub patient: Uuid,
+    pub document: Uuid,
+    #[serde(default)]
+    pub user: Option<Uuid>,
+    #[serde(default)]
+    pub client: Option<Uuid>,
 }
 
 impl Grant {
@@ -142,6 +158,7 @@ mod tests {
             content_type: "application/pdf".into(),
             filename: "x.pdf".into(),
             exp,
+            audited: None,
         }
     }
 

@@ -67,6 +67,40 @@ fn refused(r: Refused) -> Response {
     }
 }
 
+/// One `file.download` read of the patient's record (and of the document),
+/// as the caller who was given the link.
+async fn audit_download(
+    st: &State,
+    org: Uuid,
+    read: &crate::signing::AuditedRead,
+    request_id: Option<String>,
+) -> Result<(), AppError> {
+    let scope = Scope {
+        organization_id: org,
+        user_id: read.user,
+        ..Default::default()
+    };
+    let actor = Actor {
+        organization_id: org,
+        user_id: read.user,
+        client_id: read.client,
+        request_id,
+    };
+    let mut tx = TenantTx::begin_scoped(&st.pool, &scope).await?;
+    let details = json!({ "document": read.document });
+    audit::record_read(
+        &mut tx,
+        &actor,
+        "file.download",
+        "Patient",
+        &[read.patient],
+        details.clone(),
+    )
+    .await?;
+    audit::record_read(&mut tx, &actor, "file.download", "Document", &[read.document], details).await?;
+    tx.commit().await
+}
+
 fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "transfer failed");
     problem(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error")
@@ -82,11 +116,13 @@ async fn download(AxState(st): AxState<Arc<State>>, UrlPath(token): UrlPath<Stri
         Err(r) => return refused(r),
     };
     let Grant::Download {
+        org,
         key,
         sha256,
         size,
         content_type,
         filename,
+        audited,
         ..
     } = grant
     else {
@@ -127,6 +163,21 @@ async fn download(AxState(st): AxState<Arc<State>>, UrlPath(token): UrlPath<Stri
         }
         Err(e) => return internal(e),
     };
+    // Health data leaves only once its read is in the read log.
+    if let Some(read) = &audited {
+        let request_id = headers
+            .get(platform::server::REQUEST_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if let Err(e) = audit_download(&st, org, read, request_id).await {
+            tracing::error!(error = %platform::error::error_chain(&e), "auditing a download failed: not serving it");
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "UNAVAILABLE",
+                "the read cannot be audited right now; try again shortly",
+            );
+        }
+    }
     let disposition = format!(
         "attachment; filename=\"{}\"; filename*=UTF-8''{}",
         filename.replace(|c: char| !c.is_ascii() || c == '"' || c == '\\', "_"),

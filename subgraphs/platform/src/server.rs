@@ -34,7 +34,7 @@ use crate::{
 
 /// Header carrying the shared secret the router adds to subgraph calls.
 pub const ROUTER_SECRET_HEADER: &str = "x-hub-router-secret";
-const REQUEST_ID_HEADER: &str = "x-request-id";
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Adds per-request data (DataLoaders, …) to each GraphQL request, scoped to
 /// its caller, so no cache outlives a request or crosses tenants.

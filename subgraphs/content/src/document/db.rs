@@ -13,7 +13,7 @@ const DOCUMENT: &str = "d.id, d.organization_id, d.owner_type, d.owner_id, d.tit
      d.current_version, d.retention_until, d.created_at, d.deleted_at, d.expires_at";
 const VERSION: &str = "v.id, v.organization_id, v.document_id, v.number, v.status, v.declared_content_type, \
      v.max_bytes, v.byte_size, v.sha256, v.content_type, v.storage_key, v.restored_from, v.rejection_reason, \
-     v.uploaded_by, v.created_at, v.available_at, d.title";
+     v.uploaded_by, v.created_at, v.available_at, d.title, d.owner_type, d.owner_id, d.classification";
 
 fn names(cs: &[Classification]) -> Vec<&'static str> {
     cs.iter().map(|c| c.as_db()).collect()

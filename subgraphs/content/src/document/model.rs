@@ -192,6 +192,20 @@ pub struct DocumentVersion {
     pub available_at: Option<DateTime<Utc>>,
     /// The document's title, for the download's file name.
     pub title: String,
+    /// The document's owner and classification: a clinical document's
+    /// reads are audited as reads of its patient's record.
+    pub owner_type: OwnerType,
+    pub owner_id: Uuid,
+    pub classification: Classification,
+}
+
+impl DocumentVersion {
+    /// The patient whose health data this version is, if any: reads of it
+    /// are audited like every other health-data read.
+    pub fn health_data_of(&self) -> Option<Uuid> {
+        (self.owner_type == OwnerType::Patient && self.classification == Classification::Clinical)
+            .then_some(self.owner_id)
+    }
 }
 
 /// One immutable version of a document.
@@ -254,6 +268,20 @@ impl DocumentVersion {
             return Ok(None);
         };
         let st = state(ctx)?;
+        let audited = self.health_data_of().map(|patient| {
+            // Minting the link is a read of the patient's record (the
+            // request's reads are written before the answer leaves), and
+            // the download itself is one more, by the same caller.
+            platform::audit::read(ctx, "Patient", patient);
+            platform::audit::read(ctx, "Document", self.document_id);
+            let actor = auth(ctx).ok().map(|a| platform::audit::Actor::from_auth(a, None));
+            crate::signing::AuditedRead {
+                patient,
+                document: self.document_id,
+                user: actor.as_ref().and_then(|a| a.user_id),
+                client: actor.as_ref().and_then(|a| a.client_id),
+            }
+        });
         let grant = Grant::Download {
             org: self.organization_id,
             version: self.id,
@@ -263,6 +291,7 @@ impl DocumentVersion {
             content_type: content_type.clone(),
             filename: filename(&self.title, self.number, content_type),
             exp: Utc::now().timestamp() + st.content.download_url_ttl_secs as i64,
+            audited,
         };
         Ok(Some(format!(
             "{}/files/{}",

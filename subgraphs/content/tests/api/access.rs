@@ -510,3 +510,69 @@ async fn writes_refuse_a_session_whose_revocation_cannot_be_checked_and_change_n
     assert_eq!(app.count("select count(*) from content.documents").await, 1);
     assert_eq!(app.count("select count(*) from content.document_versions").await, 1);
 }
+
+#[tokio::test]
+async fn reading_a_patients_clinical_document_is_a_health_data_read_in_the_read_log() {
+    let app = TestApp::spawn().await;
+    let clinic = Who::new();
+    let patient = Uuid::new_v4();
+    let doctor = app.medical(clinic, Practitioner);
+    let clinical = app
+        .uploaded(&doctor, ("PATIENT", patient), "CLINICAL", PDF.to_vec())
+        .await;
+    let secretary = app.medical(
+        Who {
+            user: Uuid::new_v4(),
+            ..clinic
+        },
+        Secretary,
+    );
+    let paperwork = app
+        .uploaded(&secretary, ("PATIENT", patient), "ADMINISTRATIVE", PDF.to_vec())
+        .await;
+    let reads = |action: &str| {
+        format!(
+            "select count(*) from content.read_log where action = '{action}' and entity_type = 'Patient'
+               and entity_id = '{patient}' and actor_user_id = '{}'",
+            clinic.user
+        )
+    };
+    assert_eq!(app.count(&reads("graphql.read")).await, 0, "uploading is not reading");
+
+    // Minting the link is a read of the record, written before the answer.
+    let versions = app.versions(&doctor, &clinical).await;
+    let link = app.local(versions["versions"][0]["downloadUrl"].as_str().expect("link"));
+    assert_eq!(app.count(&reads("graphql.read")).await, 1);
+    // Downloading is another, by the same caller, though the link carries no token.
+    let got = app.kit.http.get(&link).send().await.expect("download");
+    assert_eq!(got.status().as_u16(), 200);
+    assert_eq!(got.bytes().await.expect("bytes").as_ref(), PDF);
+    assert_eq!(app.count(&reads("file.download")).await, 1);
+    let doc_reads =
+        format!("select count(*) from content.read_log where entity_type = 'Document' and entity_id = '{clinical}'");
+    assert_eq!(app.count(&doc_reads).await, 2, "the document is named too");
+
+    // A practice's paperwork is not health data: no read records.
+    let before = app.count("select count(*) from content.read_log").await;
+    let versions = app.versions(&secretary, &paperwork).await;
+    let link = app.local(versions["versions"][0]["downloadUrl"].as_str().expect("link"));
+    assert_eq!(
+        app.kit
+            .http
+            .get(&link)
+            .send()
+            .await
+            .expect("download")
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(app.count("select count(*) from content.read_log").await, before);
+
+    // The reads seal into the organization's chain like every other read.
+    let sealed: i32 = sqlx::query_scalar("select content.read_log_seal(1000)")
+        .fetch_one(&app.admin)
+        .await
+        .expect("seal");
+    assert_eq!(sealed, 4);
+}

@@ -284,6 +284,7 @@ async fn expired_tampered_and_foreign_urls_give_no_bytes() {
             content_type: "application/pdf".into(),
             filename: "x.pdf".into(),
             exp: Utc::now().timestamp() - 1,
+            audited: None,
         })
         .unwrap();
     let r = app.kit.http.get(format!("{base}/{expired}")).send().await.unwrap();
