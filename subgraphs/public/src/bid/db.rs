@@ -95,7 +95,10 @@ pub async fn insert(conn: &mut PgConnection, org: Uuid, b: &NewBid<'_>) -> AppRe
 }
 
 /// Moves the caller's own bid from `from` to `to` while its tender is
-/// published and before the deadline (database clock); `None` if it did not move.
+/// published and before the deadline (database clock, at the moment of the
+/// move, not the transaction's start); `None` if it did not move. It takes
+/// its turn on the tender first, so a close or an award in progress
+/// finishes before it (and it then finds the tender closed).
 pub async fn move_before_deadline(
     conn: &mut PgConnection,
     org: Uuid,
@@ -103,6 +106,15 @@ pub async fn move_before_deadline(
     from: &str,
     to: &str,
 ) -> AppResult<Option<Bid>> {
+    let tender = sqlx::query_scalar!(
+        "select tender_id from bids where organization_id = $1 and id = $2",
+        org,
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(tender) = tender else { return Ok(None) };
+    crate::tender::db::take_turn(conn, tender, crate::tender::db::Turn::Bidding).await?;
     Ok(sqlx::query_as!(
         Bid,
         r#"update bids b set status = $4, updated_at = now(),
@@ -110,7 +122,7 @@ pub async fn move_before_deadline(
              from tenders t
             where b.organization_id = $1 and b.id = $2 and b.status = $3
               and t.organization_id = b.buyer_id and t.id = b.tender_id
-              and t.status = 'published' and t.submission_deadline > now()
+              and t.status = 'published' and t.submission_deadline > clock_timestamp()
            returning b.id, b.organization_id, b.buyer_id, b.tender_id, b.lot_id, b.amount, b.currency,
                      b.technical_summary, b.status as "status: _", b.submitted_at, false as "opened!", b.created_at"#,
         org,

@@ -175,6 +175,7 @@ impl ContractMutation {
             .collect::<Result<Vec<_>, AppError>>()?;
         let (start, end) = (input.contract_start.0, input.contract_end.0);
         Ok(mutate(ctx, async |tx| {
+            tender::db::take_turn(tx, tender_id, tender::db::Turn::Deciding).await?;
             let Some(t) = tender::db::lock_own(tx, org, tender_id).await? else {
                 return Err(AppError::NotFound("Tender"));
             };

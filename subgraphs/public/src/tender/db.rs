@@ -81,6 +81,42 @@ pub async fn by_ids(conn: &mut PgConnection, ids: &[Uuid]) -> AppResult<Vec<Tend
     .await?)
 }
 
+/// How a transaction takes its turn on a tender's bids (a transaction-scoped
+/// advisory lock, keyed by the tender): bid submissions and withdrawals
+/// share it, so they never wait for each other; the buyer's steps (close,
+/// award, cancel…) take it alone, so they wait for the submissions in
+/// flight and every later submission sees the step's outcome. Without it a
+/// submission that began before the deadline could commit after the close
+/// had counted the bids, and stay `submitted` on a closed tender.
+#[derive(Clone, Copy)]
+pub enum Turn {
+    Bidding,
+    Deciding,
+}
+
+pub async fn take_turn(conn: &mut PgConnection, tender: Uuid, turn: Turn) -> AppResult<()> {
+    let key = tender.to_string();
+    match turn {
+        Turn::Bidding => {
+            sqlx::query!(
+                r#"select 1 as "locked!" from (select pg_advisory_xact_lock_shared(hashtext('procurement.tender'), hashtext($1))) l"#,
+                key
+            )
+            .fetch_one(conn)
+            .await?;
+        }
+        Turn::Deciding => {
+            sqlx::query!(
+                r#"select 1 as "locked!" from (select pg_advisory_xact_lock(hashtext('procurement.tender'), hashtext($1))) l"#,
+                key
+            )
+            .fetch_one(conn)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
 /// The tender, locked for a change by its buyer (RLS: the caller's own).
 pub async fn lock_own(conn: &mut PgConnection, org: Uuid, id: Uuid) -> AppResult<Option<Tender>> {
     Ok(sqlx::query_as!(

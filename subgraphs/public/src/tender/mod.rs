@@ -163,6 +163,9 @@ impl Lifecycle for Tender {
     /// Publishing needs a deadline ahead and the buyer's OCDS identity,
     /// closing a deadline behind (database clock).
     async fn precondition(conn: &mut PgConnection, id: Uuid, to: &str) -> AppResult<()> {
+        // First: every later statement of the step sees the submissions
+        // that were in flight (see `db::take_turn`).
+        db::take_turn(conn, id, db::Turn::Deciding).await?;
         let Some(passed) = sqlx::query_scalar!(
             r#"select (submission_deadline <= now()) as "passed!" from tenders where id = $1"#,
             id

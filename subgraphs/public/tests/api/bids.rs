@@ -243,3 +243,103 @@ async fn bid_counts_answer_only_for_tenders_the_caller_can_see_even_at_the_datab
     .await;
     assert_eq!(outside, 0, "a bid count of a tender the caller cannot see");
 }
+
+#[tokio::test]
+async fn a_submission_in_flight_at_the_deadline_is_either_counted_by_the_close_or_refused() {
+    let app = TestApp::spawn().await;
+    let (buyer, acme) = (Who::new(), Who::new());
+    app.supplier(acme, "Acme", 200).await;
+    let tender = app.tender(buyer, "T-RACE", 0).await;
+    let supplier = app.token(acme.colleague(), Role::SupplierUser);
+    let draft = app
+        .ok(
+            "mutation($i: CreateBidInput!) { createBid(input: $i) { id } }",
+            json!({ "i": { "tenderId": tender, "amount": { "amount": 70_000, "currency": "EUR" }, "technicalSummary": "Offer" } }),
+            &supplier,
+        )
+        .await["createBid"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    sqlx::query("update procurement.tenders set submission_deadline = now() + interval '2 seconds', enquiry_deadline = null where id = $1")
+        .bind(tender)
+        .execute(&app.admin)
+        .await
+        .expect("deadline");
+
+    // The submission begins before the deadline but is held (here: by a row
+    // lock on its bid) until the buyer has closed the tender after it.
+    let mut held = app.admin.begin().await.expect("begin");
+    sqlx::query("select 1 from procurement.bids where id = $1::uuid for update")
+        .bind(&draft)
+        .execute(&mut *held)
+        .await
+        .expect("hold the bid");
+    let submit = {
+        let app = app.kit.url.clone();
+        let (http, token, id) = (reqwest::Client::new(), supplier.clone(), draft.clone());
+        tokio::spawn(async move {
+            http.post(format!("{app}/graphql"))
+                .bearer_auth(token)
+                .json(&json!({ "query": "mutation($id: ID!) { submitBid(id: $id) { id status } }", "variables": { "id": id } }))
+                .send()
+                .await
+                .expect("submit")
+                .json::<serde_json::Value>()
+                .await
+                .expect("json")
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let officer = app.token(buyer, Role::ProcurementOfficer);
+    let close = {
+        let app = app.kit.url.clone();
+        let http = reqwest::Client::new();
+        tokio::spawn(async move {
+            http.post(format!("{app}/graphql"))
+                .bearer_auth(officer)
+                .json(&json!({ "query": "mutation($id: ID!) { closeTender(id: $id) { status } }", "variables": { "id": tender } }))
+                .send()
+                .await
+                .expect("close")
+                .json::<serde_json::Value>()
+                .await
+                .expect("json")
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    held.rollback().await.expect("release");
+    let (submitted, closed) = (submit.await.expect("submit"), close.await.expect("close"));
+    assert_eq!(closed["data"]["closeTender"]["status"], "CLOSED", "{closed}");
+
+    // Whatever the order, the close counted every bid submitted on the tender.
+    let bids_submitted = app
+        .count(&format!(
+            "select count(*) from procurement.bids where tender_id = '{tender}' and status <> 'draft'"
+        ))
+        .await;
+    let counted: i64 = sqlx::query_scalar(
+        "select (payload->>'bids')::bigint from procurement.event_outbox where type = 'procurement.tender.closed' and entity_id = $1",
+    )
+    .bind(tender)
+    .fetch_one(&app.admin)
+    .await
+    .expect("close event");
+    assert_eq!(
+        bids_submitted, counted,
+        "a bid submitted on a closed tender the close did not count: {submitted}"
+    );
+    // And a bid that is submitted moved before the deadline.
+    let late = app
+        .count(&format!(
+            "select count(*) from procurement.bids b join procurement.tenders t on t.id = b.tender_id
+              where b.tender_id = '{tender}' and b.submitted_at > t.submission_deadline"
+        ))
+        .await;
+    assert_eq!(late, 0, "{submitted}");
+    assert_eq!(
+        submitted["data"]["submitBid"]["status"] == "SUBMITTED",
+        bids_submitted == 1,
+        "the answer says what happened: {submitted}"
+    );
+}
