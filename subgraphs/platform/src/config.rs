@@ -206,6 +206,15 @@ pub struct RedisSettings {
     /// How long a failed (or a crashed consumer's) event waits before it is retried.
     #[serde(default = "default_retry_after_ms")]
     pub events_retry_after_ms: u64,
+    /// How long events (and dead letters) stay in their streams: consumers
+    /// need minutes, an outage's backlog a few days; older entries are
+    /// trimmed, personal data with them.
+    #[serde(default = "default_events_retention_hours")]
+    pub events_retention_hours: u64,
+}
+
+fn default_events_retention_hours() -> u64 {
+    72
 }
 
 fn default_max_attempts() -> u32 {

@@ -76,6 +76,10 @@ pub struct RelaySettings {
     pub idle: Duration,
     /// The longest pause after failures (doubling from `idle`).
     pub max_backoff: Duration,
+    /// How long entries stay in the streams (`HUB_REDIS__EVENTS_RETENTION_HOURS`).
+    pub retention: Duration,
+    /// How often the relay trims every stream of its prefix by age.
+    pub trim_every: Duration,
 }
 
 impl Default for RelaySettings {
@@ -86,6 +90,8 @@ impl Default for RelaySettings {
             schema: None,
             idle: Duration::from_millis(250),
             max_backoff: Duration::from_secs(30),
+            retention: Duration::from_secs(72 * 3600),
+            trim_every: Duration::from_secs(60),
         }
     }
 }
@@ -122,7 +128,8 @@ pub async fn relay_once(pool: &PgPool, kv: &Kv, settings: &RelaySettings) -> any
             .map(|e| e.to_string())
             .unwrap_or_default();
         // Bounded, approximately (cheap to trim): consumers are expected to
-        // keep up far within a million entries per family.
+        // keep up far within a million entries per family. Age trims the
+        // streams too (`trim_streams`, run by the relay).
         pipe.cmd("XADD")
             .arg(stream_key(&settings.prefix, &family))
             .arg("MAXLEN")
@@ -192,9 +199,18 @@ pub fn spawn_relay(pool: PgPool, kv: Kv, settings: RelaySettings) -> tokio::task
         let mut backoff = settings.idle;
         let mut failing = false;
         let mut listener = None;
+        let mut trimmed: Option<std::time::Instant> = None;
         loop {
             if listener.is_none() {
                 listener = listen(&pool, settings.schema.as_deref()).await;
+            }
+            if trimmed.is_none_or(|t| t.elapsed() >= settings.trim_every) {
+                trimmed = Some(std::time::Instant::now());
+                match trim_streams(&kv, &settings.prefix, settings.retention).await {
+                    Ok(n) if n > 0 => tracing::info!(entries = n, "event streams trimmed by age"),
+                    Ok(_) => {}
+                    Err(e) => tracing::debug!(error = %e, "event streams not trimmed this time"),
+                }
             }
             match relay_once(&pool, &kv, &settings).await {
                 Ok(n) => {
@@ -330,6 +346,104 @@ pub struct Pass {
     pub skipped: usize,
     pub failed: usize,
     pub dead: usize,
+}
+
+/// Trims every stream of `prefix` (the families and the dead letters) to
+/// what is younger than `retention`: stream ids are milliseconds, so this is
+/// `XTRIM MINID`. Several relays may trim at once; it is idempotent.
+pub async fn trim_streams(kv: &Kv, prefix: &str, retention: Duration) -> anyhow::Result<u64> {
+    let mut conn = kv.connection()?;
+    let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or_default();
+    let cutoff = now_ms.saturating_sub(u64::try_from(retention.as_millis()).unwrap_or(u64::MAX));
+    let mut trimmed = 0u64;
+    for key in stream_keys(&mut conn, prefix).await? {
+        let n: u64 = redis::cmd("XTRIM")
+            .arg(&key)
+            .arg("MINID")
+            .arg(format!("{cutoff}-0"))
+            .query_async(&mut conn)
+            .await?;
+        trimmed += n;
+    }
+    Ok(trimmed)
+}
+
+async fn stream_keys(conn: &mut redis::aio::ConnectionManager, prefix: &str) -> anyhow::Result<Vec<String>> {
+    let mut keys = vec![];
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}:*"))
+            .arg("COUNT")
+            .arg(500)
+            .arg("TYPE")
+            .arg("stream")
+            .query_async(conn)
+            .await?;
+        keys.extend(batch);
+        if next == 0 {
+            return Ok(keys);
+        }
+        cursor = next;
+    }
+}
+
+/// Removes, from every stream of `prefix` (dead letters included), the
+/// entries that carry personal data of `subject` (their entity, their
+/// `userId`, or `email`): an erasure must not leave them to age out.
+/// Entries without personal data (the erasure's own events: a removal, the
+/// "erased" rename) stay, so consumers still hear of the erasure.
+pub async fn forget_in_streams(kv: &Kv, prefix: &str, subject: Uuid, email: Option<&str>) -> anyhow::Result<u64> {
+    let mut conn = kv.connection()?;
+    let mut forgotten = 0u64;
+    for key in stream_keys(&mut conn, prefix).await? {
+        let mut start = "-".to_string();
+        loop {
+            let page: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+                .arg(&key)
+                .arg(&start)
+                .arg("+")
+                .arg("COUNT")
+                .arg(500)
+                .query_async(&mut conn)
+                .await?;
+            let Some(last) = page.last().map(|(id, _)| id.clone()) else {
+                break;
+            };
+            let doomed: Vec<&String> = page
+                .iter()
+                .filter(|(_, fields)| carries_personal_data_of(fields, subject, email))
+                .map(|(id, _)| id)
+                .collect();
+            if !doomed.is_empty() {
+                let n: u64 = redis::cmd("XDEL").arg(&key).arg(&doomed).query_async(&mut conn).await?;
+                forgotten += n;
+            }
+            if page.len() < 500 {
+                break;
+            }
+            start = format!("({last}");
+        }
+    }
+    Ok(forgotten)
+}
+
+/// Whether a stream entry is about `subject` (or `email`) and holds personal
+/// data: an e-mail address, or a name that is not the erasure's own.
+fn carries_personal_data_of(fields: &[(String, String)], subject: Uuid, email: Option<&str>) -> bool {
+    let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let Some(payload) = field("payload").and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok()) else {
+        return false;
+    };
+    let subject = subject.to_string();
+    let about = field("entity") == Some(subject.as_str())
+        || payload["userId"].as_str() == Some(subject.as_str())
+        || email.is_some_and(|e| payload["email"].as_str().is_some_and(|p| p.eq_ignore_ascii_case(e)));
+    let personal = payload.get("email").is_some_and(|e| !e.is_null())
+        || (payload["displayName"].is_string() && payload["erased"] != serde_json::Value::Bool(true));
+    about && personal
 }
 
 /// The dead-letter stream: poison events of every family and group.
@@ -492,6 +606,10 @@ async fn consume(pool: &PgPool, kv: &Kv, s: &ConsumerSettings, handler: &Handler
                 let cmd = dead
                     .cmd("XADD")
                     .arg(dead_letter_key(&s.prefix))
+                    // A memory bound; age trims it too (`trim_streams`).
+                    .arg("MAXLEN")
+                    .arg("~")
+                    .arg(100_000)
                     .arg("*")
                     .arg("stream")
                     .arg(&key)

@@ -269,6 +269,7 @@ pub async fn app<A: SubgraphApp>(figment: Figment, opts: Options) -> anyhow::Res
                 prefix: redis.events_prefix.clone(),
                 // Woken by commits: one pool connection stays LISTENing.
                 schema: Some(rt.settings.database.schema.clone()),
+                retention: std::time::Duration::from_secs(redis.events_retention_hours.max(1) * 3600),
                 ..Default::default()
             },
         );

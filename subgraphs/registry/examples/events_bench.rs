@@ -83,6 +83,7 @@ async fn main() {
         events_consumers: true,
         events_max_attempts: 5,
         events_retry_after_ms: 5_000,
+        events_retention_hours: 72,
     };
     let settings = sub.settings(&redis, "bench-1");
     let wait = |target: usize| {

@@ -464,3 +464,42 @@ async fn a_running_service_consumes_reports_lag_and_dead_letters() {
         "{dead:?}"
     );
 }
+
+#[tokio::test]
+async fn streams_and_dead_letters_are_trimmed_by_age() {
+    let prefix = format!("hub-trim-{}", Uuid::new_v4().simple());
+    let other = format!("hub-trim-other-{}", Uuid::new_v4().simple());
+    let kv = Kv::new(Some("redis://127.0.0.1:6379")).expect("kv");
+    let mut conn = kv.connection().expect("redis");
+    let now = chrono::Utc::now().timestamp_millis();
+    let old = now - 5 * 3600 * 1000;
+    for key in [
+        events::stream_key(&prefix, "identity.user"),
+        events::dead_letter_key(&prefix),
+        events::stream_key(&other, "identity.user"),
+    ] {
+        for (i, at) in [old, old + 1, now - 1000].into_iter().enumerate() {
+            let _: String = redis::cmd("XADD")
+                .arg(&key)
+                .arg(format!("{at}-{i}"))
+                .arg("payload")
+                .arg("{\"displayName\": \"x\"}")
+                .query_async(&mut conn)
+                .await
+                .expect("xadd");
+        }
+    }
+    let trimmed = events::trim_streams(&kv, &prefix, Duration::from_secs(3600))
+        .await
+        .expect("trim");
+    assert_eq!(trimmed, 4, "two old entries in the family stream and two dead letters");
+    for (key, left) in [
+        (events::stream_key(&prefix, "identity.user"), 1),
+        (events::dead_letter_key(&prefix), 1),
+        (events::stream_key(&other, "identity.user"), 3),
+    ] {
+        let n: i64 = redis::cmd("XLEN").arg(&key).query_async(&mut conn).await.expect("xlen");
+        assert_eq!(n, left, "{key}");
+        let _: i64 = redis::cmd("DEL").arg(&key).query_async(&mut conn).await.expect("del");
+    }
+}

@@ -164,8 +164,23 @@ pub async fn erase(ctx: &Context<'_>, target: Option<Uuid>, confirm: Confirmatio
     .bind(ERASED_NAME)
     .execute(&mut *tx)
     .await?;
+    // Published events about them lose their address and name.
+    let mut events: i64 = i64::from(
+        sqlx::query_scalar::<_, i32>("select outbox_forget($1, $2)")
+            .bind(user)
+            .bind(&email)
+            .fetch_one(&mut *tx)
+            .await?,
+    );
     tx.rescope(&home).await?;
     tx.commit().await?;
+    // And so do the event streams (dead letters included). If Redis cannot
+    // answer now, the streams' age limit removes them within
+    // HUB_REDIS__EVENTS_RETENTION_HOURS.
+    match platform::events::forget_in_streams(&st.kv, &st.settings.redis.events_prefix, user, Some(&email)).await {
+        Ok(n) => events += i64::try_from(n).unwrap_or(i64::MAX),
+        Err(e) => tracing::warn!(error = %e, "erasure: event streams not searched; their age limit applies"),
+    }
 
     let memberships = i64::try_from(orgs.len()).unwrap_or(i64::MAX);
     let mut report = ErasureReport::new(user, now);
@@ -176,6 +191,7 @@ pub async fn erase(ctx: &Context<'_>, target: Option<Uuid>, confirm: Confirmatio
         .add_erased("notifications", notifications)
         .add_erased("password resets and invitations", links)
         .add_erased("addresses in mail records", mails)
+        .add_erased("name and address in published events", events)
         .add_audit_trail(trail + memberships);
     Ok(report)
 }

@@ -155,3 +155,98 @@ async fn a_user_erased_by_their_admin_or_themself_is_gone_everywhere_but_the_tra
             == 1
     );
 }
+
+#[tokio::test]
+async fn an_erased_users_name_and_address_leave_the_published_events_and_the_streams() {
+    let app = TestApp::spawn().await;
+    let org = app.org("events-erasure", &["medical"]).await;
+    app.member(org, "admin@events-erasure.test", &["org_admin"]).await;
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let email = format!("erin-{tag}@events-erasure.test");
+    let name = format!("Erin Zed {tag}");
+    let erin = app.member(org, &email, &["nurse"]).await;
+    let token = app.token("events-erasure", &email).await;
+    // Events that carry her name and her address.
+    let renamed = app
+        .gql(
+            "mutation($n: String!) { updateProfile(input: { displayName: $n }) { displayName } }",
+            json!({ "n": name }),
+            Some(&token),
+        )
+        .await;
+    assert!(renamed["errors"].is_null(), "{renamed}");
+    let reset = app
+        .gql(
+            "mutation($e: String!) { requestPasswordReset(organization: \"events-erasure\", email: $e) }",
+            json!({ "e": email }),
+            None,
+        )
+        .await;
+    assert!(reset["errors"].is_null(), "{reset}");
+    let published = |what: &str| {
+        format!(
+            "select count(*) from identity.event_outbox where published_at is not null
+               and (payload::text ilike '%{what}%')"
+        )
+    };
+    // The relay publishes them (tests drive it).
+    let relay = platform::events::RelaySettings {
+        prefix: app.settings.redis.events_prefix.clone(),
+        ..Default::default()
+    };
+    platform::events::relay_once(&app.runtime.pool, &app.runtime.kv, &relay)
+        .await
+        .expect("relay");
+    assert_eq!(
+        app.count(&published(&tag)).await,
+        2,
+        "published with her name and address"
+    );
+    let in_streams = async || {
+        let redis = redis::Client::open("redis://127.0.0.1:6379").expect("redis");
+        let mut conn = redis.get_multiplexed_async_connection().await.expect("redis");
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}:*", app.settings.redis.events_prefix))
+            .query_async(&mut conn)
+            .await
+            .expect("keys");
+        let mut found = 0;
+        for key in keys {
+            let entries: redis::Value = redis::cmd("XRANGE")
+                .arg(&key)
+                .arg("-")
+                .arg("+")
+                .query_async(&mut conn)
+                .await
+                .unwrap_or(redis::Value::Nil);
+            found += format!("{entries:?}").matches(&tag).count();
+        }
+        found
+    };
+    assert!(in_streams().await >= 2, "the streams hold her name and address before");
+
+    let report = app.gql(ERASE, json!({ "pw": PASSWORD }), Some(&token)).await;
+    assert!(report["errors"].is_null(), "{report}");
+    assert!(
+        count_of(&report["data"]["eraseUser"], "name and address in published events") >= 2,
+        "{report}"
+    );
+    assert_eq!(
+        app.count(&published(&tag)).await,
+        0,
+        "the outbox keeps her name or address"
+    );
+    assert_eq!(
+        app.count(&format!(
+            "select count(*) from identity.event_outbox where payload::text ilike '%{tag}%'"
+        ))
+        .await,
+        0
+    );
+    assert_eq!(in_streams().await, 0, "a stream keeps her name or address");
+    // Consumers still hear of the erasure itself.
+    let heard = format!(
+        "select count(*) from identity.event_outbox where entity_id = '{erin}' and payload->>'erased' = 'true'"
+    );
+    assert_eq!(app.count(&heard).await, 1);
+}
