@@ -158,7 +158,7 @@ impl ExportMutation {
         let patient = parse_id("patientId", &patient_id)?;
         let st = state(ctx)?;
         let token = ctx.data::<BearerToken>().map_err(|_| AppError::Unauthenticated)?;
-        let bundle = medical_record(st, &token.0, patient).await?;
+        let bundle = medical_record(st, &token.0, patient, st.content.export_max_bytes).await?;
 
         let readable = crate::access::readable(a);
         let mut tx = platform::db::TenantTx::begin(&st.pool, a).await?;
@@ -282,23 +282,73 @@ fn manifest(subject: Value, a: &platform::AuthContext, now: chrono::DateTime<Utc
     })
 }
 
-/// The patient's `$everything` Bundle from the medical service, as the caller.
-async fn medical_record(st: &State, token: &str, patient: Uuid) -> Result<Value, AppError> {
-    let (resp, unavailable) = peer_get(
-        st,
-        "medical",
-        &format!("/fhir/Patient/{patient}/$everything"),
-        token,
-        "medical record",
-    )
-    .await?;
-    match resp.status().as_u16() {
-        200 => resp.json().await.map_err(|e| unavailable(e.to_string())),
-        401 => Err(AppError::Unauthenticated),
-        403 => Err(AppError::Forbidden),
-        404 | 410 => Err(AppError::NotFound("Patient")),
-        other => Err(unavailable(format!("status {other}"))),
+/// The patient's `$everything` Bundle from the medical service, as the
+/// caller: every page, followed by its `next` cursor and merged into one
+/// Bundle (each included practitioner once), refused past `limit` bytes.
+async fn medical_record(st: &State, token: &str, patient: Uuid, limit: u64) -> Result<Value, AppError> {
+    let path = format!("/fhir/Patient/{patient}/$everything");
+    let mut merged: Option<Value> = None;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut cursor: Option<String> = None;
+    let mut size = 0u64;
+    loop {
+        let query = match &cursor {
+            None => "?_count=100".to_string(),
+            Some(c) => format!("?_count=100&_cursor={c}"),
+        };
+        let (resp, unavailable) = peer_get(st, "medical", &format!("{path}{query}"), token, "medical record").await?;
+        let page: Value = match resp.status().as_u16() {
+            200 => resp.json().await.map_err(|e| unavailable(e.to_string()))?,
+            401 => return Err(AppError::Unauthenticated),
+            403 => return Err(AppError::Forbidden),
+            404 | 410 => return Err(AppError::NotFound("Patient")),
+            other => return Err(unavailable(format!("status {other}"))),
+        };
+        size += page.to_string().len() as u64;
+        if size > limit {
+            let mb = limit.div_ceil(1024 * 1024);
+            return Err(AppError::bad_input(
+                "patientId",
+                format!(
+                    "the export would exceed {mb} MB: ask an administrator to raise the limit or export fewer documents"
+                ),
+            ));
+        }
+        cursor = next_cursor(&page);
+        let entries = page["entry"].as_array().cloned().unwrap_or_default();
+        let bundle = merged.get_or_insert_with(|| {
+            let mut first = page.clone();
+            first["entry"] = json!([]);
+            if let Some(links) = first["link"].as_array_mut() {
+                links.retain(|l| l["relation"] == "self");
+            }
+            first
+        });
+        if let Some(all) = bundle["entry"].as_array_mut() {
+            for e in entries {
+                let key = e["fullUrl"].as_str().unwrap_or_default().to_string();
+                if seen.insert(key) {
+                    all.push(e);
+                }
+            }
+        }
+        if cursor.is_none() {
+            break;
+        }
     }
+    merged.ok_or_else(|| AppError::Internal(anyhow::anyhow!("no $everything page")))
+}
+
+/// The `_cursor` of a Bundle's `next` link, if it has one.
+fn next_cursor(bundle: &Value) -> Option<String> {
+    let next = bundle["link"].as_array()?.iter().find(|l| l["relation"] == "next")?["url"].as_str()?;
+    let (_, query) = next.split_once('?')?;
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == "_cursor")
+        // Sealed cursors are URL-safe base64: they go back as they came.
+        .map(|(_, v)| v)
 }
 
 /// `GET` `path` of the peer subgraph `name` as the caller (their token,
@@ -329,4 +379,20 @@ async fn peer_get(
     }
     let resp = req.send().await.map_err(|e| unavailable(e.to_string()))?;
     Ok((resp, unavailable))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_page_of_everything_is_found_by_its_cursor() {
+        let page = json!({ "link": [
+            { "relation": "self", "url": "https://api.example/fhir/Patient/1/$everything?_count=100" },
+            { "relation": "next", "url": "https://api.example/fhir/Patient/1/$everything?_count=100&_cursor=AbC-_09" },
+        ] });
+        assert_eq!(next_cursor(&page).as_deref(), Some("AbC-_09"));
+        let last = json!({ "link": [{ "relation": "self", "url": "https://api.example/fhir/Patient/1/$everything" }] });
+        assert_eq!(next_cursor(&last), None);
+    }
 }

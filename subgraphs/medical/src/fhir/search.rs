@@ -169,6 +169,11 @@ impl<'a, C: Serialize + DeserializeOwned + Send + Sync> Paging<'a, C> {
         self.count as i64 + 1
     }
 
+    /// A cursor of this search, for a page that ends where the caller says.
+    pub fn seal(&self, cursor: &C) -> AppResult<String> {
+        self.cursors.seal(cursor)
+    }
+
     /// Cuts the over-fetched rows to the page; the cursor of the next page, if any.
     pub fn cut<R>(&self, rows: &mut Vec<R>, cursor: impl Fn(&R) -> C) -> AppResult<Option<String>> {
         let more = rows.len() > self.count;

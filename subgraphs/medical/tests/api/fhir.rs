@@ -541,3 +541,89 @@ async fn bad_searches_and_unknown_paths_get_outcomes_with_the_right_status() {
         "deleted records are not found by search"
     );
 }
+
+#[tokio::test]
+async fn everything_is_paged_with_next_links_and_the_pages_add_up_to_the_record() {
+    let app = TestApp::spawn().await;
+    let r = record(&app, "E-PAGE", "Pages").await;
+    let doc = app.token(r.who, Role::Practitioner);
+    // More of each section than one small page holds.
+    for (i, substance) in ["Latex", "Pollen", "Peanut"].iter().enumerate() {
+        app.ok(
+            "mutation($p: ID!, $s: String!) { addAllergy(patientId: $p, input: { substance: $s, severity: MILD }) { id } }",
+            json!({ "p": r.patient, "s": substance }),
+            &doc,
+        )
+        .await;
+        app.appointment(r.who.org, r.patient, r.who.user, 10 + i as u32).await;
+    }
+    let whole = ok(&app, &format!("Patient/{}/$everything?_count=100", r.patient), &doc).await;
+    let matched = |b: &Value| -> Vec<String> {
+        b["entry"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .filter(|e| e["search"]["mode"] == "match")
+            .map(|e| e["fullUrl"].as_str().expect("url").to_string())
+            .collect()
+    };
+    let all = matched(&whole);
+    assert_eq!(all.len(), 1 + 1 + 4 + 4 + 1, "{whole}");
+    assert_eq!(whole["total"], all.len());
+    assert!(whole["link"]
+        .as_array()
+        .expect("links")
+        .iter()
+        .all(|l| l["relation"] != "next"));
+
+    let mut url = format!("Patient/{}/$everything?_count=3", r.patient);
+    let (mut paged, mut pages) = (vec![], 0);
+    loop {
+        let page = ok(&app, &url, &doc).await;
+        pages += 1;
+        assert_eq!(page["total"], all.len());
+        let here = matched(&page);
+        assert!(here.len() <= 3 || pages == 1, "a page holds at most _count: {here:?}");
+        // Every practitioner a page names is included on that page.
+        for e in page["entry"].as_array().expect("entries") {
+            if let Some(actor) = e["resource"]["participant"][1]["actor"]["reference"].as_str() {
+                assert!(
+                    page["entry"].as_array().is_some_and(|es| es
+                        .iter()
+                        .any(|x| x["fullUrl"].as_str().is_some_and(|u| u.ends_with(actor)))),
+                    "{actor} not included"
+                );
+            }
+        }
+        paged.extend(here);
+        match page["link"]
+            .as_array()
+            .and_then(|l| l.iter().find(|l| l["relation"] == "next"))
+        {
+            Some(next) => {
+                let next = next["url"].as_str().expect("url");
+                assert!(!next.contains("Pages"), "the cursor names no one: {next}");
+                url = next
+                    .strip_prefix("http://127.0.0.1:4000/fhir/")
+                    .expect("absolute")
+                    .to_string();
+            }
+            None => break,
+        }
+        assert!(pages < 20, "paging does not end");
+    }
+    assert!(pages >= 4, "{pages} pages");
+    assert_eq!(paged, all, "the pages add up to the record, each resource once");
+    // A cursor of this patient's export does not page another's.
+    let other = record(&app, "E-OTHER", "Other").await;
+    let cursor = url.split("_cursor=").nth(1).unwrap_or_default().to_string();
+    if !cursor.is_empty() {
+        let foreign = get(
+            &app,
+            &format!("Patient/{}/$everything?_cursor={cursor}", other.patient),
+            Some(&app.token(other.who, Role::Practitioner)),
+        )
+        .await;
+        assert_eq!(foreign.status, 400, "{}", foreign.body);
+    }
+}
