@@ -221,13 +221,20 @@ async fn record_package(AxumState(st): AxumState<Arc<State>>, Path(ocid): Path<S
     let Some(tender) = ocid.strip_prefix(&prefix).and_then(|t| Uuid::try_parse(t).ok()) else {
         return problem(StatusCode::NOT_FOUND, "no such ocid");
     };
+    // A record embeds its releases when there are at most MAX_PAGE of
+    // them; past that it links every one (OCDS linked releases: url, date,
+    // tag — a record holds one kind or the other) and embeds only the
+    // compiled release, so an answer stays bounded however many
+    // amendments a tender had.
     let rows = public_reads(&st)
         .run(async |c| {
             Ok(sqlx::query_as!(
                 Stored,
-                "select id, organization_id, tender_id, seq, tags, released_at, body from releases
-                  where tender_id = $1 order by seq",
-                tender
+                "select id, organization_id, tender_id, seq, tags, released_at, body from (
+                   select * from releases where tender_id = $1 order by seq desc limit $2) newest
+                  order by seq",
+                tender,
+                MAX_PAGE + 1
             )
             .fetch_all(c)
             .await?)
@@ -241,10 +248,48 @@ async fn record_package(AxumState(st): AxumState<Arc<State>>, Path(ocid): Path<S
             return problem(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
         }
     };
-    let releases: Vec<Value> = rows.iter().map(|r| st.release(r)).collect();
+    let newest = rows.last().map(|r| st.release(r)).unwrap_or_default();
+    let releases: Vec<Value> = if rows.len() as i64 > MAX_PAGE {
+        let linked = public_reads(&st)
+            .run(async |c| {
+                Ok(sqlx::query!(
+                    "select seq, tags, released_at from releases where tender_id = $1 order by seq",
+                    tender
+                )
+                .fetch_all(c)
+                .await?)
+            })
+            .await;
+        let linked = match linked {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(error = %e, "OCDS record");
+                return problem(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+            }
+        };
+        let buyer = rows.first().map(|r| r.organization_id.to_string()).unwrap_or_default();
+        let stamp = |t: DateTime<Utc>| urlencode(&t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+        linked
+            .iter()
+            .map(|o| {
+                json!({
+                    "url": format!(
+                        "{}/ocds/releases?buyer={buyer}&since={}&until={}",
+                        st.public.public_url,
+                        stamp(o.released_at),
+                        stamp(o.released_at + chrono::Duration::microseconds(1)),
+                    ),
+                    "date": o.released_at,
+                    "tag": o.tags,
+                })
+            })
+            .collect()
+    } else {
+        rows.iter().map(|r| st.release(r)).collect()
+    };
     // Each release is the whole state after its step, so merging them in
     // order (OCDS's merge rules) yields the latest one.
-    let mut compiled = releases.last().cloned().unwrap_or_default();
+    let mut compiled = newest;
     compiled["id"] = json!(format!("{ocid}-compiled"));
     compiled["tag"] = json!(["compiled"]);
     let mut package = st.package_meta(format!("{}/ocds/records/{ocid}", st.public.public_url));

@@ -242,3 +242,44 @@ async fn release_packages_page_with_links_next() {
     let (_, none) = app.get(&format!("/ocds/releases?buyer={}", uuid::Uuid::new_v4())).await;
     assert_eq!(none["releases"], json!([]));
 }
+
+#[tokio::test]
+async fn a_record_past_a_page_of_releases_links_them_and_stays_small() {
+    let app = TestApp::spawn().await;
+    let buyer = Who::new();
+    let tender = app.tender(buyer, "R-LONG", 0).await;
+    // A long-lived process: 120 more steps (as many amendments would make).
+    sqlx::query(
+        "insert into procurement.releases (organization_id, tender_id, seq, tags, released_at, body)
+         select r.organization_id, r.tender_id, r.seq + g, array['tenderAmendment'], r.released_at + g * interval '1 minute', r.body
+           from procurement.releases r, generate_series(1, 120) g where r.tender_id = $1",
+    )
+    .bind(tender)
+    .execute(&app.admin)
+    .await
+    .expect("releases");
+    let ocid = format!("ocds-hubdev-{tender}");
+    let (status, record) = app.get(&format!("/ocds/records/{ocid}")).await;
+    assert_eq!(status, 200, "{record}");
+    assert_valid(&validator("record-package-schema.json"), &record);
+    let releases = record["records"][0]["releases"].as_array().expect("releases");
+    assert_eq!(releases.len(), 121, "every release is there");
+    let linked: Vec<&Value> = releases.iter().filter(|r| r.get("url").is_some()).collect();
+    assert_eq!(linked.len(), 121, "past a page, every release is linked, none embedded");
+    assert!(record.to_string().len() < 200_000, "the answer stays small");
+    assert_eq!(
+        record["records"][0]["compiledRelease"]["date"],
+        linked.last().expect("newest")["date"],
+        "compiled from the newest"
+    );
+    // A linked release is one page away, by its own URL.
+    let url = linked[0]["url"].as_str().expect("url");
+    let path = url
+        .split_once("/ocds/")
+        .map(|(_, p)| format!("/ocds/{p}"))
+        .expect("path");
+    let (status, package) = app.get(&path).await;
+    assert_eq!(status, 200, "{package}");
+    assert_eq!(package["releases"].as_array().map(Vec::len), Some(1), "{package}");
+    assert_eq!(package["releases"][0]["date"], linked[0]["date"]);
+}
