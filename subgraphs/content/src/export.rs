@@ -87,24 +87,44 @@ impl ExportMutation {
         let st = state(ctx)?;
         let token = ctx.data::<BearerToken>().map_err(|_| AppError::Unauthenticated)?;
         let mut files: Vec<(String, Vec<u8>)> = vec![];
+        let mut parts = Pages::new(st.content.export_max_bytes);
         // This service's own part is read here, not over HTTP.
         for name in st.content.peers.keys().filter(|n| *n != "content") {
-            let (resp, unavailable) =
-                peer_get(st, name, "/rgpd/subject", &token.0, "a subgraph's part of the export").await?;
-            if !resp.status().is_success() {
-                return Err(unavailable(format!("{name}: status {}", resp.status())).into());
+            let mut after = None;
+            loop {
+                let path = match after {
+                    None => "/rgpd/subject".to_string(),
+                    Some(n) => format!("/rgpd/subject?after={n}"),
+                };
+                let (resp, unavailable) =
+                    peer_get(st, name, &path, &token.0, "a subgraph's part of the export").await?;
+                if !resp.status().is_success() {
+                    return Err(unavailable(format!("{name}: status {}", resp.status())).into());
+                }
+                let page: Value = resp.json().await.map_err(|e| unavailable(e.to_string()))?;
+                after = parts.add(page)?;
+                if after.is_none() {
+                    break;
+                }
             }
-            let part: Value = resp.json().await.map_err(|e| unavailable(e.to_string()))?;
-            files.push((format!("{name}.json"), pretty(&part)?));
+            files.push((format!("{name}.json"), pretty(&parts.take())?));
         }
-        let own = platform::rgpd::subject_data(
-            &st.pool,
-            "content",
-            <crate::Content as platform::kit::SubgraphApp>::personal_data,
-            a,
-        )
-        .await?;
-        files.push(("content.json".into(), pretty(&own)?));
+        let mut after = None;
+        loop {
+            let page = platform::rgpd::subject_data(
+                &st.pool,
+                "content",
+                <crate::Content as platform::kit::SubgraphApp>::personal_data,
+                a,
+                platform::rgpd::SubjectPage { after, limit: None },
+            )
+            .await?;
+            after = parts.add(page)?;
+            if after.is_none() {
+                break;
+            }
+        }
+        files.push(("content.json".into(), pretty(&parts.take())?));
         let now = Utc::now();
         let mut spool = Spool::new(st.content.export_max_bytes, "export")?;
         for (name, bytes) in files {
@@ -268,6 +288,56 @@ impl ExportMutation {
     }
 }
 
+/// The pages of one subgraph's `/rgpd/subject` part merged into one (their
+/// `actions` appended), within the export's size limit across all parts.
+struct Pages {
+    part: Option<Value>,
+    size: u64,
+    limit: u64,
+}
+
+impl Pages {
+    fn new(limit: u64) -> Self {
+        Pages {
+            part: None,
+            size: 0,
+            limit,
+        }
+    }
+
+    /// Adds a page; the `after` of the next one, if any.
+    fn add(&mut self, mut page: Value) -> Result<Option<i64>, AppError> {
+        self.size += page.to_string().len() as u64;
+        if self.size > self.limit {
+            let mb = self.limit.div_ceil(1024 * 1024);
+            return Err(AppError::bad_input(
+                "export",
+                format!(
+                    "the export would exceed {mb} MB: ask an administrator to raise the limit or export fewer documents"
+                ),
+            ));
+        }
+        let next = page.get("next").and_then(Value::as_i64);
+        if let Some(o) = page.as_object_mut() {
+            o.remove("next");
+        }
+        match &mut self.part {
+            None => self.part = Some(page),
+            Some(part) => {
+                let more = page["actions"].as_array().cloned().unwrap_or_default();
+                if let Some(actions) = part["actions"].as_array_mut() {
+                    actions.extend(more);
+                }
+            }
+        }
+        Ok(next)
+    }
+
+    fn take(&mut self) -> Value {
+        self.part.take().unwrap_or(Value::Null)
+    }
+}
+
 fn pretty(v: &Value) -> Result<Vec<u8>, AppError> {
     serde_json::to_vec_pretty(v).map_err(|e| AppError::Internal(e.into()))
 }
@@ -384,6 +454,23 @@ async fn peer_get(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subject_pages_merge_their_actions_and_stop_at_the_limit() {
+        let mut pages = Pages::new(10_000);
+        let first = json!({ "subgraph": "identity", "actions": [{ "action": "a" }], "records": { "x": 1 }, "next": 7 });
+        assert_eq!(pages.add(first).expect("fits"), Some(7));
+        assert_eq!(
+            pages.add(json!({ "actions": [{ "action": "b" }] })).expect("fits"),
+            None
+        );
+        let part = pages.take();
+        assert_eq!(part["actions"], json!([{ "action": "a" }, { "action": "b" }]));
+        assert_eq!(part["records"], json!({ "x": 1 }));
+        assert!(part.get("next").is_none());
+        let mut small = Pages::new(10);
+        assert!(small.add(json!({ "actions": ["a long enough action"] })).is_err());
+    }
 
     #[test]
     fn the_next_page_of_everything_is_found_by_its_cursor() {

@@ -108,15 +108,23 @@ impl ErasureReport {
 /// them ([`SubgraphApp::personal_data`](crate::kit::SubgraphApp::personal_data)).
 /// Content's `requestDataExport` gathers every subgraph's part into one archive.
 pub fn routes(pool: sqlx::PgPool, subgraph: &'static str, records: PersonalData) -> axum::Router {
-    use axum::{extract::State, response::IntoResponse, routing::get, Json};
-    let handler = async move |State((pool, records)): State<(sqlx::PgPool, PersonalData)>, call: crate::rest::Call| {
-        match subject(&pool, subgraph, records, &call).await {
+    use axum::{
+        extract::{Query, State},
+        response::IntoResponse,
+        routing::get,
+        Json,
+    };
+    let handler = async move |State((pool, records)): State<(sqlx::PgPool, PersonalData)>,
+                              Query(page): Query<SubjectPage>,
+                              call: crate::rest::Call| {
+        match subject(&pool, subgraph, records, &call, page).await {
             Ok(v) => Json(v).into_response(),
             Err(e) => {
                 let status = match &e {
                     crate::AppError::Unauthenticated => axum::http::StatusCode::UNAUTHORIZED,
                     crate::AppError::Forbidden => axum::http::StatusCode::FORBIDDEN,
                     crate::AppError::Unavailable(_) => axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    crate::AppError::BadUserInput { .. } => axum::http::StatusCode::BAD_REQUEST,
                     _ => axum::http::StatusCode::INTERNAL_SERVER_ERROR,
                 };
                 crate::server::error_response(status, &e, call.locale)
@@ -134,43 +142,78 @@ pub type PersonalData = for<'a> fn(
     uuid::Uuid,
 ) -> futures::future::BoxFuture<'a, crate::AppResult<serde_json::Value>>;
 
+/// The most audit entries one page of `/rgpd/subject` holds.
+pub const SUBJECT_PAGE: i64 = 1000;
+
+/// Which page of `/rgpd/subject`: the audit entries after chain sequence
+/// `after`, at most `limit` (≤ [`SUBJECT_PAGE`]). A page with more to come
+/// says `"next": <after>`; the subgraph's records come with the first page.
+#[derive(Debug, Default, Clone, Copy, serde::Deserialize)]
+pub struct SubjectPage {
+    pub after: Option<i64>,
+    pub limit: Option<i64>,
+}
+
 async fn subject(
     pool: &sqlx::PgPool,
     subgraph: &str,
     records: PersonalData,
     call: &crate::rest::Call,
+    page: SubjectPage,
 ) -> crate::AppResult<serde_json::Value> {
-    subject_data(pool, subgraph, records, call.auth()?).await
+    subject_data(pool, subgraph, records, call.auth()?, page).await
 }
 
-/// This subgraph's part of the caller's data export (see [`routes`]).
+/// One page of this subgraph's part of the caller's data export (see [`routes`]).
 pub async fn subject_data(
     pool: &sqlx::PgPool,
     subgraph: &str,
     records: PersonalData,
     auth: &crate::AuthContext,
+    page: SubjectPage,
 ) -> crate::AppResult<serde_json::Value> {
     let user = auth.user_id().ok_or(crate::AppError::Forbidden)?;
+    let limit = page.limit.unwrap_or(SUBJECT_PAGE);
+    if !(1..=SUBJECT_PAGE).contains(&limit) {
+        return Err(crate::AppError::bad_input(
+            "limit",
+            format!("must be 1 to {SUBJECT_PAGE}"),
+        ));
+    }
     let mut tx = crate::db::TenantTx::begin(pool, auth).await?;
     // Dynamic on purpose: every subgraph's own `audit_log`.
-    let actions: Vec<(DateTime<Utc>, String, String, uuid::Uuid, serde_json::Value)> = sqlx::query_as(
-        "select created_at, action, entity_type, entity_id, details from audit_log
-          where actor_user_id = $1 order by chain_seq nulls first, created_at",
+    let mut actions: Vec<(i64, DateTime<Utc>, String, String, uuid::Uuid, serde_json::Value)> = sqlx::query_as(
+        "select chain_seq, created_at, action, entity_type, entity_id, details from audit_log
+          where actor_user_id = $1 and chain_seq > $2 order by chain_seq limit $3",
     )
     .bind(user)
+    .bind(page.after.unwrap_or(0))
+    .bind(limit + 1)
     .fetch_all(&mut *tx)
     .await?;
-    let own = records(&mut tx, user).await?;
+    let more = actions.len() as i64 > limit;
+    actions.truncate(usize::try_from(limit).unwrap_or(0));
+    let own = match page.after {
+        None => records(&mut tx, user).await?,
+        Some(_) => serde_json::Value::Null,
+    };
     tx.commit().await?;
-    Ok(serde_json::json!({
+    let next = if more { actions.last().map(|a| a.0) } else { None };
+    let mut part = serde_json::json!({
         "subgraph": subgraph,
         "organizationId": auth.organization_id,
         "subjectId": user,
-        "actions": actions.into_iter().map(|(at, action, entity_type, entity_id, details)| serde_json::json!({
+        "actions": actions.into_iter().map(|(_, at, action, entity_type, entity_id, details)| serde_json::json!({
             "at": at, "action": action, "entityType": entity_type, "entityId": entity_id, "details": details,
         })).collect::<Vec<_>>(),
-        "records": own,
-    }))
+    });
+    if page.after.is_none() {
+        part["records"] = own;
+    }
+    if let Some(n) = next {
+        part["next"] = n.into();
+    }
+    Ok(part)
 }
 
 /// Rows of a query as JSON objects (`select to_jsonb(x) …`), for

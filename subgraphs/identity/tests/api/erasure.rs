@@ -250,3 +250,49 @@ async fn an_erased_users_name_and_address_leave_the_published_events_and_the_str
     );
     assert_eq!(app.count(&heard).await, 1);
 }
+
+#[tokio::test]
+async fn a_users_part_of_their_data_export_comes_in_bounded_pages() {
+    let app = TestApp::spawn().await;
+    let org = app.org("pages", &["medical"]).await;
+    let user = app.member(org, "pia@pages.test", &["nurse"]).await;
+    let token = app.token("pages", "pia@pages.test").await;
+    for name in ["Pia One", "Pia Two", "Pia Three"] {
+        let r = app
+            .gql(
+                "mutation($n: String!) { updateProfile(input: { displayName: $n }) { displayName } }",
+                json!({ "n": name }),
+                Some(&token),
+            )
+            .await;
+        assert!(r["errors"].is_null(), "{r}");
+    }
+    let get = async |query: &str| -> (u16, Value) {
+        let r = app
+            .http
+            .get(format!("{}/rgpd/subject{query}", app.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("subject");
+        (r.status().as_u16(), r.json().await.expect("json"))
+    };
+    let (status, first) = get("?limit=2").await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["subjectId"], user.to_string());
+    assert_eq!(first["actions"].as_array().map(Vec::len), Some(2), "{first}");
+    assert!(
+        first["records"]["account"].is_object(),
+        "the records come first: {first}"
+    );
+    let next = first["next"].as_i64().expect("a next page");
+    let (_, second) = get(&format!("?limit=2&after={next}")).await;
+    let more = second["actions"].as_array().map_or(0, Vec::len);
+    assert!(more >= 1, "{second}");
+    assert!(second.get("records").is_none(), "records once: {second}");
+    let (_, whole) = get("").await;
+    assert_eq!(whole["actions"].as_array().map(Vec::len), Some(2 + more), "{whole}");
+    assert!(whole.get("next").is_none());
+    let (status, refused) = get("?limit=100000").await;
+    assert_eq!(status, 400, "{refused}");
+}
