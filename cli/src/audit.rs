@@ -25,19 +25,50 @@ fn subgraphs(only: Option<&str>) -> anyhow::Result<Vec<&'static registry::Subgra
 pub async fn verify(org: Option<Uuid>, only: Option<&str>, file: Option<&std::path::Path>) -> anyhow::Result<()> {
     let mut broken = vec![];
     if let Some(path) = file {
-        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-        let (mut entries, mut reads) = (vec![], vec![]);
-        for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        // Line by line: an export of any size is checked in bounded memory
+        // (one seal's reads at a time: an export puts them right after it).
+        let reader = std::io::BufReader::new(
+            std::fs::File::open(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
+        );
+        let mut walk = chain::Walk::new(&[], false);
+        let mut seal: Option<(Entry, Vec<Read>)> = None;
+        let mut seal_breaks: Vec<chain::Broken> = vec![];
+        let (mut rows, mut read_count) = (0usize, 0usize);
+        let check_seal = |seal: Option<(Entry, Vec<Read>)>, breaks: &mut Vec<chain::Broken>| {
+            if let Some((entry, reads)) = seal {
+                breaks.extend(chain::verify_seals(std::slice::from_ref(&entry), &reads));
+            }
+        };
+        for (n, line) in std::io::BufRead::lines(reader).enumerate() {
+            let line = line.map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            if line.trim().is_empty() {
+                continue;
+            }
             let bad = |e: serde_json::Error| anyhow::anyhow!("{}:{}: not an export line: {e}", path.display(), n + 1);
-            let value: serde_json::Value = serde_json::from_str(line).map_err(bad)?;
+            let value: serde_json::Value = serde_json::from_str(&line).map_err(bad)?;
             if value.get("sealed_by").is_some() {
-                reads.push(serde_json::from_value::<Read>(value).map_err(bad)?);
+                let read = serde_json::from_value::<Read>(value).map_err(bad)?;
+                read_count += 1;
+                match seal.as_mut() {
+                    Some((entry, reads)) if entry.id == read.sealed_by => reads.push(read),
+                    _ => anyhow::bail!(
+                        "{}:{}: a read whose seal does not come right before it",
+                        path.display(),
+                        n + 1
+                    ),
+                }
             } else {
-                entries.push(serde_json::from_value::<Entry>(value).map_err(bad)?);
+                let entry = serde_json::from_value::<Entry>(value).map_err(bad)?;
+                rows += 1;
+                check_seal(seal.take(), &mut seal_breaks);
+                if walk.push(&entry) && entry.action == chain::SEAL_ACTION {
+                    seal = Some((entry, vec![]));
+                }
             }
         }
-        let mut found = chain::verify_entries(&entries, &[], false);
-        for b in chain::verify_seals(&entries, &reads) {
+        check_seal(seal.take(), &mut seal_breaks);
+        let mut found = walk.finish();
+        for b in seal_breaks {
             if !found
                 .iter()
                 .any(|k| k.organization_id == b.organization_id && k.subgraph == b.subgraph)
@@ -46,10 +77,8 @@ pub async fn verify(org: Option<Uuid>, only: Option<&str>, file: Option<&std::pa
             }
         }
         println!(
-            "{}: {} rows and {} sealed reads checked offline",
+            "{}: {rows} rows and {read_count} sealed reads checked offline",
             path.display(),
-            entries.len(),
-            reads.len()
         );
         broken.extend(
             found

@@ -426,3 +426,37 @@ fn python_verifier(export: &str) -> (bool, String) {
         ),
     )
 }
+
+#[tokio::test]
+async fn a_trail_longer_than_a_batch_is_verified_batch_by_batch_and_breaks_are_still_named() {
+    let app = TestApp::spawn().await;
+    let org = who().org;
+    // 12,000 links in one organization: more than two verification batches.
+    sql(
+        &app,
+        &format!(
+            "insert into medical.audit_log (organization_id, action, entity_type, entity_id, details)
+             select '{org}', 'patient.update', 'Patient', gen_random_uuid(), jsonb_build_object('n', g)
+               from generate_series(1, 12000) g"
+        ),
+    )
+    .await;
+    let mut conn = app.admin.acquire().await.expect("conn");
+    let report = chain::verify(&mut conn, "medical", None).await.expect("verify");
+    assert_eq!((report.rows, report.broken.len()), (12_000, 0), "{report:?}");
+    // An edit past the first batch boundary, then one row deleted further on.
+    sql(
+        &app,
+        &format!("update medical.audit_log set details = '{{\"n\": 0}}' where organization_id = '{org}' and chain_seq = 7777"),
+    )
+    .await;
+    let found = broken(&app).await;
+    assert_eq!((found.len(), found[0].seq), (1, 7777), "{found:?}");
+    sql(
+        &app,
+        &format!("delete from medical.audit_log where organization_id = '{org}' and chain_seq = 12000"),
+    )
+    .await;
+    let found = broken(&app).await;
+    assert_eq!(found[0].seq, 7777, "the first break of the chain is named: {found:?}");
+}

@@ -215,115 +215,181 @@ fn edited_field(e: &Entry) -> Option<String> {
 /// (which the auditor matches with the previous export's last row). One
 /// [`Broken`] per organization whose chain does not verify.
 pub fn verify_entries(entries: &[Entry], heads: &[(Uuid, i64, String)], whole: bool) -> Vec<Broken> {
-    let mut broken = vec![];
-    let mut i = 0;
-    while i < entries.len() {
-        let (org, subgraph) = (entries[i].organization_id, &entries[i].subgraph);
-        let end = entries[i..]
-            .iter()
-            .position(|e| e.organization_id != org || &e.subgraph != subgraph)
-            .map_or(entries.len(), |n| i + n);
-        let chain = &entries[i..end];
-        i = end;
-        if let Some(mut b) = verify_chain(org, chain, heads.iter().find(|h| h.0 == org), whole) {
-            b.subgraph = subgraph.clone();
-            broken.push(b);
+    let mut walk = Walk::new(heads, whole);
+    for e in entries {
+        walk.push(e);
+    }
+    walk.finish()
+}
+
+/// The chains' walk, one entry at a time, so a trail of any length is
+/// verified in bounded memory: only the current chain's last link and one
+/// line per organization are kept.
+pub struct Walk {
+    whole: bool,
+    heads: std::collections::HashMap<Uuid, (i64, String)>,
+    seen: std::collections::HashSet<Uuid>,
+    current: Option<Chain>,
+    broken: Vec<Broken>,
+}
+
+struct Chain {
+    org: Uuid,
+    subgraph: Option<String>,
+    expected_seq: i64,
+    prev: String,
+    failed: bool,
+    last: Option<(i64, Uuid, String)>,
+}
+
+impl Walk {
+    pub fn new(heads: &[(Uuid, i64, String)], whole: bool) -> Self {
+        Walk {
+            whole,
+            heads: heads.iter().map(|(o, s, h)| (*o, (*s, h.clone()))).collect(),
+            seen: Default::default(),
+            current: None,
+            broken: vec![],
         }
     }
-    // A head whose chain has no row left at all: every row was deleted.
-    for (org, seq, _) in heads {
-        if *seq > 0 && !entries.iter().any(|e| e.organization_id == *org) {
-            broken.push(Broken {
+
+    /// Takes the next entry (in organization and sequence order); whether
+    /// its chain still verifies up to and including it.
+    pub fn push(&mut self, e: &Entry) -> bool {
+        let same = self
+            .current
+            .as_ref()
+            .is_some_and(|c| c.org == e.organization_id && c.subgraph == e.subgraph);
+        if !same {
+            self.end_chain();
+            self.seen.insert(e.organization_id);
+            let (expected_seq, prev) = if self.whole {
+                (1, String::new())
+            } else {
+                (e.seq, e.prev_hash.clone())
+            };
+            self.current = Some(Chain {
+                org: e.organization_id,
+                subgraph: e.subgraph.clone(),
+                expected_seq,
+                prev,
+                failed: false,
+                last: None,
+            });
+            if e.seq == 1 && !e.prev_hash.is_empty() {
+                self.fail(Some(e), e.seq, "the first row names a predecessor".into());
+                return false;
+            }
+        }
+        let Some(c) = self.current.as_mut() else { return false };
+        if c.failed {
+            return false;
+        }
+        let expected = c.expected_seq;
+        let reason = if e.seq > expected {
+            let reason = if e.seq == expected + 1 {
+                format!("row {expected} is missing (deleted)")
+            } else {
+                format!("rows {expected} to {} are missing (deleted)", e.seq - 1)
+            };
+            self.fail(None, expected, reason);
+            return false;
+        } else if e.seq < expected {
+            Some(format!("row {} appears again out of order (inserted)", e.seq))
+        } else if e.prev_hash != c.prev {
+            Some(format!(
+                "does not follow row {}: its predecessor hash differs (a row inserted out of order, or row {} rewritten)",
+                e.seq - 1,
+                e.seq - 1
+            ))
+        } else if link_hash(&e.prev_hash, &e.canonical).as_deref() != Some(e.row_hash.as_str()) {
+            Some("its hash does not match what it records (edited)".into())
+        } else {
+            edited_field(e).map(|field| format!("edited after it was written: `{field}` differs from what was hashed"))
+        };
+        if let Some(reason) = reason {
+            self.fail(Some(e), e.seq, reason);
+            return false;
+        }
+        c.prev = e.row_hash.clone();
+        c.expected_seq += 1;
+        c.last = Some((e.seq, e.id, e.row_hash.clone()));
+        true
+    }
+
+    fn fail(&mut self, e: Option<&Entry>, seq: i64, reason: String) {
+        if let Some(c) = self.current.as_mut() {
+            c.failed = true;
+            self.broken.push(Broken {
+                subgraph: c.subgraph.clone(),
+                organization_id: c.org,
+                seq,
+                id: e.map(|e| e.id),
+                reason,
+            });
+        }
+    }
+
+    /// Whether `org`'s chain (in `subgraph`) broke somewhere.
+    pub fn is_broken(&self, org: Uuid, subgraph: &Option<String>) -> bool {
+        self.broken
+            .iter()
+            .any(|b| b.organization_id == org && &b.subgraph == subgraph)
+    }
+
+    fn end_chain(&mut self) {
+        let Some(c) = self.current.take() else { return };
+        if c.failed {
+            return;
+        }
+        let (Some((head_seq, head_hash)), Some((last_seq, last_id, last_hash))) = (self.heads.get(&c.org), &c.last)
+        else {
+            return;
+        };
+        if *head_seq > *last_seq {
+            self.broken.push(Broken {
+                subgraph: c.subgraph.clone(),
+                organization_id: c.org,
+                seq: last_seq + 1,
+                id: None,
+                reason: format!(
+                    "rows {} to {head_seq} are missing (deleted): the chain head is at {head_seq}",
+                    last_seq + 1
+                ),
+            });
+        } else if head_seq == last_seq && head_hash != last_hash {
+            self.broken.push(Broken {
+                subgraph: c.subgraph.clone(),
+                organization_id: c.org,
+                seq: *last_seq,
+                id: Some(*last_id),
+                reason: "the chain head's hash differs from the last row's (rewritten)".into(),
+            });
+        }
+    }
+
+    /// The broken links found, once every entry was pushed.
+    pub fn finish(mut self) -> Vec<Broken> {
+        self.end_chain();
+        // A head whose chain has no row left at all: every row was deleted.
+        let mut gone: Vec<(Uuid, i64)> = self
+            .heads
+            .iter()
+            .filter(|(org, (seq, _))| *seq > 0 && !self.seen.contains(org))
+            .map(|(org, (seq, _))| (*org, *seq))
+            .collect();
+        gone.sort();
+        for (org, seq) in gone {
+            self.broken.push(Broken {
                 subgraph: None,
-                organization_id: *org,
+                organization_id: org,
                 seq: 1,
                 id: None,
                 reason: format!("rows 1 to {seq} are missing (deleted): the chain head is at {seq}"),
             });
         }
+        self.broken
     }
-    broken
-}
-
-fn verify_chain(org: Uuid, chain: &[Entry], head: Option<&(Uuid, i64, String)>, whole: bool) -> Option<Broken> {
-    let first = chain.first()?;
-    let (mut expected_seq, mut prev) = if whole {
-        (1, String::new())
-    } else {
-        (first.seq, first.prev_hash.clone())
-    };
-    let at = |e: &Entry, reason: String| Broken {
-        subgraph: None,
-        organization_id: org,
-        seq: e.seq,
-        id: Some(e.id),
-        reason,
-    };
-    if first.seq == 1 && !first.prev_hash.is_empty() {
-        return Some(at(first, "the first row names a predecessor".into()));
-    }
-    for e in chain {
-        if e.seq > expected_seq {
-            let reason = if e.seq == expected_seq + 1 {
-                format!("row {expected_seq} is missing (deleted)")
-            } else {
-                format!("rows {expected_seq} to {} are missing (deleted)", e.seq - 1)
-            };
-            return Some(Broken {
-                subgraph: None,
-                organization_id: org,
-                seq: expected_seq,
-                id: None,
-                reason,
-            });
-        }
-        if e.seq < expected_seq {
-            return Some(at(e, format!("row {} appears again out of order (inserted)", e.seq)));
-        }
-        if e.prev_hash != prev {
-            return Some(at(
-                e,
-                format!(
-                    "does not follow row {}: its predecessor hash differs (a row inserted out of order, or row {} rewritten)",
-                    e.seq - 1,
-                    e.seq - 1
-                ),
-            ));
-        }
-        if link_hash(&e.prev_hash, &e.canonical).as_deref() != Some(e.row_hash.as_str()) {
-            return Some(at(e, "its hash does not match what it records (edited)".into()));
-        }
-        if let Some(field) = edited_field(e) {
-            return Some(at(
-                e,
-                format!("edited after it was written: `{field}` differs from what was hashed"),
-            ));
-        }
-        prev = e.row_hash.clone();
-        expected_seq += 1;
-    }
-    if let Some((_, head_seq, head_hash)) = head {
-        let last = chain.last()?;
-        if *head_seq > last.seq {
-            return Some(Broken {
-                subgraph: None,
-                organization_id: org,
-                seq: last.seq + 1,
-                id: None,
-                reason: format!(
-                    "rows {} to {head_seq} are missing (deleted): the chain head is at {head_seq}",
-                    last.seq + 1
-                ),
-            });
-        }
-        if *head_seq == last.seq && *head_hash != last.row_hash {
-            return Some(at(
-                last,
-                "the chain head's hash differs from the last row's (rewritten)".into(),
-            ));
-        }
-    }
-    None
 }
 
 type Row = (
@@ -374,7 +440,18 @@ pub async fn entries(
     .await?;
     let mut unchained = 0;
     let mut out = Vec::with_capacity(rows.len());
-    for (
+    for row in rows {
+        match entry_of(row) {
+            Some(e) => out.push(e),
+            None => unchained += 1,
+        }
+    }
+    Ok((out, unchained))
+}
+
+/// A row as the chain sees it; `None` for a row written before the chain.
+fn entry_of(row: Row) -> Option<Entry> {
+    let (
         organization_id,
         seq,
         id,
@@ -389,36 +466,37 @@ pub async fn entries(
         canonical,
         prev,
         hash,
-    ) in rows
-    {
-        let Some(seq) = seq else {
-            unchained += 1;
-            continue;
-        };
-        out.push(Entry {
-            subgraph: None,
-            organization_id,
-            seq,
-            id,
-            actor_user_id: user,
-            actor_client_id: client,
-            action,
-            entity_type,
-            entity_id,
-            request_id,
-            details,
-            created_at: at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
-            canonical: canonical.unwrap_or_default(),
-            prev_hash: prev.map(|p| hex(&p)).unwrap_or_default(),
-            row_hash: hash.map(|h| hex(&h)).unwrap_or_default(),
-        });
-    }
-    Ok((out, unchained))
+    ) = row;
+    Some(Entry {
+        subgraph: None,
+        organization_id,
+        seq: seq?,
+        id,
+        actor_user_id: user,
+        actor_client_id: client,
+        action,
+        entity_type,
+        entity_id,
+        request_id,
+        details,
+        created_at: at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+        canonical: canonical.unwrap_or_default(),
+        prev_hash: prev.map(|p| hex(&p)).unwrap_or_default(),
+        row_hash: hash.map(|h| hex(&h)).unwrap_or_default(),
+    })
 }
 
-/// Verifies `schema`'s chains (of one organization, or all).
+/// Rows read per statement while verifying: memory stays one batch (and
+/// one seal's reads) whatever the trail's length.
+const VERIFY_BATCH: i64 = 5_000;
+
+/// Verifies `schema`'s chains (of one organization, or all), reading the
+/// trail in keyset batches and each seal's reads as the walk reaches it.
 pub async fn verify(conn: &mut PgConnection, schema: &str, org: Option<Uuid>) -> anyhow::Result<Report> {
-    let (entries, unchained) = entries(conn, schema, org, None, None).await?;
+    anyhow::ensure!(
+        schema.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+        "invalid schema `{schema}`"
+    );
     let heads: Vec<(Uuid, i64, Vec<u8>)> = sqlx::query_as(&format!(
         "select organization_id, seq, hash from {schema}.audit_chain_heads where ($1::uuid is null or organization_id = $1)"
     ))
@@ -426,27 +504,88 @@ pub async fn verify(conn: &mut PgConnection, schema: &str, org: Option<Uuid>) ->
     .fetch_all(&mut *conn)
     .await?;
     let heads: Vec<(Uuid, i64, String)> = heads.into_iter().map(|(o, s, h)| (o, s, hex(&h))).collect();
-    let mut broken = verify_entries(&entries, &heads, true);
-    let reads = reads(conn, schema, org).await?;
-    for b in verify_seals(&entries, &reads) {
+    let mut walk = Walk::new(&heads, true);
+    let mut seal_breaks: Vec<Broken> = vec![];
+    let (mut rows, mut reads, mut organizations) = (0usize, 0usize, 0usize);
+    let mut last_org = None;
+    let mut after: Option<(Uuid, i64)> = None;
+    loop {
+        // Dynamic on purpose, as `entries`.
+        let batch: Vec<Row> = sqlx::query_as(&format!(
+            "select organization_id, chain_seq, id, actor_user_id, actor_client_id, action, entity_type, entity_id,
+                    request_id, details, created_at, canonical, prev_hash, row_hash
+               from {schema}.audit_log
+              where chain_seq is not null and ($1::uuid is null or organization_id = $1)
+                and ($2::uuid is null or (organization_id, chain_seq) > ($2, $3))
+              order by organization_id, chain_seq limit $4"
+        ))
+        .bind(org)
+        .bind(after.map(|a| a.0))
+        .bind(after.map(|a| a.1))
+        .bind(VERIFY_BATCH)
+        .fetch_all(&mut *conn)
+        .await?;
+        let n = batch.len();
+        for row in batch {
+            let Some(e) = entry_of(row) else { continue };
+            after = Some((e.organization_id, e.seq));
+            rows += 1;
+            if last_org != Some(e.organization_id) {
+                organizations += 1;
+                last_org = Some(e.organization_id);
+            }
+            let intact = walk.push(&e);
+            if intact && e.action == SEAL_ACTION && !seal_breaks.iter().any(|b| b.organization_id == e.organization_id)
+            {
+                let sealed = sealed_reads(conn, schema, e.id).await?;
+                reads += sealed.len();
+                if let Some(b) = verify_seals(std::slice::from_ref(&e), &sealed).pop() {
+                    seal_breaks.push(b);
+                }
+            }
+        }
+        if (n as i64) < VERIFY_BATCH {
+            break;
+        }
+    }
+    let mut broken = walk.finish();
+    for b in seal_breaks {
         if !broken.iter().any(|k| k.organization_id == b.organization_id) {
             broken.push(b);
         }
     }
-    let unsealed: i64 = sqlx::query_scalar(&format!(
-        "select count(*) from {schema}.read_log where sealed_by is null and ($1::uuid is null or organization_id = $1)"
+    let (unchained, unsealed): (i64, i64) = sqlx::query_as(&format!(
+        "select (select count(*) from {schema}.audit_log where chain_seq is null and ($1::uuid is null or organization_id = $1)),
+                (select count(*) from {schema}.read_log where sealed_by is null and ($1::uuid is null or organization_id = $1))"
     ))
     .bind(org)
     .fetch_one(&mut *conn)
     .await?;
-    let mut orgs: Vec<Uuid> = entries.iter().map(|e| e.organization_id).collect();
-    orgs.dedup();
     Ok(Report {
-        organizations: orgs.len(),
-        rows: entries.len(),
+        organizations,
+        rows,
         unchained,
-        reads: reads.len(),
+        reads,
         unsealed,
         broken,
     })
+}
+
+/// The reads one seal covers, in order.
+async fn sealed_reads(conn: &mut PgConnection, schema: &str, seal: Uuid) -> anyhow::Result<Vec<Read>> {
+    // Dynamic on purpose, as `entries`.
+    let texts: Vec<String> = sqlx::query_scalar(&format!(
+        "select {schema}.read_log_canonical(r) from {schema}.read_log r where r.sealed_by = $1 order by r.seq"
+    ))
+    .bind(seal)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(texts
+        .into_iter()
+        .map(|read| Read {
+            subgraph: None,
+            sealed_by: seal,
+            read,
+        })
+        .collect())
 }
