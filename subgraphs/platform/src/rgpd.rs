@@ -88,6 +88,28 @@ impl ErasureReport {
         self
     }
 
+    /// Kept under `category`, whose period has not started yet: it runs
+    /// from an event still to come (`from`, in words: an invoice's payment),
+    /// so no date can be promised.
+    pub fn add_retained_pending(
+        &mut self,
+        what: &str,
+        count: i64,
+        category: Category,
+        settings: &RetentionSettings,
+        from: &str,
+    ) -> &mut Self {
+        let days = category.days(settings);
+        self.retained.push(RetainedData {
+            what: what.to_string(),
+            count,
+            category: category.name().to_string(),
+            until: None,
+            rule: format!("{}: kept {days} days from {from}", category.name()),
+        });
+        self
+    }
+
     /// The audit trail names the subject by id only, and stays: its chains
     /// must verify for as long as the organization exists.
     pub fn add_audit_trail(&mut self, count: i64) -> &mut Self {

@@ -133,7 +133,16 @@ pub async fn erase(
         let notes = count(tx, "clinical_notes", id).await?;
         let procedures = count(tx, "procedures", id).await?;
         let appointments = count(tx, "appointments", id).await?;
-        let invoices = count(tx, "invoices", id).await?;
+        // Invoices go 10 years after they were paid or voided (the rule's
+        // own clock), not after the record closed.
+        let (settled, last_settled): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
+            "select count(*), max(coalesce(paid_at, voided_at)) from invoices
+              where patient_id = $1 and coalesce(paid_at, voided_at) is not null",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let open = count(tx, "invoices", id).await? - settled;
         let trail = count_trail(tx, id).await?;
 
         let mut report = ErasureReport::new(id, now);
@@ -155,11 +164,22 @@ pub async fn erase(
             ("allergies", allergies, Category::ClinicalRecords),
             ("procedures", procedures, Category::ClinicalRecords),
             ("appointments (without the patient's name or reason)", appointments, Category::ClinicalRecords),
-            ("invoices (without the patient's name)", invoices, Category::Invoices),
         ] {
             if n > 0 {
                 report.add_retained(what, n, category, retention, closed);
             }
+        }
+        if let (true, Some(last)) = (settled > 0, last_settled) {
+            report.add_retained("settled invoices (without the patient's name)", settled, Category::Invoices, retention, last);
+        }
+        if open > 0 {
+            report.add_retained_pending(
+                "open invoices (without the patient's name)",
+                open,
+                Category::Invoices,
+                retention,
+                "their payment or voiding",
+            );
         }
         report.add_audit_trail(trail + 1);
         Ok((

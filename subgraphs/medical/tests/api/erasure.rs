@@ -51,6 +51,32 @@ async fn one_call_erases_a_patient_reports_what_is_kept_and_retention_later_dele
     )
     .await;
     app.mail_all("medical.appointment.scheduled").await;
+    // One invoice paid, one still open.
+    let clerk = app.token(w, Role::BillingClerk);
+    for pay in [true, false] {
+        let id = app
+            .ok(
+                "mutation($i: CreateInvoiceInput!) { createInvoice(input: $i) { id } }",
+                json!({ "i": { "patientId": patient, "lines": [{ "code": "GS", "description": "Consultation", "quantity": 1, "unitPriceCents": 3000 }] } }),
+                &clerk,
+            )
+            .await["createInvoice"]["id"]
+            .clone();
+        app.ok(
+            "mutation($id: ID!) { issueInvoice(id: $id) { id } }",
+            json!({ "id": id }),
+            &clerk,
+        )
+        .await;
+        if pay {
+            app.ok(
+                "mutation($id: ID!) { markInvoicePaid(id: $id) { id } }",
+                json!({ "id": id }),
+                &clerk,
+            )
+            .await;
+        }
+    }
     let addressed = "select count(*) from medical.mail_deliveries where recipient ilike '%example.org%'";
     assert_eq!(app.count(addressed).await, 1);
     let admin = app.token(w, Role::OrgAdmin);
@@ -125,6 +151,14 @@ async fn one_call_erases_a_patient_reports_what_is_kept_and_retention_later_dele
     let years = (until - Utc::now()).num_days() / 365;
     assert_eq!(years, 20, "kept 20 years from the record's closing: {until}");
     assert_eq!(find(&report["retained"], "audit trail")["category"], "audit_trail");
+    // Invoices run on their own clock: the paid one ten years from its
+    // payment, the open one from a payment still to come (no date promised).
+    let paid = find(&report["retained"], "settled invoices");
+    let paid_until: DateTime<Utc> = paid["until"].as_str().expect("until").parse().expect("date");
+    assert_eq!((paid_until - Utc::now()).num_days() / 365, 10, "{paid}");
+    let open = find(&report["retained"], "open invoices");
+    assert!(open["until"].is_null(), "{open}");
+    assert!(open["rule"].as_str().is_some_and(|r| r.contains("payment")), "{open}");
 
     // Nobody finds the patient by name any more; the other Dupont is still there.
     let found = app
