@@ -389,6 +389,31 @@ pub fn metric(page: &str, name: &str, needle: &str) -> Option<f64> {
         .find_map(|l| l.rsplit(' ').next()?.parse().ok())
 }
 
+/// Every entry of every event stream under `prefix` (dead letters
+/// included), each stream's entries on one line: what a test searches for
+/// data that must not be there.
+pub async fn event_streams(prefix: &str) -> Vec<(String, String)> {
+    let redis = redis::Client::open("redis://127.0.0.1:6379").expect("redis");
+    let mut conn = redis.get_multiplexed_async_connection().await.expect("redis");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(&mut conn)
+        .await
+        .expect("keys");
+    let mut out = vec![];
+    for key in keys {
+        let entries: redis::Value = redis::cmd("XRANGE")
+            .arg(&key)
+            .arg("-")
+            .arg("+")
+            .query_async(&mut conn)
+            .await
+            .unwrap_or(redis::Value::Nil);
+        out.push((key, format!("{entries:?}")));
+    }
+    out
+}
+
 /// `extensions.code` of the first error, if any.
 pub fn code(body: &Value) -> Option<&str> {
     body["errors"][0]["extensions"]["code"].as_str()

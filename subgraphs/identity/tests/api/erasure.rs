@@ -203,25 +203,11 @@ async fn an_erased_users_name_and_address_leave_the_published_events_and_the_str
         "published with her name and address"
     );
     let in_streams = async || {
-        let redis = redis::Client::open("redis://127.0.0.1:6379").expect("redis");
-        let mut conn = redis.get_multiplexed_async_connection().await.expect("redis");
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}:*", app.settings.redis.events_prefix))
-            .query_async(&mut conn)
+        testkit::event_streams(&app.settings.redis.events_prefix)
             .await
-            .expect("keys");
-        let mut found = 0;
-        for key in keys {
-            let entries: redis::Value = redis::cmd("XRANGE")
-                .arg(&key)
-                .arg("-")
-                .arg("+")
-                .query_async(&mut conn)
-                .await
-                .unwrap_or(redis::Value::Nil);
-            found += format!("{entries:?}").matches(&tag).count();
-        }
-        found
+            .iter()
+            .map(|(_, text)| text.matches(&tag).count())
+            .sum::<usize>()
     };
     assert!(in_streams().await >= 2, "the streams hold her name and address before");
 

@@ -355,22 +355,7 @@ async fn after_erasure_no_trail_read_log_or_event_holds_what_identified_the_pati
         assert!(found.is_empty(), "{table}.{column} still holds the patient: {found:?}");
     }
     // Nor any event stream, dead letters included.
-    let redis = redis::Client::open("redis://127.0.0.1:6379").expect("redis");
-    let mut conn = redis.get_multiplexed_async_connection().await.expect("redis");
-    let streams: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{}*", app.settings.redis.events_prefix))
-        .query_async(&mut conn)
-        .await
-        .expect("keys");
-    for stream in streams {
-        let entries: redis::Value = redis::cmd("XRANGE")
-            .arg(&stream)
-            .arg("-")
-            .arg("+")
-            .query_async(&mut conn)
-            .await
-            .unwrap_or(redis::Value::Nil);
-        let text = format!("{entries:?}");
+    for (stream, text) in testkit::event_streams(&app.settings.redis.events_prefix).await {
         for n in needles {
             assert!(!text.contains(n), "{stream} holds {n}");
         }

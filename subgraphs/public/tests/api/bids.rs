@@ -275,38 +275,20 @@ async fn a_submission_in_flight_at_the_deadline_is_either_counted_by_the_close_o
         .execute(&mut *held)
         .await
         .expect("hold the bid");
-    let submit = {
-        let app = app.kit.url.clone();
-        let (http, token, id) = (reqwest::Client::new(), supplier.clone(), draft.clone());
-        tokio::spawn(async move {
-            http.post(format!("{app}/graphql"))
-                .bearer_auth(token)
-                .json(&json!({ "query": "mutation($id: ID!) { submitBid(id: $id) { id status } }", "variables": { "id": id } }))
-                .send()
-                .await
-                .expect("submit")
-                .json::<serde_json::Value>()
-                .await
-                .expect("json")
-        })
-    };
+    let submit = in_background(
+        &app,
+        &supplier,
+        "mutation($id: ID!) { submitBid(id: $id) { id status } }",
+        json!({ "id": draft }),
+    );
     tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
     let officer = app.token(buyer, Role::ProcurementOfficer);
-    let close = {
-        let app = app.kit.url.clone();
-        let http = reqwest::Client::new();
-        tokio::spawn(async move {
-            http.post(format!("{app}/graphql"))
-                .bearer_auth(officer)
-                .json(&json!({ "query": "mutation($id: ID!) { closeTender(id: $id) { status } }", "variables": { "id": tender } }))
-                .send()
-                .await
-                .expect("close")
-                .json::<serde_json::Value>()
-                .await
-                .expect("json")
-        })
-    };
+    let close = in_background(
+        &app,
+        &officer,
+        "mutation($id: ID!) { closeTender(id: $id) { status } }",
+        json!({ "id": tender }),
+    );
     tokio::time::sleep(std::time::Duration::from_millis(700)).await;
     held.rollback().await.expect("release");
     let (submitted, closed) = (submit.await.expect("submit"), close.await.expect("close"));
@@ -342,4 +324,26 @@ async fn a_submission_in_flight_at_the_deadline_is_either_counted_by_the_close_o
         bids_submitted == 1,
         "the answer says what happened: {submitted}"
     );
+}
+
+/// A GraphQL call that runs on its own while the test goes on.
+fn in_background(
+    app: &TestApp,
+    token: &str,
+    query: &'static str,
+    variables: serde_json::Value,
+) -> tokio::task::JoinHandle<serde_json::Value> {
+    let (url, token) = (format!("{}/graphql", app.kit.url), token.to_string());
+    tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(url)
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request")
+            .json::<serde_json::Value>()
+            .await
+            .expect("json")
+    })
 }
