@@ -69,6 +69,21 @@ async fn a_practice_exports_a_patients_data_in_one_archive_then_erases_them_and_
     let camille = &found["data"]["patients"]["nodes"][0];
     let patient = camille["id"].as_str().expect("the seeded Camille Bernard").to_string();
     let mrn = camille["mrn"].as_str().expect("her MRN").to_string();
+    let her = gql(
+        &p,
+        &router,
+        json!({ "query": "query($id: ID!) { patient(id: $id) { birthDate contact { email } } }", "variables": { "id": patient } }),
+        &doctor,
+    )
+    .await;
+    let birth = her["data"]["patient"]["birthDate"]
+        .as_str()
+        .expect("birth date")
+        .to_string();
+    let email = her["data"]["patient"]["contact"]["email"]
+        .as_str()
+        .unwrap_or("camille.bernard@")
+        .to_string();
     let her_documents = camille["documents"]["nodes"].as_array().map_or(0, Vec::len);
     assert!(her_documents > 0, "the seed attaches documents: {found}");
 
@@ -283,13 +298,17 @@ async fn a_practice_exports_a_patients_data_in_one_archive_then_erases_them_and_
     let erased = gql(&p, &router, json!({ "query": "mutation($p: ID!, $m: String!) { erasePatient(patientId: $p, reason: \"RGPD art. 17\", confirmMrn: $m) { retained { category until } } }",
                     "variables": { "p": patient, "m": mrn } }), &admin).await;
     assert!(erased["errors"].is_null(), "{erased}");
+    // Content hears of it: no document title names her any more (her
+    // administrative documents are deleted, and purged, the clinical ones
+    // kept under a generic title).
     wait_for(
         &p.admin,
         &format!(
-            "select count(*) from content.documents where owner_id = '{patient}'
-              and title in ('Clinical document', 'Administrative document') and expires_at is null"
+            "select (count(*) filter (where title not in ('Clinical document', 'Administrative document')) = 0
+                     and count(*) filter (where title = 'Clinical document') > 0)::int::bigint
+               from content.documents where owner_id = '{patient}' and expires_at is null"
         ),
-        i64::try_from(her_documents).expect("count"),
+        1,
     )
     .await;
     // The export archives (her whole record, copies of her documents) are
@@ -302,6 +321,34 @@ async fn a_practice_exports_a_patients_data_in_one_archive_then_erases_them_and_
         1,
     )
     .await;
+    // Nothing that identified her is left in any subgraph's trail, read
+    // log, outbox or documents.
+    for schema in ["medical", "content"] {
+        for (table, column) in [
+            ("audit_log", "canonical"),
+            ("read_log", "details::text"),
+            ("event_outbox", "payload::text"),
+        ] {
+            let sql = format!("select count(*) from {schema}.{table} where {column} ilike any($1)");
+            let patterns: Vec<String> = [mrn.as_str(), "Bernard", birth.as_str(), email.as_str()]
+                .iter()
+                .map(|n| format!("%{n}%"))
+                .collect();
+            let n: i64 = sqlx::query_scalar(&sql)
+                .bind(&patterns)
+                .fetch_one(&p.admin)
+                .await
+                .expect("search");
+            assert_eq!(n, 0, "{schema}.{table} still names her");
+        }
+    }
+    let titled: i64 = sqlx::query_scalar(&format!(
+        "select count(*) from content.documents where owner_id = '{patient}' and (title ilike '%Bernard%' or title ilike '%Camille%')"
+    ))
+    .fetch_one(&p.admin)
+    .await
+    .expect("titles");
+    assert_eq!(titled, 0);
     for link in [first_url.as_str(), second_url.as_str()] {
         let status = p.http.get(link).send().await.expect("download").status().as_u16();
         assert_eq!(
