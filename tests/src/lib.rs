@@ -83,11 +83,30 @@ impl Proc {
         let _ = self.child.wait();
     }
 
+    /// Stops the process without killing it (`SIGSTOP`): it holds its
+    /// connections and answers nothing, like a hung service.
+    pub fn pause(&self) {
+        signal(self.child.id(), "-STOP");
+    }
+
+    /// Lets a paused process go on (`SIGCONT`).
+    pub fn resume(&self) {
+        signal(self.child.id(), "-CONT");
+    }
+
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(30)..].join("\n")
     }
+}
+
+fn signal(pid: u32, which: &str) {
+    let status = std::process::Command::new("kill")
+        .args([which, &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill {which} {pid}");
 }
 
 impl Drop for Proc {
@@ -160,6 +179,8 @@ pub struct RouterOptions {
     pub manifests: Option<PathBuf>,
     /// `HUB_ROUTER_CORS_ORIGINS`: the origins browsers may call from.
     pub cors_origins: Option<String>,
+    /// `HUB_ROUTER_SUBGRAPH_TIMEOUT`: how long one subgraph call may take.
+    pub subgraph_timeout: Option<String>,
 }
 
 impl Default for RouterOptions {
@@ -175,6 +196,7 @@ impl Default for RouterOptions {
             redis_url: "redis://127.0.0.1:6379".into(),
             manifests: None,
             cors_origins: None,
+            subgraph_timeout: None,
         }
     }
 }
@@ -224,6 +246,12 @@ impl RouterOptions {
         self
     }
 
+    /// How long the router waits for one subgraph call (`"2s"`).
+    pub fn subgraph_timeout(mut self, timeout: &str) -> Self {
+        self.subgraph_timeout = Some(timeout.to_string());
+        self
+    }
+
     /// Where the router's rate limiter and revocation checks find Redis.
     pub fn redis(mut self, url: &str) -> Self {
         self.redis_url = url.to_string();
@@ -233,6 +261,8 @@ impl RouterOptions {
 
 pub struct Router {
     pub url: String,
+    /// The router's own health endpoint.
+    pub health: String,
     pub proc: Proc,
 }
 
@@ -447,6 +477,9 @@ impl Platform {
         if let Some(origins) = &opts.cors_origins {
             env.push(("HUB_ROUTER_CORS_ORIGINS".into(), origins.clone()));
         }
+        if let Some(timeout) = &opts.subgraph_timeout {
+            env.push(("HUB_ROUTER_SUBGRAPH_TIMEOUT".into(), timeout.clone()));
+        }
         let config = config.display().to_string();
         let args = ["--config", config.as_str(), "--supergraph", "supergraph.graphql"];
         let name = format!("router-{port}");
@@ -454,6 +487,7 @@ impl Platform {
         wait_ready(&mut proc, &format!("http://127.0.0.1:{health}/health")).await;
         Router {
             url: format!("http://127.0.0.1:{port}/"),
+            health: format!("http://127.0.0.1:{health}/health"),
             proc,
         }
     }
