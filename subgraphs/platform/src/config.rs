@@ -251,6 +251,14 @@ pub struct AuthSettings {
     pub router_secret: Option<SecretString>,
     /// When true, `/graphql` refuses calls without the router secret.
     pub require_router_secret: bool,
+    /// How long, through a Redis outage, this process trusts the
+    /// revocations it has seen for writes; past that writes are refused.
+    #[serde(default = "default_revocation_staleness_secs")]
+    pub revocation_staleness_secs: u64,
+}
+
+fn default_revocation_staleness_secs() -> u64 {
+    60
 }
 
 impl AuthSettings {

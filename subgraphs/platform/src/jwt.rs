@@ -74,6 +74,7 @@ pub struct JwtVerifier {
     min_refresh_interval: Duration,
     kv: Kv,
     verified: moka::sync::Cache<String, Arc<Claims>>,
+    revocations: Arc<crate::revocation::Revocations>,
 }
 
 impl JwtVerifier {
@@ -107,7 +108,14 @@ impl JwtVerifier {
                 .max_capacity(VERIFIED_CAPACITY)
                 .time_to_live(VERIFIED_TTL)
                 .build(),
+            revocations: Arc::default(),
         }
+    }
+
+    /// The revocations this process has seen, and how fresh its view is
+    /// (see [`crate::revocation`]); the kit feeds it.
+    pub fn revocations(&self) -> Arc<crate::revocation::Revocations> {
+        self.revocations.clone()
     }
 
     /// Overrides how often an unknown `kid` may trigger a JWKS fetch.
@@ -119,20 +127,31 @@ impl JwtVerifier {
     }
 
     /// Verifies signature and claims, then asks Redis whether the session was
-    /// revoked. When Redis cannot answer the token is accepted but marked
-    /// `revocation_checked = false` so writes that depend on it are refused.
+    /// revoked. When Redis cannot answer, a session this process knows to be
+    /// revoked is still refused, and the token is trusted for writes while
+    /// the process's view of revocations is fresh enough; past that it is
+    /// accepted but marked `revocation_checked = false`, so writes that
+    /// depend on it are refused (see [`crate::revocation`]).
     pub async fn authenticate(&self, token: &str) -> Result<AuthContext, VerifyError> {
         let claims = self.verified(token).await?;
         let mut checked = true;
         if let Some(sid) = claims.sid {
+            if self.revocations.is_known_revoked(claims.org, sid) {
+                return Err(VerifyError::Revoked);
+            }
             match self.kv.is_session_revoked(claims.org, sid).await {
-                Ok(true) => return Err(VerifyError::Revoked),
-                Ok(false) => {}
+                Ok(true) => {
+                    self.revocations.note_revoked(claims.org, sid);
+                    return Err(VerifyError::Revoked);
+                }
+                Ok(false) => self.revocations.contact(),
                 // No revocation list by configuration (development): nothing to ask.
                 Err(KvError::NotConfigured) => {}
                 Err(e) => {
-                    tracing::warn!(error = %e, "revocation list unavailable");
-                    checked = false;
+                    checked = self.revocations.is_fresh();
+                    if !checked {
+                        tracing::warn!(error = %e, "revocation list unavailable and this process's view of it too old");
+                    }
                 }
             }
         }

@@ -238,6 +238,14 @@ pub async fn app<A: SubgraphApp>(figment: Figment, opts: Options) -> anyhow::Res
             )
         }
     };
+    verifier
+        .revocations()
+        .set_staleness(std::time::Duration::from_secs(auth.revocation_staleness_secs));
+    if rt.kv.is_configured() {
+        // Its own connection: the feed's read blocks.
+        let kv = Kv::with_response_timeout(rt.settings.redis.url(), std::time::Duration::from_secs(3))?;
+        crate::revocation::spawn_feed(kv, &rt.settings.redis.events_prefix, verifier.revocations());
+    }
     let schema: Schema<A::Query, A::Mutation, EmptySubscription> =
         server::schema_builder(A::Query::default(), A::Mutation::default(), &rt.settings)
             .data(state.clone())

@@ -28,6 +28,7 @@ pub mod pagination;
 pub mod rate_limit;
 pub mod rest;
 pub mod retention;
+pub mod revocation;
 pub mod rgpd;
 pub mod scalars;
 pub mod server;

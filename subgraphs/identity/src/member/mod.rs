@@ -391,5 +391,7 @@ impl MemberMutation {
 /// Redis is written before commit: if it is down the change is refused whole.
 async fn end_sessions(tx: &mut TenantTx, st: &State, org: uuid::Uuid, user: uuid::Uuid, reason: &str) -> AppResult<()> {
     let sids = session::db::revoke_all_of_user(tx, user, reason).await?;
-    session::revoke_in_kv(st, org, &sids).await
+    session::announce(tx, org, &sids).await?;
+    session::revoke_in_kv(st, org, &sids).await;
+    Ok(())
 }

@@ -152,6 +152,7 @@ impl SessionMutation {
             RefreshUse::Reused(s) => {
                 tracing::warn!(session = %s, "refresh token reuse: revoking the session");
                 db::revoke(&mut tx, s, "refresh_token_reuse").await?;
+                announce(&mut tx, token.organization_id, &[s]).await?;
                 audit::record(
                     &mut tx,
                     &Actor::user(token.organization_id, None, Some(ctx)),
@@ -162,9 +163,9 @@ impl SessionMutation {
                 )
                 .await?;
                 tx.commit().await?;
-                // Best effort: the session is already dead for refreshes; this
-                // also stops its access tokens early.
-                let _ = revoke_in_kv(st, token.organization_id, &[s]).await;
+                // The session is already dead for refreshes; this also
+                // stops its access tokens early.
+                revoke_in_kv(st, token.organization_id, &[s]).await;
                 return Err(AppError::InvalidToken.into());
             }
             RefreshUse::Unknown => return Err(AppError::InvalidToken.into()),
@@ -221,14 +222,16 @@ impl SessionMutation {
         let st = state(ctx)?;
         let caller = auth(ctx)?;
         let sid = caller.session_id.ok_or(AppError::Forbidden)?;
-        // Redis first: if the revocation cannot be recorded, nothing changes
-        // and the caller is told, rather than believing the tokens are dead.
-        revoke_in_kv(st, caller.organization_id, &[sid]).await?;
-        Ok(mutate(ctx, async |tx| {
+        // Recorded with its event (every service's revocation feed reads
+        // it); if Redis is down, the event waits in the outbox and the
+        // logout takes effect everywhere once Redis is back.
+        mutate(ctx, async |tx| {
             db::revoke(tx, sid, "logout").await?;
-            Ok((true, Audit::new("logout", "Session", sid)))
+            Ok(((), Audit::new("logout", "Session", sid).event(revoked_event(&[sid]))))
         })
-        .await?)
+        .await?;
+        revoke_in_kv(st, caller.organization_id, &[sid]).await;
+        Ok(true)
     }
 
     /// New tokens for another organization the user belongs to.
@@ -364,12 +367,39 @@ pub async fn end_everywhere(
     let mut ended = vec![];
     for org in member::db::organizations_of(conn, user).await? {
         set_scope(conn, &as_user(org)).await?;
-        ended.push((org, db::revoke_all_of_user(conn, user, reason).await?));
+        let sids = db::revoke_all_of_user(conn, user, reason).await?;
+        announce(conn, org, &sids).await?;
+        ended.push((org, sids));
     }
     set_scope(conn, home).await?;
     for (org, sids) in ended {
-        revoke_in_kv(st, org, &sids).await?;
+        revoke_in_kv(st, org, &sids).await;
     }
+    Ok(())
+}
+
+/// `identity.session.revoked`: every service's revocation feed learns of
+/// the ended sessions from it, at once, or once Redis is back.
+pub fn revoked_event(sessions: &[Uuid]) -> platform::events::Event {
+    platform::events::Event::new(
+        platform::revocation::REVOKED_EVENT,
+        sessions.first().copied().unwrap_or_default(),
+        serde_json::json!({ "sessionIds": sessions }),
+    )
+}
+
+/// Writes [`revoked_event`] in the transaction (scoped to `org`).
+pub async fn announce(conn: &mut PgConnection, org: Uuid, sessions: &[Uuid]) -> AppResult<()> {
+    if sessions.is_empty() {
+        return Ok(());
+    }
+    let actor = Actor {
+        organization_id: org,
+        user_id: None,
+        client_id: None,
+        request_id: None,
+    };
+    platform::events::emit(conn, &actor, revoked_event(sessions)).await?;
     Ok(())
 }
 
@@ -421,20 +451,23 @@ pub fn may_sign_in(creds: &user::db::Credentials) -> bool {
     creds.status == UserStatus::Active && creds.locked_until.is_none_or(|t| t <= Utc::now())
 }
 
-pub async fn revoke_in_kv(st: &State, org: Uuid, sessions: &[Uuid]) -> AppResult<()> {
+/// Puts the sessions on Redis's revocation list at once (every service
+/// looks tokens up there). If Redis cannot take them now, the
+/// `identity.session.revoked` event written with the change carries them
+/// to every service once Redis is back.
+pub async fn revoke_in_kv(st: &State, org: Uuid, sessions: &[Uuid]) {
     let ttl = StdDuration::from_secs(st.settings.auth.access_token_ttl_secs + st.settings.auth.leeway_secs);
     for sid in sessions {
         match st.kv.revoke_session(org, *sid, ttl).await {
             Ok(()) => {}
             Err(KvError::NotConfigured) => {
                 tracing::warn!("redis not configured: access tokens of revoked sessions stay valid until they expire");
-                return Ok(());
+                return;
             }
             Err(e) => {
-                tracing::error!(error = %e, "cannot record session revocation");
-                return Err(AppError::Unavailable("session revocation list"));
+                tracing::warn!(error = %e, "session revocation not on Redis yet: its event delivers it once Redis is back");
+                return;
             }
         }
     }
-    Ok(())
 }
