@@ -67,23 +67,42 @@ async function loadAppointments() {
     return;
   }
   const nodes = data.appointments.nodes;
-  status.textContent = nodes.length === 0 ? "No appointments today." : `${nodes.length} appointment(s).`;
+  showCount(status, errors, nodes.length === 0 ? "No appointments today." : `${nodes.length} appointment(s).`);
   nodes.forEach((a, i) => {
     const tr = document.createElement("tr");
     tr.dataset.testid = "appointment";
     const time = new Date(a.startsAt).toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit" });
-    const fieldError = errors.find(
-      (e) => e.path?.[2] === i && e.path?.at(-1) === "bloodType",
-    );
+    const fieldError = (field: string) => errors.find((e) => e.path?.[2] === i && e.path?.includes(field));
+    const bloodError = fieldError("bloodType");
+    // A practitioner's name comes from identity: if it could not be read,
+    // the row still shows, with why.
+    const practitionerError = fieldError("practitioner");
     tr.append(
       cell(time),
       cell(`${a.patient.givenName} ${a.patient.familyName}`),
-      cell(a.practitioner.displayName),
-      fieldError ? cell(fieldError.message, "field-error") : cell(a.patient.bloodType ?? "—"),
+      a.practitioner
+        ? cell(a.practitioner.displayName)
+        : cell(practitionerError?.message ?? "—", practitionerError ? "field-error" : undefined),
+      bloodError ? cell(bloodError.message, "field-error") : cell(a.patient.bloodType ?? "—"),
       cell(a.status),
     );
     rows.append(tr);
   });
+}
+
+/** The count, and, for a partial answer, which parts are missing and why. */
+function showCount(status: HTMLElement, errors: { message: string; path?: readonly (string | number)[] }[], text: string) {
+  // Fields a role may not read are shown in their cells; anything else
+  // missing makes the answer partial, and the page says so.
+  const missing = errors.filter((e) => e.path?.at(-1) !== "bloodType");
+  if (missing.length === 0) {
+    status.className = "status";
+    status.textContent = text;
+    return;
+  }
+  status.className = "status partial";
+  const reasons = [...new Set(missing.map((e) => e.message))].join(" ");
+  status.textContent = `${text} Partial answer: some details could not be loaded — ${reasons}`;
 }
 
 async function loadNotifications() {
@@ -149,20 +168,22 @@ async function loadTenders() {
     showError(status, error);
     return;
   }
-  status.textContent = `${data.tenders.nodes.length} open tender(s).`;
+  showCount(status, errorsOf(error), `${data.tenders.nodes.length} open tender(s).`);
   for (const t of data.tenders.nodes) {
     const tr = document.createElement("tr");
     tr.dataset.testid = "tender";
     tr.append(
       cell(t.reference),
       cell(t.title),
-      cell(t.buyer.name),
+      cell(t.buyer?.name ?? "—"),
       cell(new Date(t.submissionDeadline).toLocaleString(locale)),
       cell(String(t.bidCount)),
     );
     rows.append(tr);
   }
 }
+
+$<HTMLButtonElement>("#refresh-appointments").addEventListener("click", () => void loadAppointments());
 
 $<HTMLFormElement>("#sign-in").addEventListener("submit", async (event) => {
   event.preventDefault();

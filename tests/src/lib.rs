@@ -83,6 +83,11 @@ impl Proc {
         let _ = self.child.wait();
     }
 
+    /// The process id (for a test that signals it from another process).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops the process without killing it (`SIGSTOP`): it holds its
     /// connections and answers nothing, like a hung service.
     pub fn pause(&self) {

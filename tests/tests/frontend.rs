@@ -29,7 +29,9 @@ async fn the_generated_client_and_the_example_page_run_against_the_router() {
         .router(
             RouterOptions::default()
                 .manifests(dir.join("manifests"))
-                .cors_origins(&format!("^http://127\\.0\\.0\\.1:{page_port}$")),
+                .cors_origins(&format!("^http://127\\.0\\.0\\.1:{page_port}$"))
+                // The page's partial-answer test pauses identity.
+                .subgraph_timeout("2s"),
         )
         .await;
 
@@ -54,6 +56,7 @@ async fn the_generated_client_and_the_example_page_run_against_the_router() {
         .env("HUB_TOKEN_URL", format!("{}/oauth/token", p.url("identity")))
         .env("HUB_PAGE_PORT", page_port.to_string())
         .env("HUB_MAIL_DIR", p.dir.join(".hub/mail"))
+        .env("HUB_IDENTITY_PID", p.subgraph("identity").proc.pid().to_string())
         .env("NO_COLOR", "1")
         .output()
         .expect("npm");

@@ -255,10 +255,11 @@ pub fn check(root: &Path, opts: &Options) -> anyhow::Result<CheckReport> {
     }
 
     // 5. Lint.
-    let lint = match &new_api {
+    let mut lint = match &new_api {
         Some(api) => lint::lint(api.as_ref()),
         None => vec![],
     };
+    lint.extend(lint::cross_subgraph_nullability(&opts.exported));
     let lint_errors = lint.iter().filter(|f| f.level == "error").count();
     if lint_errors > 0 {
         failures.push(format!("{lint_errors} lint error(s)"));

@@ -226,3 +226,99 @@ fn connection(schema: &Schema, path: &str, f: &FieldDefinition, out: &mut Vec<Fi
         ));
     }
 }
+
+/// Partial failure is a feature: a field that crosses a subgraph boundary
+/// is nullable, so that the other subgraph being down, slow, or the entity
+/// gone (an erased user, a removed member, a deleted document) costs that
+/// field only, never its parent or the whole answer. Checked on the
+/// subgraphs' own SDL (`(name, sdl)`): an entity's owner is the subgraph
+/// that defines most of its fields; a field that returns an entity of
+/// another subgraph, or that a subgraph adds to another's entity, must be
+/// nullable (lists too: the list itself).
+pub fn cross_subgraph_nullability(subgraphs: &[(String, String)]) -> Vec<Finding> {
+    use apollo_compiler::ast::{Definition, Document};
+    use std::collections::BTreeMap;
+
+    let docs: Vec<(&str, Document)> = subgraphs
+        .iter()
+        .filter_map(|(name, sdl)| {
+            Document::parse(sdl.as_str(), name.as_str())
+                .ok()
+                .map(|d| (name.as_str(), d))
+        })
+        .collect();
+    let is_entity = |def: &apollo_compiler::ast::ObjectTypeDefinition| def.directives.iter().any(|d| d.name == "key");
+    let own_fields = |def: &apollo_compiler::ast::ObjectTypeDefinition| {
+        def.fields
+            .iter()
+            .filter(|f| f.name != "id" && !f.directives.iter().any(|d| d.name == "external"))
+            .count()
+    };
+    // Which subgraph defines most of each entity's fields: its owner.
+    let mut counts: BTreeMap<String, Vec<(usize, &str)>> = BTreeMap::new();
+    for (sg, doc) in &docs {
+        for def in &doc.definitions {
+            if let Definition::ObjectTypeDefinition(t) = def {
+                if is_entity(t) {
+                    counts.entry(t.name.to_string()).or_default().push((own_fields(t), sg));
+                }
+            }
+        }
+    }
+    let owner: BTreeMap<String, &str> = counts
+        .into_iter()
+        .filter_map(|(t, mut c)| {
+            c.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+            c.first().map(|(_, sg)| (t, *sg))
+        })
+        .collect();
+    let mut out = vec![];
+    for (sg, doc) in &docs {
+        for def in &doc.definitions {
+            let Definition::ObjectTypeDefinition(t) = def else {
+                continue;
+            };
+            let contributed = owner.get(t.name.as_str()).is_some_and(|o| o != sg);
+            for f in &t.fields {
+                if f.name == "id" || f.directives.iter().any(|d| d.name == "external") {
+                    continue;
+                }
+                let non_null = f.ty.is_non_null();
+                if !non_null {
+                    continue;
+                }
+                let path = format!("{}.{}", t.name, f.name);
+                let returned = f.ty.inner_named_type().to_string();
+                if contributed {
+                    let from = owner.get(t.name.as_str()).copied().unwrap_or_default();
+                    out.push(error(
+                        "cross-subgraph-nullability",
+                        path.clone(),
+                        format!(
+                            "`{path}` is added by {sg} to `{}`, an entity of {from}: make it nullable (`{}`), so that {sg} down costs this field only, not the {}.",
+                            t.name,
+                            nullable(&f.ty),
+                            t.name
+                        ),
+                    ));
+                } else if let Some(other) = owner.get(returned.as_str()).filter(|o| *o != sg) {
+                    out.push(error(
+                        "cross-subgraph-nullability",
+                        path.clone(),
+                        format!(
+                            "`{path}` returns `{returned}`, an entity of {other}, from {sg}: make it nullable (`{}`), so that {other} down or the {returned} gone costs this field only.",
+                            nullable(&f.ty)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `T!` as `T`, `[T!]!` as `[T!]`.
+fn nullable(ty: &apollo_compiler::ast::Type) -> String {
+    let s = ty.to_string();
+    s.strip_suffix('!').unwrap_or(&s).to_string()
+}

@@ -115,7 +115,7 @@ export type AppointmentsQueryVariables = Exact<{
 }>;
 
 
-export type AppointmentsQuery = { appointments: { edges: Array<{ node: { id: string, startsAt: string, status: AppointmentStatus, patient: { familyName: string }, practitioner: { displayName: string } } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type AppointmentsQuery = { appointments: { edges: Array<{ node: { id: string, startsAt: string, status: AppointmentStatus, patient: { familyName: string }, practitioner: { displayName: string } | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type BookAppointmentMutationVariables = Exact<{
   input: ScheduleAppointmentInput;
@@ -146,7 +146,7 @@ export type TodayAppointmentsQueryVariables = Exact<{
 }>;
 
 
-export type TodayAppointmentsQuery = { appointments: { nodes: Array<{ id: string, startsAt: string, endsAt: string, status: AppointmentStatus, reason: string | null, patient: { id: string, givenName: string, familyName: string, bloodType: BloodType | null }, practitioner: { id: string, displayName: string } }> } };
+export type TodayAppointmentsQuery = { appointments: { nodes: Array<{ id: string, startsAt: string, endsAt: string, status: AppointmentStatus, reason: string | null, patient: { id: string, givenName: string, familyName: string, bloodType: BloodType | null }, practitioner: { id: string, displayName: string } | null }> } };
 
 export type PartnerAppointmentsQueryVariables = Exact<{
   from?: string | null | undefined;
@@ -156,7 +156,7 @@ export type PartnerAppointmentsQueryVariables = Exact<{
 }>;
 
 
-export type PartnerAppointmentsQuery = { appointments: { nodes: Array<{ id: string, startsAt: string, endsAt: string, status: AppointmentStatus, patient: { id: string, givenName: string, familyName: string }, practitioner: { id: string, displayName: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type PartnerAppointmentsQuery = { appointments: { nodes: Array<{ id: string, startsAt: string, endsAt: string, status: AppointmentStatus, patient: { id: string, givenName: string, familyName: string }, practitioner: { id: string, displayName: string } | null }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type PartnerInvoicesQueryVariables = Exact<{
   status?: InvoiceStatus | null | undefined;
@@ -173,7 +173,7 @@ export type OpenTendersQueryVariables = Exact<{
 }>;
 
 
-export type OpenTendersQuery = { tenders: { nodes: Array<{ id: string, reference: string, title: string, submissionDeadline: string, bidCount: number, estimatedValue: { amount: number, currency: string }, buyer: { id: string, name: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type OpenTendersQuery = { tenders: { nodes: Array<{ id: string, reference: string, title: string, submissionDeadline: string, bidCount: number, estimatedValue: { amount: number, currency: string }, buyer: { id: string, name: string } | null }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type AcceptInviteMutationVariables = Exact<{
   input: AcceptInviteInput;

@@ -88,9 +88,11 @@ impl Patient {
         first: Option<i32>,
         after: Option<String>,
         classification: Option<Classification>,
-    ) -> Result<DocumentConnection> {
+    ) -> Result<Option<DocumentConnection>> {
         platform_access::require(ctx, Vertical::Medical, &access::ADMINISTRATIVE_READERS)?;
-        documents(ctx, self.id, None, first, after, classification).await
+        documents(ctx, self.id, None, first, after, classification)
+            .await
+            .map(Some)
     }
 }
 
@@ -113,11 +115,11 @@ impl Tender {
     }
 
     #[graphql(external)]
-    async fn buyer(&self) -> Organization {
+    async fn buyer(&self) -> Option<Organization> {
         // External: the router asks the public subgraph, never this one.
-        Organization {
+        Some(Organization {
             id: self.buyer.unwrap_or_default(),
-        }
+        })
     }
 
     /// The tender's documents: its buyer's staff read them all, every
@@ -129,10 +131,12 @@ impl Tender {
         first: Option<i32>,
         after: Option<String>,
         classification: Option<Classification>,
-    ) -> Result<DocumentConnection> {
+    ) -> Result<Option<DocumentConnection>> {
         platform_access::require(ctx, Vertical::Public, &access::PUBLIC_MEMBERS)?;
         let vouched = self.published_at.and(self.buyer);
-        documents(ctx, self.id, vouched, first, after, classification).await
+        documents(ctx, self.id, vouched, first, after, classification)
+            .await
+            .map(Some)
     }
 }
 
@@ -154,9 +158,11 @@ impl Contract {
         first: Option<i32>,
         after: Option<String>,
         classification: Option<Classification>,
-    ) -> Result<DocumentConnection> {
+    ) -> Result<Option<DocumentConnection>> {
         platform_access::require(ctx, Vertical::Public, &access::BUYER_READERS)?;
-        documents(ctx, self.id, None, first, after, classification).await
+        documents(ctx, self.id, None, first, after, classification)
+            .await
+            .map(Some)
     }
 }
 
@@ -173,11 +179,11 @@ impl Supplier {
     }
 
     #[graphql(external)]
-    async fn organization(&self) -> Organization {
+    async fn organization(&self) -> Option<Organization> {
         // External: the router asks the public subgraph, never this one.
-        Organization {
+        Some(Organization {
             id: self.organization.unwrap_or_default(),
-        }
+        })
     }
 
     /// The supplier's compliance certificates: its own staff, administrators
@@ -189,9 +195,11 @@ impl Supplier {
         first: Option<i32>,
         after: Option<String>,
         classification: Option<Classification>,
-    ) -> Result<DocumentConnection> {
+    ) -> Result<Option<DocumentConnection>> {
         platform_access::require(ctx, Vertical::Public, &access::COMPLIANCE_READERS)?;
-        documents(ctx, self.id, self.organization, first, after, classification).await
+        documents(ctx, self.id, self.organization, first, after, classification)
+            .await
+            .map(Some)
     }
 }
 

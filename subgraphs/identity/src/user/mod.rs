@@ -79,13 +79,21 @@ impl UserQuery {
     }
 
     // async-graphql ignores guards on entity resolvers: check here.
+    // A reference to a user the caller's organization does not know (erased,
+    // removed, or never one of its members) resolves to a tombstone, so the
+    // appointment or note that names them still shows.
     #[graphql(entity)]
     async fn find_user_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<User>> {
         auth(ctx)?;
         let Some(id) = parse_key(&id) else {
             return Ok(None);
         };
-        Ok(ctx.data::<Loaded<UserLoader>>()?.load_one(id).await?)
+        Ok(Some(
+            ctx.data::<Loaded<UserLoader>>()?
+                .load_one(id)
+                .await?
+                .unwrap_or_else(|| User::tombstone(id)),
+        ))
     }
 }
 

@@ -31,6 +31,40 @@ pub enum UserStatus {
     Disabled,
 }
 
+/// What a reference to a user the caller's organization no longer knows
+/// shows instead of their name.
+pub const FORMER_MEMBER: &str = "Former member";
+
+impl User {
+    /// What a reference (an appointment's practitioner, a note's author)
+    /// to an erased user or a removed member resolves to: the id the
+    /// reference already holds and "Former member", nothing else — the
+    /// same for an id of another organization or no user at all.
+    pub fn tombstone(id: Uuid) -> Self {
+        User {
+            id,
+            email: String::new(),
+            display_name: FORMER_MEMBER.into(),
+            locale: "en".into(),
+            status: UserStatus::Disabled,
+            totp_enabled: false,
+            created_at: DateTime::<Utc>::UNIX_EPOCH,
+        }
+    }
+
+    /// Every account has an address; a tombstone has none.
+    pub fn is_tombstone(&self) -> bool {
+        self.email.is_empty()
+    }
+
+    fn known(&self) -> Result<()> {
+        if self.is_tombstone() {
+            return Err(platform::AppError::NotFound("user").into());
+        }
+        Ok(())
+    }
+}
+
 /// A person who signs in; their roles depend on the organization of the token.
 #[Object]
 impl User {
@@ -39,10 +73,18 @@ impl User {
         ID(self.id.to_string())
     }
 
+    /// True for a user the organization no longer knows (an erased account,
+    /// a removed member): a tombstone whose name reads "Former member" and
+    /// whose other details are not there.
+    async fn erased(&self) -> bool {
+        self.is_tombstone()
+    }
+
     /// Sign-in email, lowercase. Never shown to partner tokens.
     #[graphql(guard = "UserOnly")]
-    async fn email(&self) -> &str {
-        &self.email
+    async fn email(&self) -> Result<&str> {
+        self.known()?;
+        Ok(&self.email)
     }
 
     /// Name shown to other members.
@@ -75,8 +117,9 @@ impl User {
     }
 
     /// When the account was created.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.created_at
+    async fn created_at(&self) -> Result<DateTime<Utc>> {
+        self.known()?;
+        Ok(self.created_at)
     }
 
     /// Who did what to it and when, newest first: the organization's administrators and auditors.

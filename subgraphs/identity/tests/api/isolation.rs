@@ -118,12 +118,16 @@ async fn mutations_with_another_organizations_ids_find_nothing_and_change_nothin
 }
 
 #[tokio::test]
-async fn entities_of_another_organization_resolve_to_nothing_but_public_names() {
+async fn entities_of_another_organization_resolve_to_tombstones_and_public_names() {
     let t = two_tenants().await;
     let q = "query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id email } ... on Organization { id name } } }";
     let reps = json!([{ "__typename": "User", "id": t.user_b.to_string() }, { "__typename": "Organization", "id": t.org_b.to_string() }]);
     let r = t.app.gql(q, json!({ "r": reps }), Some(&t.token_a)).await;
-    assert_eq!(r["data"]["_entities"][0], serde_json::Value::Null, "{r}");
+    // The user of B is a tombstone to A: no address (NOT_FOUND), nothing but
+    // the id A already gave.
+    assert!(r["data"]["_entities"][0]["email"].is_null(), "{r}");
+    assert_eq!(code(&r), Some("NOT_FOUND"), "{r}");
+    assert!(!r.to_string().contains("@"), "no address leaks: {r}");
     assert_eq!(
         r["data"]["_entities"][1],
         json!({ "id": t.org_b.to_string(), "name": "Org org-b" })
@@ -202,4 +206,44 @@ async fn with_no_tenant_set_the_service_role_sees_zero_rows() {
     .await
     .unwrap();
     assert_eq!(owns, 0, "the service role owns no table");
+}
+
+#[tokio::test]
+async fn a_reference_to_a_user_the_organization_does_not_know_is_a_tombstone_that_tells_nothing() {
+    let t = two_tenants().await;
+    let q =
+        "query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id displayName erased status roles } } }";
+    // Another organization's user and an id that is nobody's: the same answer.
+    for id in [t.user_b, Uuid::new_v4()] {
+        let r = t
+            .app
+            .gql(
+                q,
+                json!({ "r": [{ "__typename": "User", "id": id.to_string() }] }),
+                Some(&t.token_a),
+            )
+            .await;
+        assert!(r["errors"].is_null(), "{r}");
+        assert_eq!(
+            r["data"]["_entities"][0],
+            json!({ "id": id.to_string(), "displayName": "Former member", "erased": true, "status": "DISABLED", "roles": [] }),
+            "{r}"
+        );
+    }
+    // Nothing else of them answers: their address is not there.
+    let r = t
+        .app
+        .gql(
+            "query($r: [_Any!]!) { _entities(representations: $r) { ... on User { email } } }",
+            json!({ "r": [{ "__typename": "User", "id": t.user_b.to_string() }] }),
+            Some(&t.token_a),
+        )
+        .await;
+    assert_eq!(code(&r), Some("NOT_FOUND"), "{r}");
+    // A member the organization knows is no tombstone.
+    let r = t
+        .app
+        .gql("{ me { erased displayName } }", json!({}), Some(&t.token_a))
+        .await;
+    assert_eq!(r["data"]["me"]["erased"], false, "{r}");
 }

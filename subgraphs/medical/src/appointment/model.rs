@@ -67,10 +67,10 @@ impl Appointment {
             .ok_or_else(|| AppError::NotFound("Patient").into())
     }
     /// The practitioner (an identity user).
-    async fn practitioner(&self) -> User {
-        User {
+    async fn practitioner(&self) -> Option<User> {
+        Some(User {
             id: self.practitioner_id,
-        }
+        })
     }
     /// True once the practitioner has left the organization or lost the
     /// `PRACTITIONER` role since the booking: the appointment stays, and

@@ -51,8 +51,8 @@ impl ClinicalNote {
         Ok(state(ctx)?.cipher.open_str(&sealed, &body_aad(self.id))?)
     }
     /// Who wrote it.
-    async fn author(&self) -> User {
-        User { id: self.author_id }
+    async fn author(&self) -> Option<User> {
+        Some(User { id: self.author_id })
     }
     /// The patient.
     async fn patient(&self, ctx: &Context<'_>) -> Result<Patient> {

@@ -40,8 +40,8 @@ impl Procedure {
         self.performed_at
     }
     /// Who performed it.
-    async fn performer(&self) -> User {
-        User { id: self.performer_id }
+    async fn performer(&self) -> Option<User> {
+        Some(User { id: self.performer_id })
     }
     /// The patient.
     async fn patient(&self, ctx: &Context<'_>) -> Result<Patient> {

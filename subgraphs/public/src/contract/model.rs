@@ -109,14 +109,14 @@ impl Contract {
         ID(self.id.to_string())
     }
     /// The buyer organization (identity).
-    async fn buyer(&self) -> Organization {
-        Organization {
+    async fn buyer(&self) -> Option<Organization> {
+        Some(Organization {
             id: self.organization_id,
-        }
+        })
     }
     /// The supplier organization (identity).
-    async fn supplier(&self) -> Organization {
-        Organization { id: self.supplier_id }
+    async fn supplier(&self) -> Option<Organization> {
+        Some(Organization { id: self.supplier_id })
     }
     /// The tender it follows from.
     async fn tender(&self, ctx: &Context<'_>) -> Result<Tender> {

@@ -108,10 +108,10 @@ impl Supplier {
         ID(self.id.to_string())
     }
     /// The supplier organization (identity).
-    async fn organization(&self) -> Organization {
-        Organization {
+    async fn organization(&self) -> Option<Organization> {
+        Some(Organization {
             id: self.organization_id,
-        }
+        })
     }
     /// The name it contracts under.
     async fn legal_name(&self) -> &str {

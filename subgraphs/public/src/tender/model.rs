@@ -184,10 +184,10 @@ impl Tender {
         self.created_at
     }
     /// The buyer organization (identity).
-    async fn buyer(&self) -> Organization {
-        Organization {
+    async fn buyer(&self) -> Option<Organization> {
+        Some(Organization {
             id: self.organization_id,
-        }
+        })
     }
     /// The tender's lots, by number; empty when it is not divided.
     async fn lots(&self, ctx: &Context<'_>) -> Result<Vec<Lot>> {
