@@ -47,3 +47,86 @@ async fn a_paused_subgraph_costs_its_fields_after_the_timeout_never_the_answer_o
     assert!(again["errors"].is_null(), "{again}");
     assert!(again["data"]["me"]["schedule"].is_array());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_removed_practitioners_appointments_still_list_with_a_tombstone_for_them() {
+    let p = Platform::start().await;
+    let r = p.router(RouterOptions::default()).await;
+    let desk = p.login(&r, "clinic-a", "desk@a.example").await;
+    let (_, d) = p
+        .post(
+            &r,
+            json!({ "query": "mutation { createPatient(input: { mrn: \"F-1\", givenName: \"Ines\", familyName: \"Garnier\", birthDate: \"1985-03-02\", sex: FEMALE }) { id } }" }),
+            Some(&desk),
+        )
+        .await;
+    let patient = d["data"]["createPatient"]["id"].as_str().expect("patient").to_string();
+    let (_, d) = p
+        .post(
+            &r,
+            json!({ "query": "mutation($i: ScheduleAppointmentInput!) { scheduleAppointment(input: $i) { id } }",
+                    "variables": { "i": { "patientId": patient, "practitionerId": p.tenants.doctor_a,
+                                          "startsAt": "2030-05-07T09:00:00Z", "endsAt": "2030-05-07T09:30:00Z" } } }),
+            Some(&desk),
+        )
+        .await;
+    assert!(d["errors"].is_null(), "{d}");
+    let admin = p.login(&r, "clinic-a", "admin@a.example").await;
+    let (_, d) = p
+        .post(
+            &r,
+            json!({ "query": "mutation($u: ID!) { removeMember(userId: $u) }", "variables": { "u": p.tenants.doctor_a } }),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(d["data"]["removeMember"], true, "{d}");
+    // The clinic's list still answers, every row, the practitioner shown
+    // as a former member rather than the whole answer blanked.
+    let (_, list) = p
+        .post(
+            &r,
+            json!({ "query": "{ appointments { nodes { patient { familyName } practitioner { id displayName erased } } } }" }),
+            Some(&desk),
+        )
+        .await;
+    assert!(list["errors"].is_null(), "{list}");
+    let nodes = list["data"]["appointments"]["nodes"].as_array().expect("nodes");
+    let row = nodes
+        .iter()
+        .find(|n| n["patient"]["familyName"] == "Garnier")
+        .unwrap_or_else(|| panic!("{list}"));
+    assert_eq!(
+        row["practitioner"],
+        json!({ "id": p.tenants.doctor_a.to_string(), "displayName": "Former member", "erased": true })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_content_hung_the_patient_list_answers_without_its_documents() {
+    let p = Platform::start().await;
+    let r = p.router(RouterOptions::default().subgraph_timeout("2s")).await;
+    let doc = p.login(&r, "clinic-a", "doc@a.example").await;
+    let (_, d) = p
+        .post(
+            &r,
+            json!({ "query": "mutation { createPatient(input: { mrn: \"F-2\", givenName: \"Paul\", familyName: \"Lemoine\", birthDate: \"1970-01-02\", sex: MALE }) { id } }" }),
+            Some(&doc),
+        )
+        .await;
+    assert!(d["errors"].is_null(), "{d}");
+    let q = json!({ "query": "{ patients(first: 10) { nodes { familyName documents { nodes { title } } } } }" });
+    p.subgraph("content").proc.pause();
+    let (_, partial) = p.post(&r, q.clone(), Some(&doc)).await;
+    p.subgraph("content").proc.resume();
+    let nodes = partial["data"]["patients"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{partial}"));
+    let lemoine = nodes
+        .iter()
+        .find(|n| n["familyName"] == "Lemoine")
+        .unwrap_or_else(|| panic!("the patients arrive: {partial}"));
+    assert!(lemoine["documents"].is_null(), "{partial}");
+    assert!(partial["errors"][0]["extensions"]["code"].is_string(), "{partial}");
+    let (_, whole) = p.post(&r, q, Some(&doc)).await;
+    assert!(whole["errors"].is_null(), "{whole}");
+}
