@@ -55,6 +55,8 @@ async fn run(root: &Path) -> anyhow::Result<()> {
     let mut env: Vec<(&str, String)> = vec![
         ("HUB_AUTH__ROUTER_SECRET", router_secret),
         ("HUB_AUTH__REQUIRE_ROUTER_SECRET", "true".into()),
+        // No load balancer in front: Ctrl-C stops at once.
+        ("HUB_SERVER__DRAIN_SECS", "0".into()),
     ];
     if !redis_ok {
         env.push(("HUB_REDIS__URL", String::new()));

@@ -83,6 +83,23 @@ impl Proc {
         let _ = self.child.wait();
     }
 
+    /// Sends `SIGTERM` (what an orchestrator sends before a restart).
+    pub fn terminate(&self) {
+        signal(self.child.id(), "-TERM");
+    }
+
+    /// Waits (up to `limit`) for the process to exit; whether it did.
+    pub async fn exited_within(&mut self, limit: std::time::Duration) -> bool {
+        let until = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < until {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        false
+    }
+
     /// The process id (for a test that signals it from another process).
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -416,6 +433,13 @@ impl Platform {
     /// The base URL of a running subgraph (`http://127.0.0.1:<port>`).
     pub fn url(&self, name: &str) -> &str {
         &self.subgraph(name).url
+    }
+
+    pub fn subgraph_mut(&mut self, name: &str) -> &mut Subgraph {
+        self.subgraphs
+            .iter_mut()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no subgraph {name} in the registry"))
     }
 
     pub fn subgraph(&self, name: &str) -> &Subgraph {

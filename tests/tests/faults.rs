@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use hub_e2e::{Platform, RouterOptions};
+use hub_e2e::{Platform, RouterOptions, ROUTER_SECRET};
 use serde_json::json;
 
 const ME_AND_SCHEDULE: &str =
@@ -129,4 +129,74 @@ async fn with_content_hung_the_patient_list_answers_without_its_documents() {
     assert!(partial["errors"][0]["extensions"]["code"].is_string(), "{partial}");
     let (_, whole) = p.post(&r, q, Some(&doc)).await;
     assert!(whole["errors"].is_null(), "{whole}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_drains_a_subgraph_not_ready_first_then_every_request_answered() {
+    let mut p = Platform::start_with(&[("HUB_SERVER__DRAIN_SECS", "2".to_string())]).await;
+    let r = p.router(RouterOptions::default()).await;
+    let doc = p.login(&r, "clinic-a", "doc@a.example").await;
+    let medical = p.url("medical").to_string();
+    let http = reqwest::Client::new();
+    let call = |http: reqwest::Client, url: String, token: String| async move {
+        http.post(format!("{url}/graphql"))
+            .bearer_auth(token)
+            .header("x-hub-router-secret", ROUTER_SECRET)
+            .json(&json!({ "query": "{ appointments { nodes { id } } }" }))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+    };
+    assert_eq!(call(http.clone(), medical.clone(), doc.clone()).await.ok(), Some(200));
+
+    let signalled = Instant::now();
+    p.subgraph("medical").proc.terminate();
+    // Readiness turns false at once, so a balancer stops sending work…
+    let mut not_ready = None;
+    while signalled.elapsed() < Duration::from_secs(1) {
+        let status = http
+            .get(format!("{medical}/ready"))
+            .send()
+            .await
+            .map(|r| r.status().as_u16());
+        if status.ok() == Some(503) {
+            not_ready = Some(signalled.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let not_ready = not_ready.expect("/ready never said 503 after SIGTERM");
+    // …while requests still get full answers during the drain, in parallel.
+    let mut answered = 0;
+    while signalled.elapsed() < Duration::from_millis(1500) {
+        let batch: Vec<_> = (0..4)
+            .map(|_| tokio::spawn(call(http.clone(), medical.clone(), doc.clone())))
+            .collect();
+        for b in batch {
+            assert_eq!(
+                b.await.expect("task").ok(),
+                Some(200),
+                "a request failed while draining"
+            );
+            answered += 1;
+        }
+    }
+    assert!(
+        p.subgraph_mut("medical")
+            .proc
+            .exited_within(Duration::from_secs(10))
+            .await,
+        "medical did not stop"
+    );
+    let drained = signalled.elapsed();
+    // Then it is gone cleanly: a refused connection, never a broken answer.
+    let after = call(http.clone(), medical.clone(), doc.clone()).await;
+    assert!(after.as_ref().is_err_and(|e| e.is_connect()), "{after:?}");
+    println!(
+        "drain: not ready after {not_ready:?}, {answered} requests answered while draining, exited after {drained:?}"
+    );
+    assert!(
+        drained >= Duration::from_secs(2) && drained < Duration::from_secs(5),
+        "{drained:?}"
+    );
 }

@@ -111,6 +111,11 @@ pub struct ServerSettings {
     pub port: u16,
     pub body_limit_bytes: usize,
     pub shutdown_grace_secs: u64,
+    /// On `SIGTERM`, how long the service keeps serving with `/ready`
+    /// answering 503 (`draining`) before it stops accepting connections:
+    /// the time a load balancer needs to stop sending it new requests.
+    #[serde(default = "default_drain_secs")]
+    pub drain_secs: u64,
     /// Reverse proxies in front of this service that append to
     /// `X-Forwarded-For`; 0: the TCP peer is the client and the header is ignored.
     pub trusted_proxy_hops: usize,
@@ -227,6 +232,10 @@ fn default_retry_after_ms() -> u64 {
 
 fn default_events_prefix() -> String {
     "hub:events".into()
+}
+
+fn default_drain_secs() -> u64 {
+    5
 }
 
 fn default_true() -> bool {

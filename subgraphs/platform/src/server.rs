@@ -2,7 +2,12 @@
 //! locale, request id, per-request loaders), `/health`, `/ready`, `/metrics`,
 //! limits, and graceful shutdown.
 
-use std::{net::SocketAddr, sync::Arc, time::Instant};
+use std::{
+    future::IntoFuture,
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use async_graphql::{EmptySubscription, Executor, ObjectType, Schema, SchemaBuilder, SubscriptionType};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
@@ -312,7 +317,18 @@ async fn health<E>(State(svc): State<Arc<Service<E>>>) -> Response {
 /// Anyone may call it, so it says only `ok`/`degraded`/`down` (or `disabled`)
 /// per dependency, and `redis_persistence` `ok`/`off` (with a warning: Redis
 /// without AOF loses unconsumed events on restart); the causes go to the log.
+/// Set when the process received `SIGTERM`: `/ready` answers 503 from then
+/// on, while requests are still served for `server.drain_secs`.
+static DRAINING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 async fn ready<E>(State(svc): State<Arc<Service<E>>>) -> Response {
+    if DRAINING.load(std::sync::atomic::Ordering::Relaxed) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "draining", "service": svc.settings.service })),
+        )
+            .into_response();
+    }
     let db = match sqlx::query_scalar::<_, i32>("select 1").fetch_one(&svc.pool).await {
         Ok(_) => "ok",
         Err(e) => {
@@ -407,9 +423,36 @@ pub async fn serve(app: Router, settings: &Settings) -> anyhow::Result<()> {
     tracing::info!(service = %settings.service, %addr, "listening");
     // The peer address is what per-address limits key on where no trusted
     // proxy reports the client (see `rate_limit::client_address`).
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    // A rolling restart: on SIGTERM, readiness turns false first and the
+    // service keeps serving for `drain_secs` (load balancers stop sending
+    // it work), then it stops accepting and lets in-flight requests finish,
+    // for at most `shutdown_grace_secs`.
+    let drain = Duration::from_secs(settings.server.drain_secs);
+    let grace = Duration::from_secs(settings.server.shutdown_grace_secs.max(1));
+    let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<Instant>();
+    let service = settings.service.clone();
+    let draining = async move {
+        shutdown_signal().await;
+        DRAINING.store(true, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(service = %service, drain_secs = drain.as_secs(), "draining: not ready, still serving");
+        tokio::time::sleep(drain).await;
+        tracing::info!(service = %service, "no longer accepting connections; finishing requests in flight");
+        let _ = stopped_tx.send(Instant::now());
+    };
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(draining)
+        .into_future();
+    tokio::pin!(server);
+    tokio::select! {
+        done = &mut server => done?,
+        _ = async {
+            if let Ok(since) = stopped_rx.await {
+                tokio::time::sleep_until(tokio::time::Instant::from_std(since + grace)).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        } => tracing::warn!(service = %settings.service, "requests still in flight after the grace period: stopping anyway"),
+    }
     tracing::info!(service = %settings.service, "stopped");
     Ok(())
 }
