@@ -257,7 +257,17 @@ begin
   if not pg_try_advisory_xact_lock(hashtext(current_schema() || '.read_log')) then
     return 0;
   end if;
-  for org in select distinct organization_id from read_log where sealed_by is null loop
+  -- The organizations with unsealed reads, by a skip scan of the partial
+  -- index (one probe per organization), never a pass over the log.
+  for org in
+    with recursive orgs(o) as (
+      (select r.organization_id from read_log r where r.sealed_by is null order by r.organization_id limit 1)
+      union all
+      select (select r.organization_id from read_log r
+               where r.sealed_by is null and r.organization_id > orgs.o order by r.organization_id limit 1)
+        from orgs where orgs.o is not null
+    ) select o from orgs where o is not null
+  loop
     select array_agg(s.seq order by s.seq), array_agg(s.canonical order by s.seq) into seqs, texts
       from (select r.seq, read_log_canonical(r) as canonical from read_log r
              where r.organization_id = org and r.sealed_by is null order by r.seq limit max_rows) s;

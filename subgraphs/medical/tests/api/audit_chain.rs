@@ -460,3 +460,37 @@ async fn a_trail_longer_than_a_batch_is_verified_batch_by_batch_and_breaks_are_s
     let found = broken(&app).await;
     assert_eq!(found[0].seq, 7777, "the first break of the chain is named: {found:?}");
 }
+
+#[tokio::test]
+async fn a_backlog_of_reads_is_sealed_in_one_pass_and_the_chains_verify() {
+    let app = TestApp::spawn().await;
+    let (a, b) = (who().org, who().org);
+    // 30,000 reads in two organizations: three full batches for one of them.
+    for (org, n) in [(a, 25_000), (b, 5_000)] {
+        sql(
+            &app,
+            &format!(
+                "insert into medical.read_log (organization_id, actor_user_id, entity_type, entity_id, action)
+                 select '{org}', gen_random_uuid(), 'Patient', gen_random_uuid(), 'graphql.read' from generate_series(1, {n})"
+            ),
+        )
+        .await;
+    }
+    let started = std::time::Instant::now();
+    let sealed = platform::audit::seal_backlog(&app.admin, "medical", std::time::Duration::from_secs(120))
+        .await
+        .expect("seal");
+    let took = started.elapsed();
+    assert_eq!(sealed, 30_000);
+    assert_eq!(
+        app.count("select count(*) from medical.read_log where sealed_by is null")
+            .await,
+        0,
+        "nothing left behind"
+    );
+    println!("sealed 30,000 reads of two organizations in {took:?}");
+    let mut conn = app.admin.acquire().await.expect("conn");
+    let report = chain::verify(&mut conn, "medical", None).await.expect("verify");
+    assert!(report.broken.is_empty(), "{:?}", report.broken);
+    assert_eq!(report.reads, 30_000);
+}
