@@ -306,6 +306,8 @@ pub struct Subgraph {
     /// `http://127.0.0.1:<port>`
     pub url: String,
     pub proc: Proc,
+    /// How it was started, to start it again (`Platform::restart`).
+    env: Vec<(String, String)>,
 }
 
 pub struct Platform {
@@ -406,6 +408,7 @@ impl Platform {
                 name: sg.name,
                 url: format!("http://127.0.0.1:{port}"),
                 proc,
+                env,
             });
         }
         for s in &mut subgraphs {
@@ -433,6 +436,18 @@ impl Platform {
     /// The base URL of a running subgraph (`http://127.0.0.1:<port>`).
     pub fn url(&self, name: &str) -> &str {
         &self.subgraph(name).url
+    }
+
+    /// Kills a subgraph (`SIGKILL`: a crash, nothing finishes) and starts it
+    /// again on the same port with the same settings; returns once it is ready.
+    pub async fn restart(&mut self, name: &str) {
+        let dir = self.dir.clone();
+        let s = self.subgraph_mut(name);
+        s.proc.kill();
+        let n = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
+        s.proc = spawn(&format!("{name}-{n}"), &binary(name), &[], &s.env, &dir);
+        let ready = format!("{}/ready", s.url);
+        wait_ready(&mut s.proc, &ready).await;
     }
 
     pub fn subgraph_mut(&mut self, name: &str) -> &mut Subgraph {

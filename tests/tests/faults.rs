@@ -278,3 +278,72 @@ async fn through_a_redis_restart_bookings_go_on_and_every_event_and_mail_arrives
         .expect("verify");
     assert!(report.broken.is_empty(), "{:?}", report.broken);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn medical_killed_mid_bookings_loses_nothing_and_doubles_nothing_for_clients_that_retry() {
+    let mut p = Platform::start().await;
+    let r = p.router(RouterOptions::default().subgraph_timeout("2s")).await;
+    let desk = p.login(&r, "clinic-a", "desk@a.example").await;
+    let (_, d) = p
+        .post(
+            &r,
+            json!({ "query": "mutation { createPatient(input: { mrn: \"F-4\", givenName: \"Jade\", familyName: \"Roux\", birthDate: \"1988-11-30\", sex: FEMALE }) { id } }" }),
+            Some(&desk),
+        )
+        .await;
+    let patient = d["data"]["createPatient"]["id"].as_str().expect("patient").to_string();
+    let doctor = p.tenants.doctor_a;
+    let (router, http) = (r.url.clone(), reqwest::Client::new());
+    // A client books 12 slots, retrying each with the same idempotency key
+    // until it gets an answer, as a well-behaved client does.
+    let client = tokio::spawn(async move {
+        let mut retries = 0;
+        for slot in 0..12u32 {
+            let body = json!({ "query": "mutation($i: ScheduleAppointmentInput!) { scheduleAppointment(input: $i) { id } }",
+                "variables": { "i": { "patientId": patient, "practitionerId": doctor,
+                    "startsAt": format!("2030-07-{:02}T10:00:00Z", slot + 1), "endsAt": format!("2030-07-{:02}T10:30:00Z", slot + 1),
+                    "notifyEmail": "jade.roux@patient.example", "idempotencyKey": format!("kill-{slot}") } } });
+            let until = Instant::now() + Duration::from_secs(60);
+            loop {
+                let answer = http.post(&router).bearer_auth(&desk).json(&body).send().await;
+                let ok = match answer {
+                    Ok(resp) => resp
+                        .json::<serde_json::Value>()
+                        .await
+                        .is_ok_and(|v| v["errors"].is_null() && v["data"]["scheduleAppointment"]["id"].is_string()),
+                    Err(_) => false,
+                };
+                if ok {
+                    break;
+                }
+                retries += 1;
+                assert!(Instant::now() < until, "slot {slot} never booked");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        retries
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    p.restart("medical").await;
+    let retries = client.await.expect("client");
+    println!("medical killed and restarted mid-bookings: the client retried {retries} time(s)");
+
+    let booked: i64 = sqlx::query_scalar(
+        "select count(*) from medical.appointments a join medical.patients p on p.id = a.patient_id where p.mrn = 'F-4'",
+    )
+    .fetch_one(&p.admin)
+    .await
+    .expect("count");
+    assert_eq!(booked, 12, "every booking exactly once");
+    let sent = "select count(*) from medical.mail_deliveries where recipient = 'jade.roux@patient.example' and status = 'sent'";
+    hub_e2e::wait_for(&p.admin, sent, 12).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let n: i64 = sqlx::query_scalar(sent).fetch_one(&p.admin).await.expect("count");
+    assert_eq!(n, 12, "every confirmation exactly once");
+    let mut conn = p.admin.acquire().await.expect("conn");
+    let report = platform::audit::chain::verify(&mut conn, "medical", None)
+        .await
+        .expect("verify");
+    assert!(report.broken.is_empty(), "{:?}", report.broken);
+}
