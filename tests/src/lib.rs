@@ -580,6 +580,24 @@ impl Platform {
             .to_string()
     }
 
+    /// Creates a patient through the router as `token` (a medical role of
+    /// its organization); the patient's id.
+    pub async fn create_patient(&self, router: &Router, token: &str, mrn: &str, given: &str, family: &str) -> String {
+        let (_, d) = self
+            .post(
+                router,
+                json!({ "query": "mutation($i: CreatePatientInput!) { createPatient(input: $i) { id } }",
+                        "variables": { "i": { "mrn": mrn, "givenName": given, "familyName": family,
+                                              "birthDate": "1985-03-02", "sex": "OTHER" } } }),
+                Some(token),
+            )
+            .await;
+        d["data"]["createPatient"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("createPatient: {d}"))
+            .to_string()
+    }
+
     /// POSTs JSON to the router; returns status and body.
     pub async fn post(&self, router: &Router, body: Value, token: Option<&str>) -> (u16, Value) {
         self.post_with(router, body, token, &[]).await

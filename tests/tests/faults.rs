@@ -53,14 +53,7 @@ async fn a_removed_practitioners_appointments_still_list_with_a_tombstone_for_th
     let p = Platform::start().await;
     let r = p.router(RouterOptions::default()).await;
     let desk = p.login(&r, "clinic-a", "desk@a.example").await;
-    let (_, d) = p
-        .post(
-            &r,
-            json!({ "query": "mutation { createPatient(input: { mrn: \"F-1\", givenName: \"Ines\", familyName: \"Garnier\", birthDate: \"1985-03-02\", sex: FEMALE }) { id } }" }),
-            Some(&desk),
-        )
-        .await;
-    let patient = d["data"]["createPatient"]["id"].as_str().expect("patient").to_string();
+    let patient = p.create_patient(&r, &desk, "F-1", "Ines", "Garnier").await;
     let (_, d) = p
         .post(
             &r,
@@ -106,14 +99,7 @@ async fn with_content_hung_the_patient_list_answers_without_its_documents() {
     let p = Platform::start().await;
     let r = p.router(RouterOptions::default().subgraph_timeout("2s")).await;
     let doc = p.login(&r, "clinic-a", "doc@a.example").await;
-    let (_, d) = p
-        .post(
-            &r,
-            json!({ "query": "mutation { createPatient(input: { mrn: \"F-2\", givenName: \"Paul\", familyName: \"Lemoine\", birthDate: \"1970-01-02\", sex: MALE }) { id } }" }),
-            Some(&doc),
-        )
-        .await;
-    assert!(d["errors"].is_null(), "{d}");
+    p.create_patient(&r, &doc, "F-2", "Paul", "Lemoine").await;
     let q = json!({ "query": "{ patients(first: 10) { nodes { familyName documents { nodes { title } } } } }" });
     // Content has served this caller before it hangs (it holds identity's keys).
     let (_, warm) = p.post(&r, q.clone(), Some(&doc)).await;
@@ -210,14 +196,7 @@ async fn through_a_redis_restart_bookings_go_on_and_every_event_and_mail_arrives
     let p = Platform::start_with(&[("HUB_REDIS__URL", redis.url())]).await;
     let r = p.router(RouterOptions::default().redis(&redis.url())).await;
     let desk = p.login(&r, "clinic-a", "desk@a.example").await;
-    let (_, d) = p
-        .post(
-            &r,
-            json!({ "query": "mutation { createPatient(input: { mrn: \"F-3\", givenName: \"Rose\", familyName: \"Perrin\", birthDate: \"1992-07-14\", sex: FEMALE }) { id } }" }),
-            Some(&desk),
-        )
-        .await;
-    let patient = d["data"]["createPatient"]["id"].as_str().expect("patient").to_string();
+    let patient = p.create_patient(&r, &desk, "F-3", "Rose", "Perrin").await;
     let book = |slot: u32| {
         let (p, r, desk, patient) = (&p, &r, desk.clone(), patient.clone());
         async move {
@@ -284,14 +263,7 @@ async fn medical_killed_mid_bookings_loses_nothing_and_doubles_nothing_for_clien
     let mut p = Platform::start().await;
     let r = p.router(RouterOptions::default().subgraph_timeout("2s")).await;
     let desk = p.login(&r, "clinic-a", "desk@a.example").await;
-    let (_, d) = p
-        .post(
-            &r,
-            json!({ "query": "mutation { createPatient(input: { mrn: \"F-4\", givenName: \"Jade\", familyName: \"Roux\", birthDate: \"1988-11-30\", sex: FEMALE }) { id } }" }),
-            Some(&desk),
-        )
-        .await;
-    let patient = d["data"]["createPatient"]["id"].as_str().expect("patient").to_string();
+    let patient = p.create_patient(&r, &desk, "F-4", "Jade", "Roux").await;
     let doctor = p.tenants.doctor_a;
     let (router, http) = (r.url.clone(), reqwest::Client::new());
     // A client books 12 slots, retrying each with the same idempotency key
