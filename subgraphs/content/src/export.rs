@@ -309,13 +309,7 @@ impl Pages {
     fn add(&mut self, mut page: Value) -> Result<Option<i64>, AppError> {
         self.size += page.to_string().len() as u64;
         if self.size > self.limit {
-            let mb = self.limit.div_ceil(1024 * 1024);
-            return Err(AppError::bad_input(
-                "export",
-                format!(
-                    "the export would exceed {mb} MB: ask an administrator to raise the limit or export fewer documents"
-                ),
-            ));
+            return Err(crate::spool::too_large(self.limit, "export"));
         }
         let next = page.get("next").and_then(Value::as_i64);
         if let Some(o) = page.as_object_mut() {
@@ -376,13 +370,7 @@ async fn medical_record(st: &State, token: &str, patient: Uuid, limit: u64) -> R
         };
         size += page.to_string().len() as u64;
         if size > limit {
-            let mb = limit.div_ceil(1024 * 1024);
-            return Err(AppError::bad_input(
-                "patientId",
-                format!(
-                    "the export would exceed {mb} MB: ask an administrator to raise the limit or export fewer documents"
-                ),
-            ));
+            return Err(crate::spool::too_large(limit, "patientId"));
         }
         cursor = next_cursor(&page);
         let entries = page["entry"].as_array().cloned().unwrap_or_default();

@@ -52,6 +52,15 @@ pub struct Archive {
     pub files: Vec<ExportedFile>,
 }
 
+/// The one refusal of an export past `limit` bytes, on `field`.
+pub fn too_large(limit: u64, field: &str) -> AppError {
+    let mb = limit.div_ceil(1024 * 1024);
+    AppError::bad_input(
+        field,
+        format!("the export would exceed {mb} MB: ask an administrator to raise the limit or export fewer documents"),
+    )
+}
+
 fn internal(e: impl std::fmt::Display) -> AppError {
     AppError::Internal(anyhow::anyhow!("export archive: {e}"))
 }
@@ -75,13 +84,7 @@ impl Spool {
     /// Refuses an export whose content would pass the limit.
     pub fn admit(&self, more: u64) -> Result<(), AppError> {
         if self.written.saturating_add(more) > self.limit {
-            let mb = self.limit.div_ceil(1024 * 1024);
-            return Err(AppError::bad_input(
-                self.field,
-                format!(
-                    "the export would exceed {mb} MB: ask an administrator to raise the limit or export fewer documents"
-                ),
-            ));
+            return Err(too_large(self.limit, self.field));
         }
         Ok(())
     }

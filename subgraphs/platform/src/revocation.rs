@@ -12,7 +12,7 @@
 use std::{
     sync::{
         atomic::{AtomicU64, Ordering},
-        Arc, Mutex,
+        Arc,
     },
     time::{Duration, Instant},
 };
@@ -33,7 +33,10 @@ pub const FAMILY: &str = "identity.session";
 
 pub struct Revocations {
     seen: moka::sync::Cache<(Uuid, Uuid), ()>,
-    last_contact: Mutex<Option<Instant>>,
+    /// Milliseconds after `born` when Redis last answered (0: never). An
+    /// atomic: every authenticated request records it.
+    last_contact_ms: AtomicU64,
+    born: Instant,
     staleness_secs: AtomicU64,
 }
 
@@ -44,7 +47,8 @@ impl Default for Revocations {
                 .max_capacity(SEEN_CAPACITY)
                 .time_to_live(SEEN_FOR)
                 .build(),
-            last_contact: Mutex::new(None),
+            last_contact_ms: AtomicU64::new(0),
+            born: Instant::now(),
             staleness_secs: AtomicU64::new(60),
         }
     }
@@ -65,19 +69,20 @@ impl Revocations {
 
     /// Redis answered (a lookup, or the feed's read).
     pub fn contact(&self) {
-        if let Ok(mut at) = self.last_contact.lock() {
-            *at = Some(Instant::now());
-        }
+        let now = u64::try_from(self.born.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        self.last_contact_ms.fetch_max(now, Ordering::Relaxed);
     }
 
     /// Whether this view is recent enough to trust for writes.
     pub fn is_fresh(&self) -> bool {
-        let staleness = Duration::from_secs(self.staleness_secs.load(Ordering::Relaxed));
-        self.last_contact
-            .lock()
-            .ok()
-            .and_then(|at| *at)
-            .is_some_and(|at| at.elapsed() <= staleness)
+        let last = self.last_contact_ms.load(Ordering::Relaxed);
+        if last == 0 {
+            return false;
+        }
+        let now = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX);
+        now.saturating_sub(last) <= self.staleness_secs.load(Ordering::Relaxed).saturating_mul(1000)
     }
 }
 
@@ -152,4 +157,28 @@ async fn read(kv: &Kv, key: &str, after: &str, view: &Revocations) -> anyhow::Re
         }
     }
     Ok(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_view_is_fresh_only_after_redis_answered_and_within_the_staleness() {
+        let view = Revocations::default();
+        assert!(!view.is_fresh(), "never heard from Redis");
+        view.contact();
+        assert!(view.is_fresh());
+        view.set_staleness(Duration::ZERO);
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(!view.is_fresh(), "past the staleness");
+        let (org, sid) = (Uuid::new_v4(), Uuid::new_v4());
+        assert!(!view.is_known_revoked(org, sid));
+        view.note_revoked(org, sid);
+        assert!(view.is_known_revoked(org, sid));
+        assert!(
+            !view.is_known_revoked(Uuid::new_v4(), sid),
+            "another organization's session"
+        );
+    }
 }
