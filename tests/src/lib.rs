@@ -336,10 +336,16 @@ impl Platform {
     /// As [`Platform::start`], with extra settings for every subgraph
     /// (e.g. `HUB_MAIL__APP_URL`).
     pub async fn start_with(extra: &[(&str, String)]) -> Platform {
+        Self::start_on(&testkit::pg_host(), extra).await
+    }
+
+    /// As [`Platform::start_with`], on this PostgreSQL server
+    /// (`postgres://user@host:port`), e.g. a test's own cluster to crash.
+    pub async fn start_on(pg_server: &str, extra: &[(&str, String)]) -> Platform {
         let id = Uuid::new_v4().simple().to_string();
         let dir = std::env::temp_dir().join(format!("hub-e2e-{id}"));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let db = TestDb::new().await;
+        let db = TestDb::on(pg_server).await;
         let ports: Vec<u16> = SUBGRAPHS.iter().map(|_| free_port()).collect();
         let issuer_port = SUBGRAPHS
             .iter()
@@ -438,12 +444,14 @@ impl Platform {
         &self.subgraph(name).url
     }
 
-    /// Kills a subgraph (`SIGKILL`: a crash, nothing finishes) and starts it
-    /// again on the same port with the same settings; returns once it is ready.
-    pub async fn restart(&mut self, name: &str) {
+    /// Kills a subgraph (`SIGKILL`: a crash, nothing finishes), leaves it
+    /// down for `down`, and starts it again on the same port with the same
+    /// settings; returns once it is ready.
+    pub async fn restart(&mut self, name: &str, down: Duration) {
         let dir = self.dir.clone();
         let s = self.subgraph_mut(name);
         s.proc.kill();
+        tokio::time::sleep(down).await;
         let n = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
         s.proc = spawn(&format!("{name}-{n}"), &binary(name), &[], &s.env, &dir);
         let ready = format!("{}/ready", s.url);

@@ -1,6 +1,8 @@
 //! Faults an operator's worst day brings, against real processes: a
-//! subgraph that stops answering without dying. Durations are bounded (a
-//! few seconds each) so the suite fits CI.
+//! subgraph that stops answering without dying, one killed mid-writes, a
+//! SIGTERM under load, Redis and PostgreSQL (each the test's own) stopped or
+//! crashed and started again. Durations are bounded (a few seconds each) so
+//! the suite fits CI.
 
 use std::time::{Duration, Instant};
 
@@ -191,6 +193,95 @@ async fn sigterm_drains_a_subgraph_not_ready_first_then_every_request_answered()
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn sigterm_to_a_router_finishes_what_it_started_and_a_retrying_client_sees_no_failure() {
+    let p = Platform::start().await;
+    // Two routers, as behind a balancer: a client that cannot reach one retries on the other.
+    let mut a = p.router(RouterOptions::default().subgraph_timeout("10s")).await;
+    let b = p.router(RouterOptions::default()).await;
+    let doc = p.login(&a, "clinic-a", "doc@a.example").await;
+    let query = json!({ "query": ME_AND_SCHEDULE });
+    let (_, whole) = p.post(&a, query.clone(), Some(&doc)).await;
+    assert!(whole["errors"].is_null(), "{whole}");
+
+    // A client loop on router A, failing over to B on a refused or dropped connection.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (http, urls, token, body) = (
+                p.http.clone(),
+                [a.url.clone(), b.url.clone()],
+                doc.clone(),
+                query.clone(),
+            );
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let (mut answered, mut failed_over) = (0u32, 0u32);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let mut ok = false;
+                    for url in &urls {
+                        let sent = http.post(url).bearer_auth(&token).json(&body).send().await;
+                        let Ok(resp) = sent else {
+                            failed_over += 1;
+                            continue;
+                        };
+                        // Once the router sent an answer, the answer is whole.
+                        let v: serde_json::Value = resp.json().await.expect("a whole answer, never a cut one");
+                        assert!(v["errors"].is_null() && v["data"]["me"]["schedule"].is_array(), "{v}");
+                        ok = true;
+                        break;
+                    }
+                    assert!(ok, "neither router answered");
+                    answered += 1;
+                }
+                (answered, failed_over)
+            })
+        })
+        .collect();
+
+    // One request in flight when the signal comes: medical is paused, so it waits.
+    p.subgraph("medical").proc.pause();
+    let in_flight = {
+        let (http, url, token, body) = (p.http.clone(), a.url.clone(), doc.clone(), query.clone());
+        tokio::spawn(async move { http.post(url).bearer_auth(token).json(&body).send().await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let signalled = Instant::now();
+    a.proc.terminate();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // New connections are refused while the started request finishes.
+    let refused = p.http.post(&a.url).bearer_auth(&doc).json(&query).send().await;
+    p.subgraph("medical").proc.resume();
+    let finished = in_flight
+        .await
+        .expect("task")
+        .expect("the request in flight is answered");
+    let finished: serde_json::Value = finished.json().await.expect("a whole answer");
+    assert!(refused.as_ref().is_err_and(|e| e.is_connect()), "{refused:?}");
+    assert!(
+        finished["errors"].is_null() && finished["data"]["me"]["schedule"].is_array(),
+        "{finished}"
+    );
+    assert!(
+        a.proc.exited_within(Duration::from_secs(10)).await,
+        "the router did not stop"
+    );
+    let drained = signalled.elapsed();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut answered, mut failed_over) = (0, 0);
+    for c in clients {
+        let (n, f) = c.await.expect("a client saw a failure");
+        answered += n;
+        failed_over += f;
+    }
+    println!(
+        "router SIGTERM: stopped {drained:?} after the signal (the request in flight answered first); \
+         {answered} client requests answered, {failed_over} failed over to the other router"
+    );
+    assert!(failed_over > 0, "the clients never met the stopped router");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn through_a_redis_restart_bookings_go_on_and_every_event_and_mail_arrives_once() {
     let mut redis = testkit::redis_server::Redis::start();
     let p = Platform::start_with(&[("HUB_REDIS__URL", redis.url())]).await;
@@ -207,7 +298,7 @@ async fn through_a_redis_restart_bookings_go_on_and_every_event_and_mail_arrives
                     r,
                     json!({ "query": "mutation($i: ScheduleAppointmentInput!) { scheduleAppointment(input: $i) { id } }",
                             "variables": { "i": { "patientId": patient, "practitionerId": p.tenants.doctor_a,
-                                                  "startsAt": starts, "endsAt": ends, "notifyEmail": "rose.perrin@patient.example",
+                                                  "startsAt": starts, "endsAt": ends, "notifyEmail": format!("{patient}@patient.example"),
                                                   "idempotencyKey": format!("redis-fault-{slot}") } } }),
                     Some(&desk),
                 )
@@ -238,24 +329,7 @@ async fn through_a_redis_restart_bookings_go_on_and_every_event_and_mail_arrives
         9,
     )
     .await;
-    let sent = "select count(*) from medical.mail_deliveries where recipient = 'rose.perrin@patient.example' and status = 'sent'";
-    hub_e2e::wait_for(&p.admin, sent, 9).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let n: i64 = sqlx::query_scalar(sent).fetch_one(&p.admin).await.expect("count");
-    assert_eq!(n, 9, "each confirmation exactly once");
-    let appointments: i64 = sqlx::query_scalar(
-        "select count(*) from medical.appointments a join medical.patients p on p.id = a.patient_id where p.mrn = 'F-3'",
-    )
-    .fetch_one(&p.admin)
-    .await
-    .expect("count");
-    assert_eq!(appointments, 9);
-    // And the trail verifies.
-    let mut conn = p.admin.acquire().await.expect("conn");
-    let report = platform::audit::chain::verify(&mut conn, "medical", None)
-        .await
-        .expect("verify");
-    assert!(report.broken.is_empty(), "{:?}", report.broken);
+    assert_each_booking_and_mail_once(&p, &patient, 9).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -264,20 +338,88 @@ async fn medical_killed_mid_bookings_loses_nothing_and_doubles_nothing_for_clien
     let r = p.router(RouterOptions::default().subgraph_timeout("2s")).await;
     let desk = p.login(&r, "clinic-a", "desk@a.example").await;
     let patient = p.create_patient(&r, &desk, "F-4", "Jade", "Roux").await;
-    let doctor = p.tenants.doctor_a;
-    let (router, http) = (r.url.clone(), reqwest::Client::new());
-    // A client books 12 slots, retrying each with the same idempotency key
-    // until it gets an answer, as a well-behaved client does.
-    let client = tokio::spawn(async move {
-        let mut retries = 0;
-        for slot in 0..12u32 {
+    let client = retrying_client(&p, &r, &desk, &patient, "2030-07", 12);
+    booked_at_least(&p, &patient, 2).await;
+    assert!(!client.is_finished(), "the fault comes mid-bookings");
+    // Down for a second: a booking or two meet the outage.
+    p.restart("medical", Duration::from_secs(1)).await;
+    let (retries, longest) = client.await.expect("client");
+    println!(
+        "medical killed and restarted mid-bookings: the client retried {retries} time(s), longest booking {longest:?}"
+    );
+    assert!(retries > 0, "no booking met the outage");
+    assert_each_booking_and_mail_once(&p, &patient, 12).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgresql_crash_restarted_mid_bookings_loses_nothing_and_doubles_nothing_for_clients_that_retry() {
+    let pg = testkit::postgres_server::Postgres::start();
+    let p = Platform::start_on(&pg.url(), &[]).await;
+    let r = p.router(RouterOptions::default().subgraph_timeout("2s")).await;
+    let desk = p.login(&r, "clinic-a", "desk@a.example").await;
+    let patient = p.create_patient(&r, &desk, "F-5", "Lou", "Garnier").await;
+    let client = retrying_client(&p, &r, &desk, &patient, "2030-08", 12);
+    booked_at_least(&p, &patient, 2).await;
+    assert!(!client.is_finished(), "the fault comes mid-bookings");
+    let crashed = Instant::now();
+    pg.crash();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    pg.restart();
+    // The services answer again without a restart of their own.
+    let me = json!({ "query": "{ me { displayName } }" });
+    loop {
+        let (_, d) = p.post(&r, me.clone(), Some(&desk)).await;
+        if d["errors"].is_null() {
+            break;
+        }
+        assert!(
+            crashed.elapsed() < Duration::from_secs(30),
+            "no answer after the restart: {d}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!(
+        "PostgreSQL crash-restarted: answering again {:?} after the crash",
+        crashed.elapsed()
+    );
+    let (retries, longest) = client.await.expect("client");
+    println!(
+        "PostgreSQL crash-restarted mid-bookings: the client retried {retries} time(s), longest booking {longest:?}"
+    );
+    // A booking met the outage: it waited for PostgreSQL (the pool reconnects) or was retried.
+    assert!(
+        retries > 0 || longest >= Duration::from_millis(900),
+        "no booking met the outage"
+    );
+    assert_each_booking_and_mail_once(&p, &patient, 12).await;
+}
+
+/// A client booking `n` slots (one a day of `month`, "YYYY-MM"), retrying
+/// each with the same idempotency key until it gets an answer, as a
+/// well-behaved client does; how often it retried and the longest a slot
+/// took from its first attempt to its answer. Confirmations go to
+/// `<patient id>@patient.example`.
+fn retrying_client(
+    p: &Platform,
+    router: &hub_e2e::Router,
+    token: &str,
+    patient: &str,
+    month: &str,
+    n: u32,
+) -> tokio::task::JoinHandle<(u32, Duration)> {
+    let (url, http, token) = (router.url.clone(), p.http.clone(), token.to_string());
+    let (patient, doctor, month) = (patient.to_string(), p.tenants.doctor_a, month.to_string());
+    tokio::spawn(async move {
+        let (mut retries, mut longest) = (0, Duration::ZERO);
+        for slot in 0..n {
+            let first = Instant::now();
             let body = json!({ "query": "mutation($i: ScheduleAppointmentInput!) { scheduleAppointment(input: $i) { id } }",
                 "variables": { "i": { "patientId": patient, "practitionerId": doctor,
-                    "startsAt": format!("2030-07-{:02}T10:00:00Z", slot + 1), "endsAt": format!("2030-07-{:02}T10:30:00Z", slot + 1),
-                    "notifyEmail": "jade.roux@patient.example", "idempotencyKey": format!("kill-{slot}") } } });
+                    "startsAt": format!("{month}-{:02}T10:00:00Z", slot + 1), "endsAt": format!("{month}-{:02}T10:30:00Z", slot + 1),
+                    "notifyEmail": format!("{patient}@patient.example"), "idempotencyKey": format!("{patient}-{slot}") } } });
             let until = Instant::now() + Duration::from_secs(60);
             loop {
-                let answer = http.post(&router).bearer_auth(&desk).json(&body).send().await;
+                let answer = http.post(&url).bearer_auth(&token).json(&body).send().await;
                 let ok = match answer {
                     Ok(resp) => resp
                         .json::<serde_json::Value>()
@@ -286,33 +428,42 @@ async fn medical_killed_mid_bookings_loses_nothing_and_doubles_nothing_for_clien
                     Err(_) => false,
                 };
                 if ok {
+                    longest = longest.max(first.elapsed());
                     break;
                 }
                 retries += 1;
                 assert!(Instant::now() < until, "slot {slot} never booked");
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            // A front desk's pace, so the fault lands between and during bookings.
+            tokio::time::sleep(Duration::from_millis(150)).await;
         }
-        retries
-    });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    p.restart("medical").await;
-    let retries = client.await.expect("client");
-    println!("medical killed and restarted mid-bookings: the client retried {retries} time(s)");
+        (retries, longest)
+    })
+}
 
-    let booked: i64 = sqlx::query_scalar(
-        "select count(*) from medical.appointments a join medical.patients p on p.id = a.patient_id where p.mrn = 'F-4'",
-    )
-    .fetch_one(&p.admin)
-    .await
-    .expect("count");
-    assert_eq!(booked, 12, "every booking exactly once");
-    let sent = "select count(*) from medical.mail_deliveries where recipient = 'jade.roux@patient.example' and status = 'sent'";
-    hub_e2e::wait_for(&p.admin, sent, 12).await;
+/// Waits until the patient has `n` appointments: the fault comes mid-bookings.
+async fn booked_at_least(p: &Platform, patient: &str, n: i64) {
+    let sql = format!("select count(*) from medical.appointments where patient_id = '{patient}'");
+    hub_e2e::wait_for(&p.admin, &sql, n).await;
+}
+
+/// The patient has exactly `n` appointments, each confirmation was sent
+/// exactly once, and medical's audit trail verifies.
+async fn assert_each_booking_and_mail_once(p: &Platform, patient: &str, n: i64) {
+    let booked: i64 = sqlx::query_scalar("select count(*) from medical.appointments where patient_id = $1::uuid")
+        .bind(patient)
+        .fetch_one(&p.admin)
+        .await
+        .expect("count");
+    assert_eq!(booked, n, "every booking exactly once");
+    let sent = format!(
+        "select count(*) from medical.mail_deliveries where recipient = '{patient}@patient.example' and status = 'sent'"
+    );
+    hub_e2e::wait_for(&p.admin, &sent, n).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let n: i64 = sqlx::query_scalar(sent).fetch_one(&p.admin).await.expect("count");
-    assert_eq!(n, 12, "every confirmation exactly once");
+    let mailed: i64 = sqlx::query_scalar(&sent).fetch_one(&p.admin).await.expect("count");
+    assert_eq!(mailed, n, "every confirmation exactly once");
     let mut conn = p.admin.acquire().await.expect("conn");
     let report = platform::audit::chain::verify(&mut conn, "medical", None)
         .await

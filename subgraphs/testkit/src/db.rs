@@ -10,6 +10,8 @@ pub fn pg_host() -> String {
 }
 
 pub struct TestDb {
+    /// The server (`postgres://user@host:port`), without a database.
+    pub server: String,
     pub name: String,
     pub url: String,
     /// Superuser pool on the test database (fixtures, assertions).
@@ -19,11 +21,16 @@ pub struct TestDb {
 impl TestDb {
     /// A new, empty database (created lazily by provisioning or here).
     pub async fn new() -> Self {
+        Self::on(&pg_host()).await
+    }
+
+    /// A new, empty database on this server (`postgres://user@host:port`).
+    pub async fn on(host: &str) -> Self {
         let name = format!("hub_test_{}", Uuid::new_v4().simple());
-        let url = format!("{}/{name}", pg_host());
-        let mut server = sqlx::postgres::PgConnection::connect(&format!("{}/postgres", pg_host()))
+        let url = format!("{host}/{name}");
+        let mut server = sqlx::postgres::PgConnection::connect(&format!("{host}/postgres"))
             .await
-            .expect("connect to PostgreSQL (is it running on 127.0.0.1:5432?)");
+            .unwrap_or_else(|e| panic!("connect to PostgreSQL at {host} (is it running?): {e}"));
         sqlx::raw_sql(&format!("create database {name}"))
             .execute(&mut server)
             .await
@@ -33,13 +40,18 @@ impl TestDb {
             .max_connections(2)
             .connect_lazy(&url)
             .expect("admin pool");
-        TestDb { name, url, admin }
+        TestDb {
+            server: host.to_string(),
+            name,
+            url,
+            admin,
+        }
     }
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let name = self.name.clone();
+        let (name, host) = (self.name.clone(), self.server.clone());
         // Drop runs inside the test's runtime, which must not be blocked on
         // itself: a short-lived thread with its own runtime drops the database
         // (forcing out the connections the app under test still holds).
@@ -49,7 +61,7 @@ impl Drop for TestDb {
                 .build()
                 .ok()?;
             rt.block_on(async move {
-                let opts: sqlx::postgres::PgConnectOptions = format!("{}/postgres", pg_host()).parse().ok()?;
+                let opts: sqlx::postgres::PgConnectOptions = format!("{host}/postgres").parse().ok()?;
                 let mut conn = opts.connect().await.ok()?;
                 sqlx::raw_sql(&format!("drop database if exists {name} with (force)"))
                     .execute(&mut conn)

@@ -8,6 +8,7 @@
 pub mod bench;
 mod db;
 pub mod mail;
+pub mod postgres_server;
 pub mod redis_server;
 pub mod statements;
 pub mod surface;
