@@ -6,6 +6,7 @@ mod events;
 mod postgres;
 mod schema;
 mod sqlx_data;
+mod testing;
 mod up;
 
 use std::path::{Path, PathBuf};
@@ -63,6 +64,14 @@ enum Command {
         /// Fail if the committed query data differs instead of rewriting it.
         #[arg(long)]
         check: bool,
+    },
+    /// Run every test (`cargo test --workspace`) after setting up what the
+    /// tests need on this machine: PostgreSQL and Redis running, the pinned
+    /// test tools (moto, aiosmtpd, FHIR validators, npm packages), Chromium.
+    /// Names what it cannot install. Arguments after `--` go to cargo test.
+    Test {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        cargo_args: Vec<String>,
     },
 }
 
@@ -282,6 +291,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             command: PractitionersCommand::Rebuild,
         } => events::rebuild_practitioners().await,
         Command::Sqlx { check } => sqlx_data::prepare(&repo_root(), check).await,
+        Command::Test { cargo_args } => testing::run(&repo_root(), &cargo_args).await,
         Command::Schema {
             command:
                 SchemaCommand::Check {

@@ -98,7 +98,8 @@ impl EmbeddedPostgres {
     }
 }
 
-async fn answers(port: u16) -> bool {
+/// Whether something accepts connections on this local port.
+pub async fn answers(port: u16) -> bool {
     matches!(
         tokio::time::timeout(
             Duration::from_secs(1),

@@ -8,7 +8,7 @@ use edge::{
     limits::OperationLimits,
     persisted::{decide, ManifestStore, PqRequest},
 };
-use platform::{jwt::JwtVerifier, kv::Kv, Claims, Role};
+use platform_base::{jwt::JwtVerifier, kv::Kv, Claims, Role};
 
 const QUERY: &str = "query MySchedule($from: DateTime!, $to: DateTime!) { me { id displayName schedule(from: $from, to: $to) { id startsAt endsAt status patient { givenName familyName allergies { substance } } } } }";
 
@@ -30,8 +30,8 @@ fn main() {
         .build()
         .expect("runtime");
 
-    let keys =
-        platform::keys::KeyRing::from_pems(&[platform::keys::generate_ed25519_pem().expect("key")]).expect("keys");
+    let keys = platform_base::keys::KeyRing::from_pems(&[platform_base::keys::generate_ed25519_pem().expect("key")])
+        .expect("keys");
     let now = chrono::Utc::now().timestamp();
     let token = keys
         .sign(&Claims {
@@ -61,7 +61,7 @@ fn main() {
         black_box(limits.check(black_box(QUERY), None)).expect("within limits");
     });
 
-    let id = platform::crypto::sha256_hex(QUERY);
+    let id = platform_base::digest::sha256_hex(QUERY);
     let path = std::env::temp_dir().join(format!("bench-pq-{}.json", std::process::id()));
     let manifest = serde_json::json!({ "format": "apollo-persisted-query-manifest", "version": 1,
         "operations": [{ "id": id, "name": "MySchedule", "type": "query", "body": QUERY }] });

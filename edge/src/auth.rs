@@ -1,10 +1,10 @@
 //! Who is calling, from the `Authorization` header: the subgraphs' own JWT
-//! verification (platform::jwt), so the edge and the subgraphs can never
+//! verification (platform_base::jwt), so the edge and the subgraphs can never
 //! disagree on what a valid token is.
 
 use std::sync::Arc;
 
-use platform::{
+use platform_base::{
     auth::{bearer_token, AuthContext, Principal},
     jwt::JwtVerifier,
     kv::Kv,

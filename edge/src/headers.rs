@@ -1,7 +1,7 @@
 //! Which client headers never pass the edge, and which are forwarded.
 
 /// Header the router adds so subgraphs know a call came through it.
-pub const ROUTER_SECRET_HEADER: &str = platform::server::ROUTER_SECRET_HEADER;
+pub const ROUTER_SECRET_HEADER: &str = platform_base::headers::ROUTER_SECRET_HEADER;
 
 /// Headers a client must not be able to set: Hub-internal ones and the
 /// router secret (a client that knew it could bypass the edge checks).

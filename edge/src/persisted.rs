@@ -11,7 +11,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use platform::crypto::sha256_hex;
+use platform_base::digest::sha256_hex;
 use serde::Deserialize;
 
 use crate::Rejection;

@@ -1,18 +1,18 @@
 //! Rate limits at the edge: per organization and per client (user or
 //! partner), per address for anonymous callers, and one shared budget for
 //! anonymous callers whose address is unknown. Buckets are GCRA in Redis
-//! (`platform::rate_limit`), with a local limiter per replica while Redis
+//! (`platform_base::rate_limit`), with a local limiter per replica while Redis
 //! cannot answer, so the edge keeps serving.
 
 use std::{net::IpAddr, sync::Arc};
 
-use platform::{
+use platform_base::{
     kv::Kv,
     rate_limit::{client_address, retry_after_secs, Bucket, Limiter, Store},
 };
 use serde::Deserialize;
 
-pub use platform::rate_limit::Quota;
+pub use platform_base::rate_limit::Quota;
 
 use crate::{auth::Caller, Rejection};
 

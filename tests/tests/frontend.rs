@@ -18,7 +18,7 @@ async fn the_generated_client_and_the_example_page_run_against_the_router() {
     let dir = repo_root().join("frontend-codegen");
     assert!(
         dir.join("node_modules/.bin/vitest").exists(),
-        "frontend-codegen has no node_modules: run `npm ci` in frontend-codegen (.ci/run does)"
+        "frontend-codegen has no node_modules: run `npm ci` in frontend-codegen (`hub test` does)"
     );
     let page_port = free_port();
     let origin = format!("http://127.0.0.1:{page_port}");

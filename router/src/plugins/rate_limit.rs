@@ -16,7 +16,7 @@ use edge::{
     auth::Caller,
     rate_limit::{Quota, RateLimitConfig, RateLimiter},
 };
-use platform::kv::Kv;
+use platform_base::kv::Kv;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use tower::{BoxError, ServiceBuilder, ServiceExt};

@@ -3,33 +3,26 @@
 //! of `migrations/content`; here it narrows queries and refuses writes with
 //! a clear error before the database would.
 
-use platform::{AppError, AuthContext, Role, Role::*, Vertical};
+use platform::{roles, AppError, AuthContext, Role, Role::*, Vertical};
 
 use crate::document::model::Classification::{self, *};
 
-/// Medical staff who read clinical documents.
-pub const CLINICAL: [Role; 2] = [Practitioner, Nurse];
+/// Medical staff who read clinical documents: the vertical's clinicians.
+pub const CLINICAL: [Role; 2] = roles::medical::CLINICAL;
 /// Every medical role: administrative documents.
-pub const MEDICAL: [Role; 4] = [Practitioner, Nurse, Secretary, BillingClerk];
+pub const MEDICAL: [Role; 4] = roles::medical::STAFF;
 /// Who reads administrative documents: the medical roles and the
 /// practice's administrators (who manage patients' administrative data).
 pub const ADMINISTRATIVE_READERS: [Role; 5] = [Practitioner, Nurse, Secretary, BillingClerk, OrgAdmin];
 /// Buyer's staff: internal procurement files.
-pub const BUYER: [Role; 2] = [ProcurementOfficer, ProcurementViewer];
+pub const BUYER: [Role; 2] = roles::public::BUYER;
 /// Who reads the buyer's internal files: its staff, administrators and auditors.
 pub const BUYER_READERS: [Role; 4] = [ProcurementOfficer, ProcurementViewer, OrgAdmin, Auditor];
 /// Who reads a supplier's certificates: its staff, administrators and
 /// auditors (their own only, by the row policy), and buyers' officers.
 pub const COMPLIANCE_READERS: [Role; 5] = [SupplierAdmin, SupplierUser, OrgAdmin, Auditor, ProcurementOfficer];
 /// Everyone of the public vertical: a published tender's public documents.
-pub const PUBLIC_MEMBERS: [Role; 6] = [
-    ProcurementOfficer,
-    ProcurementViewer,
-    SupplierAdmin,
-    SupplierUser,
-    OrgAdmin,
-    Auditor,
-];
+pub const PUBLIC_MEMBERS: [Role; 6] = roles::public::MEMBERS;
 /// Who reads a document's history: the organization's administrators and
 /// auditors, and, for clinical documents, practitioners (as for clinical notes).
 pub fn may_read_history(a: &AuthContext, c: Classification) -> bool {

@@ -2,33 +2,9 @@
 //! requires the organization to have the medical vertical enabled.
 
 use async_graphql::{Context, Guard};
-use platform::{access, AppError, AuthContext, Role, Role::*, Vertical::Medical};
+use platform::{access, AppError, AuthContext, Role, Vertical::Medical};
 
-/// Allergies, blood type, clinical notes, procedure notes.
-pub const CLINICAL: [Role; 2] = [Practitioner, Nurse];
-/// Procedures (without their notes).
-pub const CARE_TEAM: [Role; 3] = [Practitioner, Nurse, Secretary];
-/// Patients' administrative data and appointments.
-pub const ADMINISTRATIVE: [Role; 4] = [Practitioner, Nurse, Secretary, OrgAdmin];
-/// A patient's identity (id and names): also billing, and auditors (who
-/// must know whose record's history they read).
-pub const NAMES: [Role; 6] = [Practitioner, Nurse, Secretary, OrgAdmin, BillingClerk, Auditor];
-/// A record's history: the organization's administrators and auditors.
-pub const HISTORY: [Role; 2] = platform::audit::history::READERS;
-/// A clinical record's history: also practitioners.
-pub const HISTORY_CLINICAL: [Role; 3] = [OrgAdmin, Auditor, Practitioner];
-/// Invoices.
-pub const BILLING: [Role; 2] = [BillingClerk, OrgAdmin];
-/// Who reads invoices: billing, and auditors (who audit their history).
-pub const INVOICES: [Role; 3] = [BillingClerk, OrgAdmin, Auditor];
-/// Who reads appointments (slot, status, practitioner, patient's names,
-/// history): the administrative roles and auditors; the reason the
-/// patient comes stays [`ADMINISTRATIVE`].
-pub const APPOINTMENTS: [Role; 5] = [Practitioner, Nurse, Secretary, OrgAdmin, Auditor];
-/// Who sees that clinical notes exist (author, dates, signature, history):
-/// clinicians, and the organization's administrators and auditors, who
-/// read their history; the text stays [`CLINICAL`].
-pub const NOTES: [Role; 4] = [Practitioner, Nurse, OrgAdmin, Auditor];
+pub use platform::roles::medical::*;
 
 /// Partner scopes: an insurer reads appointments (with patients' names and
 /// practitioners) under `medical:read`, invoices under `medical:billing`;

@@ -96,10 +96,7 @@ impl Default for RelaySettings {
     }
 }
 
-/// The stream of an event family.
-pub fn stream_key(prefix: &str, family: &str) -> String {
-    format!("{prefix}:{family}")
-}
+pub use crate::kv::stream_key;
 
 /// Moves one batch of unpublished events to their streams. Returns how many
 /// were published; on a Redis failure the batch stays unpublished (its

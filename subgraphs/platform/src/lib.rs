@@ -4,7 +4,6 @@
 
 pub mod access;
 pub mod audit;
-pub mod auth;
 pub mod batch;
 pub mod config;
 pub mod crypto;
@@ -14,10 +13,7 @@ pub mod events;
 pub mod guards;
 pub mod i18n;
 pub mod ids;
-pub mod jwt;
-pub mod keys;
 pub mod kit;
-pub mod kv;
 pub mod lifecycle;
 pub mod limits;
 pub mod mail;
@@ -25,15 +21,17 @@ pub mod metrics;
 pub mod migrate;
 pub mod mutation;
 pub mod pagination;
-pub mod rate_limit;
 pub mod rest;
 pub mod retention;
-pub mod revocation;
 pub mod rgpd;
+pub mod roles;
 pub mod scalars;
 pub mod server;
 pub mod telemetry;
 pub mod validate;
+
+// The base layer the router shares, under the same paths as before.
+pub use platform_base::{auth, jwt, keys, kv, rate_limit, revocation};
 
 pub use auth::{AuthContext, Claims, Principal, Role, Vertical};
 pub use error::{AppError, AppResult, ErrorCode, OnConstraint};

@@ -37,9 +37,7 @@ use crate::{
     metrics::Metrics,
 };
 
-/// Header carrying the shared secret the router adds to subgraph calls.
-pub const ROUTER_SECRET_HEADER: &str = "x-hub-router-secret";
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub use platform_base::headers::{REQUEST_ID_HEADER, ROUTER_SECRET_HEADER};
 
 /// Adds per-request data (DataLoaders, …) to each GraphQL request, scoped to
 /// its caller, so no cache outlives a request or crosses tenants.

@@ -1,5 +1,5 @@
 //! The same flow on an S3-compatible store: a real moto server process
-//! (`moto_server`, PyPI; `.ci/run` installs it), multipart upload included.
+//! (`moto_server`, PyPI; `hub test` installs it), multipart upload included.
 
 use std::{process::Stdio, time::Duration};
 
@@ -20,7 +20,7 @@ impl Drop for S3Server {
     }
 }
 
-/// `moto_server` from `HUB_MOTO_SERVER`, or the venv `.ci/run` installs.
+/// `moto_server` from `HUB_MOTO_SERVER`, or the venv `hub test` installs.
 pub async fn start_s3(bucket: &str) -> S3Server {
     let bin = std::env::var("HUB_MOTO_SERVER").unwrap_or_else(|_| {
         format!(
@@ -38,7 +38,7 @@ pub async fn start_s3(bucket: &str) -> S3Server {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {bin} (pip install 'moto[server]'; .ci/run does): {e}"));
+        .unwrap_or_else(|e| panic!("cannot start {bin} (pip install 'moto[server]'; `hub test` does): {e}"));
     // Owned at once, so the process is killed and reaped whatever happens next.
     let server = S3Server {
         endpoint: format!("http://127.0.0.1:{port}"),

@@ -21,7 +21,7 @@ use crate::State;
 pub const GROUP: &str = "identity.notifications";
 
 /// Roles that hear of a tender as a supplier.
-const SUPPLIER_ROLES: &[Role] = &[Role::SupplierAdmin, Role::SupplierUser];
+const SUPPLIER_ROLES: &[Role] = &platform::roles::public::SUPPLIER;
 
 pub fn subscriptions(state: &Arc<State>) -> Vec<Subscription> {
     let mail = state.clone();

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::helpers::TestApp;
 
-/// `python -m aiosmtpd` from `HUB_AIOSMTPD_PYTHON`, or the venv `.ci/run`
+/// `python -m aiosmtpd` from `HUB_AIOSMTPD_PYTHON`, or the venv `hub test`
 /// installs (subgraphs/identity/tests/smtp-requirements.txt), storing what
 /// it receives in a Maildir and refusing `bounce…@` recipients for good
 /// (tests/smtp_handlers.py).
@@ -54,7 +54,7 @@ impl Smtp {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
-                panic!("cannot start aiosmtpd with {python} (pip install aiosmtpd; .ci/run does): {e}")
+                panic!("cannot start aiosmtpd with {python} (pip install aiosmtpd; `hub test` does): {e}")
             });
         self.child = Some(child);
         let until = Instant::now() + Duration::from_secs(15);

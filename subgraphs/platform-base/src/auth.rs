@@ -7,9 +7,13 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// Roles of a membership, as in DESIGN.md.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "graphql",
+    derive(async_graphql::Enum),
+    graphql(rename_items = "SCREAMING_SNAKE_CASE")
+)]
 #[serde(rename_all = "snake_case")]
-#[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
 pub enum Role {
     PlatformAdmin,
     OrgAdmin,
@@ -84,7 +88,8 @@ impl FromStr for Role {
 }
 
 /// Industry verticals an organization can enable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum Vertical {
     Medical,

@@ -90,7 +90,7 @@ impl Revocations {
 /// runs: every revocation of the last half hour first, then each new one
 /// as it is published. `kv` must be a connection of its own (the read blocks).
 pub fn spawn_feed(kv: Kv, prefix: &str, view: Arc<Revocations>) -> tokio::task::JoinHandle<()> {
-    let key = crate::events::stream_key(prefix, FAMILY);
+    let key = crate::kv::stream_key(prefix, FAMILY);
     tokio::spawn(async move {
         let since = chrono::Utc::now().timestamp_millis() - SEEN_FOR.as_millis() as i64;
         let mut last = format!("{}-0", since.max(0));

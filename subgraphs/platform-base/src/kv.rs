@@ -164,6 +164,12 @@ fn counter_key(org: Uuid, name: &str) -> String {
     format!("hub:{org}:count:{name}")
 }
 
+/// The Redis stream of an event family (`<prefix>:<family>`): where the
+/// relays write and the consumers and the revocation feed read.
+pub fn stream_key(prefix: &str, family: &str) -> String {
+    format!("{prefix}:{family}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

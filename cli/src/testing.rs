@@ -1,0 +1,222 @@
+//! `hub test`: the whole test suite on any machine, set-up included. It
+//! checks or installs what the tests need beyond Rust — the tools pinned in
+//! the repository (moto, aiosmtpd, the FHIR validators in their venvs under
+//! `~/.cache`; npm packages from the lockfiles), Chromium for the example
+//! page, PostgreSQL and Redis answering — then runs `cargo test --workspace`.
+//! What it cannot install (a system package without root) it names, with the
+//! command that installs it, before anything runs.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use anyhow::{bail, Context};
+
+use crate::postgres::answers;
+
+/// A Python tool in a venv of its own, pinned by a requirements file.
+struct Venv {
+    what: &'static str,
+    dir: &'static str,
+    requirements: &'static str,
+}
+
+const VENVS: [Venv; 3] = [
+    Venv {
+        what: "moto (the S3-compatible server of the content tests)",
+        dir: "hub-s3-venv",
+        requirements: "subgraphs/content/tests/s3-requirements.txt",
+    },
+    Venv {
+        what: "aiosmtpd (the SMTP server of the mail tests)",
+        dir: "hub-mail-venv",
+        requirements: "subgraphs/identity/tests/smtp-requirements.txt",
+    },
+    Venv {
+        what: "fhir.resources and fhirpy (the FHIR end-to-end test)",
+        dir: "hub-fhir-venv",
+        requirements: "tests/fhir/requirements.txt",
+    },
+];
+
+/// npm projects the tests run, installed exactly from their lockfiles.
+const NPM_PROJECTS: [&str; 2] = ["frontend-codegen", "tests/fhir"];
+
+pub async fn run(root: &Path, cargo_args: &[String]) -> anyhow::Result<()> {
+    let mut missing = vec![];
+    for (tool, package) in [
+        ("protoc", "protobuf-compiler"),
+        ("chromium", "chromium"),
+        ("python3", "python3-venv"),
+    ] {
+        if !on_path(tool) && !apt_install(package) {
+            missing.push(format!(
+                "{tool}: `sudo apt-get install {package}` (or your system's package)"
+            ));
+        }
+    }
+    if !on_path("npm") {
+        missing.push("Node.js 22 with npm: https://nodejs.org or your system's package".to_string());
+    }
+    if !missing.is_empty() {
+        bail!("the tests need what is not installed here:\n  {}", missing.join("\n  "));
+    }
+    ensure_services(root).await?;
+    let cache = cache_dir()?;
+    for venv in &VENVS {
+        ensure_venv(root, &cache, venv)?;
+    }
+    for project in NPM_PROJECTS {
+        ensure_npm(&root.join(project))?;
+    }
+    // Every test unless the caller picked some (`-- -p medical`).
+    let args: Vec<String> = if cargo_args.is_empty() {
+        vec!["--workspace".into()]
+    } else {
+        cargo_args.to_vec()
+    };
+    println!("== cargo test {}", args.join(" "));
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .arg("test")
+        .args(&args)
+        .current_dir(root)
+        .status()
+        .context("running cargo test")?;
+    if !status.success() {
+        bail!("tests failed");
+    }
+    Ok(())
+}
+
+/// PostgreSQL and Redis where the tests look for them (127.0.0.1:5432 and
+/// :6379): started here when they are installed but not running.
+async fn ensure_services(root: &Path) -> anyhow::Result<()> {
+    if std::env::var_os("HUB_TEST_PG").is_none() && !answers(5432).await {
+        println!("== PostgreSQL is not running on 127.0.0.1:5432: starting a local cluster");
+        // Left running for the next run.
+        crate::postgres::ensure(root).await?;
+    }
+    if !answers(6379).await {
+        if !on_path("redis-server") && !apt_install("redis-server") {
+            bail!("Redis is not running on 127.0.0.1:6379 and not installed: `sudo apt-get install redis-server`");
+        }
+        println!("== Redis is not running on 127.0.0.1:6379: starting it");
+        let ok = Command::new("redis-server")
+            .args(["--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        while !(ok && answers(6379).await) {
+            if std::time::Instant::now() > until {
+                bail!("redis-server did not start on 127.0.0.1:6379");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    Ok(())
+}
+
+fn ensure_venv(root: &Path, cache: &Path, venv: &Venv) -> anyhow::Result<()> {
+    let dir = cache.join(venv.dir);
+    let pip = dir.join("bin/pip");
+    let wanted = std::fs::read_to_string(root.join(venv.requirements))
+        .with_context(|| format!("reading {}", venv.requirements))?;
+    let installed = Command::new(&pip)
+        .arg("freeze")
+        .stderr(Stdio::null())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    if same_lines(&installed, &wanted) {
+        return Ok(());
+    }
+    println!("== installing {} ({})", venv.what, venv.requirements);
+    step(
+        Command::new("python3").arg("-m").arg("venv").arg(&dir),
+        "python3 -m venv",
+    )?;
+    step(
+        Command::new(&pip)
+            .args(["install", "-q", "-r"])
+            .arg(root.join(venv.requirements)),
+        "pip install",
+    )
+}
+
+/// `npm ci` when the installed tree is not the lockfile's (npm writes its
+/// own copy of the lockfile into `node_modules`).
+fn ensure_npm(project: &Path) -> anyhow::Result<()> {
+    let lock = std::fs::read_to_string(project.join("package-lock.json")).unwrap_or_default();
+    let installed = std::fs::read_to_string(project.join("node_modules/.package-lock.json")).unwrap_or_default();
+    let packages = |text: &str| -> Option<serde_json::Value> {
+        let mut v: serde_json::Value = serde_json::from_str(text).ok()?;
+        let mut packages = v.get_mut("packages")?.take();
+        packages.as_object_mut()?.remove("");
+        Some(packages)
+    };
+    if packages(&lock).is_some() && packages(&lock) == packages(&installed) {
+        return Ok(());
+    }
+    println!("== npm ci ({})", project.display());
+    step(
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(project),
+        "npm ci",
+    )
+}
+
+fn same_lines(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        let mut l: Vec<String> = s
+            .lines()
+            .map(|l| l.trim().to_lowercase())
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        l.sort();
+        l
+    };
+    norm(a) == norm(b)
+}
+
+fn step(cmd: &mut Command, what: &str) -> anyhow::Result<()> {
+    let status = cmd.status().with_context(|| format!("running {what}"))?;
+    if !status.success() {
+        bail!("{what} failed ({status})");
+    }
+    Ok(())
+}
+
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+}
+
+/// Installs a Debian package when running as root with apt (CI machines,
+/// containers); elsewhere the caller names it instead.
+fn apt_install(package: &str) -> bool {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !root || !on_path("apt-get") {
+        return false;
+    }
+    println!("== installing {package} (apt-get)");
+    let quiet = |c: &mut Command| {
+        c.env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    quiet(Command::new("apt-get").arg("update").arg("-qq"))
+        && quiet(Command::new("apt-get").args(["install", "-y", "-qq", package]))
+}
+
+fn cache_dir() -> anyhow::Result<PathBuf> {
+    let home = std::env::var_os("HOME").context("HOME is not set")?;
+    Ok(PathBuf::from(home).join(".cache"))
+}
