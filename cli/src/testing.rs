@@ -147,18 +147,27 @@ fn ensure_venv(root: &Path, cache: &Path, venv: &Venv) -> anyhow::Result<()> {
     )
 }
 
-/// `npm ci` when the installed tree is not the lockfile's (npm writes its
-/// own copy of the lockfile into `node_modules`).
+/// `npm ci` when the installed tree is not the lockfile's: npm keeps its own
+/// copy of the lockfile in `node_modules`, without the optional packages of
+/// other platforms.
 fn ensure_npm(project: &Path) -> anyhow::Result<()> {
-    let lock = std::fs::read_to_string(project.join("package-lock.json")).unwrap_or_default();
-    let installed = std::fs::read_to_string(project.join("node_modules/.package-lock.json")).unwrap_or_default();
-    let packages = |text: &str| -> Option<serde_json::Value> {
-        let mut v: serde_json::Value = serde_json::from_str(text).ok()?;
-        let mut packages = v.get_mut("packages")?.take();
-        packages.as_object_mut()?.remove("");
+    let packages = |file: &Path| -> Option<serde_json::Map<String, serde_json::Value>> {
+        let text = std::fs::read_to_string(file).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        let mut packages = v.get("packages")?.as_object()?.clone();
+        packages.remove("");
         Some(packages)
     };
-    if packages(&lock).is_some() && packages(&lock) == packages(&installed) {
+    let current = match (
+        packages(&project.join("package-lock.json")),
+        packages(&project.join("node_modules/.package-lock.json")),
+    ) {
+        (Some(lock), Some(installed)) => lock.iter().all(|(name, entry)| {
+            installed.get(name) == Some(entry) || (!installed.contains_key(name) && entry["optional"] == true)
+        }),
+        _ => false,
+    };
+    if current {
         return Ok(());
     }
     println!("== npm ci ({})", project.display());
