@@ -181,7 +181,7 @@ async fn download(AxState(st): AxState<Arc<State>>, UrlPath(token): UrlPath<Stri
     let disposition = format!(
         "attachment; filename=\"{}\"; filename*=UTF-8''{}",
         filename.replace(|c: char| !c.is_ascii() || c == '"' || c == '\\', "_"),
-        utf8_percent(&filename)
+        platform::rest::encode_component(&filename)
     );
     let mut h = HeaderMap::new();
     let mut put = |name, value: String| {
@@ -207,16 +207,6 @@ async fn download(AxState(st): AxState<Arc<State>>, UrlPath(token): UrlPath<Stri
         }
     };
     (status, h, Body::from_stream(got.into_stream())).into_response()
-}
-
-/// RFC 5987 percent-encoding of a file name.
-fn utf8_percent(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// How an upload ended, short of success.

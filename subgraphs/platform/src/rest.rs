@@ -67,3 +67,26 @@ impl<S: Send + Sync> FromRequestParts<S> for Call {
         Ok(Call { caller, locale, meta })
     }
 }
+
+/// Percent-encodes all but RFC 3986's unreserved characters (`A–Z a–z 0–9 - _ . ~`):
+/// a query parameter's value in a link, an RFC 5987 file name.
+pub fn encode_component(s: &str) -> String {
+    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    const RESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    utf8_percent_encode(s, RESERVED).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode_component;
+
+    #[test]
+    fn only_unreserved_characters_stay_as_they_are() {
+        assert_eq!(encode_component("a-Z_0.9~"), "a-Z_0.9~");
+        assert_eq!(
+            encode_component("2026-12-07T10:00:00.000000+00:00"),
+            "2026-12-07T10%3A00%3A00.000000%2B00%3A00"
+        );
+        assert_eq!(encode_component("bilan sanguin é.pdf"), "bilan%20sanguin%20%C3%A9.pdf");
+    }
+}

@@ -177,7 +177,7 @@ async fn releases(AxumState(st): AxumState<Arc<State>>, Query(p): Query<ReleaseP
     }
     for (k, v) in [("since", &p.since), ("until", &p.until)] {
         if let Some(v) = v {
-            query.push(format!("{k}={}", urlencode(v)));
+            query.push(format!("{k}={}", platform::rest::encode_component(v)));
         }
     }
     let base = format!("{}/ocds/releases", st.public.public_url);
@@ -205,15 +205,6 @@ fn parse_cursor(s: &str) -> Result<(DateTime<Utc>, Uuid), ()> {
     let (micros, id) = s.split_once('_').ok_or(())?;
     let at = DateTime::from_timestamp_micros(micros.parse().map_err(|_| ())?).ok_or(())?;
     Ok((at, Uuid::try_parse(id).map_err(|_| ())?))
-}
-
-fn urlencode(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 async fn record_package(AxumState(st): AxumState<Arc<State>>, Path(ocid): Path<String>) -> Response {
@@ -268,7 +259,9 @@ async fn record_package(AxumState(st): AxumState<Arc<State>>, Path(ocid): Path<S
             }
         };
         let buyer = rows.first().map(|r| r.organization_id.to_string()).unwrap_or_default();
-        let stamp = |t: DateTime<Utc>| urlencode(&t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+        let stamp = |t: DateTime<Utc>| {
+            platform::rest::encode_component(&t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        };
         linked
             .iter()
             .map(|o| {
