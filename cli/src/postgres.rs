@@ -110,7 +110,8 @@ pub async fn answers(port: u16) -> bool {
     )
 }
 
-async fn is_root() -> bool {
+/// Whether this process runs as root (PostgreSQL refuses to; apt needs it).
+pub async fn is_root() -> bool {
     match Command::new("id").arg("-u").output().await {
         Ok(o) => String::from_utf8_lossy(&o.stdout).trim() == "0",
         Err(_) => false,

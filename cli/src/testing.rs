@@ -14,7 +14,7 @@ use std::{
 
 use anyhow::{bail, Context};
 
-use crate::postgres::answers;
+use crate::postgres::{answers, is_root};
 
 /// A Python tool in a venv of its own, pinned by a requirements file.
 struct Venv {
@@ -51,7 +51,7 @@ pub async fn run(root: &Path, cargo_args: &[String]) -> anyhow::Result<()> {
         ("chromium", "chromium"),
         ("python3", "python3-venv"),
     ] {
-        if !on_path(tool) && !apt_install(package) {
+        if !on_path(tool) && !apt_install(package).await {
             missing.push(format!(
                 "{tool}: `sudo apt-get install {package}` (or your system's package)"
             ));
@@ -99,7 +99,7 @@ async fn ensure_services(root: &Path) -> anyhow::Result<()> {
         crate::postgres::ensure(root).await?;
     }
     if !answers(6379).await {
-        if !on_path("redis-server") && !apt_install("redis-server") {
+        if !on_path("redis-server") && !apt_install("redis-server").await {
             bail!("Redis is not running on 127.0.0.1:6379 and not installed: `sudo apt-get install redis-server`");
         }
         println!("== Redis is not running on 127.0.0.1:6379: starting it");
@@ -206,12 +206,8 @@ fn on_path(tool: &str) -> bool {
 
 /// Installs a Debian package when running as root with apt (CI machines,
 /// containers); elsewhere the caller names it instead.
-fn apt_install(package: &str) -> bool {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if !root || !on_path("apt-get") {
+async fn apt_install(package: &str) -> bool {
+    if !is_root().await || !on_path("apt-get") {
         return false;
     }
     println!("== installing {package} (apt-get)");

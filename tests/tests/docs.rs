@@ -17,14 +17,6 @@ struct Example {
     script: String,
 }
 
-/// The development ports the examples name, and the subgraph behind each.
-const PORTS: [(&str, &str); 4] = [
-    ("127.0.0.1:4001", "identity"),
-    ("127.0.0.1:4002", "content"),
-    ("127.0.0.1:4003", "medical"),
-    ("127.0.0.1:4004", "public"),
-];
-
 fn examples(root: &Path) -> Vec<Example> {
     let mut files = vec![root.join("README.md")];
     let mut docs: Vec<_> = std::fs::read_dir(root.join("docs"))
@@ -77,8 +69,9 @@ async fn every_shell_example_in_the_readme_and_docs_runs_against_the_platform() 
     let mut failures = vec![];
     for ex in &found {
         let mut script = ex.script.replace("http://127.0.0.1:4000", &router);
-        for (port, subgraph) in PORTS {
-            script = script.replace(&format!("http://{port}"), p.url(subgraph));
+        // Each subgraph's development port (the registry's) to where this platform runs it.
+        for sg in registry::SUBGRAPHS {
+            script = script.replace(&format!("http://127.0.0.1:{}", sg.port), p.url(sg.name));
         }
         // This platform's event streams, in the shared Redis.
         script = script.replace("hub:events:", &format!("{}:", p.events_prefix));
