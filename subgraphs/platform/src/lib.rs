@@ -1,37 +1,38 @@
-//! The platform crate: everything a Hub subgraph shares — settings, auth,
-//! guards, tenant-scoped transactions, errors, audit, limits, the server, and
-//! the subgraph kit ([`kit`]) every subgraph is built from.
+//! The platform crate: everything a Hub subgraph shares, in rooms that only
+//! reach down (a test, `tests/layout.rs`, fails on an upward reach):
+//!
+//! ```text
+//! service      kit (a subgraph describes itself once), server
+//! writes       mutation (tx + audit + events + commit), lifecycle
+//! messaging    events (outbox, relay, consumers), mail
+//! compliance   audit (chain, history, read log), retention, rgpd
+//! data         db (tenant transactions), batch loaders, migrate, runtime
+//! security     auth, jwt, keys, revocation (platform-base), guards, roles, access, crypto, rest
+//! infra        metrics, telemetry, kv, rate_limit (platform-base)
+//! foundation   config, error, i18n, ids, limits, pagination, scalars, validate
+//! ```
+//!
+//! Subgraphs use the flat paths below (`platform::audit`, `platform::kit`, …);
+//! inside the crate, code names the room (`crate::data::db`), so the layering
+//! is visible where it is used.
 
-pub mod access;
-pub mod audit;
-pub mod batch;
-pub mod config;
-pub mod crypto;
-pub mod db;
-pub mod error;
-pub mod events;
-pub mod guards;
-pub mod i18n;
-pub mod ids;
-pub mod kit;
-pub mod lifecycle;
-pub mod limits;
-pub mod mail;
-pub mod metrics;
-pub mod migrate;
-pub mod mutation;
-pub mod pagination;
-pub mod rest;
-pub mod retention;
-pub mod rgpd;
-pub mod roles;
-pub mod scalars;
-pub mod server;
-pub mod telemetry;
-pub mod validate;
+pub mod compliance;
+pub mod data;
+pub mod foundation;
+pub mod infra;
+pub mod messaging;
+pub mod security;
+pub mod service;
+pub mod writes;
 
-// The base layer the router shares, under the same paths as before.
-pub use platform_base::{auth, jwt, keys, kv, rate_limit, revocation};
+pub use compliance::{audit, retention, rgpd};
+pub use data::{batch, db, migrate, runtime};
+pub use foundation::{config, error, i18n, ids, limits, pagination, scalars, validate};
+pub use infra::{kv, metrics, rate_limit, telemetry};
+pub use messaging::{events, mail};
+pub use security::{access, auth, crypto, guards, jwt, keys, rest, revocation, roles};
+pub use service::{kit, server};
+pub use writes::{lifecycle, mutation};
 
 pub use auth::{AuthContext, Claims, Principal, Role, Vertical};
 pub use error::{AppError, AppResult, ErrorCode, OnConstraint};

@@ -225,3 +225,56 @@ async fn every_reference_between_tenant_tables_carries_the_tenant() {
     .expect_err("a cross-tenant reference must be refused");
     assert!(err.to_string().contains("foreign key"), "{err}");
 }
+
+#[tokio::test]
+async fn every_schema_records_the_platform_migrations_applies_them_once_and_refuses_an_edited_one() {
+    let (db, figs) = seeded().await;
+    let files: Vec<i64> = std::fs::read_dir(repo_root().join("subgraphs/platform/migrations"))
+        .expect("platform migrations")
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().split('_').next()?.parse().ok())
+        .collect();
+    assert!(files.len() >= 8, "{files:?}");
+    let history = |schema: &'static str| {
+        let admin = db.admin.clone();
+        async move {
+            sqlx::query_as::<_, (i64, chrono::DateTime<chrono::Utc>)>(&format!(
+                "select version, applied_at from {schema}.platform_migrations order by version"
+            ))
+            .fetch_all(&admin)
+            .await
+            .expect("history")
+        }
+    };
+    for (sg, fig) in &figs {
+        let before = history(sg.schema).await;
+        let mut versions: Vec<i64> = before.iter().map(|r| r.0).collect();
+        versions.sort_unstable();
+        let mut expected = files.clone();
+        expected.sort_unstable();
+        assert_eq!(versions, expected, "{}", sg.schema);
+        sg.migrate(fig.clone()).await.expect("migrating again");
+        assert_eq!(
+            history(sg.schema).await,
+            before,
+            "{}: a second run applied again",
+            sg.schema
+        );
+    }
+    let (sg, fig) = &figs[0];
+    sqlx::query(&format!(
+        "update {}.platform_migrations set checksum = '\\x00' where version = 3",
+        sg.schema
+    ))
+    .execute(&db.admin)
+    .await
+    .expect("tamper");
+    let err = sg
+        .migrate(fig.clone())
+        .await
+        .expect_err("an edited migration must stop the run");
+    assert!(
+        err.to_string().contains("platform migration 3") && err.to_string().contains("different contents"),
+        "{err}"
+    );
+}

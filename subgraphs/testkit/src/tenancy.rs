@@ -208,7 +208,8 @@ pub async fn assert_schema(admin: &PgPool, schema: &str, login_role: &str) -> Ve
                 exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'organization_id'
                           and not a.attisdropped) as tenant
            from pg_class c join pg_namespace n on n.oid = c.relnamespace
-          where n.nspname = $1 and c.relkind in ('r', 'p') and c.relname <> '_sqlx_migrations'
+          where n.nspname = $1 and c.relkind in ('r', 'p')
+            and c.relname not in ('_sqlx_migrations', 'platform_migrations')
           order by 1",
     )
     .bind(schema)
@@ -216,6 +217,21 @@ pub async fn assert_schema(admin: &PgPool, schema: &str, login_role: &str) -> Ve
     .await
     .expect("catalog");
     assert!(!tables.is_empty(), "schema `{schema}` has no tables");
+    for history in ["_sqlx_migrations", "platform_migrations"] {
+        let reachable: bool = sqlx::query_scalar(
+            "select has_table_privilege($1, format('%I.%I', $2::text, $3::text), 'select, insert, update, delete')",
+        )
+        .bind(login_role)
+        .bind(schema)
+        .bind(history)
+        .fetch_one(admin)
+        .await
+        .expect("privileges");
+        assert!(
+            !reachable,
+            "{schema}.{history}: the service role {login_role} can reach the migration history"
+        );
+    }
     assert_definer_functions(admin, schema).await;
     let mut reports = vec![];
     for t in tables {

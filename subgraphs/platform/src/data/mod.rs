@@ -1,0 +1,8 @@
+//! PostgreSQL: the tenant-scoped transaction and its row-level security, the
+//! batch loaders, migrations (the platform's own and each subgraph's), and the
+//! runtime a resolver reaches the pool through.
+
+pub mod batch;
+pub mod db;
+pub mod migrate;
+pub mod runtime;
