@@ -84,12 +84,13 @@ async fn run(root: &Path) -> anyhow::Result<()> {
         "HUB_ROUTER_FHIR_UPSTREAM",
         format!("http://127.0.0.1:{}", ports["medical"]),
     ));
-    // The example page's Vite development server (frontend-codegen/example-web),
-    // unless the environment names other origins.
+    // The example page (frontend-codegen/example-web): Vite's development
+    // server (`npm run dev`, 5173) and its preview of the build (`npm run
+    // preview`, 4173), unless the environment names other origins.
     if std::env::var_os("HUB_ROUTER_CORS_ORIGINS").is_none() {
         router_env.push((
             "HUB_ROUTER_CORS_ORIGINS",
-            r"^http://(localhost|127\.0\.0\.1):5173$".into(),
+            r"^http://(localhost|127\.0\.0\.1):(5173|4173)$".into(),
         ));
     }
     let router_config = router_yaml.display().to_string();

@@ -1,6 +1,8 @@
 // The example page in headless Chromium (Debian's `chromium`, driven by
-// playwright-core): sign-in errors, today's appointments with a forbidden
-// field shown as its error, open tenders; screenshots under target/frontend/.
+// playwright-core): sign-in errors, the browser's language and the user's
+// pick, today's appointments with a forbidden field marked (its message on
+// hover), a partial answer explained, open tenders, sign-out at the server,
+// a phone's width; screenshots under target/frontend/.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -116,8 +118,14 @@ describe("the example page", () => {
     await rows.first().waitFor();
     const row = rows.filter({ hasText: patientToday }).filter({ hasText: "Dr Claire Martin" });
     expect(await row.count()).toBeGreaterThanOrEqual(1);
-    const forbidden = row.first().locator(".field-error");
-    expect(await forbidden.textContent()).toBe("Vous n'êtes pas autorisé à effectuer cette action.");
+    // A short marker in the cell, the server's message on hover.
+    const forbidden = row.first().getByTestId("field-error");
+    expect(await forbidden.textContent()).toBe("Accès restreint");
+    expect(await forbidden.getAttribute("title")).toBe("Vous n'êtes pas autorisé à effectuer cette action.");
+    // The page's own words, statuses and times in French, no seconds.
+    expect(await page.getByTestId("appointments").locator("h2").textContent()).toContain("Rendez-vous du jour");
+    expect(await row.first().locator("td").last().textContent()).toBe("Planifié");
+    expect(await row.first().locator("td").first().textContent()).toMatch(/^\d{2}:\d{2}$/);
     expect(await page.getByTestId("who").textContent()).toContain("Sophie Dupont");
     expect(await page.getByTestId("sign-in").isHidden()).toBe(true);
     await page.screenshot({ path: join(SHOTS, "example-web-appointments.png"), fullPage: true });
@@ -161,6 +169,10 @@ describe("the example page", () => {
     await rows.first().waitFor();
     expect(await rows.filter({ hasText: "Ville de Lyon" }).count()).toBeGreaterThan(0);
     expect(await page.getByTestId("appointments").isHidden()).toBe(true);
+    // A deadline the way a person reads it: date and time, no seconds.
+    const deadline = await rows.first().locator("td").nth(3).textContent();
+    expect(deadline).toMatch(/\d{1,2}:\d{2}/);
+    expect(deadline).not.toMatch(/\d:\d{2}:\d{2}/);
     await page.screenshot({ path: join(SHOTS, "example-web-tenders.png"), fullPage: true });
   });
 
@@ -214,6 +226,69 @@ describe("the example page", () => {
     await page.getByTestId("accept").click();
     await page.getByTestId("accept-error").waitFor({ state: "visible" });
     expect(await page.getByTestId("accept-error").textContent()).not.toBe("");
+  });
+
+  it("signs out at the server: the old token is refused and the form forgets the password", async () => {
+    const signedIn = page.waitForResponse(async (r) => (await r.text().catch(() => "")).includes("accessToken"));
+    await signIn("clinique-saint-paul", "dr.martin@clinique-saint-paul.example", "en");
+    const accessToken: string = (await (await signedIn).json()).data.login.accessToken;
+    await page.getByTestId("appointment").first().waitFor();
+    await page.getByTestId("sign-out").click();
+    await page.getByTestId("sign-in").waitFor();
+    expect(await page.getByTestId("password").inputValue()).toBe("");
+    expect(await page.getByTestId("appointment").count()).toBe(0);
+    const me = await fetch(ROUTER_URL, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${accessToken}` },
+      body: JSON.stringify({ query: "{ me { id } }" }),
+    }).then((r) => r.json());
+    expect(me.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
+  });
+
+  it("speaks the browser's language until the user picks one, and remembers the choice", async () => {
+    const context = await browser.newContext({ locale: "de-DE" });
+    const german = await context.newPage();
+    try {
+      await german.goto(PAGE_URL);
+      expect(await german.getByTestId("locale").inputValue()).toBe("de");
+      expect(await german.getByTestId("submit").textContent()).toBe("Anmelden");
+      expect(await german.locator("html").getAttribute("lang")).toBe("de");
+      await german.getByTestId("password").fill("wrong-password");
+      await german.getByTestId("submit").click();
+      await german.getByTestId("sign-in-error").waitFor({ state: "visible" });
+      expect(await german.getByTestId("sign-in-error").textContent()).toBe(
+        "Ungültige Anmeldedaten oder Konto vorübergehend gesperrt.",
+      );
+      await german.getByTestId("locale").selectOption("fr");
+      expect(await german.getByTestId("submit").textContent()).toBe("Se connecter");
+      await german.reload();
+      expect(await german.getByTestId("locale").inputValue()).toBe("fr");
+      expect(await german.getByTestId("submit").textContent()).toBe("Se connecter");
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("fits a phone's width: rows become labelled cards, nothing scrolls sideways", async () => {
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    try {
+      await phone.goto(PAGE_URL);
+      await phone.getByTestId("organization").selectOption("clinique-saint-paul");
+      await phone.getByTestId("email").fill("secretary.dupont@clinique-saint-paul.example");
+      await phone.getByTestId("password").fill(DEMO_PASSWORD);
+      await phone.getByTestId("locale").selectOption("en");
+      await phone.getByTestId("submit").click();
+      const row = phone.getByTestId("appointment").filter({ hasText: patientToday }).first();
+      await row.waitFor();
+      expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      const box = await row.boundingBox();
+      expect(box!.width).toBeLessThanOrEqual(390);
+      expect(await row.locator("td").first().getAttribute("data-label")).toBe("Time");
+      expect(await phone.locator("thead").first().isVisible()).toBe(false);
+      await phone.screenshot({ path: join(SHOTS, "example-web-phone.png"), fullPage: true });
+    } finally {
+      await phone.close();
+    }
   });
 
   it("passes the router's CORS and CSRF checks without console errors", () => {

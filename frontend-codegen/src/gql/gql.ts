@@ -27,6 +27,7 @@ type Documents = {
     "query Me {\n  me {\n    id\n    email\n    displayName\n    roles\n  }\n  currentOrganization {\n    id\n    name\n    verticals\n  }\n}": typeof types.MeDocument,
     "query Notifications($first: Int, $unreadOnly: Boolean) {\n  notifications(first: $first, unreadOnly: $unreadOnly) {\n    nodes {\n      id\n      kind\n      message\n      createdAt\n      readAt\n    }\n  }\n}": typeof types.NotificationsDocument,
     "mutation SignIn($input: LoginInput!) {\n  login(input: $input) {\n    accessToken\n    expiresAt\n    user {\n      id\n      displayName\n    }\n  }\n}": typeof types.SignInDocument,
+    "mutation SignOut {\n  logout\n}": typeof types.SignOutDocument,
 };
 const documents: Documents = {
     "query Appointments($from: DateTime, $to: DateTime, $first: Int, $after: String) {\n  appointments(from: $from, to: $to, first: $first, after: $after) {\n    edges {\n      node {\n        id\n        startsAt\n        status\n        patient {\n          familyName\n        }\n        practitioner {\n          displayName\n        }\n      }\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}": types.AppointmentsDocument,
@@ -42,6 +43,7 @@ const documents: Documents = {
     "query Me {\n  me {\n    id\n    email\n    displayName\n    roles\n  }\n  currentOrganization {\n    id\n    name\n    verticals\n  }\n}": types.MeDocument,
     "query Notifications($first: Int, $unreadOnly: Boolean) {\n  notifications(first: $first, unreadOnly: $unreadOnly) {\n    nodes {\n      id\n      kind\n      message\n      createdAt\n      readAt\n    }\n  }\n}": types.NotificationsDocument,
     "mutation SignIn($input: LoginInput!) {\n  login(input: $input) {\n    accessToken\n    expiresAt\n    user {\n      id\n      displayName\n    }\n  }\n}": types.SignInDocument,
+    "mutation SignOut {\n  logout\n}": types.SignOutDocument,
 };
 
 /**
@@ -110,6 +112,10 @@ export function graphql(source: "query Notifications($first: Int, $unreadOnly: B
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "mutation SignIn($input: LoginInput!) {\n  login(input: $input) {\n    accessToken\n    expiresAt\n    user {\n      id\n      displayName\n    }\n  }\n}"): (typeof documents)["mutation SignIn($input: LoginInput!) {\n  login(input: $input) {\n    accessToken\n    expiresAt\n    user {\n      id\n      displayName\n    }\n  }\n}"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation SignOut {\n  logout\n}"): (typeof documents)["mutation SignOut {\n  logout\n}"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};

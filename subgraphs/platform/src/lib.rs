@@ -6,7 +6,7 @@
 //! writes       mutation (tx + audit + events + commit), lifecycle
 //! messaging    events (outbox, relay, consumers), mail
 //! compliance   audit (chain, history, read log), retention, rgpd
-//! data         db (tenant transactions), batch loaders, migrate, runtime
+//! data         db (tenant transactions, loaders), batch, lists, migrate, runtime
 //! security     auth, jwt, keys, revocation (platform-base), guards, roles, access, crypto, rest
 //! infra        metrics, telemetry, kv, rate_limit (platform-base)
 //! foundation   config, error, i18n, ids, limits, pagination, scalars, validate
@@ -26,7 +26,7 @@ pub mod service;
 pub mod writes;
 
 pub use compliance::{audit, retention, rgpd};
-pub use data::{batch, db, migrate, runtime};
+pub use data::{batch, db, lists, migrate, runtime};
 pub use foundation::{config, error, i18n, ids, limits, pagination, scalars, validate};
 pub use infra::{kv, metrics, rate_limit, telemetry};
 pub use messaging::{events, mail};

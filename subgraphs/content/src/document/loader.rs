@@ -28,17 +28,9 @@ impl Loader<Uuid> for DocumentLoader {
     }
 }
 
-/// A document's versions, newest first.
-pub struct VersionsLoader(pub LoaderCtx);
-
-impl Loader<Uuid> for VersionsLoader {
-    type Value = Vec<DocumentVersion>;
-    type Error = Arc<AppError>;
-
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<DocumentVersion>>, Self::Error> {
-        let rows = self.0.run(async |c| db::versions(c, keys).await).await?;
-        Ok(group_by(keys, rows, |v| v.document_id))
-    }
+platform::loaders! {
+    /// A document's versions, newest first.
+    pub struct VersionsLoader: Vec<DocumentVersion> = grouped(|v| v.document_id) from db::versions;
 }
 
 /// One page of an owner's documents. Keys of one request usually share the

@@ -7,13 +7,13 @@ use async_graphql::{
     connection::{Connection, OpaqueCursor},
     Context, InputObject, Object, Result, ID,
 };
+use platform::lists::list_page;
 use platform::{
     audit::{self, actor, Actor},
-    db::{LoaderCtx, Scope, TenantTx},
+    db::{Scope, TenantTx},
     guards::{auth, HasRole, RevocationChecked, UserOnly},
     i18n::Locale,
     ids::parse_id,
-    pagination::Page,
     AppError, AppResult, OnConstraint, Role,
 };
 use sqlx::PgConnection;
@@ -77,13 +77,11 @@ pub async fn list(
     first: Option<i32>,
     after: Option<String>,
 ) -> Result<Connection<OpaqueCursor<MemberCursor>, Member>> {
-    let st = state(ctx)?;
-    let page = Page::<MemberCursor>::new(first, after.as_deref(), st.settings.limits.page_size)?;
-    let rows = LoaderCtx::of(ctx)?
-        .run(async |c| db::page(c, page.after.as_ref(), page.fetch()).await)
-        .await?;
-    Ok(page.connection(
-        rows,
+    list_page(
+        ctx,
+        first,
+        after,
+        async |c, after, n| db::page(c, after, n).await,
         |r| MemberCursor {
             joined_at: r.joined_at,
             id: r.membership_id,
@@ -94,7 +92,8 @@ pub async fn list(
             joined_at: r.joined_at,
             user: r.user,
         },
-    ))
+    )
+    .await
 }
 
 /// Writes an invitation and the message that carries its secret link.

@@ -7,17 +7,9 @@ use uuid::Uuid;
 use super::{db, model::User};
 use crate::member;
 
-/// Users visible to the caller's organization (RLS decides), per request.
-pub struct UserLoader(pub LoaderCtx);
-
-impl Loader<Uuid> for UserLoader {
-    type Value = User;
-    type Error = Arc<AppError>;
-
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, User>, Self::Error> {
-        let rows = self.0.run(async |c| db::by_ids(c, keys).await).await?;
-        Ok(rows.into_iter().map(|u| (u.id, u)).collect())
-    }
+platform::loaders! {
+    /// Users visible to the caller's organization (RLS decides), per request.
+    pub struct UserLoader: User = one(|u| u.id) from db::by_ids;
 }
 
 /// Each user's roles in the caller's current organization.

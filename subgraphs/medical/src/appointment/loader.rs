@@ -7,16 +7,8 @@ use uuid::Uuid;
 
 use super::{db, model::Appointment};
 
-pub struct AppointmentLoader(pub LoaderCtx);
-
-impl Loader<Uuid> for AppointmentLoader {
-    type Value = Appointment;
-    type Error = Arc<AppError>;
-
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Appointment>, Self::Error> {
-        let rows = self.0.run(async |c| db::by_ids(c, keys).await).await?;
-        Ok(rows.into_iter().map(|a| (a.id, a)).collect())
-    }
+platform::loaders! {
+    pub struct AppointmentLoader: Appointment = one(|a| a.id) from db::by_ids;
 }
 
 /// A practitioner's appointments in a range.

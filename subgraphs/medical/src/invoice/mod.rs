@@ -8,13 +8,12 @@ use async_graphql::{
     connection::{Connection, OpaqueCursor},
     Context, InputObject, Object, Result, ID,
 };
+use platform::lists::list_page;
 use platform::{
-    db::LoaderCtx,
     guards::auth,
     ids::parse_id,
     lifecycle::{self, Lifecycle},
     mutation::{mutate, Audit},
-    pagination::Page,
     validate::text,
     AppError, AppResult, OnConstraint,
     Role::*,
@@ -24,7 +23,7 @@ use uuid::Uuid;
 
 use crate::{
     access::{medical_or, medical_write, BILLING_SCOPE, INVOICES},
-    patient, state, Loaded,
+    patient, Loaded,
 };
 use db::InvoiceCursor;
 use loader::InvoiceLoader;
@@ -101,19 +100,18 @@ impl InvoiceQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<OpaqueCursor<InvoiceCursor>, Invoice>> {
-        let st = state(ctx)?;
-        let page = Page::<InvoiceCursor>::new(first, after.as_deref(), st.settings.limits.page_size)?;
-        let rows = LoaderCtx::of(ctx)?
-            .run(async |c| db::page(c, status.map(InvoiceStatus::as_db), page.after.as_ref(), page.fetch()).await)
-            .await?;
-        Ok(page.connection(
-            rows,
+        list_page(
+            ctx,
+            first,
+            after,
+            async |c, after, n| db::page(c, status.map(InvoiceStatus::as_db), after, n).await,
             |i| InvoiceCursor {
                 created_at: i.created_at,
                 id: i.id,
             },
             |i| i,
-        ))
+        )
+        .await
     }
 
     /// One invoice.

@@ -10,12 +10,11 @@ use async_graphql::{
     Context, InputObject, Object, Result, ID,
 };
 use chrono::{NaiveDate, Utc};
+use platform::lists::list_page;
 use platform::{
-    db::LoaderCtx,
     guards::auth,
     ids::{parse_id, parse_key},
     mutation::{mutate, Audit},
-    pagination::Page,
     scalars::Date,
     validate::{optional_text, text},
     AppError, AppResult, OnConstraint,
@@ -156,21 +155,20 @@ impl PatientQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<OpaqueCursor<PatientCursor>, Patient>> {
-        let st = state(ctx)?;
-        let page = Page::<PatientCursor>::new(first, after.as_deref(), st.settings.limits.page_size)?;
         let search = optional_text("search", search.as_deref(), 100)?;
-        let rows = LoaderCtx::of(ctx)?
-            .run(async |c| db::page(c, search.as_deref(), page.after.as_ref(), page.fetch()).await)
-            .await?;
-        Ok(page.connection(
-            rows,
+        list_page(
+            ctx,
+            first,
+            after,
+            async |c, after, n| db::page(c, search.as_deref(), after, n).await,
             |p| PatientCursor {
                 family: p.family_name.to_lowercase(),
                 given: p.given_name.to_lowercase(),
                 id: p.id,
             },
             |p| p,
-        ))
+        )
+        .await
     }
 
     /// One patient; deleted records are not found.

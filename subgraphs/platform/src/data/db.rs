@@ -11,7 +11,8 @@ use std::{
 };
 
 use sqlx::{postgres::PgPoolOptions, PgConnection, PgPool, Postgres, Transaction};
-use uuid::Uuid;
+#[doc(hidden)]
+pub use uuid::Uuid;
 
 use crate::{
     foundation::config::DatabaseSettings,
@@ -226,3 +227,54 @@ pub fn group_by<K: Hash + Eq + Clone, V>(keys: &[K], rows: Vec<V>, key: impl Fn(
     }
     map
 }
+
+/// Rows keyed by one of their fields: one-to-one loader results.
+pub fn keyed<K: Hash + Eq, V>(rows: Vec<V>, key: impl Fn(&V) -> K) -> HashMap<K, V> {
+    rows.into_iter().map(|row| (key(&row), row)).collect()
+}
+
+/// Declares per-request batch loaders over `uuid::Uuid` keys, each one
+/// statement per batch in the request's read transaction ([`LoaderCtx`]):
+///
+/// ```ignore
+/// platform::loaders! {
+///     /// A patient by id.
+///     pub struct PatientLoader: Patient = one(|p| p.id) from db::by_ids;
+///     /// A patient's allergies (every key gets a list, maybe empty).
+///     pub struct AllergiesLoader: Vec<Allergy> = grouped(|a| a.patient_id) from db::allergies_of;
+///     /// `(key, value)` rows as they come.
+///     pub struct TaxIdLoader: String = pairs from db::tax_ids;
+/// }
+/// ```
+///
+/// `from` names an `async fn(&mut PgConnection, &[Uuid]) -> AppResult<Vec<Row>>`;
+/// a loader that needs more than that is written out by hand.
+#[macro_export]
+macro_rules! loaders {
+    ($( $(#[$meta:meta])* $vis:vis struct $name:ident: $value:ty = $kind:ident $(($key:expr))? from $fetch:path; )*) => {
+        $( $crate::loaders!(@impl [$(#[$meta])*] $vis $name, $value, $kind, [$($key)?], $fetch); )*
+    };
+    (@impl [$($meta:tt)*] $vis:vis $name:ident, $value:ty, $kind:ident, [$($key:expr)?], $fetch:path) => {
+        $($meta)*
+        $vis struct $name(pub $crate::db::LoaderCtx);
+
+        impl $crate::db::Loader<$crate::db::Uuid> for $name {
+            type Value = $value;
+            type Error = ::std::sync::Arc<$crate::AppError>;
+
+            async fn load(
+                &self,
+                keys: &[$crate::db::Uuid],
+            ) -> ::std::result::Result<::std::collections::HashMap<$crate::db::Uuid, $value>, Self::Error> {
+                let rows = self.0.run(async |c| $fetch(c, keys).await).await?;
+                Ok($crate::loaders!(@collect $kind, keys, rows, [$($key)?]))
+            }
+        }
+    };
+    (@collect one, $keys:ident, $rows:ident, [$key:expr]) => { $crate::db::keyed($rows, $key) };
+    (@collect grouped, $keys:ident, $rows:ident, [$key:expr]) => { $crate::db::group_by($keys, $rows, $key) };
+    (@collect pairs, $keys:ident, $rows:ident, []) => { $rows.into_iter().collect() };
+}
+
+#[doc(hidden)]
+pub use async_graphql::dataloader::Loader;

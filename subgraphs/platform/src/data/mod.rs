@@ -4,5 +4,6 @@
 
 pub mod batch;
 pub mod db;
+pub mod lists;
 pub mod migrate;
 pub mod runtime;

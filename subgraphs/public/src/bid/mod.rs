@@ -8,11 +8,11 @@ use async_graphql::{
     connection::{Connection, OpaqueCursor},
     Context, InputObject, Object, Result, ID,
 };
+use platform::lists::list_page;
 use platform::{
     guards::auth,
     ids::parse_id,
     mutation::{mutate, Audit},
-    pagination::Page,
     validate::optional_text,
     AppError, AppResult, OnConstraint,
     Role::*,
@@ -24,7 +24,6 @@ use uuid::Uuid;
 use crate::{
     access::{public, public_write, BIDDERS},
     money::{self, MoneyInput},
-    state,
     supplier::{self, model::ComplianceStatus},
     tender::{self, model::TenderStatus},
 };
@@ -75,20 +74,19 @@ impl BidQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<OpaqueCursor<BidCursor>, Bid>> {
-        let st = state(ctx)?;
         let org = auth(ctx)?.organization_id;
-        let page = Page::<BidCursor>::new(first, after.as_deref(), st.settings.limits.page_size)?;
-        let rows = platform::db::LoaderCtx::of(ctx)?
-            .run(async |c| db::own_page(c, org, status.map(BidStatus::as_db), page.after.as_ref(), page.fetch()).await)
-            .await?;
-        Ok(page.connection(
-            rows,
+        list_page(
+            ctx,
+            first,
+            after,
+            async |c, after, n| db::own_page(c, org, status.map(BidStatus::as_db), after, n).await,
             |b| BidCursor {
                 created_at: b.created_at,
                 id: b.id,
             },
             |b| b,
-        ))
+        )
+        .await
     }
 }
 

@@ -5,6 +5,7 @@ pub mod db;
 pub mod loader;
 pub mod model;
 
+use platform::lists::list_page;
 use std::collections::HashSet;
 
 use async_graphql::{
@@ -16,7 +17,6 @@ use platform::{
     ids::{parse_id, parse_key},
     lifecycle::{self, Lifecycle},
     mutation::{mutate, Audit},
-    pagination::Page,
     scalars::Date,
     AppError,
     Role::*,
@@ -25,7 +25,7 @@ use serde_json::json;
 
 use crate::{
     access::{public_or_partner, public_write, require_or_partner, MEMBERS},
-    bid, ocds, state,
+    bid, ocds,
     tender::{
         self,
         model::{Tender, TenderStatus},
@@ -113,19 +113,18 @@ impl ContractQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<OpaqueCursor<ContractCursor>, Contract>> {
-        let st = state(ctx)?;
-        let page = Page::<ContractCursor>::new(first, after.as_deref(), st.settings.limits.page_size)?;
-        let rows = platform::db::LoaderCtx::of(ctx)?
-            .run(async |c| db::page(c, status.map(ContractStatus::as_db), page.after.as_ref(), page.fetch()).await)
-            .await?;
-        Ok(page.connection(
-            rows,
+        list_page(
+            ctx,
+            first,
+            after,
+            async |c, after, n| db::page(c, status.map(ContractStatus::as_db), after, n).await,
             |c| ContractCursor {
                 created_at: c.created_at,
                 id: c.id,
             },
             |c| c,
-        ))
+        )
+        .await
     }
 
     /// One contract.

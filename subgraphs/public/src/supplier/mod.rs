@@ -8,11 +8,11 @@ use async_graphql::{
     connection::{Connection, OpaqueCursor},
     Context, InputObject, Object, Result, ID,
 };
+use platform::lists::list_page;
 use platform::{
     guards::auth,
     ids::{parse_id, parse_key},
     mutation::{mutate, Audit},
-    pagination::Page,
     scalars::Date,
     validate::{optional_text, text},
     AppError, OnConstraint,
@@ -22,7 +22,7 @@ use serde_json::json;
 
 use crate::{
     access::{public, public_write, require, MEMBERS},
-    state, Loaded,
+    Loaded,
 };
 use db::SupplierCursor;
 use loader::{SupplierLoader, SupplierOfOrgLoader};
@@ -66,20 +66,19 @@ impl SupplierQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<OpaqueCursor<SupplierCursor>, Supplier>> {
-        let st = state(ctx)?;
-        let page = Page::<SupplierCursor>::new(first, after.as_deref(), st.settings.limits.page_size)?;
         let search = optional_text("search", search.as_deref(), 100)?;
-        let rows = platform::db::LoaderCtx::of(ctx)?
-            .run(async |c| db::page(c, search.as_deref(), page.after.as_ref(), page.fetch()).await)
-            .await?;
-        Ok(page.connection(
-            rows,
+        list_page(
+            ctx,
+            first,
+            after,
+            async |c, after, n| db::page(c, search.as_deref(), after, n).await,
             |s| SupplierCursor {
                 legal_name: s.legal_name.clone(),
                 id: s.id,
             },
             |s| s,
-        ))
+        )
+        .await
     }
 
     /// One supplier profile.

@@ -1,10 +1,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::Loader;
-use platform::{
-    db::{group_by, LoaderCtx},
-    AppError,
-};
+use platform::{db::LoaderCtx, AppError};
 use uuid::Uuid;
 
 use super::{
@@ -12,42 +9,14 @@ use super::{
     model::{Amendment, Lot, Tender},
 };
 
-pub struct TenderLoader(pub LoaderCtx);
+platform::loaders! {
+    pub struct TenderLoader: Tender = one(|t| t.id) from db::by_ids;
 
-impl Loader<Uuid> for TenderLoader {
-    type Value = Tender;
-    type Error = Arc<AppError>;
+    /// A tender's lots, by tender id.
+    pub struct LotsLoader: Vec<Lot> = grouped(|l| l.tender_id) from db::lots_of;
 
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Tender>, Self::Error> {
-        let rows = self.0.run(async |c| db::by_ids(c, keys).await).await?;
-        Ok(rows.into_iter().map(|t| (t.id, t)).collect())
-    }
-}
-
-/// A tender's lots, by tender id.
-pub struct LotsLoader(pub LoaderCtx);
-
-impl Loader<Uuid> for LotsLoader {
-    type Value = Vec<Lot>;
-    type Error = Arc<AppError>;
-
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<Lot>>, Self::Error> {
-        let rows = self.0.run(async |c| db::lots_of(c, keys).await).await?;
-        Ok(group_by(keys, rows, |l| l.tender_id))
-    }
-}
-
-/// A tender's amendments, by tender id.
-pub struct AmendmentsLoader(pub LoaderCtx);
-
-impl Loader<Uuid> for AmendmentsLoader {
-    type Value = Vec<Amendment>;
-    type Error = Arc<AppError>;
-
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<Amendment>>, Self::Error> {
-        let rows = self.0.run(async |c| db::amendments_of(c, keys).await).await?;
-        Ok(group_by(keys, rows, |a| a.tender_id))
-    }
+    /// A tender's amendments, by tender id.
+    pub struct AmendmentsLoader: Vec<Amendment> = grouped(|a| a.tender_id) from db::amendments_of;
 }
 
 /// How many bids each tender has (0 included, so a count is never fetched twice).
