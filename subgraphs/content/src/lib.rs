@@ -190,6 +190,14 @@ impl SubgraphApp for Content {
         transfer::routes(state)
     }
 
+    /// The sweep of broken uploads and the purge of expired files.
+    fn jobs(state: &Arc<State>) -> Vec<futures::future::BoxFuture<'static, ()>> {
+        if state.content.sweep_interval_secs == 0 {
+            return vec![];
+        }
+        vec![Box::pin(transfer::sweep_forever(state.clone()))]
+    }
+
     fn seed<'a>(conn: &'a mut PgConnection, rt: &'a Runtime) -> LocalBoxFuture<'a, anyhow::Result<()>> {
         Box::pin(seed::seed(conn, rt))
     }

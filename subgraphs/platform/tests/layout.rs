@@ -75,7 +75,11 @@ fn crate_paths(code: &str) -> Vec<Vec<String>> {
                 }
                 item.push(c);
             }
-        } else {
+        } else if !rest
+            .trim_start_matches(|c: char| c.is_alphanumeric() || c == '_')
+            .starts_with('!')
+        {
+            // `$crate::name!(…)` invokes a macro: no module to place.
             paths.push(segments(rest));
         }
     }

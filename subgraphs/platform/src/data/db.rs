@@ -256,23 +256,23 @@ macro_rules! loaders {
     };
     (@impl [$($meta:tt)*] $vis:vis $name:ident, $value:ty, $kind:ident, [$($key:expr)?], $fetch:path) => {
         $($meta)*
-        $vis struct $name(pub $crate::db::LoaderCtx);
+        $vis struct $name(pub $crate::data::db::LoaderCtx);
 
-        impl $crate::db::Loader<$crate::db::Uuid> for $name {
+        impl $crate::data::db::Loader<$crate::data::db::Uuid> for $name {
             type Value = $value;
-            type Error = ::std::sync::Arc<$crate::AppError>;
+            type Error = ::std::sync::Arc<$crate::foundation::error::AppError>;
 
             async fn load(
                 &self,
-                keys: &[$crate::db::Uuid],
-            ) -> ::std::result::Result<::std::collections::HashMap<$crate::db::Uuid, $value>, Self::Error> {
+                keys: &[$crate::data::db::Uuid],
+            ) -> ::std::result::Result<::std::collections::HashMap<$crate::data::db::Uuid, $value>, Self::Error> {
                 let rows = self.0.run(async |c| $fetch(c, keys).await).await?;
                 Ok($crate::loaders!(@collect $kind, keys, rows, [$($key)?]))
             }
         }
     };
-    (@collect one, $keys:ident, $rows:ident, [$key:expr]) => { $crate::db::keyed($rows, $key) };
-    (@collect grouped, $keys:ident, $rows:ident, [$key:expr]) => { $crate::db::group_by($keys, $rows, $key) };
+    (@collect one, $keys:ident, $rows:ident, [$key:expr]) => { $crate::data::db::keyed($rows, $key) };
+    (@collect grouped, $keys:ident, $rows:ident, [$key:expr]) => { $crate::data::db::group_by($keys, $rows, $key) };
     (@collect pairs, $keys:ident, $rows:ident, []) => { $rows.into_iter().collect() };
 }
 
