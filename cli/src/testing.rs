@@ -59,6 +59,10 @@ pub async fn run(root: &Path, cargo_args: &[String]) -> anyhow::Result<()> {
     }
     if !on_path("npm") {
         missing.push("Node.js 22 with npm: https://nodejs.org or your system's package".to_string());
+    } else if let Some(old) = node_too_old() {
+        missing.push(format!(
+            "Node.js {old} is too old: the frontend packages need 20.19+ or 22.15+ (frontend-codegen/.nvmrc: 22)"
+        ));
     }
     if !missing.is_empty() {
         bail!("the tests need what is not installed here:\n  {}", missing.join("\n  "));
@@ -88,6 +92,23 @@ pub async fn run(root: &Path, cargo_args: &[String]) -> anyhow::Result<()> {
         bail!("tests failed");
     }
     Ok(())
+}
+
+/// The installed Node.js version when it is below what the frontend's
+/// packages declare (`engines` in frontend-codegen/package.json).
+fn node_too_old() -> Option<String> {
+    let out = Command::new("node").arg("--version").output().ok()?;
+    let version = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .trim_start_matches('v')
+        .to_string();
+    (!node_supported(&version)).then_some(version)
+}
+
+fn node_supported(version: &str) -> bool {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major == 20 && minor >= 19) || (major == 22 && minor >= 15) || major > 22
 }
 
 /// PostgreSQL and Redis where the tests look for them (127.0.0.1:5432 and
@@ -224,4 +245,17 @@ async fn apt_install(package: &str) -> bool {
 fn cache_dir() -> anyhow::Result<PathBuf> {
     let home = std::env::var_os("HOME").context("HOME is not set")?;
     Ok(PathBuf::from(home).join(".cache"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn node_versions_are_those_the_packages_declare() {
+        for ok in ["20.19.0", "20.20.2", "22.15.0", "24.1.0"] {
+            assert!(super::node_supported(ok), "{ok}");
+        }
+        for old in ["18.20.0", "20.17.0", "21.7.3", "22.12.0", ""] {
+            assert!(!super::node_supported(old), "{old}");
+        }
+    }
 }

@@ -340,9 +340,9 @@ impl Lifecycle for Appointment {
     async fn event(
         _: &mut sqlx::PgConnection,
         a: &Appointment,
-        to: &str,
+        to: AppointmentStatus,
     ) -> AppResult<Option<platform::events::Event>> {
-        Ok((to == "cancelled").then(|| event("medical.appointment.cancelled", a)))
+        Ok((to == AppointmentStatus::Cancelled).then(|| event("medical.appointment.cancelled", a)))
     }
 }
 

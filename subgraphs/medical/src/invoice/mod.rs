@@ -207,8 +207,8 @@ impl Lifecycle for Invoice {
         status.as_db()
     }
 
-    async fn precondition(conn: &mut sqlx::PgConnection, id: Uuid, to: &str) -> AppResult<()> {
-        if to == InvoiceStatus::Issued.as_db() && db::line_count(conn, id).await? == 0 {
+    async fn precondition(conn: &mut sqlx::PgConnection, id: Uuid, to: InvoiceStatus) -> AppResult<()> {
+        if to == InvoiceStatus::Issued && db::line_count(conn, id).await? == 0 {
             if <Self as Lifecycle>::current(conn, id).await?.is_none() {
                 return Err(AppError::NotFound(Self::ENTITY));
             }

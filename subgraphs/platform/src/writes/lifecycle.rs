@@ -47,8 +47,8 @@ pub trait Lifecycle: Sized + Send + Unpin + for<'r> FromRow<'r, PgRow> {
     /// (e.g. `issued_at = case when $2 = 'issued' then now() else issued_at end`).
     const ON_MOVE: &'static str = "";
 
-    /// The states, as a Rust enum deriving `sqlx::Type`.
-    type Status: Copy + Send + Sync;
+    /// The states, as a Rust enum: hooks match on it, never on strings.
+    type Status: Copy + PartialEq + Send + Sync;
     /// A state's name in the database.
     fn db_name(status: Self::Status) -> &'static str;
 
@@ -100,7 +100,7 @@ pub trait Lifecycle: Sized + Send + Unpin + for<'r> FromRow<'r, PgRow> {
     fn precondition(
         _conn: &mut PgConnection,
         _id: Uuid,
-        _to: &str,
+        _to: Self::Status,
     ) -> impl std::future::Future<Output = AppResult<()>> + Send {
         async { Ok(()) }
     }
@@ -110,7 +110,7 @@ pub trait Lifecycle: Sized + Send + Unpin + for<'r> FromRow<'r, PgRow> {
     fn after_move(
         _conn: &mut PgConnection,
         _record: &Self,
-        _to: &str,
+        _to: Self::Status,
     ) -> impl std::future::Future<Output = AppResult<()>> + Send {
         async { Ok(()) }
     }
@@ -120,7 +120,7 @@ pub trait Lifecycle: Sized + Send + Unpin + for<'r> FromRow<'r, PgRow> {
     fn event(
         _conn: &mut PgConnection,
         _record: &Self,
-        _to: &str,
+        _to: Self::Status,
     ) -> impl std::future::Future<Output = AppResult<Option<crate::messaging::events::Event>>> + Send {
         async { Ok(None) }
     }
@@ -131,9 +131,10 @@ pub trait Lifecycle: Sized + Send + Unpin + for<'r> FromRow<'r, PgRow> {
 pub async fn step<T: Lifecycle>(ctx: &Context<'_>, id: &ID, from: &[T::Status], to: T::Status) -> AppResult<T> {
     let id = parse_id("id", id)?;
     let from: Vec<&str> = from.iter().map(|s| T::db_name(*s)).collect();
-    let to = T::db_name(to);
+    let status = to;
+    let to = T::db_name(status);
     mutate(ctx, async |conn| {
-        T::precondition(conn, id, to).await?;
+        T::precondition(conn, id, status).await?;
         let Some(moved) = T::move_to(conn, id, &from, to).await? else {
             // Only on failure: was it missing, or in the wrong state?
             let Some(current) = T::current(conn, id).await? else {
@@ -144,10 +145,10 @@ pub async fn step<T: Lifecycle>(ctx: &Context<'_>, id: &ID, from: &[T::Status], 
                 "the {noun} is {current} and cannot become {to}"
             )));
         };
-        T::after_move(conn, &moved.record, to).await?;
+        T::after_move(conn, &moved.record, status).await?;
         let mut audit = Audit::new(format!("{}.{to}", T::ACTION), T::ENTITY, id)
             .details(serde_json::json!({ "from": moved.previous, "to": to }));
-        if let Some(event) = T::event(conn, &moved.record, to).await? {
+        if let Some(event) = T::event(conn, &moved.record, status).await? {
             audit = audit.event(event);
         }
         Ok((moved.record, audit))

@@ -4,9 +4,9 @@
 pub mod db;
 pub mod loader;
 pub mod model;
+pub mod rules;
 
 use platform::lists::list_page;
-use std::collections::HashSet;
 
 use async_graphql::{
     connection::{Connection, OpaqueCursor},
@@ -26,10 +26,7 @@ use serde_json::json;
 use crate::{
     access::{public_or_partner, public_write, require_or_partner, MEMBERS},
     bid, ocds,
-    tender::{
-        self,
-        model::{Tender, TenderStatus},
-    },
+    tender::{self, model::Tender},
     Loaded,
 };
 use db::ContractCursor;
@@ -71,17 +68,17 @@ impl Lifecycle for Contract {
     }
 
     /// Signature and end of a contract are OCDS releases of its tender.
-    async fn after_move(conn: &mut sqlx::PgConnection, c: &Contract, to: &str) -> platform::AppResult<()> {
-        ocds::record(conn, c.tender_id, ocds::contract_tags(to)).await
+    async fn after_move(conn: &mut sqlx::PgConnection, c: &Contract, to: ContractStatus) -> platform::AppResult<()> {
+        ocds::record(conn, c.tender_id, ocds::contract_tags(to.as_db())).await
     }
 
     /// `procurement.contract.signed` v1 (docs/events.md).
     async fn event(
         _: &mut sqlx::PgConnection,
         c: &Contract,
-        to: &str,
+        to: ContractStatus,
     ) -> platform::AppResult<Option<platform::events::Event>> {
-        Ok((to == "active").then(|| {
+        Ok((to == ContractStatus::Active).then(|| {
             platform::events::Event::new(
                 "procurement.contract.signed",
                 c.id,
@@ -178,36 +175,15 @@ impl ContractMutation {
             let Some(t) = tender::db::lock_own(tx, org, tender_id).await? else {
                 return Err(AppError::NotFound("Tender"));
             };
-            if !t.deadline_passed || !matches!(t.status, TenderStatus::Published | TenderStatus::Closed) {
-                return Err(AppError::Conflict(
-                    "a tender is awarded once its deadline has passed, before it is awarded or cancelled".into(),
-                ));
-            }
+            rules::awardable(&t)?;
             let lots = bid::db::lot_ids(tx, tender_id).await?;
-            let wanted: HashSet<Option<uuid::Uuid>> = if lots.is_empty() {
-                HashSet::from([None])
-            } else {
-                lots.iter().copied().map(Some).collect()
-            };
-            let given: HashSet<Option<uuid::Uuid>> = choices.iter().map(|(l, _)| *l).collect();
-            if given != wanted || given.len() != choices.len() {
-                return Err(AppError::bad_input(
-                    "awards",
-                    "give exactly one bid per lot (one for an undivided tender)",
-                ));
-            }
             let bids = bid::db::by_ids(tx, &choices.iter().map(|(_, b)| *b).collect::<Vec<_>>()).await?;
             let mut awarded = vec![];
-            for (i, (lot, bid_id)) in choices.iter().enumerate() {
-                let bid = bids
-                    .iter()
-                    .find(|b| b.id == *bid_id && b.tender_id == tender_id && b.lot_id == *lot);
-                let Some(bid) = bid.filter(|b| b.status == bid::model::BidStatus::Submitted) else {
-                    return Err(AppError::bad_input(
-                        format!("awards[{i}].bidId"),
-                        "is not a submitted bid on this tender and lot",
-                    ));
-                };
+            for (lot, bid) in choices
+                .iter()
+                .map(|c| c.0)
+                .zip(rules::chosen(tender_id, &lots, &choices, &bids)?)
+            {
                 let award = db::insert_award(tx, org, bid).await?;
                 let contract = db::insert_contract(tx, org, &award, start, end).await?;
                 awarded.push(json!({ "lot": lot, "bid": bid.id, "award": award.id, "contract": contract.id }));

@@ -5,6 +5,7 @@ pub mod audience;
 pub mod db;
 pub mod loader;
 pub mod model;
+pub mod rules;
 
 use async_graphql::{
     connection::{Connection, OpaqueCursor},
@@ -145,14 +146,18 @@ impl Lifecycle for Tender {
     }
 
     /// A published step of a tender is an OCDS release.
-    async fn after_move(conn: &mut PgConnection, t: &Tender, to: &str) -> AppResult<()> {
-        ocds::record(conn, t.id, ocds::tender_tags(to)).await
+    async fn after_move(conn: &mut PgConnection, t: &Tender, to: TenderStatus) -> AppResult<()> {
+        ocds::record(conn, t.id, ocds::tender_tags(to.as_db())).await
     }
 
-    async fn event(conn: &mut PgConnection, t: &Tender, to: &str) -> AppResult<Option<platform::events::Event>> {
+    async fn event(
+        conn: &mut PgConnection,
+        t: &Tender,
+        to: TenderStatus,
+    ) -> AppResult<Option<platform::events::Event>> {
         Ok(match to {
-            "published" => Some(event("procurement.tender.published", t, json!({}))),
-            "closed" => {
+            TenderStatus::Published => Some(event("procurement.tender.published", t, json!({}))),
+            TenderStatus::Closed => {
                 let bids = db::bid_counts(conn, &[t.id]).await?.first().map_or(0, |(_, n)| *n);
                 Some(event("procurement.tender.closed", t, json!({ "bids": bids })))
             }
@@ -162,7 +167,7 @@ impl Lifecycle for Tender {
 
     /// Publishing needs a deadline ahead and the buyer's OCDS identity,
     /// closing a deadline behind (database clock).
-    async fn precondition(conn: &mut PgConnection, id: Uuid, to: &str) -> AppResult<()> {
+    async fn precondition(conn: &mut PgConnection, id: Uuid, to: TenderStatus) -> AppResult<()> {
         // First: every later statement of the step sees the submissions
         // that were in flight (see `db::take_turn`).
         db::take_turn(conn, id, db::Turn::Deciding).await?;
@@ -175,14 +180,16 @@ impl Lifecycle for Tender {
         else {
             return Err(AppError::NotFound("Tender"));
         };
-        if to == "published" && db::buyer_profile(conn).await?.is_none() {
+        if to == TenderStatus::Published && db::buyer_profile(conn).await?.is_none() {
             return Err(AppError::Conflict(
                 "register the buyer profile (registerBuyer) before publishing".into(),
             ));
         }
         match to {
-            "published" if passed => Err(AppError::bad_input("submissionDeadline", "must be in the future")),
-            "closed" if !passed => Err(AppError::Conflict(
+            TenderStatus::Published if passed => {
+                Err(AppError::bad_input("submissionDeadline", "must be in the future"))
+            }
+            TenderStatus::Closed if !passed => Err(AppError::Conflict(
                 "bids are accepted until the submission deadline".into(),
             )),
             _ => Ok(()),
@@ -419,56 +426,16 @@ impl TenderMutation {
             let Some(t) = db::lock_own(tx, caller.organization_id, id).await? else {
                 return Err(AppError::NotFound("Tender"));
             };
-            if t.status != TenderStatus::Published || t.deadline_passed {
-                return Err(AppError::Conflict(
-                    "only a published tender can be amended, before its deadline".into(),
-                ));
-            }
-            let submission = input.submission_deadline.unwrap_or(t.submission_deadline);
-            if submission < t.submission_deadline {
-                return Err(AppError::bad_input("submissionDeadline", "may only be extended"));
-            }
-            let enquiry = input.enquiry_deadline.or(t.enquiry_deadline);
-            if let (Some(new), Some(old)) = (input.enquiry_deadline, t.enquiry_deadline) {
-                if new < old {
-                    return Err(AppError::bad_input("enquiryDeadline", "may only be extended"));
-                }
-            }
-            valid_deadlines(enquiry, submission)?;
-            let amended = db::Amended {
-                title: title.clone().unwrap_or_else(|| t.title.clone()),
-                description: description.clone().unwrap_or_else(|| t.description.clone()),
-                estimated_amount: input.estimated_value.map_or(t.estimated_amount, |a| a.0),
-                enquiry_deadline: enquiry,
-                submission_deadline: submission,
-            };
-            let mut changes = serde_json::Map::new();
-            let mut note = |field: &str, from: serde_json::Value, to: serde_json::Value| {
-                if from != to {
-                    changes.insert(field.into(), json!({ "from": from, "to": to }));
-                }
-            };
-            note("title", json!(t.title), json!(amended.title));
-            note("description", json!(t.description), json!(amended.description));
-            note(
-                "estimatedValue",
-                json!(t.estimated_amount),
-                json!(amended.estimated_amount),
-            );
-            note(
-                "enquiryDeadline",
-                json!(t.enquiry_deadline),
-                json!(amended.enquiry_deadline),
-            );
-            note(
-                "submissionDeadline",
-                json!(t.submission_deadline),
-                json!(amended.submission_deadline),
-            );
-            if changes.is_empty() {
-                return Err(AppError::bad_input("input", "changes nothing"));
-            }
-            let changes = serde_json::Value::Object(changes);
+            let (amended, changes) = rules::amend(
+                &t,
+                rules::Requested {
+                    title: title.clone(),
+                    description: description.clone(),
+                    estimated_amount: input.estimated_value.map(|a| a.0),
+                    enquiry_deadline: input.enquiry_deadline,
+                    submission_deadline: input.submission_deadline,
+                },
+            )?;
             let tender = db::amend(tx, id, &amended, &rationale, &changes).await?;
             ocds::record(tx, id, ocds::tender_tags("amended")).await?;
             let audience = audience(tx, id).await?;
