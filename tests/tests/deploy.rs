@@ -42,7 +42,10 @@ fn every_example_values_file_renders_manifests_the_kubernetes_schemas_accept() {
     let (ok, out) = check(&[]);
     assert!(ok, "{out}");
     for v in ["development.yaml", "production.yaml"] {
-        assert!(out.contains("ok   kubernetes-validate --strict 1.35.0") && out.contains(v), "{out}");
+        assert!(
+            out.contains("ok   kubernetes-validate --strict 1.35.0") && out.contains(v),
+            "{out}"
+        );
         assert!(out.contains(&format!("ok   pod policy of {v}")), "{out}");
     }
     assert!(out.contains("ok   hadolint deploy/Dockerfile"), "{out}");
@@ -58,7 +61,10 @@ fn an_unknown_kind_a_misspelled_field_or_a_literal_secret_fails_the_check() {
     };
     let unknown = write("monitor.yaml", "serviceMonitor:\n  enabled: true\n");
     let (ok, out) = check(&[&unknown]);
-    assert!(!ok && out.contains("Couldn't find schema for kind ServiceMonitor"), "{out}");
+    assert!(
+        !ok && out.contains("Couldn't find schema for kind ServiceMonitor"),
+        "{out}"
+    );
     let typo = write("typo.yaml", "router:\n  podDisruptionBudget:\n    minAvailible: 1\n");
     let (ok, out) = check(&[&typo]);
     assert!(!ok && out.contains("'minAvailible' was unexpected"), "{out}");
@@ -89,14 +95,21 @@ fn the_chart_runs_every_registered_subgraph_on_its_port() {
         .collect();
     charted.sort();
     registered.sort();
-    assert_eq!(charted, registered, "deploy/chart/hub/values.yaml and subgraphs/registry disagree");
+    assert_eq!(
+        charted, registered,
+        "deploy/chart/hub/values.yaml and subgraphs/registry disagree"
+    );
 }
 
 #[test]
 fn the_chart_configures_the_router_with_the_repositorys_router_yaml() {
-    let charted = std::fs::read_to_string(repo().join("deploy/chart/hub/files/router.yaml")).expect("chart's router.yaml");
+    let charted =
+        std::fs::read_to_string(repo().join("deploy/chart/hub/files/router.yaml")).expect("chart's router.yaml");
     let ours = std::fs::read_to_string(repo().join("router/router.yaml")).expect("router/router.yaml");
-    assert_eq!(charted, ours, "deploy/chart/hub/files/router.yaml must stay a link to router/router.yaml");
+    assert_eq!(
+        charted, ours,
+        "deploy/chart/hub/files/router.yaml must stay a link to router/router.yaml"
+    );
 }
 
 fn tempfile_dir() -> PathBuf {

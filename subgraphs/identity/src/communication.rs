@@ -9,7 +9,7 @@ use std::sync::Arc;
 use futures::FutureExt;
 use platform::{
     events::{Delivery, Subscription},
-    mail::{deliver, Outgoing, Templates},
+    mail::Templates,
 };
 use serde_json::json;
 
@@ -66,25 +66,20 @@ async fn invitation(st: &State, d: &Delivery) -> anyhow::Result<()> {
         .as_array()
         .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
         .unwrap_or_default();
-    deliver(
-        &st.pool,
-        &st.mailer,
-        &st.templates,
-        Outgoing {
-            organization_id: d.tenant,
-            event_id: d.id,
-            template: "invitation",
-            locale: d.text("locale").unwrap_or("en"),
-            to: d.text("email")?,
-            vars: json!({
+    st.mail
+        .send(
+            d,
+            "invitation",
+            d.text("locale").unwrap_or("en"),
+            d.text("email")?,
+            json!({
                 "organization": d.text("organizationName")?,
                 "roles": roles.join(", "),
-                "link": format!("{}/accept-invite?token={token}", st.mailer.app_url),
+                "link": format!("{}/accept-invite?token={token}", st.mail.app_url()),
                 "expires": expires,
             }),
-        },
-    )
-    .await?;
+        )
+        .await?;
     Ok(())
 }
 
@@ -95,23 +90,18 @@ async fn password_reset(st: &State, d: &Delivery) -> anyhow::Result<()> {
     d.require_version(1)?;
     let token = crate::events::open_secret(&st.cipher, d.entity_id()?, &d.payload)?;
     let minutes = d.payload["ttlSeconds"].as_u64().unwrap_or(3600) / 60;
-    deliver(
-        &st.pool,
-        &st.mailer,
-        &st.templates,
-        Outgoing {
-            organization_id: d.tenant,
-            event_id: d.id,
-            template: "password_reset",
-            locale: d.text("locale").unwrap_or("en"),
-            to: d.text("email")?,
-            vars: json!({
+    st.mail
+        .send(
+            d,
+            "password_reset",
+            d.text("locale").unwrap_or("en"),
+            d.text("email")?,
+            json!({
                 "organization": d.text("organizationName")?,
                 "minutes": minutes,
-                "link": format!("{}/reset-password?token={token}", st.mailer.app_url),
+                "link": format!("{}/reset-password?token={token}", st.mail.app_url()),
             }),
-        },
-    )
-    .await?;
+        )
+        .await?;
     Ok(())
 }

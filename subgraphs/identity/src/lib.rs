@@ -68,8 +68,7 @@ pub struct State {
     pub cipher: FieldCipher,
     pub token_limits: partner::oauth::TokenLimits,
     /// Sends invitations and password resets.
-    pub mailer: platform::mail::Mailer,
-    pub templates: platform::mail::Templates,
+    pub mail: platform::mail::Mail,
 }
 
 pub fn state<'a>(ctx: &Context<'a>) -> Result<&'a State, AppError> {
@@ -134,8 +133,7 @@ impl SubgraphApp for Identity {
             identity,
             cipher,
             token_limits,
-            mailer: platform::mail::Mailer::new(&rt.settings.mail)?,
-            templates: communication::templates()?,
+            mail: platform::mail::Mail::new(&rt.settings.mail, communication::templates()?, rt.pool.clone())?,
         })
     }
 

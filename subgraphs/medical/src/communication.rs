@@ -8,7 +8,7 @@ use futures::FutureExt;
 use platform::{
     crypto::Sealed,
     events::{Delivery, Subscription},
-    mail::{deliver, Outgoing, Templates},
+    mail::Templates,
 };
 use serde_json::json;
 use sqlx::PgConnection;
@@ -90,24 +90,19 @@ pub async fn appointment_mail(st: &State, conn: &mut PgConnection, d: &Delivery)
     let to = st
         .cipher
         .open_str(&Sealed { data, key_id }, &crate::appointment::notify_aad(id))?;
-    deliver(
-        &st.pool,
-        &st.mailer,
-        &st.templates,
-        Outgoing {
-            organization_id: d.tenant,
-            event_id: d.id,
+    st.mail
+        .send(
+            d,
             template,
-            locale: locale.as_deref().unwrap_or("en"),
-            to: &to,
-            vars: json!({
+            locale.as_deref().unwrap_or("en"),
+            &to,
+            json!({
                 "date": starts.format("%Y-%m-%d").to_string(),
                 "start": starts.format("%H:%M").to_string(),
                 "end": ends.format("%H:%M").to_string(),
                 "practitioner": practitioner.unwrap_or_else(|| "your practitioner".into()),
             }),
-        },
-    )
-    .await?;
+        )
+        .await?;
     Ok(())
 }

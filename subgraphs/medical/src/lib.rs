@@ -54,8 +54,7 @@ pub struct State {
     pub cipher: FieldCipher,
     pub settings: Arc<Settings>,
     /// Sends appointment confirmations and cancellations.
-    pub mailer: platform::mail::Mailer,
-    pub templates: platform::mail::Templates,
+    pub mail: platform::mail::Mail,
     /// The FHIR API's public base URL, without a trailing slash.
     pub fhir_base: String,
 }
@@ -166,8 +165,7 @@ impl SubgraphApp for Medical {
         Ok(State {
             pool,
             cipher,
-            mailer: platform::mail::Mailer::new(&settings.mail)?,
-            templates: communication::templates()?,
+            mail: platform::mail::Mail::new(&settings.mail, communication::templates()?, rt.pool.clone())?,
             fhir_base: own.fhir_base_url.trim_end_matches('/').to_string(),
             settings,
         })

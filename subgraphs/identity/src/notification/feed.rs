@@ -9,7 +9,6 @@ use futures::FutureExt;
 use platform::{
     db::{set_scope, Scope},
     events::{Delivery, Subscription},
-    mail::{deliver, Outgoing},
     Role,
 };
 use serde_json::{json, Value};
@@ -228,23 +227,10 @@ async fn tender_mail(st: &State, conn: &mut PgConnection, d: &Delivery) -> anyho
     };
     d.require_version(1)?;
     let mut vars = tender_details(d);
-    vars["link"] = json!(format!("{}/tenders/{}", st.mailer.app_url, d.entity_id()?));
+    vars["link"] = json!(format!("{}/tenders/{}", st.mail.app_url(), d.entity_id()?));
     vars["rationale"] = d.payload["rationale"].clone();
     for r in audience(conn, d).await? {
-        deliver(
-            &st.pool,
-            &st.mailer,
-            &st.templates,
-            Outgoing {
-                organization_id: d.tenant,
-                event_id: d.id,
-                template,
-                locale: &r.locale,
-                to: &r.email,
-                vars: vars.clone(),
-            },
-        )
-        .await?;
+        st.mail.send(d, template, &r.locale, &r.email, vars.clone()).await?;
     }
     Ok(())
 }

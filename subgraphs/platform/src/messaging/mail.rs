@@ -20,7 +20,52 @@ use uuid::Uuid;
 use crate::{
     data::db::{Scope, TenantTx},
     foundation::config::{MailSettings, MailTransport},
+    messaging::events::Delivery,
 };
+
+/// A service's mail: the transport, its templates and the pool its delivery
+/// records go to — all an event consumer needs to mail what an event asks.
+pub struct Mail {
+    pub mailer: Mailer,
+    templates: Templates,
+    pool: PgPool,
+}
+
+impl Mail {
+    pub fn new(settings: &MailSettings, templates: Templates, pool: PgPool) -> anyhow::Result<Self> {
+        Ok(Mail {
+            mailer: Mailer::new(settings)?,
+            templates,
+            pool,
+        })
+    }
+
+    /// Where links in mails lead (the web application).
+    pub fn app_url(&self) -> &str {
+        &self.mailer.app_url
+    }
+
+    /// The mail `template` event `d` causes, to `to` in `locale`: sent once
+    /// per event, template and recipient ([`deliver`]).
+    pub async fn send(
+        &self,
+        d: &Delivery,
+        template: &str,
+        locale: &str,
+        to: &str,
+        vars: serde_json::Value,
+    ) -> anyhow::Result<Delivered> {
+        let m = Outgoing {
+            organization_id: d.tenant,
+            event_id: d.id,
+            template,
+            locale,
+            to,
+            vars,
+        };
+        deliver(&self.pool, &self.mailer, &self.templates, m).await
+    }
+}
 
 enum Transport {
     File(AsyncFileTransport<Tokio1Executor>),
