@@ -203,6 +203,11 @@ pub struct RouterOptions {
     pub cors_origins: Option<String>,
     /// `HUB_ROUTER_SUBGRAPH_TIMEOUT`: how long one subgraph call may take.
     pub subgraph_timeout: Option<String>,
+    /// Where rate budgets are counted: the router's own keys unless set
+    /// (routers given the same prefix share budgets, as replicas do).
+    pub rate_key_prefix: Option<String>,
+    /// Call the second replica of every subgraph ([`Platform::start_replicas`]).
+    pub on_replicas: bool,
 }
 
 impl Default for RouterOptions {
@@ -219,11 +224,25 @@ impl Default for RouterOptions {
             manifests: None,
             cors_origins: None,
             subgraph_timeout: None,
+            rate_key_prefix: None,
+            on_replicas: false,
         }
     }
 }
 
 impl RouterOptions {
+    /// Counts rate budgets under this prefix (share it to share budgets).
+    pub fn rate_key_prefix(mut self, prefix: &str) -> Self {
+        self.rate_key_prefix = Some(prefix.to_string());
+        self
+    }
+
+    /// Routes to the second replica of every subgraph.
+    pub fn on_replicas(mut self) -> Self {
+        self.on_replicas = true;
+        self
+    }
+
     /// Whether first-party clients may send operations outside the manifest.
     pub fn ad_hoc(mut self, allow: bool) -> Self {
         self.allow_ad_hoc = allow;
@@ -316,6 +335,8 @@ pub struct Platform {
     pub events_prefix: String,
     pub admin: PgPool,
     pub subgraphs: Vec<Subgraph>,
+    /// Second instances of every subgraph, once [`Platform::start_replicas`] ran.
+    pub replicas: Vec<Subgraph>,
     pub manifest: PathBuf,
     pub tenants: Tenants,
     pub http: reqwest::Client,
@@ -431,12 +452,54 @@ impl Platform {
             dir,
             admin: db.admin.clone(),
             subgraphs,
+            replicas: vec![],
             manifest,
             tenants,
             http: reqwest::Client::new(),
             subgraph_env: common,
             db,
         }
+    }
+
+    /// A second instance of every subgraph, on the same database, Redis,
+    /// keys and file store, each on its own port: replicas of a Deployment.
+    /// Returns once all are ready.
+    pub async fn start_replicas(&mut self) {
+        for s in &self.subgraphs {
+            let port = free_port();
+            let url = format!("http://127.0.0.1:{port}");
+            let public = format!("HUB_{}__PUBLIC_URL", s.name.to_uppercase());
+            let env: Vec<(String, String)> = s
+                .env
+                .iter()
+                .map(|(k, v)| match k.as_str() {
+                    "HUB_SERVER__PORT" => (k.clone(), port.to_string()),
+                    k2 if k2 == public => (k.clone(), url.clone()),
+                    _ => (k.clone(), v.clone()),
+                })
+                .collect();
+            let proc = spawn(&format!("{}-replica", s.name), &binary(s.name), &[], &env, &self.dir);
+            self.replicas.push(Subgraph {
+                name: s.name,
+                url,
+                proc,
+                env,
+            });
+        }
+        for r in &mut self.replicas {
+            let ready = format!("{}/ready", r.url);
+            wait_ready(&mut r.proc, &ready).await;
+        }
+    }
+
+    /// The base URL of a subgraph's second instance ([`Platform::start_replicas`]).
+    pub fn replica_url(&self, name: &str) -> &str {
+        &self
+            .replicas
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no replica of {name}: call start_replicas first"))
+            .url
     }
 
     /// The base URL of a running subgraph (`http://127.0.0.1:<port>`).
@@ -484,8 +547,15 @@ impl Platform {
     pub async fn router(&self, opts: RouterOptions) -> Router {
         let (port, health, metrics) = (free_port(), free_port(), free_port());
         let config = self.dir.join(format!("router-{port}.yaml"));
-        let yaml = registry::router_config(&repo_root(), |sg| format!("{}/graphql", self.url(sg.name)))
-            .expect("router config");
+        let base = |name: &str| {
+            if opts.on_replicas {
+                self.replica_url(name).to_string()
+            } else {
+                self.url(name).to_string()
+            }
+        };
+        let yaml =
+            registry::router_config(&repo_root(), |sg| format!("{}/graphql", base(sg.name))).expect("router config");
         std::fs::write(&config, yaml).expect("router config file");
         let mut env = self.subgraph_env.clone();
         env.retain(|(k, _)| k != "HUB_REDIS__URL");
@@ -517,14 +587,17 @@ impl Platform {
                 "HUB_ROUTER_TRUSTED_PROXY_HOPS".into(),
                 opts.trusted_proxy_hops.to_string(),
             ),
-            // Tests share one Redis: each router counts in its own keys.
+            // Tests share one Redis: each router counts in its own keys
+            // unless the test shares them.
             (
                 "HUB_ROUTER_RATE_KEY_PREFIX".into(),
-                format!("hub-e2e-{port}-{}", Uuid::new_v4()),
+                opts.rate_key_prefix
+                    .clone()
+                    .unwrap_or_else(|| format!("hub-e2e-{port}-{}", Uuid::new_v4())),
             ),
             ("APOLLO_TELEMETRY_DISABLED".into(), "true".into()),
             // The FHIR API on the router host forwards to this platform's medical service.
-            ("HUB_ROUTER_FHIR_UPSTREAM".into(), self.url("medical").to_string()),
+            ("HUB_ROUTER_FHIR_UPSTREAM".into(), base("medical")),
         ]);
         if let Some(origins) = &opts.cors_origins {
             env.push(("HUB_ROUTER_CORS_ORIGINS".into(), origins.clone()));
