@@ -55,8 +55,10 @@ async fn a_logout_and_a_rate_budget_hold_on_every_replica_and_router_at_once() {
         passed += 1;
     }
     assert!(refused_by.is_some(), "12 requests over two routers were never limited");
+    // The sign-in above drew on the same budget: at most 3 more pass (4 if a
+    // token refilled meanwhile); two routers counting apart would let 6 by.
     assert!(
-        passed <= 6,
+        passed <= 4,
         "the routers counted apart: {passed} passed before a refusal"
     );
 }
