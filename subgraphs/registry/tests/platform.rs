@@ -278,3 +278,68 @@ async fn every_schema_records_the_platform_migrations_applies_them_once_and_refu
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn an_instance_given_other_keys_than_its_peers_never_becomes_ready() {
+    let sg = SUBGRAPHS
+        .iter()
+        .find(|s| s.name == "medical")
+        .expect("medical is registered");
+    let first = testkit::TestApp::spawn(sg).await;
+    let recorded = "select count(*) from medical.key_fingerprints";
+    let mut n = 0i64;
+    for _ in 0..100 {
+        n = sqlx::query_scalar(recorded)
+            .fetch_one(&first.admin)
+            .await
+            .expect("count");
+        if n > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(n, 1, "the first instance records its key's fingerprint");
+    let same = first.replica(|f| f).await;
+    let other = first
+        .replica(|f| {
+            f.merge((
+                "medical.encryption_keys",
+                format!("test1:{}", platform::crypto::generate_key()),
+            ))
+        })
+        .await;
+    let status = |url: String| {
+        let http = first.http.clone();
+        async move {
+            let r = http.get(format!("{url}/ready")).send().await.expect("ready");
+            let code = r.status().as_u16();
+            (
+                code,
+                r.json::<serde_json::Value>().await.unwrap_or_default()["status"].clone(),
+            )
+        }
+    };
+    let mut refused = (0, serde_json::Value::Null);
+    for _ in 0..50 {
+        refused = status(other.url.clone()).await;
+        if refused.0 == 503 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        refused,
+        (503, serde_json::json!("misconfigured")),
+        "other keys under the same id"
+    );
+    assert_eq!(status(same.url.clone()).await.0, 200, "the same keys: ready");
+    assert_eq!(status(first.url.clone()).await.0, 200, "the first instance stays ready");
+    let printed: String = sqlx::query_scalar("select fingerprint from medical.key_fingerprints")
+        .fetch_one(&first.admin)
+        .await
+        .expect("fingerprint");
+    assert!(
+        printed.len() == 64 && printed.bytes().all(|b| b.is_ascii_hexdigit()),
+        "a SHA-256 fingerprint, never the key: {printed}"
+    );
+}

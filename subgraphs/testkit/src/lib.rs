@@ -374,13 +374,27 @@ pub fn test_figment(subgraph: &Subgraph, db_url: &str, dir: &Path) -> Figment {
         ))
         .merge((
             format!("{name}.encryption_keys"),
-            format!("test1:{}", platform::crypto::generate_key()),
+            format!("test1:{}", shared_key(db_url, name, "field")),
         ))
         // Read by subgraphs that sign transfer URLs (content).
         .merge((
             format!("{name}.url_keys"),
-            format!("test1:{}", platform::crypto::generate_key()),
+            format!("test1:{}", shared_key(db_url, name, "url")),
         ))
+}
+
+/// A key generated once per database, service and purpose: every instance of
+/// a service on one test database gets the same one, as replicas must.
+fn shared_key(db_url: &str, name: &str, purpose: &str) -> String {
+    static KEYS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+    let id = format!("{db_url} {name} {purpose}");
+    let mut keys = KEYS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, key)) = keys.iter().find(|(k, _)| *k == id) {
+        return key.clone();
+    }
+    let key = platform::crypto::generate_key();
+    keys.push((id, key.clone()));
+    key
 }
 
 /// The value of the first `hub_<name>` sample of a `/metrics` page whose

@@ -11,7 +11,10 @@ use serde::{de::DeserializeOwned, Deserialize};
 use sqlx::PgPool;
 
 use crate::{
-    foundation::config::Settings, foundation::error::AppError, infra::kv::Kv, security::crypto::FieldCipher,
+    foundation::config::Settings,
+    foundation::error::AppError,
+    infra::kv::Kv,
+    security::crypto::{parse_key_spec, sha256_hex_bytes, FieldCipher},
     security::keys::KeyRing,
 };
 
@@ -64,6 +67,31 @@ impl Runtime {
         KeyRing::load(&keys.signing_key_files, &keys.keys_dir, self.is_development())
     }
 
+    /// The keys this service was given in configuration that every
+    /// instance must share (`HUB_<NAME>__ENCRYPTION_KEYS`), as (setting, key
+    /// id, fingerprint). Keys a development process generated for itself
+    /// are no one else's and are not compared.
+    pub fn shared_keys(&self) -> anyhow::Result<Vec<(String, String, String)>> {
+        let keys: KeySettings = self.section(self.name)?;
+        let Some(spec) = keys
+            .encryption_keys
+            .as_ref()
+            .map(secrecy::ExposeSecret::expose_secret)
+            .filter(|s| !s.trim().is_empty())
+        else {
+            return Ok(vec![]);
+        };
+        let setting = format!("HUB_{}__ENCRYPTION_KEYS", self.name.to_uppercase());
+        Ok(parse_key_spec(spec, "encryption")?
+            .into_iter()
+            .map(|(id, key)| {
+                let mut material = format!("hub key fingerprint v1\0{setting}\0").into_bytes();
+                material.extend_from_slice(&key);
+                (setting.clone(), id, sha256_hex_bytes(&material))
+            })
+            .collect())
+    }
+
     pub fn is_development(&self) -> bool {
         self.settings.environment.is_development()
     }
@@ -104,4 +132,25 @@ pub fn state<'a, S: Send + Sync + 'static>(ctx: &Context<'a>) -> Result<&'a S, A
 /// The platform runtime (pool, settings), from the schema data.
 pub fn runtime<'a>(ctx: &Context<'a>) -> Result<&'a Runtime, AppError> {
     state::<Runtime>(ctx)
+}
+
+/// Compares this instance's shared keys ([`Runtime::shared_keys`]) with the
+/// fingerprints the first instance recorded in the schema (recording the new
+/// ones). `Ok(Err(why))` names the setting and key that differ.
+pub async fn agree_on_keys(pool: &PgPool, keys: &[(String, String, String)]) -> sqlx::Result<Result<(), String>> {
+    for (setting, id, print) in keys {
+        let same: bool = sqlx::query_scalar("select agree_key($1, $2, $3)")
+            .bind(setting)
+            .bind(id)
+            .bind(print)
+            .fetch_one(pool)
+            .await?;
+        if !same {
+            return Ok(Err(format!(
+                "{setting}: key `{id}` is not the key `{id}` the other instances of this service use \
+                 (what they sealed, this one cannot open): give every instance the same keys"
+            )));
+        }
+    }
+    Ok(Ok(()))
 }

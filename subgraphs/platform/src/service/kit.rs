@@ -174,7 +174,13 @@ pub async fn app<A: SubgraphApp>(figment: Figment, opts: Options) -> anyhow::Res
     let redis = &rt.settings.redis;
     let subscriptions = A::subscriptions(&state);
     let metrics = Metrics::new(A::NAME)?;
+    let refusal = Arc::new(std::sync::OnceLock::new());
+    let shared_keys = rt.shared_keys()?;
+    if !shared_keys.is_empty() {
+        tokio::spawn(keys_agreed(rt.pool.clone(), shared_keys, refusal.clone()));
+    }
     let service = Service {
+        refusal,
         executor: schema,
         settings: rt.settings.clone(),
         verifier,
@@ -340,6 +346,31 @@ fn boxed_seed<A: SubgraphApp>(figment: Figment) -> LocalBoxFuture<'static, anyho
         let mut conn = rt.settings.database.admin_options()?.connect().await?;
         A::seed(&mut conn, &rt).await
     })
+}
+
+/// Checks, once the database answers, that this instance was given the
+/// same keys as the other instances of its service; if not, it never
+/// becomes ready (a rollout with a wrong Secret stops at its first pod) and
+/// the log says which setting and key differ.
+async fn keys_agreed(
+    pool: sqlx::PgPool,
+    keys: Vec<(String, String, String)>,
+    refusal: Arc<std::sync::OnceLock<String>>,
+) {
+    loop {
+        match crate::data::runtime::agree_on_keys(&pool, &keys).await {
+            Ok(Ok(())) => return,
+            Ok(Err(why)) => {
+                tracing::error!(reason = %why, "keys differ from the other instances': not becoming ready");
+                let _ = refusal.set(why);
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "key agreement: database not reachable yet");
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            }
+        }
+    }
 }
 
 /// The allocator subgraph binaries use ([`subgraph_main!`]).

@@ -55,6 +55,9 @@ pub struct Service<E> {
     /// The events prefix and this service's consumer groups (family, group),
     /// for `/metrics`.
     pub events: EventGroups,
+    /// Why this instance must not serve (its keys differ from its peers'):
+    /// `/ready` answers 503 `misconfigured` once set; the log says why.
+    pub refusal: Arc<std::sync::OnceLock<String>>,
 }
 
 #[derive(Clone, Default)]
@@ -313,6 +316,13 @@ async fn health<E>(State(svc): State<Arc<Service<E>>>) -> Response {
 static DRAINING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 async fn ready<E>(State(svc): State<Arc<Service<E>>>) -> Response {
+    if svc.refusal.get().is_some() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "misconfigured", "service": svc.settings.service })),
+        )
+            .into_response();
+    }
     if DRAINING.load(std::sync::atomic::Ordering::Relaxed) {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
