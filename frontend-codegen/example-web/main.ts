@@ -92,13 +92,13 @@ function today(): { from: string; to: string } {
   return { from: start.toISOString(), to: end.toISOString() };
 }
 
-/** "Loading…" on a section's status line, its rows cleared. */
-function loading(section: string): { status: HTMLElement; rows: HTMLElement } {
+/** "Loading…" on a section's status line, its rows (`rowsId`) cleared. */
+function loading(section: string, rowsId: string): { status: HTMLElement; rows: HTMLElement } {
   $(`#${section}`).hidden = false;
   const status = $(`[data-testid="${section}-status"]`);
   status.className = "status";
   status.textContent = t().loading;
-  const rows = section === "notifications" ? $('[data-testid="notification-items"]') : $(`[data-testid="${section.slice(0, -1)}-rows"]`);
+  const rows = $(`[data-testid="${rowsId}"]`);
   rows.replaceChildren();
   return { status, rows };
 }
@@ -111,7 +111,7 @@ function noData(status: HTMLElement, error: unknown) {
 }
 
 async function loadAppointments() {
-  const { status, rows } = loading("appointments");
+  const { status, rows } = loading("appointments", "appointment-rows");
   // errorPolicy "all": a field the caller may not read arrives as an error
   // beside the rest of the data.
   const { data, error } = await client().query({ query: TodayAppointmentsDocument, variables: today(), errorPolicy: "all" });
@@ -159,7 +159,7 @@ function showCount(status: HTMLElement, errors: GraphQLErrorLike[], text: string
 }
 
 async function loadNotifications() {
-  const { status, rows: items } = loading("notifications");
+  const { status, rows: items } = loading("notifications", "notification-items");
   const { data, error } = await client().query({
     query: NotificationsDocument,
     variables: { first: 10 },
@@ -180,7 +180,7 @@ async function loadNotifications() {
 }
 
 async function loadTenders() {
-  const { status, rows } = loading("tenders");
+  const { status, rows } = loading("tenders", "tender-rows");
   const { data, error } = await client().query({ query: OpenTendersDocument, variables: { first: 20 }, errorPolicy: "all" });
   if (!data) return noData(status, error);
   const l = t();

@@ -714,6 +714,13 @@ impl Platform {
 
     /// The number of GraphQL requests a subgraph has served (its own metric).
     pub async fn subgraph_requests(&self, base: &str) -> u64 {
+        self.metric(base, "hub_http_requests_total", &[("route", "/graphql")])
+            .await
+    }
+
+    /// A subgraph's metric `name` summed over the series whose labels
+    /// include every `(label, value)` given.
+    pub async fn metric(&self, base: &str, name: &str, labels: &[(&str, &str)]) -> u64 {
         let text = self
             .http
             .get(format!("{base}/metrics"))
@@ -723,8 +730,10 @@ impl Platform {
             .text()
             .await
             .unwrap_or_default();
+        let series = format!("{name}{{");
         text.lines()
-            .filter(|l| l.starts_with("hub_http_requests_total{") && l.contains("route=\"/graphql\""))
+            .filter(|l| l.starts_with(&series))
+            .filter(|l| labels.iter().all(|(k, v)| l.contains(&format!("{k}=\"{v}\""))))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum::<f64>() as u64
     }

@@ -103,10 +103,10 @@ async fn each_event_is_applied_once_split_between_replicas_and_each_read_sealed_
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mailed: i64 = sqlx::query_scalar(&sent).fetch_one(&p.admin).await.expect("count");
     assert_eq!(mailed, n, "each confirmation exactly once");
+    let applied_by = [("group", "medical.mail"), ("outcome", "applied")];
     let mut applied = vec![];
-    for url in [p.url("medical").to_string(), p.replica_url("medical").to_string()] {
-        let metrics = p.http.get(format!("{url}/metrics")).send().await.expect("metrics");
-        applied.push(consumed(&metrics.text().await.unwrap_or_default(), "medical.mail"));
+    for url in [p.url("medical"), p.replica_url("medical")] {
+        applied.push(p.metric(url, "hub_events_consumed_total", &applied_by).await);
     }
     assert_eq!(
         applied.iter().sum::<u64>(),
@@ -119,14 +119,8 @@ async fn each_event_is_applied_once_split_between_replicas_and_each_read_sealed_
     );
 
     // Every read sealed, each by exactly one seal (both replicas run the sealer).
-    let unsealed = "select count(*) from medical.read_log where sealed_by is null";
-    for _ in 0..100 {
-        let left: i64 = sqlx::query_scalar(unsealed).fetch_one(&p.admin).await.expect("count");
-        if left == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let none_unsealed = "select (count(*) = 0)::int::bigint from medical.read_log where sealed_by is null";
+    hub_e2e::wait_for(&p.admin, none_unsealed, 1).await;
     let (reads, sealed): (i64, i64) = sqlx::query_as(
         "select (select count(*) from medical.read_log),
                 (select coalesce(sum((details->>'count')::bigint), 0)::bigint from medical.audit_log where action = 'reads.sealed')",
@@ -184,15 +178,4 @@ async fn a_file_uploaded_through_one_replica_downloads_from_the_other() {
     let got = p.http.get(link).send().await.expect("download");
     assert!(got.status().is_success(), "{}", got.status());
     assert_eq!(got.bytes().await.expect("body").to_vec(), bytes);
-}
-
-/// `hub_events_consumed_total{group=…,outcome="applied"}` in a /metrics page.
-fn consumed(metrics: &str, group: &str) -> u64 {
-    metrics
-        .lines()
-        .filter(|l| l.starts_with("hub_events_consumed_total{"))
-        .filter(|l| l.contains(&format!("group=\"{group}\"")) && l.contains("outcome=\"applied\""))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .map(|v| v as u64)
-        .sum()
 }

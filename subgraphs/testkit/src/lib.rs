@@ -386,15 +386,12 @@ pub fn test_figment(subgraph: &Subgraph, db_url: &str, dir: &Path) -> Figment {
 /// A key generated once per database, service and purpose: every instance of
 /// a service on one test database gets the same one, as replicas must.
 fn shared_key(db_url: &str, name: &str, purpose: &str) -> String {
-    static KEYS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
-    let id = format!("{db_url} {name} {purpose}");
+    static KEYS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, String>>> =
+        std::sync::LazyLock::new(Default::default);
     let mut keys = KEYS.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((_, key)) = keys.iter().find(|(k, _)| *k == id) {
-        return key.clone();
-    }
-    let key = platform::crypto::generate_key();
-    keys.push((id, key.clone()));
-    key
+    keys.entry(format!("{db_url} {name} {purpose}"))
+        .or_insert_with(platform::crypto::generate_key)
+        .clone()
 }
 
 /// The value of the first `hub_<name>` sample of a `/metrics` page whose
