@@ -24,8 +24,9 @@ use async_graphql::{Context, MergedObject};
 use futures::future::LocalBoxFuture;
 use platform::{
     config::Settings,
-    db::{cached, LoaderCtx},
+    db::cached,
     kit::{Runtime, SubgraphApp},
+    reads::LoaderCtx,
     AppError,
 };
 use serde::Deserialize;

@@ -26,9 +26,10 @@ use jsonwebtoken::jwk::JwkSet;
 use platform::{
     config::Settings,
     crypto::FieldCipher,
-    db::{cached, LoaderCtx},
+    db::cached,
     kit::{Runtime, SubgraphApp},
     kv::Kv,
+    reads::LoaderCtx,
     retention::{Category, Rule},
     AppError,
 };

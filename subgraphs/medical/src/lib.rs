@@ -22,8 +22,9 @@ use futures::future::LocalBoxFuture;
 use platform::{
     config::Settings,
     crypto::FieldCipher,
-    db::{cached, LoaderCtx},
+    db::cached,
     kit::{Runtime, SubgraphApp},
+    reads::LoaderCtx,
     retention::{Category, Rule},
     AppError,
 };
@@ -50,6 +51,8 @@ pub struct Mutation(
 /// What medical's resolvers share.
 pub struct State {
     pub pool: PgPool,
+    /// Where reads go (FHIR reads and searches: the replica, if any).
+    pub reads: Arc<platform::reads::ReadPools>,
     /// Seals contact details, insurance numbers and clinical notes.
     pub cipher: FieldCipher,
     pub settings: Arc<Settings>,
@@ -164,6 +167,7 @@ impl SubgraphApp for Medical {
         let (pool, settings, cipher) = (rt.pool.clone(), rt.settings.clone(), rt.field_cipher()?);
         Ok(State {
             pool,
+            reads: rt.reads.clone(),
             cipher,
             mail: platform::mail::Mail::new(&settings.mail, communication::templates()?, rt.pool.clone())?,
             fhir_base: own.fhir_base_url.trim_end_matches('/').to_string(),

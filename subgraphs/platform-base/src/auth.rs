@@ -194,6 +194,13 @@ impl AuthContext {
         }
     }
 
+    /// The user's or the partner client's id.
+    pub fn principal_id(&self) -> Uuid {
+        match self.principal {
+            Principal::User(id) | Principal::Partner(id) => id,
+        }
+    }
+
     pub fn has_role(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }

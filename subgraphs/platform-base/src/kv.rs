@@ -148,6 +148,21 @@ impl Kv {
         Ok((n.unwrap_or(0), ttl.max(0) as u64))
     }
 
+    /// Sends `who`'s reads to the primary for `window` (read-your-writes).
+    pub async fn pin_reads(&self, org: Uuid, who: Uuid, window: Duration) -> Result<(), KvError> {
+        let mut c = self.connection()?;
+        let ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
+        let r = c.pset_ex(wrote_key(org, who), 1, ms).await;
+        self.checked(r)
+    }
+
+    /// Whether `who` wrote within their read-your-writes window.
+    pub async fn reads_pinned(&self, org: Uuid, who: Uuid) -> Result<bool, KvError> {
+        let mut c = self.connection()?;
+        let r = c.exists(wrote_key(org, who)).await;
+        self.checked(r)
+    }
+
     pub async fn is_session_revoked(&self, org: Uuid, sid: Uuid) -> Result<bool, KvError> {
         let mut c = self.connection()?;
         let r = c.exists(revoked_key(org, sid)).await;
@@ -158,6 +173,10 @@ impl Kv {
 /// Every key carries the tenant, so a tenant's keys can be found and purged.
 fn revoked_key(org: Uuid, sid: Uuid) -> String {
     format!("hub:{org}:revoked-session:{sid}")
+}
+
+fn wrote_key(org: Uuid, who: Uuid) -> String {
+    format!("hub:{org}:wrote:{who}")
 }
 
 fn counter_key(org: Uuid, name: &str) -> String {

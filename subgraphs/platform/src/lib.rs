@@ -26,7 +26,7 @@ pub mod service;
 pub mod writes;
 
 pub use compliance::{audit, retention, rgpd};
-pub use data::{batch, db, lists, migrate, runtime};
+pub use data::{batch, db, lists, migrate, reads, runtime};
 pub use foundation::{config, error, i18n, ids, limits, pagination, scalars, validate};
 pub use infra::{kv, metrics, rate_limit, telemetry};
 pub use messaging::{events, mail};

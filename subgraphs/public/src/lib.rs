@@ -21,8 +21,9 @@ use async_graphql::{Context, MergedObject};
 use futures::future::LocalBoxFuture;
 use platform::{
     config::Settings,
-    db::{cached, LoaderCtx},
+    db::cached,
     kit::{Runtime, SubgraphApp},
+    reads::LoaderCtx,
     retention::{Category, Rule},
     AppError,
 };
@@ -79,6 +80,8 @@ impl Default for PublicSettings {
 /// What the public subgraph's resolvers share.
 pub struct State {
     pub pool: PgPool,
+    /// Where reads go (OCDS: the replica, if any).
+    pub reads: Arc<platform::reads::ReadPools>,
     pub settings: Arc<Settings>,
     pub public: PublicSettings,
 }
@@ -144,6 +147,7 @@ impl SubgraphApp for Public {
         };
         Ok(State {
             pool: rt.pool.clone(),
+            reads: rt.reads.clone(),
             settings: rt.settings.clone(),
             public,
         })

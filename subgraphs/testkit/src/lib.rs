@@ -139,6 +139,12 @@ impl TestApp {
         Self::start(subgraph, configure, false).await
     }
 
+    /// The subgraph on a database the test made (on a server of its own,
+    /// e.g. a primary with a streaming replica), migrated.
+    pub async fn spawn_in(subgraph: &'static Subgraph, db: TestDb, configure: impl FnOnce(Figment) -> Figment) -> Self {
+        Self::start_on(subgraph, Arc::new(db), configure, true).await
+    }
+
     /// Another instance of the same subgraph on the same database, as a
     /// replica in production: `configure` goes over the test configuration,
     /// e.g. to run the background jobs the tests otherwise drive themselves.
@@ -323,7 +329,16 @@ impl<A: SubgraphApp> App<A> {
 
     pub async fn spawn_with(configure: impl FnOnce(Figment) -> Figment) -> Self {
         let subgraph: &'static Subgraph = &const { describe::<A>() };
-        let kit = TestApp::spawn_with(subgraph, configure).await;
+        Self::of(TestApp::spawn_with(subgraph, configure).await)
+    }
+
+    /// On a database the test made ([`TestApp::spawn_in`]).
+    pub async fn spawn_in(db: TestDb, configure: impl FnOnce(Figment) -> Figment) -> Self {
+        let subgraph: &'static Subgraph = &const { describe::<A>() };
+        Self::of(TestApp::spawn_in(subgraph, db, configure).await)
+    }
+
+    fn of(kit: TestApp) -> Self {
         App {
             state: kit.state(),
             kit,

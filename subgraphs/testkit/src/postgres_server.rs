@@ -1,6 +1,7 @@
 //! A PostgreSQL cluster of a test's own, to crash (`pg_ctl -m immediate`,
 //! no checkpoint, recovery from the WAL on the next start) and start again
-//! mid-test: what the shared server cannot be. Made with the machine's
+//! mid-test, or to follow with a streaming replica: what the shared server
+//! cannot be. Made with the machine's
 //! `initdb` and `pg_ctl`, as the `postgres` user when the tests run as root
 //! (PostgreSQL refuses to run as root).
 
@@ -21,6 +22,39 @@ pub struct Postgres {
 impl Postgres {
     /// A new cluster on a free port, started.
     pub fn start() -> Postgres {
+        let pg = Postgres::empty();
+        let data = pg.data();
+        let ok = pg
+            .tool("initdb")
+            .args(["-D", &data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "initdb failed in {data}");
+        pg.restart();
+        pg
+    }
+
+    /// A streaming replica of this cluster, started on a port of its own: a
+    /// base backup (`pg_basebackup -R` writes the standby's connection to
+    /// this primary), then a hot standby replaying its WAL.
+    pub fn standby(&self) -> Postgres {
+        let standby = Postgres::empty();
+        let data = standby.data();
+        let port = self.port.to_string();
+        let ok = standby
+            .tool("pg_basebackup")
+            .args(["-D", &data, "-h", "127.0.0.1", "-p", &port, "-U", "postgres"])
+            .args(["-R", "-X", "stream", "--no-sync", "-c", "fast"])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "pg_basebackup from port {port} failed");
+        standby.restart();
+        standby
+    }
+
+    fn empty() -> Postgres {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
@@ -45,15 +79,6 @@ impl Postgres {
                 .is_ok_and(|s| s.success());
             assert!(owned, "chown of {} to postgres failed", pg.dir.display());
         }
-        let data = pg.data();
-        let ok = pg
-            .tool("initdb")
-            .args(["-D", &data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "initdb failed in {data}");
-        pg.restart();
         pg
     }
 

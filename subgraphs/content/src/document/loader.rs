@@ -2,10 +2,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::Loader;
 use chrono::{DateTime, Utc};
-use platform::{
-    db::{group_by, LoaderCtx},
-    AppError,
-};
+use platform::{db::group_by, reads::LoaderCtx, AppError};
 use uuid::Uuid;
 
 use super::{

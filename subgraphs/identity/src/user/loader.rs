@@ -1,7 +1,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::Loader;
-use platform::{db::LoaderCtx, AppError, Role};
+use platform::{reads::LoaderCtx, AppError, Role};
 use uuid::Uuid;
 
 use super::{db, model::User};

@@ -2,7 +2,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::Loader;
 use chrono::{DateTime, Utc};
-use platform::{db::LoaderCtx, AppError};
+use platform::{reads::LoaderCtx, AppError};
 use uuid::Uuid;
 
 use super::{db, model::Appointment};

@@ -11,11 +11,12 @@ use async_graphql::{
 use chrono::{DateTime, Duration, Utc};
 use platform::{
     audit::{self, actor},
-    db::{LoaderCtx, TenantTx},
+    db::TenantTx,
     guards::auth,
     ids::{parse_id, parse_key},
     lifecycle::{self, Lifecycle},
     pagination::Page,
+    reads::LoaderCtx,
     validate::optional_text,
     AppError, AppResult, OnConstraint,
     Role::*,

@@ -25,7 +25,7 @@ pub(super) async fn everything(st: &State, url: &str, call: &Call, id: &str, que
     let cursors = Cursors::new(&st.cipher, auth.organization_id, &format!("Patient/{id}/$everything"));
     let paging = Paging::<Compartment>::take(&mut params, &cursors)?;
     params.finish()?;
-    let mut tx = TenantTx::begin(&st.pool, auth).await?;
+    let mut tx = st.reads.begin_for(auth).await?;
     let p = patient_of(&mut tx, Kind::Patient, id_of(Kind::Patient, id)?).await?;
     if p.deleted_at.is_some() {
         return Err(Failure::Gone("Patient"));

@@ -37,7 +37,7 @@ pub(super) async fn read_one(st: &State, url: &str, call: &Call, kind: &str, id:
     let kind = Kind::parse(kind)?;
     kind.allow(auth)?;
     let base = base_for(url, auth);
-    let mut tx = TenantTx::begin(&st.pool, auth).await?;
+    let mut tx = st.reads.begin_for(auth).await?;
     let mut reads = Reads::default();
     let not_found = || Failure::App(AppError::NotFound(kind.name()));
     let resource = match kind {
@@ -98,7 +98,7 @@ pub(super) async fn search(st: &State, url: &str, call: &Call, kind: &str, query
     let base = base_for(url, auth);
     let mut params = Params::parse(query)?;
     let cursors = Cursors::new(&st.cipher, auth.organization_id, kind.name());
-    let mut tx = TenantTx::begin(&st.pool, auth).await?;
+    let mut tx = st.reads.begin_for(auth).await?;
     let mut reads = Reads::default();
     let (total, entries, next) = match kind {
         Kind::Patient => search_patients(st, auth, &base, &mut params, &cursors, &mut tx, &mut reads).await?,

@@ -32,6 +32,11 @@ impl TestApp {
         Self(testkit::App::spawn().await)
     }
 
+    /// On a database the test made, with its own settings on top.
+    pub async fn spawn_in(db: testkit::TestDb, configure: impl FnOnce(figment::Figment) -> figment::Figment) -> Self {
+        Self(testkit::App::spawn_in(db, configure).await)
+    }
+
     /// An access token as identity would issue it.
     pub fn token_with(&self, who: Who, roles: &[Role], verticals: &[Vertical]) -> String {
         self.0.kit.token(&Caller::user(who.org, who.user, roles, verticals))

@@ -14,4 +14,5 @@ mod mail;
 mod notes;
 mod patients;
 mod practitioners;
+mod read_replica;
 mod retention;

@@ -7,28 +7,36 @@ use std::{
     collections::HashMap,
     hash::Hash,
     ops::{Deref, DerefMut},
-    sync::Arc,
 };
 
-use sqlx::{postgres::PgPoolOptions, PgConnection, PgPool, Postgres, Transaction};
+use sqlx::{
+    postgres::{PgConnectOptions, PgPoolOptions},
+    PgConnection, PgPool, Postgres, Transaction,
+};
 #[doc(hidden)]
 pub use uuid::Uuid;
 
 use crate::{
     foundation::config::DatabaseSettings,
-    foundation::error::{AppError, AppResult},
+    foundation::error::AppResult,
     security::auth::{AuthContext, Role, Vertical},
 };
 
 /// Connects lazily as the service's login role: the service starts (and
 /// reports not-ready) while PostgreSQL is down.
 pub fn connect(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
-    let opts = settings.service_options()?.options([
+    Ok(pool_with(settings, settings.service_options()?, "hub"))
+}
+
+/// A lazy pool with the service's session settings on `opts` (the primary,
+/// or the read replica); `application_name` is `<purpose>-<schema>`.
+pub fn pool_with(settings: &DatabaseSettings, opts: PgConnectOptions, purpose: &str) -> PgPool {
+    let opts = opts.options([
         ("statement_timeout", settings.statement_timeout_ms.to_string()),
         ("search_path", settings.schema.clone()),
-        ("application_name", format!("hub-{}", settings.schema)),
+        ("application_name", format!("{purpose}-{}", settings.schema)),
     ]);
-    Ok(PgPoolOptions::new()
+    PgPoolOptions::new()
         .max_connections(settings.max_connections)
         // No ping before every acquire: it is a round trip per transaction.
         // A connection PostgreSQL dropped fails its next statement once and
@@ -37,7 +45,7 @@ pub fn connect(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
         .max_lifetime(std::time::Duration::from_secs(30 * 60))
         .idle_timeout(std::time::Duration::from_secs(5 * 60))
         .acquire_timeout(settings.acquire_timeout())
-        .connect_lazy_with(opts))
+        .connect_lazy_with(opts)
 }
 
 /// What a transaction is allowed to see: one organization, as one user, with
@@ -166,57 +174,6 @@ impl DerefMut for TenantTx {
 /// ([`crate::data::batch`]).
 pub use crate::data::batch::{cached, Loaded};
 
-/// A request's reads: the pool, the caller's scope, and one read
-/// transaction shared by every read of the request (its list queries and
-/// all its loader batches), opened on the first read. One `BEGIN` + scope
-/// per request instead of one per batch; it is never committed (it writes
-/// nothing) and rolls back when the request's data is dropped. Writes keep
-/// their own transactions (`mutate`, `TenantTx`), so a failed write never
-/// touches it. Reads of one request run one after another on it.
-#[derive(Clone)]
-pub struct LoaderCtx {
-    pub pool: PgPool,
-    pub scope: Scope,
-    tx: Arc<tokio::sync::Mutex<Option<TenantTx>>>,
-}
-
-impl LoaderCtx {
-    pub fn new(pool: PgPool, scope: Scope) -> Self {
-        LoaderCtx {
-            pool,
-            scope,
-            tx: Arc::default(),
-        }
-    }
-
-    /// Runs a read in the request's transaction. After a failed read the
-    /// transaction is dropped (PostgreSQL aborted it) and the next read opens
-    /// a new one.
-    pub async fn run<T>(&self, f: impl AsyncFnOnce(&mut PgConnection) -> AppResult<T>) -> Result<T, Arc<AppError>> {
-        let mut slot = self.tx.lock().await;
-        let tx = match slot.as_mut() {
-            Some(tx) => tx,
-            None => slot.insert(TenantTx::begin_scoped(&self.pool, &self.scope).await?),
-        };
-        match f(tx).await {
-            Ok(v) => Ok(v),
-            Err(e) => {
-                *slot = None;
-                Err(Arc::new(e))
-            }
-        }
-    }
-
-    /// The request's `LoaderCtx`, for root resolvers that read lists.
-    pub fn of<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a LoaderCtx, AppError> {
-        ctx.data::<LoaderCtx>().map_err(|_| {
-            AppError::Internal(anyhow::anyhow!(
-                "request reads (LoaderCtx) missing from the request data"
-            ))
-        })
-    }
-}
-
 /// Groups rows by a key, keeping their order: one-to-many loader results.
 /// Every requested key gets an entry, empty if no row matched, so a cached
 /// "nothing" is not fetched again.
@@ -234,7 +191,7 @@ pub fn keyed<K: Hash + Eq, V>(rows: Vec<V>, key: impl Fn(&V) -> K) -> HashMap<K,
 }
 
 /// Declares per-request batch loaders over `uuid::Uuid` keys, each one
-/// statement per batch in the request's read transaction ([`LoaderCtx`]):
+/// statement per batch in the request's read transaction ([`crate::data::reads::LoaderCtx`]):
 ///
 /// ```ignore
 /// platform::loaders! {
@@ -256,7 +213,7 @@ macro_rules! loaders {
     };
     (@impl [$($meta:tt)*] $vis:vis $name:ident, $value:ty, $kind:ident, [$($key:expr)?], $fetch:path) => {
         $($meta)*
-        $vis struct $name(pub $crate::data::db::LoaderCtx);
+        $vis struct $name(pub $crate::data::reads::LoaderCtx);
 
         impl $crate::data::db::Loader<$crate::data::db::Uuid> for $name {
             type Value = $value;

@@ -8,7 +8,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use sqlx::PgConnection;
 
 use crate::{
-    data::{db::LoaderCtx, runtime::runtime},
+    data::{reads::LoaderCtx, runtime::runtime},
     foundation::{error::AppResult, pagination::Page},
 };
 

@@ -11,6 +11,7 @@ use serde::{de::DeserializeOwned, Deserialize};
 use sqlx::PgPool;
 
 use crate::{
+    data::reads::ReadPools,
     foundation::config::Settings,
     foundation::error::AppError,
     infra::kv::Kv,
@@ -22,7 +23,10 @@ use crate::{
 pub struct Runtime {
     pub name: &'static str,
     pub settings: Arc<Settings>,
+    /// The primary: writes, jobs, locks, the audit trail.
     pub pool: PgPool,
+    /// Where read transactions go (the replica, when one is configured).
+    pub reads: Arc<ReadPools>,
     pub kv: Kv,
     figment: Figment,
 }
@@ -32,10 +36,12 @@ impl Runtime {
         let settings = Settings::extract(&figment)?;
         let pool = crate::data::db::connect(&settings.database)?;
         let kv = Kv::new(settings.redis.url())?;
+        let reads = Arc::new(ReadPools::new(pool.clone(), &settings.database, kv.clone())?);
         Ok(Runtime {
             name,
             settings: Arc::new(settings),
             pool,
+            reads,
             kv,
             figment,
         })

@@ -158,21 +158,47 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     pub acquire_timeout_ms: u64,
     pub statement_timeout_ms: u64,
+    /// A streaming replica for read transactions (`HUB_DATABASE__READ_URL`,
+    /// optional), connected to as the service role like `url`.
+    #[serde(default)]
+    pub read_url: Option<SecretString>,
+    /// How long a caller who wrote reads the primary afterwards: longer than
+    /// the replica's replay lag (`pg_stat_replication.replay_lag`).
+    #[serde(default = "default_read_your_writes_ms")]
+    pub read_your_writes_ms: u64,
+}
+
+fn default_read_your_writes_ms() -> u64 {
+    3000
 }
 
 impl DatabaseSettings {
     /// Options for the service's own login role.
     pub fn service_options(&self) -> anyhow::Result<PgConnectOptions> {
-        let url_is_the_services = self.url_names_the_service_role()?;
-        let mut opts = PgConnectOptions::from_str(self.url.expose_secret())?.username(&self.role);
-        opts = match &self.role_password {
+        self.as_service_role(&self.url)
+    }
+
+    /// Options for the read replica (`read_url`), as the service role; `None`
+    /// when reads stay on the primary.
+    pub fn read_options(&self) -> anyhow::Result<Option<PgConnectOptions>> {
+        self.read_url
+            .as_ref()
+            .filter(|u| !u.expose_secret().trim().is_empty())
+            .map(|u| self.as_service_role(u))
+            .transpose()
+    }
+
+    fn as_service_role(&self, url: &SecretString) -> anyhow::Result<PgConnectOptions> {
+        let given = PgConnectOptions::from_str(url.expose_secret())?;
+        let url_is_the_services = given.get_username() == self.role;
+        let opts = given.username(&self.role);
+        Ok(match &self.role_password {
             Some(pw) if !pw.expose_secret().is_empty() => opts.password(pw.expose_secret()),
             // The URL already carries the service role's own password.
             _ if url_is_the_services => opts,
             // Never reuse the admin's password for the service role.
             _ => opts.password(""),
-        };
-        Ok(opts)
+        })
     }
 
     /// Whether `url` connects as the service's own role (production), not as

@@ -168,6 +168,11 @@ impl Metrics {
         })
     }
 
+    /// Adds collectors kept elsewhere (the read pools' counters).
+    pub fn register(&self, collector: Box<dyn prometheus::core::Collector>) -> anyhow::Result<()> {
+        Ok(self.registry.register(collector)?)
+    }
+
     /// A successful scheduled retention pass.
     /// `rows`: (category, table, action, rows) per rule applied.
     pub fn count_retention<'a>(

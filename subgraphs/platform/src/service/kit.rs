@@ -16,7 +16,7 @@ use serde::{de::DeserializeOwned, Deserialize};
 use sqlx::{migrate::Migrator, ConnectOptions, PgConnection};
 
 use crate::{
-    data::db::LoaderCtx,
+    data::reads::LoaderCtx,
     foundation::config::{Environment, ServiceDefaults, Settings},
     infra::kv::Kv,
     infra::metrics::Metrics,
@@ -174,6 +174,8 @@ pub async fn app<A: SubgraphApp>(figment: Figment, opts: Options) -> anyhow::Res
     let redis = &rt.settings.redis;
     let subscriptions = A::subscriptions(&state);
     let metrics = Metrics::new(A::NAME)?;
+    metrics.register(Box::new(rt.reads.transactions.clone()))?;
+    metrics.register(Box::new(rt.reads.fallbacks.clone()))?;
     let refusal = Arc::new(std::sync::OnceLock::new());
     let shared_keys = rt.shared_keys()?;
     if !shared_keys.is_empty() {
@@ -185,6 +187,7 @@ pub async fn app<A: SubgraphApp>(figment: Figment, opts: Options) -> anyhow::Res
         settings: rt.settings.clone(),
         verifier,
         pool: rt.pool.clone(),
+        reads: rt.reads.clone(),
         kv: rt.kv.clone(),
         metrics: metrics.clone(),
         per_request: A::loaders,

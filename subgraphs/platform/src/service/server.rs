@@ -27,7 +27,7 @@ use tower_http::{
 };
 
 use crate::{
-    data::db::{LoaderCtx, Scope},
+    data::{db::Scope, reads::LoaderCtx},
     foundation::config::Settings,
     foundation::error::AppError,
     foundation::i18n::Locale,
@@ -49,6 +49,7 @@ pub struct Service<E> {
     pub settings: Arc<Settings>,
     pub verifier: Arc<JwtVerifier>,
     pub pool: PgPool,
+    pub reads: Arc<crate::data::reads::ReadPools>,
     pub kv: Kv,
     pub metrics: Metrics,
     pub per_request: RequestHook,
@@ -170,8 +171,11 @@ async fn graphql<E: Executor>(State(svc): State<Arc<Service<E>>>, headers: Heade
         svc.metrics.http_requests.with_label_values(&["/graphql", "200"]).inc();
         return error_response(StatusCode::OK, &e, locale);
     }
-    // Parsed once here, for the `_entities` cap, and handed to the executor.
+    // Parsed once here, for the `_entities` cap and where reads go, and
+    // handed to the executor.
+    let mut writes = false;
     if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
+        writes = is_mutation(&doc, request.operation_name.as_deref());
         if let Err(e) =
             crate::foundation::limits::check_entities(&doc, &request.variables, svc.settings.limits.entities)
         {
@@ -210,7 +214,10 @@ async fn graphql<E: Executor>(State(svc): State<Arc<Service<E>>>, headers: Heade
             return error_response(StatusCode::UNAUTHORIZED, &AppError::Unauthenticated, locale);
         }
     }
-    let loaders = LoaderCtx::new(svc.pool.clone(), Scope::for_caller(caller.as_ref()));
+    // A mutation's answer, and whatever its caller reads next, must show
+    // what it wrote: both read the primary.
+    let on_primary = writes || svc.reads.pinned(caller.as_ref()).await;
+    let loaders = LoaderCtx::new(svc.reads.clone(), Scope::for_caller(caller.as_ref()), on_primary);
     let mut request = (svc.per_request)(request.data(loaders.clone()), loaders);
     let reads = Arc::new(crate::compliance::audit::ReadLog::default());
     request = request.data(reads.clone());
@@ -218,6 +225,9 @@ async fn graphql<E: Executor>(State(svc): State<Arc<Service<E>>>, headers: Heade
         request = request.data(auth);
     }
     let mut response = crate::data::batch::drive(svc.executor.execute(request)).await;
+    if let Some(auth) = caller.as_ref().filter(|_| writes) {
+        svc.reads.wrote(auth).await;
+    }
     // Sensitive reads are audited before the answer leaves; if they cannot
     // be, nothing of it does.
     if let Some(auth) = &caller {
@@ -248,6 +258,17 @@ async fn graphql<E: Executor>(State(svc): State<Arc<Service<E>>>, headers: Heade
         .observe(started.elapsed().as_secs_f64());
     svc.metrics.http_requests.with_label_values(&["/graphql", "200"]).inc();
     GraphQLResponse::from(response).into_response()
+}
+
+/// Whether the operation the request runs is a mutation.
+fn is_mutation(doc: &async_graphql::parser::types::ExecutableDocument, name: Option<&str>) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let ty = match (&doc.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
+        (DocumentOperations::Multiple(ops), None) => ops.values().next().map(|op| op.node.ty),
+    };
+    ty == Some(OperationType::Mutation)
 }
 
 /// Extra routes answer without the router secret only when declared public.

@@ -17,10 +17,7 @@ use axum::{
     Json, Router,
 };
 use chrono::{DateTime, Utc};
-use platform::{
-    db::{LoaderCtx, Scope},
-    Vertical,
-};
+use platform::{db::Scope, reads::LoaderCtx, Vertical};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -72,12 +69,13 @@ fn ocds_json(body: Value) -> Response {
 /// The scope public data is read with: the vertical, no organization's own rows.
 fn public_reads(st: &State) -> LoaderCtx {
     LoaderCtx::new(
-        st.pool.clone(),
+        st.reads.clone(),
         Scope {
             organization_id: Uuid::nil(),
             verticals: vec![Vertical::Public],
             ..Default::default()
         },
+        false,
     )
 }
 

@@ -1,7 +1,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::Loader;
-use platform::{db::LoaderCtx, AppError};
+use platform::{reads::LoaderCtx, AppError};
 use uuid::Uuid;
 
 use super::{

@@ -296,7 +296,7 @@ impl TenderQuery {
             // Partners read published tenders only, never a draft of their own organization.
             drafts: auth(ctx)?.user_id().is_some(),
         };
-        let rows = platform::db::LoaderCtx::of(ctx)?
+        let rows = platform::reads::LoaderCtx::of(ctx)?
             .run(async |c| db::page(c, &filter, page.after.as_ref(), page.fetch()).await)
             .await?;
         Ok(page.connection(

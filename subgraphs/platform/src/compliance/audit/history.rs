@@ -12,8 +12,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::{
-    data::db::TenantTx, data::runtime::runtime, foundation::error::AppResult, foundation::pagination::Page,
-    security::guards::auth,
+    data::runtime::runtime, foundation::error::AppResult, foundation::pagination::Page, security::guards::auth,
 };
 
 /// Who may read a record's history besides the roles that work with it
@@ -132,7 +131,7 @@ pub async fn history(
 ) -> AppResult<History> {
     let rt = runtime(ctx)?;
     let page = Page::<i64>::new(first, after.as_deref(), rt.settings.limits.page_size)?;
-    let mut tx = TenantTx::begin(&rt.pool, auth(ctx)?).await?;
+    let mut tx = rt.reads.begin_for(auth(ctx)?).await?;
     // Dynamic on purpose: every subgraph's own `audit_log` (search path).
     let rows: Vec<Row> = sqlx::query_as(
         "select chain_seq, id, created_at, action, actor_user_id, actor_client_id, details
