@@ -23,7 +23,7 @@ struct Venv {
     requirements: &'static str,
 }
 
-const VENVS: [Venv; 4] = [
+const VENVS: [Venv; 5] = [
     Venv {
         what: "moto (the S3-compatible server of the content tests)",
         dir: "hub-s3-venv",
@@ -38,6 +38,11 @@ const VENVS: [Venv; 4] = [
         what: "fhir.resources and fhirpy (the FHIR end-to-end test)",
         dir: "hub-fhir-venv",
         requirements: "tests/fhir/requirements.txt",
+    },
+    Venv {
+        what: "oteltap (the OTLP receiver of the tracing test)",
+        dir: "hub-otel-venv",
+        requirements: "tests/otel/requirements.txt",
     },
     Venv {
         what: "kubernetes-validate, hadolint and yamllint (the deployment check)",

@@ -79,6 +79,11 @@ async fn run(root: &Path) -> anyhow::Result<()> {
     let mut router_env = env.clone();
     router_env.push(("HUB_ROUTER_INTROSPECTION", "true".into()));
     router_env.push(("HUB_ROUTER_ALLOW_AD_HOC", "true".into()));
+    // HUB_OTEL__ENDPOINT in the environment: every process exports traces.
+    let traces = settings.otel.endpoint().map(str::to_string);
+    if traces.is_some() {
+        router_env.push(("HUB_ROUTER_OTLP_ENABLED", "true".into()));
+    }
     // The FHIR API's service, where its settings put it.
     router_env.push((
         "HUB_ROUTER_FHIR_UPSTREAM",
@@ -131,6 +136,12 @@ async fn run(root: &Path) -> anyhow::Result<()> {
         );
     }
     println!("Logs: {}/<service>.log", logs.display());
+    match &traces {
+        Some(endpoint) => println!(
+            "Traces: router and subgraphs export to {endpoint} (OTLP/HTTP); a log line's trace_id finds its trace"
+        ),
+        None => println!("Traces: off (set HUB_OTEL__ENDPOINT=http://127.0.0.1:4318 to export; docs/observability.md)"),
+    }
     print_mail(root);
     identity::seed::print_logins();
     println!("Press Ctrl-C to stop.");

@@ -559,6 +559,10 @@ impl Platform {
         std::fs::write(&config, yaml).expect("router config file");
         let mut env = self.subgraph_env.clone();
         env.retain(|(k, _)| k != "HUB_REDIS__URL");
+        // Traces exported by the subgraphs are exported by the router too.
+        if env.iter().any(|(k, v)| k == "HUB_OTEL__ENDPOINT" && !v.is_empty()) {
+            env.push(("HUB_ROUTER_OTLP_ENABLED".into(), "true".into()));
+        }
         env.extend([
             ("HUB_REDIS__URL".to_string(), opts.redis_url.clone()),
             ("HUB_ROUTER_LISTEN".into(), format!("127.0.0.1:{port}")),

@@ -19,6 +19,7 @@ use platform::{
     AppError, Vertical,
 };
 use serde_json::{json, Value};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::{
@@ -435,7 +436,15 @@ async fn peer_get(
     if let Some(secret) = st.settings.auth.router_secret() {
         req = req.header(platform::server::ROUTER_SECRET_HEADER, secret);
     }
-    let resp = req.send().await.map_err(|e| unavailable(e.to_string()))?;
+    let span = tracing::info_span!("http", otel.name = %format_args!("GET {name}"), otel.kind = "client", peer = name);
+    let mut headers = reqwest::header::HeaderMap::new();
+    span.in_scope(|| platform::telemetry::inject(&mut headers));
+    let resp = req
+        .headers(headers)
+        .send()
+        .instrument(span)
+        .await
+        .map_err(|e| unavailable(e.to_string()))?;
     Ok((resp, unavailable))
 }
 

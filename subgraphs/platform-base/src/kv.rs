@@ -113,6 +113,7 @@ impl Kv {
     }
 
     /// Marks a session revoked until its last access token has expired.
+    #[tracing::instrument(name = "redis", level = "info", skip_all, fields(otel.name = "redis SET", otel.kind = "client", db.system.name = "redis", db.operation.name = "SET"))]
     pub async fn revoke_session(&self, org: Uuid, sid: Uuid, ttl: Duration) -> Result<(), KvError> {
         let mut c = self.connection()?;
         let r = c.set_ex(revoked_key(org, sid), 1, ttl.as_secs().max(1)).await;
@@ -121,6 +122,7 @@ impl Kv {
 
     /// Counts one event of a tenant in a fixed window (`window` from the
     /// first event); returns the count so far and the seconds left.
+    #[tracing::instrument(name = "redis", level = "info", skip_all, fields(otel.name = "redis INCR", otel.kind = "client", db.system.name = "redis", db.operation.name = "INCR"))]
     pub async fn count_in_window(&self, org: Uuid, name: &str, window: Duration) -> Result<(u64, u64), KvError> {
         let mut c = self.connection()?;
         let key = counter_key(org, name);
@@ -140,6 +142,7 @@ impl Kv {
     }
 
     /// The count of a window and the seconds it has left (0, 0 when none).
+    #[tracing::instrument(name = "redis", level = "info", skip_all, fields(otel.name = "redis GET", otel.kind = "client", db.system.name = "redis", db.operation.name = "GET"))]
     pub async fn window_count(&self, org: Uuid, name: &str) -> Result<(u64, u64), KvError> {
         let mut c = self.connection()?;
         let key = counter_key(org, name);
@@ -149,6 +152,7 @@ impl Kv {
     }
 
     /// Sends `who`'s reads to the primary for `window` (read-your-writes).
+    #[tracing::instrument(name = "redis", level = "info", skip_all, fields(otel.name = "redis SET", otel.kind = "client", db.system.name = "redis", db.operation.name = "SET"))]
     pub async fn pin_reads(&self, org: Uuid, who: Uuid, window: Duration) -> Result<(), KvError> {
         let mut c = self.connection()?;
         let ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
@@ -157,12 +161,14 @@ impl Kv {
     }
 
     /// Whether `who` wrote within their read-your-writes window.
+    #[tracing::instrument(name = "redis", level = "info", skip_all, fields(otel.name = "redis EXISTS", otel.kind = "client", db.system.name = "redis", db.operation.name = "EXISTS"))]
     pub async fn reads_pinned(&self, org: Uuid, who: Uuid) -> Result<bool, KvError> {
         let mut c = self.connection()?;
         let r = c.exists(wrote_key(org, who)).await;
         self.checked(r)
     }
 
+    #[tracing::instrument(name = "redis", level = "info", skip_all, fields(otel.name = "redis EXISTS", otel.kind = "client", db.system.name = "redis", db.operation.name = "EXISTS"))]
     pub async fn is_session_revoked(&self, org: Uuid, sid: Uuid) -> Result<bool, KvError> {
         let mut c = self.connection()?;
         let r = c.exists(revoked_key(org, sid)).await;

@@ -304,6 +304,7 @@ impl TestApp {
                     entity,
                     occurred_at: String::new(),
                     request_id: request_id.unwrap_or_default(),
+                    traceparent: String::new(),
                     payload,
                 },
             )

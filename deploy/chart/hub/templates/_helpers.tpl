@@ -61,6 +61,14 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{- if eq $v.mail.transport "smtp" }}
 {{ include "hub.secretEnv" (dict "name" "HUB_MAIL__SMTP_URL" "secret" $v.keys.existingSecret "key" "smtp-url") }}
 {{- end }}
+{{- with $v.otel.endpoint }}
+- name: HUB_OTEL__ENDPOINT
+  value: {{ . | quote }}
+- name: HUB_OTEL__SAMPLE_RATIO
+  value: {{ $v.otel.sampleRatio | quote }}
+- name: HUB_ROUTER_OTLP_ENABLED
+  value: "true"
+{{- end }}
 {{- with $v.extraEnv }}
 {{ toYaml . }}
 {{- end }}

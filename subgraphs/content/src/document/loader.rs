@@ -20,7 +20,10 @@ impl Loader<Uuid> for DocumentLoader {
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Document>, Self::Error> {
         let readable = access::readable_in(&self.0.scope.roles, &self.0.scope.verticals);
-        let rows = self.0.run(async |c| db::by_ids(c, keys, &readable).await).await?;
+        let rows = self
+            .0
+            .run("DocumentLoader", async |c| db::by_ids(c, keys, &readable).await)
+            .await?;
         Ok(rows.into_iter().map(|d| (d.id, d)).collect())
     }
 }
@@ -62,7 +65,7 @@ impl Loader<OwnerPage> for OwnerDocumentsLoader {
             let owners: Vec<Uuid> = pages.iter().map(|p| p.owner).collect();
             let rows = self
                 .0
-                .run(async |c| {
+                .run("OwnerDocumentsLoader", async |c| {
                     if !vouched.is_empty() {
                         db::vouch(c, &vouched).await?;
                     }

@@ -20,7 +20,10 @@ impl Loader<Uuid> for RolesLoader {
     type Error = Arc<AppError>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<Role>>, Self::Error> {
-        let rows = self.0.run(async |c| member::db::roles_of(c, keys).await).await?;
+        let rows = self
+            .0
+            .run("RolesLoader", async |c| member::db::roles_of(c, keys).await)
+            .await?;
         Ok(rows
             .into_iter()
             .map(|(id, roles)| (id, member::roles_from_db(&roles)))

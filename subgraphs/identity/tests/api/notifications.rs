@@ -35,6 +35,7 @@ fn event(tenant: Uuid, entity: Uuid, kind: &str, payload: Value) -> platform::ev
         entity: Some(entity),
         occurred_at: String::new(),
         request_id: String::new(),
+        traceparent: String::new(),
         payload,
     }
 }

@@ -32,7 +32,7 @@ impl Loader<ScheduleKey> for ScheduleLoader {
             ranges.entry((k.from, k.to)).or_default().push(k.practitioner);
         }
         self.0
-            .run(async |c| {
+            .run("ScheduleLoader", async |c| {
                 let mut out: HashMap<ScheduleKey, Vec<Appointment>> =
                     keys.iter().map(|k| (k.clone(), Vec::new())).collect();
                 for ((from, to), practitioners) in &ranges {

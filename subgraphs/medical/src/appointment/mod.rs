@@ -102,7 +102,9 @@ impl AppointmentQuery {
             status: status.map(AppointmentStatus::as_db),
         };
         let rows = LoaderCtx::of(ctx)?
-            .run(async |c| db::page(c, &filter, page.after.as_ref(), page.fetch()).await)
+            .run(ctx.field().name(), async |c| {
+                db::page(c, &filter, page.after.as_ref(), page.fetch()).await
+            })
             .await?;
         let look = ctx.look_ahead();
         prefetch(

@@ -183,6 +183,7 @@ pub fn delivery(org: Uuid, seq: i64, kind: &str, version: i32, payload: Value) -
         entity: None,
         occurred_at: String::new(),
         request_id: String::new(),
+        traceparent: String::new(),
         payload,
     }
 }

@@ -13,6 +13,7 @@ use sqlx::{
     postgres::{PgConnectOptions, PgPoolOptions},
     PgConnection, PgPool, Postgres, Transaction,
 };
+use tracing::Instrument;
 #[doc(hidden)]
 pub use uuid::Uuid;
 
@@ -81,6 +82,8 @@ impl From<&AuthContext> for Scope {
 /// free `db::` functions take `&mut PgConnection`.
 pub struct TenantTx {
     tx: Transaction<'static, Postgres>,
+    /// The transaction's trace span: from `BEGIN` to its commit or rollback.
+    _span: tracing::Span,
 }
 
 impl TenantTx {
@@ -91,8 +94,14 @@ impl TenantTx {
     /// For flows that establish identity themselves (login, token exchange).
     /// `BEGIN` and the scope travel in one round trip (one simple query).
     pub async fn begin_scoped(pool: &PgPool, scope: &Scope) -> AppResult<Self> {
-        let tx = pool.begin_with(begin_scope_sql(scope)).await?;
-        Ok(TenantTx { tx })
+        let span = tracing::info_span!(
+            "db.transaction",
+            otel.kind = "client",
+            db.system.name = "postgresql",
+            db.operation.name = "transaction",
+        );
+        let tx = pool.begin_with(begin_scope_sql(scope)).instrument(span.clone()).await?;
+        Ok(TenantTx { tx, _span: span })
     }
 
     /// Re-scopes the transaction, e.g. after creating an organization, to
@@ -223,7 +232,7 @@ macro_rules! loaders {
                 &self,
                 keys: &[$crate::data::db::Uuid],
             ) -> ::std::result::Result<::std::collections::HashMap<$crate::data::db::Uuid, $value>, Self::Error> {
-                let rows = self.0.run(async |c| $fetch(c, keys).await).await?;
+                let rows = self.0.run(stringify!($name), async |c| $fetch(c, keys).await).await?;
                 Ok($crate::loaders!(@collect $kind, keys, rows, [$($key)?]))
             }
         }

@@ -33,7 +33,9 @@ where
     let max = runtime(ctx)?.settings.limits.page_size;
     let page = Page::<C>::new(first, after.as_deref(), max)?;
     let rows = LoaderCtx::of(ctx)?
-        .run(async |c| fetch(c, page.after.as_ref(), page.fetch()).await)
+        .run(ctx.field().name(), async |c| {
+            fetch(c, page.after.as_ref(), page.fetch()).await
+        })
         .await?;
     Ok(page.connection(rows, cursor, node))
 }

@@ -21,6 +21,7 @@ use std::{
 
 use prometheus::{IntCounter, IntCounterVec, Opts};
 use sqlx::{PgConnection, PgPool};
+use tracing::Instrument;
 
 use crate::{
     data::db::{Scope, TenantTx},
@@ -53,6 +54,15 @@ pub struct ReadPools {
 pub enum Server {
     Primary,
     Replica,
+}
+
+impl Server {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Server::Primary => "primary",
+            Server::Replica => "replica",
+        }
+    }
 }
 
 impl ReadPools {
@@ -195,22 +205,40 @@ impl LoaderCtx {
         self.tx.lock().await.as_ref().map(|(_, s)| *s)
     }
 
-    /// Runs a read in the request's transaction. After a failed read the
-    /// transaction is dropped (PostgreSQL aborted it) and the next read opens
-    /// a new one.
-    pub async fn run<T>(&self, f: impl AsyncFnOnce(&mut PgConnection) -> AppResult<T>) -> Result<T, Arc<AppError>> {
-        let mut slot = self.tx.lock().await;
-        let (tx, _) = match slot.as_mut() {
-            Some(tx) => tx,
-            None => slot.insert(self.reads.begin(&self.scope, self.primary).await?),
-        };
-        match f(tx).await {
-            Ok(v) => Ok(v),
-            Err(e) => {
-                *slot = None;
-                Err(Arc::new(e))
+    /// Runs a read named `what` (a loader, a list: the name its trace span
+    /// carries, never its values) in the request's transaction. After a
+    /// failed read the transaction is dropped (PostgreSQL aborted it) and
+    /// the next read opens a new one.
+    pub async fn run<T>(
+        &self,
+        what: &str,
+        f: impl AsyncFnOnce(&mut PgConnection) -> AppResult<T>,
+    ) -> Result<T, Arc<AppError>> {
+        let span = tracing::info_span!(
+            "db.read",
+            otel.name = %format_args!("read {what}"),
+            otel.kind = "client",
+            db.system.name = "postgresql",
+            db.operation.name = %what,
+            db.server = tracing::field::Empty,
+        );
+        async {
+            let mut slot = self.tx.lock().await;
+            let (tx, server) = match slot.as_mut() {
+                Some(tx) => tx,
+                None => slot.insert(self.reads.begin(&self.scope, self.primary).await?),
+            };
+            tracing::Span::current().record("db.server", server.as_str());
+            match f(tx).await {
+                Ok(v) => Ok(v),
+                Err(e) => {
+                    *slot = None;
+                    Err(Arc::new(e))
+                }
             }
         }
+        .instrument(span)
+        .await
     }
 
     /// The request's `LoaderCtx`, for root resolvers that read lists.

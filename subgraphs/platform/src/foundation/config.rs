@@ -44,6 +44,34 @@ pub struct Settings {
     pub audit: AuditSettings,
     #[serde(default)]
     pub retention: RetentionSettings,
+    #[serde(default)]
+    pub otel: OtelSettings,
+}
+
+/// Trace export (`HUB_OTEL__…`): off unless an endpoint is given.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct OtelSettings {
+    /// An OTLP/HTTP receiver (`http://collector:4318`); empty: no traces.
+    pub endpoint: String,
+    /// The share of traces this service starts that are kept (0 … 1); a
+    /// request the router traces follows the router's decision.
+    pub sample_ratio: f64,
+}
+
+impl Default for OtelSettings {
+    fn default() -> Self {
+        OtelSettings {
+            endpoint: String::new(),
+            sample_ratio: 1.0,
+        }
+    }
+}
+
+impl OtelSettings {
+    pub fn endpoint(&self) -> Option<&str> {
+        Some(self.endpoint.trim()).filter(|e| !e.is_empty())
+    }
 }
 
 /// The audit trail (`HUB_AUDIT__…`).

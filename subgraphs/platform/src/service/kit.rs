@@ -272,9 +272,14 @@ pub async fn run<A: SubgraphApp>() -> anyhow::Result<()> {
     let environment = figment
         .extract_inner::<Environment>("environment")
         .unwrap_or(Environment::Development);
-    crate::infra::telemetry::init(environment);
+    let otel = figment
+        .extract_inner::<crate::foundation::config::OtelSettings>("otel")
+        .unwrap_or_default();
+    let telemetry = crate::infra::telemetry::init_with(environment, A::NAME, &otel)?;
     let app = app::<A>(figment, Options::default()).await?;
-    server::serve(app.router, &app.runtime.settings).await
+    let served = server::serve(app.router, &app.runtime.settings).await;
+    telemetry.shutdown();
+    served
 }
 
 /// A subgraph as a plain value: what the registry lists and `hub`, the e2e

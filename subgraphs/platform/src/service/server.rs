@@ -25,6 +25,7 @@ use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
+use tracing::Instrument;
 
 use crate::{
     data::{db::Scope, reads::LoaderCtx},
@@ -103,6 +104,7 @@ where
 /// route is public only by declaration.
 pub fn app<E: Executor + Clone>(svc: Service<E>, extra: Router, public: &'static [&'static str]) -> Router {
     let body_limit = svc.settings.server.body_limit_bytes;
+    let service = svc.settings.service.clone();
     // A worker answers nobody's requests: its only routes are the probes.
     let serving = svc.settings.server.mode == crate::foundation::config::ServerMode::Serve;
     // Extra routes read their caller with `rest::Call`, verified like /graphql.
@@ -133,7 +135,7 @@ pub fn app<E: Executor + Clone>(svc: Service<E>, extra: Router, public: &'static
         // while the request runs.
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(|req: &axum::http::Request<axum::body::Body>| {
+                .make_span_with(move |req: &axum::http::Request<axum::body::Body>| {
                     let id = req
                         .headers()
                         .get(REQUEST_ID_HEADER)
@@ -148,7 +150,19 @@ pub fn app<E: Executor + Clone>(svc: Service<E>, extra: Router, public: &'static
                         .get::<axum::extract::MatchedPath>()
                         .map(|m| m.as_str())
                         .unwrap_or("(no route)");
-                    tracing::info_span!("request", method = %req.method(), route = %route, request_id = %id)
+                    let span = tracing::info_span!(
+                        "request",
+                        otel.name = %format_args!("{} {route}", req.method()),
+                        otel.kind = "server",
+                        hub.service = %service,
+                        method = %req.method(),
+                        route = %route,
+                        request_id = %id,
+                        trace_id = tracing::field::Empty,
+                        span_id = tracing::field::Empty,
+                    );
+                    crate::infra::telemetry::continue_trace(&span, crate::infra::telemetry::extract(req.headers()));
+                    span
                 })
                 .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
@@ -224,7 +238,16 @@ async fn graphql<E: Executor>(State(svc): State<Arc<Service<E>>>, headers: Heade
     if let Some(auth) = caller.clone() {
         request = request.data(auth);
     }
-    let mut response = crate::data::batch::drive(svc.executor.execute(request)).await;
+    let kind = if writes { "mutation" } else { "query" };
+    let span = tracing::info_span!(
+        "graphql",
+        otel.name = %format_args!("{kind} {}", request.operation_name.as_deref().unwrap_or("(anonymous)")),
+        graphql.operation.type = kind,
+        graphql.operation.name = request.operation_name.as_deref().unwrap_or(""),
+    );
+    let mut response = crate::data::batch::drive(svc.executor.execute(request))
+        .instrument(span)
+        .await;
     if let Some(auth) = caller.as_ref().filter(|_| writes) {
         svc.reads.wrote(auth).await;
     }

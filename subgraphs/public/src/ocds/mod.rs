@@ -140,7 +140,7 @@ async fn releases(AxumState(st): AxumState<Arc<State>>, Query(p): Query<ReleaseP
         return problem(StatusCode::BAD_REQUEST, "limit must be 1 to 100");
     }
     let rows = public_reads(&st)
-        .run(async |c| {
+        .run("ocds releases", async |c| {
             Ok(sqlx::query_as!(
                 Stored,
                 r#"select id, organization_id, tender_id, seq, tags, released_at, body from releases
@@ -216,7 +216,7 @@ async fn record_package(AxumState(st): AxumState<Arc<State>>, Path(ocid): Path<S
     // compiled release, so an answer stays bounded however many
     // amendments a tender had.
     let rows = public_reads(&st)
-        .run(async |c| {
+        .run("ocds record", async |c| {
             Ok(sqlx::query_as!(
                 Stored,
                 "select id, organization_id, tender_id, seq, tags, released_at, body from (
@@ -240,7 +240,7 @@ async fn record_package(AxumState(st): AxumState<Arc<State>>, Path(ocid): Path<S
     let newest = rows.last().map(|r| st.release(r)).unwrap_or_default();
     let releases: Vec<Value> = if rows.len() as i64 > MAX_PAGE {
         let linked = public_reads(&st)
-            .run(async |c| {
+            .run("ocds linked releases", async |c| {
                 Ok(sqlx::query!(
                     "select seq, tags, released_at from releases where tender_id = $1 order by seq",
                     tender

@@ -27,7 +27,10 @@ impl Loader<Uuid> for BidCountLoader {
     type Error = Arc<AppError>;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, i32>, Self::Error> {
-        let rows = self.0.run(async |c| db::bid_counts(c, keys).await).await?;
+        let rows = self
+            .0
+            .run("BidCountLoader", async |c| db::bid_counts(c, keys).await)
+            .await?;
         let mut out: HashMap<Uuid, i32> = keys.iter().map(|k| (*k, 0)).collect();
         for (tender, n) in rows {
             out.insert(tender, i32::try_from(n).unwrap_or(i32::MAX));

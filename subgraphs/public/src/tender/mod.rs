@@ -297,7 +297,9 @@ impl TenderQuery {
             drafts: auth(ctx)?.user_id().is_some(),
         };
         let rows = platform::reads::LoaderCtx::of(ctx)?
-            .run(async |c| db::page(c, &filter, page.after.as_ref(), page.fetch()).await)
+            .run(ctx.field().name(), async |c| {
+                db::page(c, &filter, page.after.as_ref(), page.fetch()).await
+            })
             .await?;
         Ok(page.connection(
             rows,

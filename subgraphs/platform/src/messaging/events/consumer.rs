@@ -6,6 +6,7 @@ use std::{sync::Arc, time::Duration};
 
 use futures::future::BoxFuture;
 use sqlx::{PgConnection, PgPool};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::{infra::kv::Kv, infra::metrics::Metrics};
@@ -27,6 +28,8 @@ pub struct Delivery {
     pub entity: Option<Uuid>,
     pub occurred_at: String,
     pub request_id: String,
+    /// The producing request's W3C trace context (empty when not traced).
+    pub traceparent: String,
     pub payload: serde_json::Value,
 }
 
@@ -73,6 +76,7 @@ impl Delivery {
             entity: field("entity").parse().ok(),
             occurred_at: field("occurred_at"),
             request_id: field("request_id"),
+            traceparent: field("traceparent"),
             payload: serde_json::from_str(&field("payload"))?,
             entry,
         })
@@ -220,7 +224,26 @@ async fn consume(pool: &PgPool, kv: &Kv, s: &ConsumerSettings, handler: &Handler
     let mut pass = Pass::default();
     for (entry, fields) in entries {
         let outcome = match Delivery::parse(entry.clone(), &fields) {
-            Ok(d) => apply(pool, s, &d, handler).await,
+            Ok(d) => {
+                // A child of the request that wrote the event.
+                let span = tracing::info_span!(
+                    "event",
+                    otel.name = %format_args!("consume {}", d.kind),
+                    otel.kind = "consumer",
+                    messaging.system = "redis",
+                    messaging.destination.name = %s.family,
+                    messaging.consumer.group.name = %s.group,
+                    messaging.message.id = %d.id,
+                    request_id = %d.request_id,
+                    trace_id = tracing::field::Empty,
+                    span_id = tracing::field::Empty,
+                );
+                crate::infra::telemetry::continue_trace(
+                    &span,
+                    crate::infra::telemetry::from_traceparent(&d.traceparent),
+                );
+                apply(pool, s, &d, handler).instrument(span).await
+            }
             Err(e) => Err(anyhow::anyhow!("unreadable entry: {e}")),
         };
         match outcome {

@@ -46,8 +46,8 @@ impl Event {
 pub async fn emit(conn: &mut PgConnection, actor: &Actor, event: Event) -> AppResult<Uuid> {
     // Dynamic on purpose: the same statement runs in every subgraph's schema.
     let id: Uuid = sqlx::query_scalar(
-        "insert into event_outbox (organization_id, family, type, version, entity_id, payload, request_id)
-         values ($1, $2, $3, $4, $5, $6, $7) returning id",
+        "insert into event_outbox (organization_id, family, type, version, entity_id, payload, request_id, traceparent)
+         values ($1, $2, $3, $4, $5, $6, $7, $8) returning id",
     )
     .bind(actor.organization_id)
     .bind(event.family)
@@ -56,6 +56,8 @@ pub async fn emit(conn: &mut PgConnection, actor: &Actor, event: Event) -> AppRe
     .bind(event.entity_id)
     .bind(event.payload)
     .bind(actor.request_id.as_deref())
+    // The consumers' work continues the producing request's trace.
+    .bind(crate::infra::telemetry::current_traceparent())
     .fetch_one(conn)
     .await?;
     Ok(id)

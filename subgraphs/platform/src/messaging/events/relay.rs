@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use sqlx::{PgPool, Row};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::infra::kv::Kv;
@@ -48,7 +49,7 @@ impl Default for RelaySettings {
 pub async fn relay_once(pool: &PgPool, kv: &Kv, settings: &RelaySettings) -> anyhow::Result<usize> {
     let mut tx = pool.begin().await?;
     let rows = sqlx::query(
-        "select seq, id, organization_id, family, type, version, entity_id, payload::text as payload, request_id,
+        "select seq, id, organization_id, family, type, version, entity_id, payload::text as payload, request_id, traceparent,
                 to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') as occurred_at
            from outbox_claim($1::int)",
     )
@@ -93,15 +94,28 @@ pub async fn relay_once(pool: &PgPool, kv: &Kv, settings: &RelaySettings) -> any
             .arg(r.get::<String, _>("occurred_at"))
             .arg("request_id")
             .arg(r.get::<Option<String>, _>("request_id").unwrap_or_default())
+            .arg("traceparent")
+            .arg(r.get::<Option<String>, _>("traceparent").unwrap_or_default())
             .arg("payload")
             .arg(r.get::<String, _>("payload"));
         ids.push(id);
     }
     let sent: Result<Vec<String>, anyhow::Error> = match kv.connection() {
-        Ok(mut conn) => pipe.query_async(&mut conn).await.map_err(|e| {
-            kv.report_failure();
-            anyhow::anyhow!("redis: {e}")
-        }),
+        Ok(mut conn) => pipe
+            .query_async(&mut conn)
+            .instrument(tracing::info_span!(
+                "redis",
+                otel.name = "redis XADD",
+                otel.kind = "producer",
+                db.system.name = "redis",
+                db.operation.name = "XADD",
+                messaging.batch.message_count = ids.len(),
+            ))
+            .await
+            .map_err(|e| {
+                kv.report_failure();
+                anyhow::anyhow!("redis: {e}")
+            }),
         Err(e) => Err(anyhow::anyhow!("{e}")),
     };
     match sent {
