@@ -1,6 +1,7 @@
 //! The `hub` command: run, migrate, seed and check the Hub platform.
 
 mod audit;
+mod backup;
 mod compose;
 mod events;
 mod postgres;
@@ -37,6 +38,19 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Back up every subgraph's schema (pg_dump, one file per schema) and the
+    /// content store's objects into DIR, with a manifest of checksums.
+    Backup {
+        /// A new or empty directory.
+        dir: PathBuf,
+    },
+    /// Restore a backup into a new database (HUB_DATABASE__URL) and the
+    /// configured content store, after checking every file's checksum; then
+    /// migrate. Needs the same keys as the backed-up platform.
+    Restore {
+        /// A directory written by `hub backup`.
+        dir: PathBuf,
     },
     /// Legal retention: delete or pseudonymize what outlived its period.
     Retention {
@@ -227,6 +241,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Up => up::up(&repo_root()).await,
         Command::Migrate => migrate_all().await,
+        Command::Backup { dir } => backup::backup(&dir).await,
+        Command::Restore { dir } => backup::restore(&dir).await,
         Command::Seed => {
             migrate_all().await?;
             seed_all().await?;

@@ -308,6 +308,7 @@ pub struct Router {
 }
 
 /// Demo tenants created for every platform.
+#[derive(Clone)]
 pub struct Tenants {
     pub org_a: Uuid,
     pub doctor_a: Uuid,
@@ -363,10 +364,32 @@ impl Platform {
     /// As [`Platform::start_with`], on this PostgreSQL server
     /// (`postgres://user@host:port`), e.g. a test's own cluster to crash.
     pub async fn start_on(pg_server: &str, extra: &[(&str, String)]) -> Platform {
-        let id = Uuid::new_v4().simple().to_string();
-        let dir = std::env::temp_dir().join(format!("hub-e2e-{id}"));
-        std::fs::create_dir_all(&dir).expect("temp dir");
+        let dir = Self::workdir();
         let db = TestDb::on(pg_server).await;
+        // Migrations as `hub migrate` runs them.
+        for sg in SUBGRAPHS {
+            sg.migrate(sg.figment().merge(("database.url", db.url.clone())))
+                .await
+                .unwrap_or_else(|e| panic!("{} migrations: {e}", sg.name));
+        }
+        let tenants = seed(&db.admin).await;
+        Self::start_in(dir, db, tenants, extra).await
+    }
+
+    /// A new platform directory (logs, keys, mail, the content store under
+    /// `.hub/content`), for [`Platform::start_in`].
+    pub fn workdir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("hub-e2e-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        dir
+    }
+
+    /// Every subgraph on a database the test prepared itself (migrated and
+    /// holding `tenants`, e.g. restored from a backup), with `dir` (from
+    /// [`Platform::workdir`]) as its directory: its keys in `dir/keys`, its
+    /// content store in `dir/.hub/content`.
+    pub async fn start_in(dir: PathBuf, db: TestDb, tenants: Tenants, extra: &[(&str, String)]) -> Platform {
+        let id = Uuid::new_v4().simple().to_string();
         let ports: Vec<u16> = SUBGRAPHS.iter().map(|_| free_port()).collect();
         let issuer_port = SUBGRAPHS
             .iter()
@@ -401,14 +424,6 @@ impl Platform {
             .into_iter()
             .chain(extra.iter().map(|(k, v)| (k.to_string(), v.clone())))
             .collect();
-
-        // Migrations as `hub migrate` runs them.
-        for sg in SUBGRAPHS {
-            sg.migrate(sg.figment().merge(("database.url", db.url.clone())))
-                .await
-                .unwrap_or_else(|e| panic!("{} migrations: {e}", sg.name));
-        }
-        let tenants = seed(&db.admin).await;
 
         let keys = dir.join("keys");
         let mut subgraphs = vec![];
@@ -638,6 +653,11 @@ impl Platform {
         }
     }
 
+    /// The database's administrator URL (what `hub` commands are given).
+    pub fn database_url(&self) -> &str {
+        &self.db.url
+    }
+
     /// Replaces the persisted query manifest with these operations; returns their ids.
     pub fn persist(&self, bodies: &[&str]) -> Vec<String> {
         write_manifest(&self.manifest, bodies)
@@ -859,4 +879,19 @@ async fn seed(admin: &PgPool) -> Tenants {
         partner_client_id: client_id,
         partner_secret: secret,
     }
+}
+
+/// Runs the `hub` command (`cargo test --workspace` builds it) with only
+/// `env` and the PATH, from the repository root; its output.
+pub fn hub(args: &[&str], env: &[(&str, String)]) -> std::process::Output {
+    let mut cmd = Command::new(binary("hub"));
+    cmd.args(args)
+        .current_dir(repo_root())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HUB_ENVIRONMENT", "test");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run hub")
 }

@@ -209,7 +209,7 @@ pub async fn assert_schema(admin: &PgPool, schema: &str, login_role: &str) -> Ve
                           and not a.attisdropped) as tenant
            from pg_class c join pg_namespace n on n.oid = c.relnamespace
           where n.nspname = $1 and c.relkind in ('r', 'p')
-            and c.relname not in ('_sqlx_migrations', 'platform_migrations', 'key_fingerprints')
+            and c.relname not in ('_sqlx_migrations', 'platform_migrations', 'key_fingerprints', 'retention_passes')
           order by 1",
     )
     .bind(schema)
@@ -217,9 +217,14 @@ pub async fn assert_schema(admin: &PgPool, schema: &str, login_role: &str) -> Ve
     .await
     .expect("catalog");
     assert!(!tables.is_empty(), "schema `{schema}` has no tables");
-    // Owner-only: migration history, and key fingerprints (reached through
-    // `agree_key` alone).
-    for history in ["_sqlx_migrations", "platform_migrations", "key_fingerprints"] {
+    // Owner-only: migration history, key fingerprints (reached through
+    // `agree_key` alone) and the retention passes (the retention job's).
+    for history in [
+        "_sqlx_migrations",
+        "platform_migrations",
+        "key_fingerprints",
+        "retention_passes",
+    ] {
         let reachable: bool = sqlx::query_scalar(
             "select has_table_privilege($1, format('%I.%I', $2::text, $3::text), 'select, insert, update, delete')",
         )

@@ -129,3 +129,51 @@ async fn a_service_applies_retention_on_its_own_schedule_and_shows_it_on_its_met
         "a serving process ran retention: {page}"
     );
 }
+
+#[tokio::test]
+async fn two_workers_with_retention_credentials_pass_once_per_period_between_them() {
+    let app = TestApp::spawn().await;
+    let org = app.org("twice", &["medical"]).await;
+    let user = app.member(org, "old@twice.test", &["nurse"]).await;
+    sqlx::raw_sql(&format!(
+        "insert into identity.notifications (organization_id, user_id, kind, subject_type, subject_id, event_id, created_at)
+         values ('{org}', '{user}', 'invitation', 'Organization', '{org}', gen_random_uuid(), now() - interval '400 days')"
+    ))
+    .execute(&app.admin)
+    .await
+    .expect("notification");
+    let admin_url = app.admin_url().to_string();
+    let worker = || {
+        let url = admin_url.clone();
+        move |f: figment::Figment| {
+            f.merge(("server.background_jobs", true))
+                .merge(("server.mode", "worker"))
+                .merge(("retention.database_url", url))
+                .merge(("retention.first_pass_after_secs", 0))
+        }
+    };
+    let (one, two) = tokio::join!(app.replica(worker()), app.replica(worker()));
+    let mut outcomes = vec![];
+    for w in [&one, &two] {
+        let mut page = String::new();
+        for _ in 0..100 {
+            page = w.get_text("/metrics").await;
+            if metric(&page, "retention_runs_total", "outcome=").is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        outcomes.push((
+            metric(&page, "retention_runs_total", "outcome=\"ok\"").unwrap_or(0.0),
+            metric(&page, "retention_runs_total", "outcome=\"skipped\"").unwrap_or(0.0),
+        ));
+    }
+    outcomes.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    assert_eq!(
+        outcomes,
+        vec![(0.0, 1.0), (1.0, 0.0)],
+        "one worker passes, the other skips the period: {outcomes:?}"
+    );
+    assert_eq!(app.count("select count(*) from identity.retention_passes").await, 1);
+    assert_eq!(app.count("select count(*) from identity.notifications").await, 0);
+}

@@ -257,8 +257,12 @@ async fn schedule(
     loop {
         tokio::time::sleep_until(next).await;
         next += every;
-        match scheduled_pass(admin.clone(), schema.clone(), rules, settings.clone()).await {
-            Ok(outcomes) => {
+        match scheduled_pass(admin.clone(), schema.clone(), rules, settings.clone(), every).await {
+            Ok(None) => {
+                metrics.retention_runs.with_label_values(&["skipped"]).inc();
+                tracing::info!("retention: another instance passed in this period; skipping");
+            }
+            Ok(Some(outcomes)) => {
                 for o in outcomes.iter().filter(|o| o.rows > 0) {
                     tracing::info!(
                         category = o.category,
@@ -281,19 +285,62 @@ async fn schedule(
     }
 }
 
+/// One scheduled pass, unless another instance made one in this period
+/// (`Ok(None)`): the schema's retention lock decides who passes, and the
+/// pass is recorded in `retention_passes` for the others to find.
 async fn scheduled_pass(
     admin: sqlx::postgres::PgConnectOptions,
     schema: String,
     rules: &'static [Rule],
     settings: RetentionSettings,
-) -> anyhow::Result<Vec<Outcome>> {
-    // One connection for the pass only. Replicas may overlap: every rule
-    // is idempotent, so the second finds nothing left to do.
+    every: std::time::Duration,
+) -> anyhow::Result<Option<Vec<Outcome>>> {
+    anyhow::ensure!(
+        schema.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+        "invalid schema `{schema}`"
+    );
+    // Two connections for the pass only: one holds the lock, one works.
     let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
+        .max_connections(2)
         .connect_with(admin)
         .await?;
-    let result = run(&pool, &schema, rules, &settings, Utc::now(), false).await;
+    let mut lock = pool.acquire().await?;
+    let mine: bool = sqlx::query_scalar("select pg_try_advisory_lock(hashtext($1 || '.retention'))")
+        .bind(&schema)
+        .fetch_one(&mut *lock)
+        .await?;
+    if !mine {
+        pool.close().await;
+        return Ok(None);
+    }
+    // A period's pass is due unless one started within the last 90 % of
+    // it (instances' timers drift apart; none passes twice in a period).
+    let recent: bool = sqlx::query_scalar(&format!(
+        "select exists (select from {schema}.retention_passes
+                         where started_at > clock_timestamp() - make_interval(secs => $1))"
+    ))
+    .bind(every.as_secs_f64() * 0.9)
+    .fetch_one(&mut *lock)
+    .await?;
+    let result = if recent {
+        Ok(None)
+    } else {
+        let instance = format!(
+            "{}-{}",
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into()),
+            std::process::id()
+        );
+        sqlx::query(&format!("insert into {schema}.retention_passes (instance) values ($1)"))
+            .bind(instance)
+            .execute(&mut *lock)
+            .await?;
+        run(&pool, &schema, rules, &settings, Utc::now(), false).await.map(Some)
+    };
+    let _ = sqlx::query("select pg_advisory_unlock(hashtext($1 || '.retention'))")
+        .bind(&schema)
+        .execute(&mut *lock)
+        .await;
+    drop(lock);
     pool.close().await;
     result
 }

@@ -27,46 +27,9 @@ pub async fn provision_and_migrate(
     migrator: &Migrator,
     extensions: &[&str],
 ) -> anyhow::Result<()> {
-    let admin = settings.admin_options()?;
-    let mut conn = connect_creating_database(&admin).await?;
+    let mut conn = provision(settings, extensions, true).await?;
     let owner = owner_role(settings);
-    let login = &settings.role;
-    let schema = &settings.schema;
-    for name in [owner.as_str(), login.as_str(), schema.as_str()] {
-        anyhow::ensure!(
-            name.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
-            "invalid identifier `{name}` in database settings"
-        );
-    }
-    // Roles are cluster-wide: concurrent provisioning (parallel tests) may race,
-    // hence the duplicate_object handlers.
-    let ddl = format!(
-        r#"
-do $$ begin
-  create role {owner} nologin;
-exception when duplicate_object then null; end $$;
-do $$ begin
-  create role {login} login nosuperuser nobypassrls nocreatedb nocreaterole;
-exception when duplicate_object then null; end $$;
-alter role {login} nosuperuser nobypassrls;
-grant {owner} to current_user;
-create schema if not exists {schema} authorization {owner};
-grant usage on schema {schema} to {login};
-alter default privileges for role {owner} in schema {schema}
-  grant select, insert, update, delete on tables to {login};
-alter default privileges for role {owner} in schema {schema}
-  grant usage, select on sequences to {login};
-"#
-    );
-    run_ignoring_duplicate_grant(&mut conn, &ddl).await?;
-    for ext in extensions {
-        anyhow::ensure!(
-            ext.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
-            "invalid extension `{ext}`"
-        );
-        run_ignoring_duplicate_grant(&mut conn, &format!("create extension if not exists {ext}")).await?;
-    }
+    let (login, schema) = (&settings.role, &settings.schema);
     // `pg_temp` last, explicitly: every `security definer ... set search_path
     // from current` below and in the migrations records this path, so a
     // caller's temporary table or function can never stand in for the
@@ -95,6 +58,60 @@ alter default privileges for role {owner} in schema {schema}
     sqlx::raw_sql("reset role").execute(&mut conn).await?;
     conn.close().await?;
     Ok(())
+}
+
+/// Creates the database (if missing), the extensions, both roles and, with
+/// `schema`, the empty schema and its privileges: what must exist before a
+/// schema's tables are made by migrations or restored from a backup (`hub
+/// restore`, whose dump brings the schema itself). Returns the admin's
+/// connection.
+pub async fn provision(settings: &DatabaseSettings, extensions: &[&str], schema: bool) -> anyhow::Result<PgConnection> {
+    let admin = settings.admin_options()?;
+    let mut conn = connect_creating_database(&admin).await?;
+    let owner = owner_role(settings);
+    let (login, name) = (&settings.role, &settings.schema);
+    for id in [owner.as_str(), login.as_str(), name.as_str()] {
+        anyhow::ensure!(
+            id.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+            "invalid identifier `{id}` in database settings"
+        );
+    }
+    // Roles are cluster-wide: concurrent provisioning (parallel tests) may race,
+    // hence the duplicate_object handlers.
+    let mut ddl = format!(
+        r#"
+do $$ begin
+  create role {owner} nologin;
+exception when duplicate_object then null; end $$;
+do $$ begin
+  create role {login} login nosuperuser nobypassrls nocreatedb nocreaterole;
+exception when duplicate_object then null; end $$;
+alter role {login} nosuperuser nobypassrls;
+grant {owner} to current_user;
+"#
+    );
+    if schema {
+        ddl.push_str(&format!(
+            r#"
+create schema if not exists {name} authorization {owner};
+grant usage on schema {name} to {login};
+alter default privileges for role {owner} in schema {name}
+  grant select, insert, update, delete on tables to {login};
+alter default privileges for role {owner} in schema {name}
+  grant usage, select on sequences to {login};
+"#
+        ));
+    }
+    run_ignoring_duplicate_grant(&mut conn, &ddl).await?;
+    for ext in extensions {
+        anyhow::ensure!(
+            ext.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "invalid extension `{ext}`"
+        );
+        run_ignoring_duplicate_grant(&mut conn, &format!("create extension if not exists {ext}")).await?;
+    }
+    Ok(conn)
 }
 
 /// The platform's own migrations (`subgraphs/platform/migrations`): the

@@ -250,3 +250,46 @@ impl LoaderCtx {
         })
     }
 }
+
+/// Declares per-request batch loaders over `uuid::Uuid` keys, each one
+/// statement per batch in the request's read transaction ([`LoaderCtx`]):
+///
+/// ```ignore
+/// platform::loaders! {
+///     /// A patient by id.
+///     pub struct PatientLoader: Patient = one(|p| p.id) from db::by_ids;
+///     /// A patient's allergies (every key gets a list, maybe empty).
+///     pub struct AllergiesLoader: Vec<Allergy> = grouped(|a| a.patient_id) from db::allergies_of;
+///     /// `(key, value)` rows as they come.
+///     pub struct TaxIdLoader: String = pairs from db::tax_ids;
+/// }
+/// ```
+///
+/// `from` names an `async fn(&mut PgConnection, &[Uuid]) -> AppResult<Vec<Row>>`;
+/// a loader that needs more than that is written out by hand.
+#[macro_export]
+macro_rules! loaders {
+    ($( $(#[$meta:meta])* $vis:vis struct $name:ident: $value:ty = $kind:ident $(($key:expr))? from $fetch:path; )*) => {
+        $( $crate::loaders!(@impl [$(#[$meta])*] $vis $name, $value, $kind, [$($key)?], $fetch); )*
+    };
+    (@impl [$($meta:tt)*] $vis:vis $name:ident, $value:ty, $kind:ident, [$($key:expr)?], $fetch:path) => {
+        $($meta)*
+        $vis struct $name(pub $crate::data::reads::LoaderCtx);
+
+        impl $crate::data::db::Loader<$crate::data::db::Uuid> for $name {
+            type Value = $value;
+            type Error = ::std::sync::Arc<$crate::foundation::error::AppError>;
+
+            async fn load(
+                &self,
+                keys: &[$crate::data::db::Uuid],
+            ) -> ::std::result::Result<::std::collections::HashMap<$crate::data::db::Uuid, $value>, Self::Error> {
+                let rows = self.0.run(stringify!($name), async |c| $fetch(c, keys).await).await?;
+                Ok($crate::loaders!(@collect $kind, keys, rows, [$($key)?]))
+            }
+        }
+    };
+    (@collect one, $keys:ident, $rows:ident, [$key:expr]) => { $crate::data::db::keyed($rows, $key) };
+    (@collect grouped, $keys:ident, $rows:ident, [$key:expr]) => { $crate::data::db::group_by($keys, $rows, $key) };
+    (@collect pairs, $keys:ident, $rows:ident, []) => { $rows.into_iter().collect() };
+}
