@@ -685,6 +685,31 @@ impl Platform {
             .to_string()
     }
 
+    /// The documents of the demo patient Bernard (`seed_demo`), as the demo
+    /// clinic's practitioner reads them: title, classification and the
+    /// current version's `sha256` and `downloadUrl`.
+    pub async fn demo_patient_documents(&self, router: &Router) -> Vec<Value> {
+        let doctor = self
+            .login_with(
+                router,
+                "clinique-saint-paul",
+                "dr.martin@clinique-saint-paul.example",
+                identity::seed::DEMO_PASSWORD,
+            )
+            .await;
+        let (_, d) = self
+            .post(
+                router,
+                json!({ "query": "{ patients(search: \"Bernard\") { nodes { mrn documents { nodes { title classification currentVersion { sha256 downloadUrl } } } } } }" }),
+                Some(&doctor),
+            )
+            .await;
+        d["data"]["patients"]["nodes"][0]["documents"]["nodes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| panic!("the demo patient's documents: {d}"))
+    }
+
     /// Creates a patient through the router as `token` (a medical role of
     /// its organization); the patient's id.
     pub async fn create_patient(&self, router: &Router, token: &str, mrn: &str, given: &str, family: &str) -> String {

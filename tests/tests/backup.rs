@@ -6,8 +6,7 @@
 
 use std::path::Path;
 
-use hub_e2e::{hub, wait_for, Platform, RouterOptions};
-use identity::seed::DEMO_PASSWORD;
+use hub_e2e::{hub, wait_for, Platform, Router, RouterOptions};
 use serde_json::json;
 use testkit::TestDb;
 
@@ -31,11 +30,20 @@ fn text(out: &std::process::Output) -> String {
     )
 }
 
-fn book(patient: &str, doctor: uuid::Uuid, day: u32, email: &str) -> serde_json::Value {
-    json!({ "query": "mutation($i: ScheduleAppointmentInput!) { scheduleAppointment(input: $i) { id } }",
-            "variables": { "i": { "patientId": patient, "practitionerId": doctor,
-                "startsAt": format!("2031-06-{day:02}T09:00:00Z"), "endsAt": format!("2031-06-{day:02}T09:30:00Z"),
-                "notifyEmail": email, "idempotencyKey": format!("backup-{day}") } } })
+/// Books `patient` with the clinic's doctor on day `day` of June 2031,
+/// the confirmation to `email`.
+async fn book(p: &Platform, r: &Router, token: &str, patient: &str, day: u32, email: &str) {
+    let (_, d) = p
+        .post(
+            r,
+            json!({ "query": "mutation($i: ScheduleAppointmentInput!) { scheduleAppointment(input: $i) { id } }",
+                    "variables": { "i": { "patientId": patient, "practitionerId": p.tenants.doctor_a,
+                        "startsAt": format!("2031-06-{day:02}T09:00:00Z"), "endsAt": format!("2031-06-{day:02}T09:30:00Z"),
+                        "notifyEmail": email, "idempotencyKey": format!("backup-{day}") } } }),
+            Some(token),
+        )
+        .await;
+    assert!(d["errors"].is_null(), "booking of day {day}: {d}");
 }
 
 /// Entries the relays wrote to one event stream.
@@ -56,14 +64,7 @@ async fn a_restored_backup_verifies_serves_its_documents_and_sends_nothing_twice
     let r = p.router(RouterOptions::default()).await;
     let desk = p.login(&r, "clinic-a", "desk@a.example").await;
     let patient = p.create_patient(&r, &desk, "BK-1", "Odile", "Marchetti").await;
-    let (_, d) = p
-        .post(
-            &r,
-            book(&patient, p.tenants.doctor_a, 1, "first@patient.example"),
-            Some(&desk),
-        )
-        .await;
-    assert!(d["errors"].is_null(), "{d}");
+    book(&p, &r, &desk, &patient, 1, "first@patient.example").await;
     let mailed =
         |to: &str| format!("select count(*) from medical.mail_deliveries where recipient = '{to}' and status = 'sent'");
     wait_for(&p.admin, &mailed("first@patient.example"), 1).await;
@@ -156,26 +157,8 @@ async fn a_restored_backup_verifies_serves_its_documents_and_sends_nothing_twice
     let r = q.router(RouterOptions::default()).await;
 
     // Documents download with the checksums recorded before the backup.
-    let doctor = q
-        .login_with(
-            &r,
-            "clinique-saint-paul",
-            "dr.martin@clinique-saint-paul.example",
-            DEMO_PASSWORD,
-        )
-        .await;
-    let (_, d) = q
-        .post(
-            &r,
-            json!({ "query": "{ patients(search: \"Bernard\") { nodes { documents { nodes { currentVersion { sha256 downloadUrl } } } } } }" }),
-            Some(&doctor),
-        )
-        .await;
-    let docs = d["data"]["patients"]["nodes"][0]["documents"]["nodes"]
-        .as_array()
-        .cloned()
-        .unwrap_or_else(|| panic!("{d}"));
-    assert!(!docs.is_empty(), "{d}");
+    let docs = q.demo_patient_documents(&r).await;
+    assert!(!docs.is_empty(), "the demo documents came back");
     for doc in docs {
         let url = doc["currentVersion"]["downloadUrl"].as_str().expect("url");
         let bytes = reqwest::get(url).await.expect("download").bytes().await.expect("bytes");
@@ -188,14 +171,7 @@ async fn a_restored_backup_verifies_serves_its_documents_and_sends_nothing_twice
 
     // The booking made before the backup is not sent again; a new one is, once.
     let desk = q.login(&r, "clinic-a", "desk@a.example").await;
-    let (_, d) = q
-        .post(
-            &r,
-            book(&patient, q.tenants.doctor_a, 2, "second@patient.example"),
-            Some(&desk),
-        )
-        .await;
-    assert!(d["errors"].is_null(), "{d}");
+    book(&q, &r, &desk, &patient, 2, "second@patient.example").await;
     wait_for(&q.admin, &mailed("second@patient.example"), 1).await;
     let first: i64 = sqlx::query_scalar(&mailed("first@patient.example"))
         .fetch_one(&q.admin)

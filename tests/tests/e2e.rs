@@ -596,29 +596,9 @@ async fn documents_join_patients_and_tenders_and_download_from_the_content_servi
     let p = Platform::start().await;
     p.seed_demo().await;
     let r = p.router(RouterOptions::default()).await;
-    let doctor = p
-        .login_with(
-            &r,
-            "clinique-saint-paul",
-            "dr.martin@clinique-saint-paul.example",
-            DEMO_PASSWORD,
-        )
-        .await;
-    let (_, d) = p
-        .post(
-            &r,
-            json!({ "query": "{ patients(search: \"Bernard\") { nodes { mrn documents { nodes { title classification currentVersion { sha256 downloadUrl } } } } } }" }),
-            Some(&doctor),
-        )
-        .await;
-    let docs = &d["data"]["patients"]["nodes"][0]["documents"]["nodes"];
-    let classes: Vec<_> = docs
-        .as_array()
-        .unwrap_or_else(|| panic!("{d}"))
-        .iter()
-        .map(|n| n["classification"].clone())
-        .collect();
-    assert_eq!(classes, vec![json!("CLINICAL"), json!("ADMINISTRATIVE")], "{d}");
+    let docs = p.demo_patient_documents(&r).await;
+    let classes: Vec<_> = docs.iter().map(|n| n["classification"].clone()).collect();
+    assert_eq!(classes, vec![json!("CLINICAL"), json!("ADMINISTRATIVE")], "{docs:?}");
     // The bytes come from the content service itself, not through the router.
     let url = docs[0]["currentVersion"]["downloadUrl"].as_str().expect("url");
     assert!(url.starts_with(p.url("content")), "{url}");

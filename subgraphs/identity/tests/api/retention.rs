@@ -8,6 +8,22 @@ use platform::{kit::SubgraphApp, retention};
 use crate::helpers::TestApp;
 use testkit::metric;
 
+/// One notification of `user` per age (an interval: `400 days`).
+async fn notifications(app: &TestApp, org: uuid::Uuid, user: uuid::Uuid, ages: &[&str]) {
+    for age in ages {
+        sqlx::query(
+            "insert into identity.notifications (organization_id, user_id, kind, subject_type, subject_id, event_id, created_at)
+             values ($1, $2, 'invitation', 'Organization', $1, gen_random_uuid(), now() - $3::interval)",
+        )
+        .bind(org)
+        .bind(user)
+        .bind(age)
+        .execute(&app.admin)
+        .await
+        .expect("notification");
+    }
+}
+
 async fn run(app: &TestApp) -> Vec<retention::Outcome> {
     retention::run(
         &app.admin,
@@ -37,12 +53,8 @@ async fn ended_sessions_and_old_notifications_go_after_their_period_and_nothing_
         "update identity.sessions set revoked_at = now() - interval '100 days' where user_id = '{old}'"
     ))
     .await;
-    sql(format!(
-        "insert into identity.notifications (organization_id, user_id, kind, subject_type, subject_id, event_id, created_at)
-         values ('{org}', '{old}', 'invitation', 'Organization', '{org}', gen_random_uuid(), now() - interval '400 days'),
-                ('{org}', '{live}', 'invitation', 'Organization', '{org}', gen_random_uuid(), now())"
-    ))
-    .await;
+    notifications(&app, org, old, &["400 days"]).await;
+    notifications(&app, org, live, &["0 days"]).await;
     let sessions = |u| format!("select count(*) from identity.sessions where user_id = '{u}'");
     let refresh = |u| {
         format!("select count(*) from identity.refresh_tokens where session_id in (select id from identity.sessions where user_id = '{u}')")
@@ -69,14 +81,7 @@ async fn a_service_applies_retention_on_its_own_schedule_and_shows_it_on_its_met
     let app = TestApp::spawn().await;
     let org = app.org("sched", &["medical"]).await;
     let user = app.member(org, "old@sched.test", &["nurse"]).await;
-    sqlx::raw_sql(&format!(
-        "insert into identity.notifications (organization_id, user_id, kind, subject_type, subject_id, event_id, created_at)
-         values ('{org}', '{user}', 'invitation', 'Organization', '{org}', gen_random_uuid(), now() - interval '400 days'),
-                ('{org}', '{user}', 'invitation', 'Organization', '{org}', gen_random_uuid(), now())"
-    ))
-    .execute(&app.admin)
-    .await
-    .expect("notifications");
+    notifications(&app, org, user, &["400 days", "0 days"]).await;
 
     // A serving replica with background jobs holds no retention
     // credentials, so it runs no retention.
@@ -135,13 +140,7 @@ async fn two_workers_with_retention_credentials_pass_once_per_period_between_the
     let app = TestApp::spawn().await;
     let org = app.org("twice", &["medical"]).await;
     let user = app.member(org, "old@twice.test", &["nurse"]).await;
-    sqlx::raw_sql(&format!(
-        "insert into identity.notifications (organization_id, user_id, kind, subject_type, subject_id, event_id, created_at)
-         values ('{org}', '{user}', 'invitation', 'Organization', '{org}', gen_random_uuid(), now() - interval '400 days')"
-    ))
-    .execute(&app.admin)
-    .await
-    .expect("notification");
+    notifications(&app, org, user, &["400 days"]).await;
     let admin_url = app.admin_url().to_string();
     let worker = || {
         let url = admin_url.clone();

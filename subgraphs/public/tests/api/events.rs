@@ -166,3 +166,34 @@ async fn bidders_and_followers_are_the_audience_of_amendments_and_reminders() {
     .await;
     assert_eq!(app.count("select count(*) from procurement.tender_followers").await, 0);
 }
+
+#[tokio::test]
+async fn two_replicas_running_the_reminder_job_announce_a_deadline_once() {
+    let app = TestApp::spawn().await;
+    let buyer = Who::new();
+    let tender = app.tender(buyer, "T-TWICE", 1).await;
+    sqlx::query("update procurement.tenders set submission_deadline = now() + interval '3 hours' where id = $1")
+        .bind(tender)
+        .execute(&app.admin)
+        .await
+        .expect("deadline");
+    // Both replicas run their background jobs, whose first reminder pass
+    // is at start: at the same moment, on the same tender.
+    let jobs = |f: figment::Figment| f.merge(("server.background_jobs", true));
+    let (_one, _two) = tokio::join!(app.replica(jobs), app.replica(jobs));
+    let reminders =
+        "select count(*) from procurement.event_outbox where type = 'procurement.tender.deadline_approaching'";
+    for _ in 0..100 {
+        if app.count(reminders).await > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Both passes are over well within this (each is one statement and a commit).
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(
+        app.count(reminders).await,
+        1,
+        "one reminder, whichever replica claimed it"
+    );
+}
